@@ -1,0 +1,125 @@
+//! Development tasks for plaid-sdk: `cargo xtask spec` extracts the committed OpenAPI
+//! fragment from Plaid's full spec, `cargo xtask generate` turns that fragment into the
+//! generated client inside `plaid-sdk/`.
+//!
+//! Every failure is reported as one line on stderr and a non-zero exit; nothing is written
+//! when a step fails.
+
+mod check;
+mod generate;
+mod spec;
+mod transform;
+mod value;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage:
+  cargo xtask spec --from <plaid-openapi.yml> [--check]
+      Extract the operations listed in spec/operations.txt (and everything they reference)
+      from Plaid's full spec into spec/plaid.yaml. --check compares instead of writing.
+  cargo xtask generate [--check]
+      Generate plaid-sdk/src/generated.rs from spec/plaid.yaml. --check compares instead
+      of writing.";
+
+/// A failed task: one line for the user, already phrased.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<T: std::fmt::Display> From<T> for Failure {
+    fn from(message: T) -> Self {
+        Failure(message.to_string())
+    }
+}
+
+/// Where the repository's files live, so tests can point the tasks at a scratch copy.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    fn from_manifest_dir() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Layout { root }
+    }
+    pub fn operations(&self) -> PathBuf {
+        self.root.join("spec/operations.txt")
+    }
+    pub fn descriptions(&self) -> PathBuf {
+        self.root.join("spec/descriptions.yaml")
+    }
+    pub fn fragment(&self) -> PathBuf {
+        self.root.join("spec/plaid.yaml")
+    }
+    pub fn generated(&self) -> PathBuf {
+        self.root.join("plaid-sdk/src/generated.rs")
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args, &Layout::from_manifest_dir()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String], layout: &Layout) -> Result<(), Failure> {
+    let (task, rest) = args.split_first().ok_or_else(|| Failure(USAGE.into()))?;
+    let mut check = false;
+    let mut from = None;
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--from" => {
+                let path = rest
+                    .next()
+                    .ok_or_else(|| Failure("--from needs a path".into()))?;
+                from = Some(PathBuf::from(path));
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(Failure(format!("unknown argument `{other}`\n{USAGE}"))),
+        }
+    }
+    match task.as_str() {
+        "spec" => {
+            let from = from.ok_or_else(|| {
+                Failure("`cargo xtask spec` needs --from <path to Plaid's spec>".into())
+            })?;
+            let text = spec::extract_from_file(&from, layout)?;
+            let display = from.display().to_string();
+            check::write_or_check(
+                &layout.fragment(),
+                &text,
+                check,
+                &format!("cargo xtask spec --from {display}"),
+            )
+        }
+        "generate" => {
+            if from.is_some() {
+                return Err(Failure(
+                    "`generate` takes no --from: it reads spec/plaid.yaml".into(),
+                ));
+            }
+            let code = generate::generate_from_files(layout)?;
+            check::write_or_check(&layout.generated(), &code, check, "cargo xtask generate")
+        }
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(Failure(format!("unknown task `{other}`\n{USAGE}"))),
+    }
+}
