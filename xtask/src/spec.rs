@@ -137,7 +137,9 @@ impl Descriptions {
                                     }
                                 }
                                 other => {
-                                    return Err(bad(&format!("unknown key schemas.{name}.{other}")));
+                                    return Err(bad(&format!(
+                                        "unknown key schemas.{name}.{other}"
+                                    )));
                                 }
                             }
                         }

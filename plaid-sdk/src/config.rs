@@ -1,0 +1,599 @@
+//! Environments and the client builder.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::error::ConfigError;
+use crate::retry::RetryPolicy;
+use crate::secret::ClientSecret;
+use crate::transport::Shared;
+use crate::{Error, PlaidClient};
+
+/// The API version this SDK is written for, sent as `Plaid-Version` unless overridden.
+pub const DEFAULT_PLAID_VERSION: &str = "2020-09-14";
+
+/// The `User-Agent` the SDK sends.
+pub const USER_AGENT: &str = concat!("plaid-sdk-rust/", env!("CARGO_PKG_VERSION"));
+
+/// Where requests go.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Environment {
+    /// `https://sandbox.plaid.com`: test data, test credentials.
+    Sandbox,
+    /// `https://production.plaid.com`: real accounts.
+    Production,
+    /// Any other base URL: a gateway, a proxy, or a local emulator. Build it with
+    /// [`Environment::custom`].
+    Custom(BaseUrl),
+}
+
+/// A validated base URL: `http` or `https`, a host, an optional path prefix, no query.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    /// Without a trailing slash, ready for `/processor/token/create` to be appended.
+    text: String,
+    loopback: bool,
+    https: bool,
+}
+
+impl BaseUrl {
+    /// The URL, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Debug for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
+    }
+}
+
+impl Environment {
+    /// A custom base URL, such as `https://gateway.example.com/plaid` or
+    /// `http://127.0.0.1:8080`. Credentials in the URL, a query or a fragment are refused.
+    pub fn custom(url: &str) -> Result<Self, ConfigError> {
+        let parsed = reqwest::Url::parse(url.trim())
+            .map_err(|e| ConfigError::InvalidBaseUrl(format!("`{url}`: {e}")))?;
+        let https = match parsed.scheme() {
+            "https" => true,
+            "http" => false,
+            other => {
+                return Err(ConfigError::InvalidBaseUrl(format!(
+                    "scheme `{other}` is not http or https"
+                )));
+            }
+        };
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(ConfigError::InvalidBaseUrl(
+                "the URL must not hold credentials".into(),
+            ));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(ConfigError::InvalidBaseUrl(
+                "the URL must not have a query or fragment".into(),
+            ));
+        }
+        let loopback = match parsed.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+            None => return Err(ConfigError::InvalidBaseUrl(format!("`{url}` has no host"))),
+        };
+        let text = parsed.as_str().trim_end_matches('/').to_string();
+        Ok(Environment::Custom(BaseUrl {
+            text,
+            loopback,
+            https,
+        }))
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        match self {
+            Environment::Sandbox => "https://sandbox.plaid.com",
+            Environment::Production => "https://production.plaid.com",
+            Environment::Custom(url) => url.as_str(),
+        }
+    }
+
+    /// `sandbox`, `production` or `custom`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Environment::Sandbox => "sandbox",
+            Environment::Production => "production",
+            Environment::Custom(_) => "custom",
+        }
+    }
+
+    fn is_plaintext_remote(&self) -> bool {
+        matches!(self, Environment::Custom(u) if !u.https && !u.loopback)
+    }
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Environment::Sandbox => f.write_str("Sandbox"),
+            Environment::Production => f.write_str("Production"),
+            Environment::Custom(url) => f.debug_tuple("Custom").field(url).finish(),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Environment::Custom(url) => f.write_str(url.as_str()),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = ConfigError;
+
+    /// `sandbox`, `production` (any case), or an `http(s)://` URL.
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("sandbox") {
+            Ok(Environment::Sandbox)
+        } else if t.eq_ignore_ascii_case("production") {
+            Ok(Environment::Production)
+        } else if t.contains("://") {
+            Environment::custom(t)
+        } else {
+            Err(ConfigError::InvalidBaseUrl(format!(
+                "`{t}` is not `sandbox`, `production` or an http(s) URL"
+            )))
+        }
+    }
+}
+
+/// Builds a [`PlaidClient`]. Start from [`PlaidClient::builder`].
+///
+/// Defaults: [`Environment::Sandbox`], `Plaid-Version: 2020-09-14`, a 10 s connect timeout, a
+/// 30 s timeout for each attempt, [`RetryPolicy::default`], a 4 MiB limit on response bodies.
+#[must_use]
+pub struct ClientBuilder {
+    environment: Environment,
+    credentials: Option<(String, ClientSecret)>,
+    without_credentials: bool,
+    gateway_header: Option<(String, ClientSecret)>,
+    plaid_version: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+    max_body_bytes: usize,
+    http_client: Option<reqwest::Client>,
+    allow_insecure_http: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("environment", &self.environment)
+            .field("client_id", &self.credentials.as_ref().map(|(id, _)| id))
+            .field("secret", &self.credentials.as_ref().map(|(_, s)| s))
+            .field("without_credentials", &self.without_credentials)
+            .field(
+                "gateway_header",
+                &self.gateway_header.as_ref().map(|(name, v)| (name, v)),
+            )
+            .field("plaid_version", &self.plaid_version)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("custom_http_client", &self.http_client.is_some())
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            environment: Environment::Sandbox,
+            credentials: None,
+            without_credentials: false,
+            gateway_header: None,
+            plaid_version: DEFAULT_PLAID_VERSION.into(),
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            max_body_bytes: 4 << 20,
+            http_client: None,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Where requests go.
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// The client id and secret, sent as `PLAID-CLIENT-ID` and `PLAID-SECRET` on every request.
+    pub fn credentials(
+        mut self,
+        client_id: impl Into<String>,
+        secret: impl Into<ClientSecret>,
+    ) -> Self {
+        self.credentials = Some((client_id.into(), secret.into()));
+        self.without_credentials = false;
+        self
+    }
+
+    /// Gateway mode: send no credentials, for a gateway that adds them on its side.
+    pub fn without_credentials(mut self) -> Self {
+        self.credentials = None;
+        self.without_credentials = true;
+        self
+    }
+
+    /// A header of your own on every request, such as the token a gateway authenticates
+    /// callers with. Its value is treated as a secret (redacted, marked sensitive).
+    pub fn gateway_header(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<ClientSecret>,
+    ) -> Self {
+        self.gateway_header = Some((name.into(), value.into()));
+        self
+    }
+
+    /// The `Plaid-Version` header (default `2020-09-14`).
+    pub fn plaid_version(mut self, version: impl Into<String>) -> Self {
+        self.plaid_version = version.into();
+        self
+    }
+
+    /// How long to wait for a connection. Applies to the SDK's own HTTP client only; a client
+    /// given with [`http_client`](Self::http_client) keeps its own setting.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one attempt may take, from connecting to the end of the response body.
+    /// Each call can override it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How failed calls are retried; [`RetryPolicy::none`] turns retries off.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The largest response body accepted, in bytes (default 4 MiB).
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// Use this `reqwest::Client` (its proxy, TLS and pool settings) instead of the SDK's own.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Allow plain `http://` to a host other than loopback. Tokens and credentials then cross
+    /// the network unencrypted: meant for a gateway on a private network you trust.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// A builder from the process environment; see [`PlaidClient::from_env`].
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// A builder from variables looked up by `lookup` (for configuration that does not live
+    /// in the process environment, and for tests):
+    ///
+    /// - `PLAID_CLIENT_ID`, `PLAID_SECRET`: required.
+    /// - `PLAID_ENV`: `sandbox` (the default when unset), `production`, or an `http(s)://` URL.
+    /// - `PLAID_VERSION`: optional, the `Plaid-Version` header.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let client_id =
+            get("PLAID_CLIENT_ID").ok_or(ConfigError::MissingVariable("PLAID_CLIENT_ID"))?;
+        let secret = get("PLAID_SECRET").ok_or(ConfigError::MissingVariable("PLAID_SECRET"))?;
+        let mut builder = ClientBuilder::default().credentials(client_id.trim(), secret.trim());
+        if let Some(env) = get("PLAID_ENV") {
+            let environment =
+                env.parse::<Environment>()
+                    .map_err(|e| ConfigError::InvalidVariable {
+                        name: "PLAID_ENV",
+                        reason: format!("is not usable: {e}"),
+                    })?;
+            builder = builder.environment(environment);
+        }
+        if let Some(version) = get("PLAID_VERSION") {
+            builder = builder.plaid_version(version.trim());
+        }
+        Ok(builder)
+    }
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<PlaidClient, Error> {
+        if self.environment.is_plaintext_remote() && !self.allow_insecure_http {
+            return Err(ConfigError::InsecureUrl(self.environment.base_url().to_string()).into());
+        }
+        if self.timeout.is_zero() {
+            return Err(
+                ConfigError::InvalidSetting("the timeout must be more than zero".into()).into(),
+            );
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::InvalidSetting(
+                "max_body_bytes must be more than zero".into(),
+            )
+            .into());
+        }
+        let mut headers = HeaderMap::new();
+        let mut secrets = Vec::new();
+        match (&self.credentials, self.without_credentials) {
+            (Some((id, secret)), _) => {
+                if id.trim().is_empty() {
+                    return Err(ConfigError::InvalidSetting("the client id is empty".into()).into());
+                }
+                if secret.expose_secret().trim().is_empty() {
+                    return Err(ConfigError::InvalidSetting("the secret is empty".into()).into());
+                }
+                headers.insert(
+                    HeaderName::from_static("plaid-client-id"),
+                    header_value(id, "the client id", false)?,
+                );
+                headers.insert(
+                    HeaderName::from_static("plaid-secret"),
+                    header_value(secret.expose_secret(), "the secret", true)?,
+                );
+                secrets.push(secret.clone());
+            }
+            (None, true) => {}
+            (None, false) => return Err(ConfigError::NoCredentials.into()),
+        }
+        if let Some((name, value)) = &self.gateway_header {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ConfigError::InvalidHeader("the gateway header name"))?;
+            headers.insert(
+                name,
+                header_value(value.expose_secret(), "the gateway header value", true)?,
+            );
+            secrets.push(value.clone());
+        }
+        headers.insert(
+            HeaderName::from_static("plaid-version"),
+            header_value(&self.plaid_version, "the Plaid-Version", false)?,
+        );
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            HeaderValue::from_static(USER_AGENT),
+        );
+
+        let http = match self.http_client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .build()
+                .map_err(|e| ConfigError::HttpClient(e.to_string()))?,
+        };
+        Ok(PlaidClient {
+            shared: Arc::new(Shared {
+                base_url: self.environment.base_url().to_string(),
+                environment: self.environment,
+                http,
+                headers,
+                timeout: self.timeout,
+                retry: self.retry,
+                max_body_bytes: self.max_body_bytes,
+                secrets,
+            }),
+        })
+    }
+}
+
+fn header_value(
+    value: &str,
+    what: &'static str,
+    sensitive: bool,
+) -> Result<HeaderValue, ConfigError> {
+    let mut v =
+        HeaderValue::from_str(value.trim()).map_err(|_| ConfigError::InvalidHeader(what))?;
+    v.set_sensitive(sensitive);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn config_error(result: Result<ClientBuilder, Error>) -> ConfigError {
+        match result.map(|_| ()).expect_err("should fail").kind() {
+            ErrorKind::Config(e) => e.clone(),
+            other => panic!("not a config error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_env_names_each_missing_variable() {
+        assert_eq!(
+            config_error(ClientBuilder::from_lookup(lookup(&[]))),
+            ConfigError::MissingVariable("PLAID_CLIENT_ID")
+        );
+        assert_eq!(
+            config_error(ClientBuilder::from_lookup(lookup(&[(
+                "PLAID_CLIENT_ID",
+                "id"
+            )]))),
+            ConfigError::MissingVariable("PLAID_SECRET")
+        );
+        assert_eq!(
+            config_error(ClientBuilder::from_lookup(lookup(&[
+                ("PLAID_CLIENT_ID", "id"),
+                ("PLAID_SECRET", "  ")
+            ]))),
+            ConfigError::MissingVariable("PLAID_SECRET"),
+            "a blank value counts as missing"
+        );
+    }
+
+    #[test]
+    fn from_env_reads_environment_and_version() {
+        let b = ClientBuilder::from_lookup(lookup(&[
+            ("PLAID_CLIENT_ID", "id"),
+            ("PLAID_SECRET", "sec"),
+            ("PLAID_ENV", "Production"),
+            ("PLAID_VERSION", "2020-09-14"),
+        ]))
+        .expect("valid");
+        assert_eq!(b.environment, Environment::Production);
+        assert_eq!(b.plaid_version, "2020-09-14");
+        let b = ClientBuilder::from_lookup(lookup(&[
+            ("PLAID_CLIENT_ID", "id"),
+            ("PLAID_SECRET", "sec"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            b.environment,
+            Environment::Sandbox,
+            "sandbox when PLAID_ENV is unset"
+        );
+        let b = ClientBuilder::from_lookup(lookup(&[
+            ("PLAID_CLIENT_ID", "id"),
+            ("PLAID_SECRET", "sec"),
+            ("PLAID_ENV", "https://gw.example.com/plaid/"),
+        ]))
+        .expect("url");
+        assert_eq!(b.environment.base_url(), "https://gw.example.com/plaid");
+    }
+
+    #[test]
+    fn from_env_rejects_a_bad_environment_without_echoing_secrets() {
+        let e = config_error(ClientBuilder::from_lookup(lookup(&[
+            ("PLAID_CLIENT_ID", "id"),
+            ("PLAID_SECRET", "topsecretvalue"),
+            ("PLAID_ENV", "staging"),
+        ])));
+        let ConfigError::InvalidVariable { name, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(*name, "PLAID_ENV");
+        assert!(!e.to_string().contains("topsecretvalue"));
+    }
+
+    #[test]
+    fn environments_parse() {
+        assert_eq!(
+            "sandbox".parse::<Environment>().expect("s"),
+            Environment::Sandbox
+        );
+        assert_eq!(
+            Environment::Production.base_url(),
+            "https://production.plaid.com"
+        );
+        for bad in [
+            "ftp://x",
+            "https://user:pw@x",
+            "https://x/?q=1",
+            "https://x/#f",
+            "nonsense",
+            "http://",
+        ] {
+            assert!(bad.parse::<Environment>().is_err(), "{bad}");
+        }
+        let e = Environment::custom("http://[::1]:8080/").expect("ipv6 loopback");
+        assert!(!e.is_plaintext_remote());
+        assert!(
+            Environment::custom("http://10.0.0.5")
+                .expect("remote")
+                .is_plaintext_remote()
+        );
+        assert!(
+            !Environment::custom("http://LOCALHOST:1")
+                .expect("localhost")
+                .is_plaintext_remote()
+        );
+    }
+
+    #[test]
+    fn build_refuses_what_cannot_work() {
+        let err = |b: ClientBuilder| match b.build().map(|_| ()).expect_err("refused").kind() {
+            ErrorKind::Config(e) => e.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(err(PlaidClient::builder()), ConfigError::NoCredentials);
+        let remote = Environment::custom("http://gateway.internal/plaid").expect("url");
+        assert!(matches!(
+            err(PlaidClient::builder()
+                .environment(remote.clone())
+                .without_credentials()),
+            ConfigError::InsecureUrl(_)
+        ));
+        assert!(
+            PlaidClient::builder()
+                .environment(remote)
+                .without_credentials()
+                .allow_insecure_http(true)
+                .build()
+                .is_ok()
+        );
+        assert!(matches!(
+            err(PlaidClient::builder().credentials("id", "bad\nsecret")),
+            ConfigError::InvalidHeader("the secret")
+        ));
+        assert!(matches!(
+            err(PlaidClient::builder().credentials("", "s")),
+            ConfigError::InvalidSetting(_)
+        ));
+        assert!(matches!(
+            err(PlaidClient::builder()
+                .credentials("id", "s")
+                .timeout(Duration::ZERO)),
+            ConfigError::InvalidSetting(_)
+        ));
+        assert!(matches!(
+            err(PlaidClient::builder()
+                .without_credentials()
+                .gateway_header("bad header", "v")),
+            ConfigError::InvalidHeader(_)
+        ));
+    }
+
+    #[test]
+    fn builder_debug_hides_secrets() {
+        let b = PlaidClient::builder()
+            .credentials("client-1", "s3cr3t-value")
+            .gateway_header("x-gw", "gw-token-value");
+        let text = format!("{b:?} {b:#?}");
+        assert!(text.contains("client-1"));
+        assert!(
+            !text.contains("s3cr3t") && !text.contains("gw-token-value"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,584 @@
+//! The one error type of the SDK.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::ErrorType;
+
+/// The body Plaid sends with a failed call, parsed leniently: any field may be missing or
+/// `null` (it then reads as empty), unknown fields are ignored, and an `error_type` this
+/// version does not know is kept as [`ErrorType::Unrecognized`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PlaidError {
+    /// The broad class of the error; branch on it together with `error_code`.
+    #[serde(default = "unknown_type", deserialize_with = "lenient_type")]
+    pub error_type: ErrorType,
+    /// The precise error, such as `INVALID_ACCESS_TOKEN`; empty when Plaid sent none.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub error_code: String,
+    /// A finer reason for some OAuth errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code_reason: Option<String>,
+    /// A message for developers; its wording may change.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub error_message: String,
+    /// A message that may be shown to the end user, when the error is theirs to act on.
+    #[serde(default)]
+    pub display_message: Option<String>,
+    /// Plaid's identifier of the failed call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Per-Item errors of a call that spans several Items.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub causes: Vec<serde_json::Value>,
+    /// The HTTP status, when Plaid puts it in the body.
+    #[serde(
+        default,
+        deserialize_with = "lenient_status",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<u16>,
+    /// A page of Plaid's documentation about this error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documentation_url: Option<String>,
+    /// What Plaid suggests doing about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_action: Option<String>,
+    /// For some `NO_ACCOUNTS` errors: the account subtypes asked for.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub required_account_subtypes: Vec<String>,
+    /// For some `NO_ACCOUNTS` errors: the account subtypes found.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub provided_account_subtypes: Vec<String>,
+}
+
+impl PlaidError {
+    /// Whether the body said anything Plaid-shaped at all (a JSON object such as `{}` or
+    /// `{"message": "..."}` from a proxy is not a Plaid error).
+    pub(crate) fn is_plaid_shaped(&self) -> bool {
+        !self.error_code.is_empty() || self.error_type.as_str() != ""
+    }
+}
+
+fn unknown_type() -> ErrorType {
+    ErrorType::from("")
+}
+
+fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn lenient_type<'de, D: Deserializer<'de>>(d: D) -> Result<ErrorType, D::Error> {
+    Ok(Option::<ErrorType>::deserialize(d)?.unwrap_or_else(unknown_type))
+}
+
+/// A status that is not a small number (a string, a float) reads as absent.
+fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(value.as_u64().and_then(|n| u16::try_from(n).ok()))
+}
+
+/// Input the SDK refused before sending anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidInput {
+    /// A required text field was empty or only white space.
+    Blank {
+        /// The field, as Plaid names it (`access_token`, `account_id`, `processor`).
+        field: &'static str,
+    },
+    /// A token whose prefix names another environment than the client's.
+    WrongEnvironment {
+        /// The field holding the token.
+        field: &'static str,
+        /// The environment the token's prefix names (`sandbox`, `production`, ...).
+        token_environment: String,
+        /// The client's environment.
+        client_environment: &'static str,
+    },
+}
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidInput::Blank { field } => write!(f, "`{field}` is empty"),
+            InvalidInput::WrongEnvironment {
+                field,
+                token_environment,
+                client_environment,
+            } => write!(
+                f,
+                "`{field}` is a {token_environment} token but the client is configured for {client_environment}"
+            ),
+        }
+    }
+}
+
+/// A client that could not be configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required environment variable is not set (or is empty).
+    MissingVariable(&'static str),
+    /// An environment variable holds a value that cannot be used; the value is not repeated
+    /// in case it is a secret.
+    InvalidVariable {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The base URL cannot be used.
+    InvalidBaseUrl(String),
+    /// A setting cannot be sent as an HTTP header (a control character, say).
+    InvalidHeader(&'static str),
+    /// Neither credentials nor gateway mode were chosen.
+    NoCredentials,
+    /// Secrets would cross the network unencrypted.
+    InsecureUrl(String),
+    /// The HTTP client could not be built (TLS setup, for instance).
+    HttpClient(String),
+    /// A setting is out of range.
+    InvalidSetting(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::MissingVariable(name) => write!(f, "environment variable {name} is not set"),
+            ConfigError::InvalidVariable { name, reason } => write!(f, "environment variable {name} {reason}"),
+            ConfigError::InvalidBaseUrl(why) => write!(f, "invalid base URL: {why}"),
+            ConfigError::InvalidHeader(what) => write!(f, "{what} contains characters that cannot be sent in an HTTP header"),
+            ConfigError::NoCredentials => f.write_str(
+                "no credentials: call `credentials(client_id, secret)`, or `without_credentials()` for a gateway that adds them",
+            ),
+            ConfigError::InsecureUrl(url) => write!(
+                f,
+                "refusing plain http to {url}: tokens and credentials would cross the network unencrypted (use https, or `allow_insecure_http(true)`)"
+            ),
+            ConfigError::HttpClient(why) => write!(f, "cannot build the HTTP client: {why}"),
+            ConfigError::InvalidSetting(why) => write!(f, "invalid setting: {why}"),
+        }
+    }
+}
+
+/// What went wrong, without the details every kind shares (see [`Error`]'s accessors).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Rejected before anything was sent.
+    InvalidInput(InvalidInput),
+    /// The client's configuration is unusable.
+    Config(ConfigError),
+    /// Plaid answered with an error body.
+    Api(Box<PlaidError>),
+    /// A non-success status whose body is not a Plaid error (an HTML page from a load balancer,
+    /// say). [`Error::body_excerpt`] holds the start of it.
+    UnexpectedResponse,
+    /// A success status whose body is not the expected JSON; the message names the field.
+    Decode(String),
+    /// No response within the timeout; the request may or may not have reached Plaid.
+    Timeout,
+    /// No connection could be made; the request did not reach Plaid.
+    Connect,
+    /// The connection failed after the request was sent (reset, truncated body); the request
+    /// may have reached Plaid.
+    Transport,
+    /// The response body was larger than the client's limit.
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
+
+/// Every failure of the SDK: invalid input, configuration, Plaid's errors, and the network's.
+///
+/// `Display` is one line that never holds a secret. Match on [`kind`](Self::kind), or use the
+/// accessors: [`status`](Self::status), [`request_id`](Self::request_id),
+/// [`plaid_error`](Self::plaid_error), [`is_retryable`](Self::is_retryable).
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    operation: Option<&'static str>,
+    status: Option<u16>,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+    attempts: u32,
+    excerpt: Option<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                operation: None,
+                status: None,
+                request_id: None,
+                retry_after: None,
+                attempts: 0,
+                excerpt: None,
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_operation(mut self, operation: &'static str) -> Self {
+        self.inner.operation = Some(operation);
+        self
+    }
+    pub(crate) fn with_status(mut self, status: u16) -> Self {
+        self.inner.status = Some(status);
+        self
+    }
+    pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.inner.request_id = request_id;
+        self
+    }
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.inner.retry_after = retry_after;
+        self
+    }
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.inner.attempts = attempts;
+        self
+    }
+    pub(crate) fn with_excerpt(mut self, excerpt: String) -> Self {
+        self.inner.excerpt = Some(excerpt);
+        self
+    }
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.inner.source = Some(Box::new(source));
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// The HTTP status of the last response, if one arrived.
+    pub fn status(&self) -> Option<u16> {
+        self.inner.status
+    }
+
+    /// Plaid's request id of the last response, if it had one; quote it to Plaid's support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
+    }
+
+    /// The parsed Plaid error, for [`ErrorKind::Api`].
+    pub fn plaid_error(&self) -> Option<&PlaidError> {
+        match &self.inner.kind {
+            ErrorKind::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Plaid's `error_type`, for [`ErrorKind::Api`].
+    pub fn error_type(&self) -> Option<&ErrorType> {
+        self.plaid_error().map(|e| &e.error_type)
+    }
+
+    /// Plaid's `error_code`, for [`ErrorKind::Api`].
+    pub fn error_code(&self) -> Option<&str> {
+        self.plaid_error().map(|e| e.error_code.as_str())
+    }
+
+    /// The delay the server asked for in `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after
+    }
+
+    /// How many HTTP attempts were made (0 when nothing was sent).
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+
+    /// The operation that failed, such as `processor_token_create`.
+    pub fn operation(&self) -> Option<&'static str> {
+        self.inner.operation
+    }
+
+    /// The start of an unexpected response body (at most a few hundred characters, with
+    /// anything token-shaped removed), for [`ErrorKind::UnexpectedResponse`].
+    pub fn body_excerpt(&self) -> Option<&str> {
+        self.inner.excerpt.as_deref()
+    }
+
+    /// Whether trying the same call again later may succeed: rate limits, timeouts,
+    /// connection failures, and Plaid's or a proxy's transient server errors. Input,
+    /// configuration and most Plaid errors are not.
+    pub fn is_retryable(&self) -> bool {
+        match &self.inner.kind {
+            ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Transport => true,
+            ErrorKind::Api(e) => {
+                matches!(
+                    e.error_type,
+                    ErrorType::RateLimitExceeded | ErrorType::ApiError
+                ) || self
+                    .inner
+                    .status
+                    .is_some_and(crate::retry::is_transient_status)
+            }
+            ErrorKind::UnexpectedResponse => self
+                .inner
+                .status
+                .is_some_and(crate::retry::is_transient_status),
+            _ => false,
+        }
+    }
+
+    /// Whether no response arrived in time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Timeout)
+    }
+
+    /// Whether no connection could be made.
+    pub fn is_connect(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Connect)
+    }
+
+    /// Whether the request was refused before anything was sent.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::InvalidInput(_))
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::new(ErrorKind::Config(e))
+    }
+}
+
+impl From<InvalidInput> for Error {
+    fn from(e: InvalidInput) -> Self {
+        Error::new(ErrorKind::InvalidInput(e))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        if let Some(op) = i.operation {
+            write!(f, "{op}: ")?;
+        }
+        match &i.kind {
+            ErrorKind::InvalidInput(e) => write!(f, "invalid input, nothing sent: {e}")?,
+            ErrorKind::Config(e) => write!(f, "configuration: {e}")?,
+            ErrorKind::Api(e) => {
+                write!(f, "Plaid error {}", e.error_type)?;
+                if !e.error_code.is_empty() {
+                    write!(f, "/{}", e.error_code)?;
+                }
+                if !e.error_message.is_empty() {
+                    write!(f, ": {}", one_line(&e.error_message, 300))?;
+                }
+            }
+            ErrorKind::UnexpectedResponse => {
+                f.write_str("unexpected response")?;
+                if let Some(x) = &i.excerpt {
+                    write!(f, ": {x:?}")?;
+                }
+            }
+            ErrorKind::Decode(msg) => write!(f, "unreadable response body: {msg}")?,
+            ErrorKind::Timeout => f.write_str("timed out waiting for the response")?,
+            ErrorKind::Connect => f.write_str("could not connect")?,
+            ErrorKind::Transport => {
+                f.write_str("connection failed while the request was in flight")?
+            }
+            ErrorKind::BodyTooLarge { limit } => {
+                write!(f, "response body exceeds the {limit}-byte limit")?
+            }
+        }
+        let mut details = Vec::new();
+        if let Some(s) = i.status {
+            details.push(format!("HTTP {s}"));
+        }
+        if let Some(id) = &i.request_id {
+            details.push(format!("request id {id}"));
+        }
+        if let Some(d) = i.retry_after {
+            details.push(format!("retry after {}s", d.as_secs_f64()));
+        }
+        if i.attempts > 1 {
+            details.push(format!("{} attempts", i.attempts));
+        }
+        if !details.is_empty() {
+            write!(f, " ({})", details.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &i.kind);
+        if let Some(op) = i.operation {
+            d.field("operation", &op);
+        }
+        d.field("status", &i.status)
+            .field("request_id", &i.request_id)
+            .field("attempts", &i.attempts);
+        if let Some(r) = i.retry_after {
+            d.field("retry_after", &r);
+        }
+        if let Some(x) = &i.excerpt {
+            d.field("body_excerpt", x);
+        }
+        if let Some(s) = &i.source {
+            d.field("source", &s.to_string());
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Collapses white space and control characters and cuts at `max` characters.
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max + 3));
+    let mut count = 0;
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() || c.is_control() {
+            space = !out.is_empty();
+            continue;
+        }
+        if count >= max {
+            out.push('…');
+            return out;
+        }
+        if space {
+            out.push(' ');
+            count += 1;
+            space = false;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
+/// Plaid's token prefixes: anything that starts with one of these is a secret.
+const TOKEN_PREFIXES: [&str; 4] = ["access-", "processor-", "public-", "link-"];
+
+/// A bounded, single-line excerpt of an unexpected body, with every token-shaped word and
+/// every given secret replaced: a proxy that echoes the request must not leak it into errors.
+pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
+    const MAX: usize = 200;
+    let head = &body[..body.len().min(MAX * 4)];
+    let mut text = String::from_utf8_lossy(head).into_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        if text.contains(secret) {
+            text = text.replace(secret, "[redacted]");
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    'scan: while !rest.is_empty() {
+        for prefix in TOKEN_PREFIXES {
+            if rest.starts_with(prefix) && out.chars().last().is_none_or(|c| !c.is_alphanumeric()) {
+                out.push_str(prefix);
+                out.push_str("[redacted]");
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                    .unwrap_or(rest.len());
+                rest = &rest[end..];
+                continue 'scan;
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    one_line(&out, MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaid_error_tolerates_missing_null_and_unknown() {
+        let e: PlaidError = serde_json::from_str(
+            r#"{"error_type":"BRAND_NEW","error_code":null,"display_message":null,"causes":null,"status":"x","extra":1}"#,
+        )
+        .expect("lenient");
+        assert_eq!(e.error_type.as_str(), "BRAND_NEW");
+        assert_eq!(e.error_code, "");
+        assert!(e.causes.is_empty());
+        assert_eq!(e.status, None);
+        let e: PlaidError = serde_json::from_str("{}").expect("empty object");
+        assert!(!e.is_plaid_shaped());
+        let e: PlaidError =
+            serde_json::from_str(r#"{"error_type":null,"error_code":"X"}"#).expect("null type");
+        assert!(e.is_plaid_shaped());
+    }
+
+    #[test]
+    fn one_line_collapses_and_cuts() {
+        assert_eq!(one_line("  a\n\tb\u{0}  c ", 100), "a b c");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("", 3), "");
+    }
+
+    #[test]
+    fn excerpts_hide_tokens_and_secrets() {
+        let body = b"<html>echo: {\"access_token\":\"access-sandbox-123-abc\",\"secret\":\"s3cr3tvalue\"} processor-production-9</html>";
+        let x = excerpt(body, &["s3cr3tvalue"]);
+        assert!(
+            !x.contains("123-abc") && !x.contains("s3cr3tvalue") && !x.contains("-9<"),
+            "{x}"
+        );
+        assert!(
+            x.contains("access-[redacted]") && x.contains("processor-[redacted]"),
+            "{x}"
+        );
+        // Words merely containing a prefix are left alone.
+        assert_eq!(excerpt(b"preaccess-x", &[]), "preaccess-x");
+    }
+
+    #[test]
+    fn excerpts_are_bounded_and_survive_any_bytes() {
+        let big = vec![b'a'; 1 << 20];
+        assert!(excerpt(&big, &[]).chars().count() <= 201);
+        let junk: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        let x = excerpt(&junk, &[]);
+        assert!(x.chars().count() <= 201);
+        assert!(!x.chars().any(char::is_control));
+    }
+}
