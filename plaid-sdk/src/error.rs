@@ -496,6 +496,17 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
 /// Plaid's token prefixes: anything that starts with one of these is a secret.
 const TOKEN_PREFIXES: [&str; 4] = ["access-", "processor-", "public-", "link-"];
 
+/// A request id fit to show: short, plain characters, and nothing token-shaped (a confused
+/// server must not get a token into logs through this field).
+pub(crate) fn plausible_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !TOKEN_PREFIXES.iter().any(|p| id.starts_with(p))
+}
+
 /// A bounded, single-line excerpt of an unexpected body, with every token-shaped word and
 /// every given secret replaced: a proxy that echoes the request must not leak it into errors.
 pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
@@ -547,6 +558,22 @@ mod tests {
         let e: PlaidError =
             serde_json::from_str(r#"{"error_type":null,"error_code":"X"}"#).expect("null type");
         assert!(e.is_plaid_shaped());
+    }
+
+    #[test]
+    fn request_ids_that_could_be_tokens_are_not_shown() {
+        assert!(plausible_request_id("xrQNYZ7Zoh6R7gV"));
+        assert!(plausible_request_id("req-err-1"));
+        for bad in [
+            "",
+            "processor-sandbox-1",
+            "access-x",
+            "a b",
+            "<html>",
+            &"x".repeat(65),
+        ] {
+            assert!(!plausible_request_id(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -224,6 +224,7 @@ impl Call {
             .headers()
             .get("plaid-request-id")
             .and_then(|v| v.to_str().ok())
+            .filter(|id| crate::error::plausible_request_id(id))
             .map(str::to_string);
         self.update(|r| {
             r.status = Some(status.as_u16());
@@ -277,7 +278,7 @@ fn request_id_of(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<Id>(body)
         .ok()?
         .request_id
-        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .filter(|id| crate::error::plausible_request_id(id))
 }
 
 /// The `error_type` of a JSON error body, if it has one.

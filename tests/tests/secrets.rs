@@ -1,0 +1,194 @@
+//! No secret (client secret, gateway token, access token, processor token) in any Debug or
+//! Display rendering of anything the SDK returns, nor in its tracing output at TRACE level.
+//!
+//! One test in its own binary, because it installs a global tracing subscriber.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use plaid_sdk::{Environment, PlaidClient, Processor, RetryPolicy};
+use plaid_sdk_tests::{Action, RecordingSleeper, ScriptedServer, closed_port, json, plaid_error};
+
+const SECRET: &str = "sEcReT-0f1e2d3c4b5a";
+const GATEWAY_TOKEN: &str = "gw-tok-77aa88bb99cc";
+const ACCESS_TAIL: &str = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a";
+const TOKEN_TAIL: &str = "tok-5544332211";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("capture").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn assert_clean(what: &str, text: &str) {
+    for secret in [SECRET, GATEWAY_TOKEN, ACCESS_TAIL, TOKEN_TAIL] {
+        assert!(
+            !text.contains(secret),
+            "{what} shows a secret ({secret}):\n{text}"
+        );
+    }
+}
+
+fn render<T: std::fmt::Debug>(value: &T) -> String {
+    format!("{value:?}\n{value:#?}")
+}
+
+#[tokio::test]
+async fn no_secret_in_any_rendering_or_log() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let access = format!("access-sandbox-{ACCESS_TAIL}");
+    let token = format!("processor-sandbox-{TOKEN_TAIL}");
+    // A misbehaving proxy may echo what it received: the client's own secret (whichever it
+    // was given), the access token and any token-shaped text must not reach its errors.
+    let scripts = |own_secret: &str| -> Vec<(&'static str, Action)> {
+        let echo = format!(
+            "<html>you sent {own_secret} body {{\"access_token\":\"{access}\"}} and {token}</html>"
+        );
+        vec![
+            (
+                "success",
+                json(
+                    200,
+                    &format!(r#"{{"processor_token":"{token}","request_id":"r1"}}"#),
+                ),
+            ),
+            (
+                "plaid 400",
+                plaid_error(400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "bad token"),
+            ),
+            (
+                "echoing 502",
+                Action::Respond {
+                    status: 502,
+                    headers: vec![],
+                    body: echo.clone().into_bytes(),
+                },
+            ),
+            (
+                "echoing 200",
+                Action::Respond {
+                    status: 200,
+                    headers: vec![],
+                    body: echo.into_bytes(),
+                },
+            ),
+            (
+                "wrong type 200",
+                json(
+                    200,
+                    &format!(r#"{{"processor_token":7,"request_id":"{token}"}}"#),
+                ),
+            ),
+            ("stall", Action::Stall),
+            ("reset", Action::Reset),
+            (
+                "truncated",
+                Action::Truncate {
+                    declared: 500,
+                    body: token.clone().into_bytes(),
+                },
+            ),
+            (
+                "huge",
+                Action::Huge {
+                    len: 2 << 20,
+                    declared: true,
+                },
+            ),
+        ]
+    };
+    let mut rendered = Vec::new();
+    for gateway in [false, true] {
+        let own_secret = if gateway { GATEWAY_TOKEN } else { SECRET };
+        for (name, action) in scripts(own_secret) {
+            let server = ScriptedServer::start(action).await;
+            let builder = PlaidClient::builder()
+                .environment(Environment::custom(&server.url()).expect("url"))
+                .retry_policy(RetryPolicy::default().sleeper(RecordingSleeper::new()))
+                .timeout(Duration::from_millis(200))
+                .max_body_bytes(1 << 20);
+            let builder = if gateway {
+                builder
+                    .without_credentials()
+                    .gateway_header("x-gw", GATEWAY_TOKEN)
+            } else {
+                builder.credentials("client-1", SECRET)
+            };
+            rendered.push((format!("{name} builder"), render(&builder)));
+            let client = builder.build().expect("client");
+            rendered.push((format!("{name} client"), render(&client)));
+            let call = client.processor_token_create(access.as_str(), "acc_1", Processor::Dwolla);
+            rendered.push((format!("{name} pending call"), render(&call)));
+            match call.await {
+                Ok(created) => rendered.push((format!("{name} result"), render(&created))),
+                Err(e) => {
+                    let mut text = format!("{e}\n{}", render(&e));
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        text.push_str(&format!("\n{s}\n{s:?}"));
+                        source = s.source();
+                    }
+                    rendered.push((format!("{name} error"), text));
+                }
+            }
+        }
+    }
+    // Errors raised before sending, and configuration errors.
+    let refused = PlaidClient::builder()
+        .environment(
+            Environment::custom(&format!("http://127.0.0.1:{}", closed_port())).expect("url"),
+        )
+        .credentials("client-1", SECRET)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("client");
+    let e = refused
+        .processor_token_create(access.as_str(), "acc_1", "dwolla")
+        .await
+        .expect_err("refused");
+    rendered.push(("connect error".into(), format!("{e}\n{}", render(&e))));
+    let production = PlaidClient::builder()
+        .environment(Environment::Production)
+        .credentials("c", SECRET)
+        .build()
+        .expect("client");
+    let e = production
+        .processor_token_create(access.as_str(), "acc_1", "dwolla")
+        .await
+        .expect_err("env");
+    rendered.push(("wrong environment".into(), format!("{e}\n{}", render(&e))));
+    let e = PlaidClient::builder()
+        .credentials("c", format!("{SECRET}\n"))
+        .environment(Environment::Production)
+        .build();
+    if let Err(e) = e {
+        rendered.push(("bad secret".into(), format!("{e}\n{}", render(&e))));
+    }
+
+    assert!(rendered.len() > 40, "every path rendered");
+    for (what, text) in &rendered {
+        assert_clean(what, text);
+    }
+    let logs = String::from_utf8(captured.0.lock().expect("logs").clone()).expect("utf8 logs");
+    assert!(
+        logs.contains("plaid.request"),
+        "the request span is logged:\n{logs}"
+    );
+    assert!(logs.contains("retrying"), "retries are logged:\n{logs}");
+    assert_clean("the TRACE log", &logs);
+}

@@ -1,0 +1,492 @@
+//! The SDK against a scripted loopback server: the exact request on the wire, and every way a
+//! response can go wrong mapped to the error users see.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use plaid_sdk::{
+    Environment, ErrorKind, ErrorType, InvalidInput, PlaidClient, Processor, RetryPolicy,
+};
+use plaid_sdk_tests::{
+    Action, RecordingSleeper, ScriptedServer, closed_port, json, json_retry_after, plaid_error,
+};
+
+const SECRET: &str = "wire-test-secret-9f8e7d";
+const ACCESS: &str = "access-sandbox-5b2c1a9e-0000-4d2a-9a55-aabbccddeeff";
+const TOKEN: &str = "processor-sandbox-0asd1-a92nc";
+const OK_BODY: &str =
+    r#"{"processor_token":"processor-sandbox-0asd1-a92nc","request_id":"xrQNYZ7Zoh6R7gV"}"#;
+
+fn client_for(server: &ScriptedServer, sleeper: &Arc<RecordingSleeper>) -> PlaidClient {
+    PlaidClient::builder()
+        .environment(Environment::custom(&server.url()).expect("url"))
+        .credentials("client-id-123", SECRET)
+        .retry_policy(RetryPolicy::default().sleeper(sleeper.clone()))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client")
+}
+
+async fn setup(default: Action) -> (ScriptedServer, PlaidClient, Arc<RecordingSleeper>) {
+    let server = ScriptedServer::start(default).await;
+    let sleeper = RecordingSleeper::new();
+    let client = client_for(&server, &sleeper);
+    (server, client, sleeper)
+}
+
+#[tokio::test]
+async fn the_request_on_the_wire_is_exactly_what_plaid_expects() {
+    let (server, client, _) = setup(json(200, OK_BODY)).await;
+    let created = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect("success");
+    assert_eq!(created.processor_token.expose_secret(), TOKEN);
+    assert_eq!(created.request_id, "xrQNYZ7Zoh6R7gV");
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/processor/token/create");
+    assert_eq!(
+        r.header_names(),
+        [
+            "accept",
+            "content-length",
+            "content-type",
+            "host",
+            "plaid-client-id",
+            "plaid-secret",
+            "plaid-version",
+            "user-agent"
+        ],
+        "no header beyond these (progenitor's api-version is removed)"
+    );
+    assert_eq!(r.header("plaid-client-id"), Some("client-id-123"));
+    assert_eq!(r.header("plaid-secret"), Some(SECRET));
+    assert_eq!(r.header("plaid-version"), Some("2020-09-14"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("accept"), Some("application/json"));
+    assert_eq!(r.header("user-agent"), Some(plaid_sdk::USER_AGENT));
+    assert!(plaid_sdk::USER_AGENT.starts_with("plaid-sdk-rust/"));
+    assert_eq!(
+        String::from_utf8(r.body.clone()).expect("utf8"),
+        format!(r#"{{"access_token":"{ACCESS}","account_id":"acc_1","processor":"dwolla"}}"#)
+    );
+}
+
+#[tokio::test]
+async fn unknown_processors_are_sent_unchanged_and_version_is_overridable() {
+    let server = ScriptedServer::start(json(200, OK_BODY)).await;
+    let client = PlaidClient::builder()
+        .environment(Environment::custom(&server.url()).expect("url"))
+        .credentials("id", SECRET)
+        .plaid_version("2099-01-01")
+        .build()
+        .expect("client");
+    client
+        .processor_token_create(ACCESS, "acc_1", "partner_added_next_week")
+        .await
+        .expect("success");
+    let r = &server.requests()[0];
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(body["processor"], "partner_added_next_week");
+    assert_eq!(r.header("plaid-version"), Some("2099-01-01"));
+}
+
+#[tokio::test]
+async fn gateway_mode_sends_no_credentials_and_keeps_the_path_prefix() {
+    let server = ScriptedServer::start(json(200, OK_BODY)).await;
+    let client = PlaidClient::builder()
+        .environment(Environment::custom(&format!("{}/plaid/", server.url())).expect("url"))
+        .without_credentials()
+        .gateway_header("x-gateway-token", "gw-token-abc")
+        .build()
+        .expect("client");
+    client
+        .processor_token_create(ACCESS, "acc_1", Processor::Galileo)
+        .await
+        .expect("success");
+    let r = &server.requests()[0];
+    assert_eq!(r.path, "/plaid/processor/token/create");
+    assert_eq!(r.header("plaid-client-id"), None);
+    assert_eq!(r.header("plaid-secret"), None);
+    assert_eq!(r.header("x-gateway-token"), Some("gw-token-abc"));
+    assert_eq!(r.header("plaid-version"), Some("2020-09-14"));
+}
+
+#[tokio::test]
+async fn success_bodies_with_unknown_fields_parse() {
+    let (_server, client, _) = setup(json(
+        200,
+        r#"{"processor_token":"processor-sandbox-1","request_id":"r1","new_field":{"a":[1]}}"#,
+    ))
+    .await;
+    let created = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect("ok");
+    assert_eq!(created.request_id, "r1");
+}
+
+#[tokio::test]
+async fn a_plaid_400_is_parsed_and_not_retried() {
+    let (server, client, sleeper) = setup(plaid_error(
+        400,
+        "INVALID_INPUT",
+        "INVALID_ACCESS_TOKEN",
+        "provided access token is in an invalid format",
+    ))
+    .await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("400");
+    assert_eq!(server.hits(), 1);
+    assert!(sleeper.delays().is_empty());
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.request_id(), Some("req-err-1"));
+    assert_eq!(err.error_type(), Some(&ErrorType::InvalidInput));
+    assert_eq!(err.error_code(), Some("INVALID_ACCESS_TOKEN"));
+    let plaid = err.plaid_error().expect("plaid error");
+    assert_eq!(plaid.display_message, None);
+    assert!(!err.is_retryable());
+    assert_eq!(err.attempts(), 1);
+    assert_eq!(
+        err.to_string(),
+        "processor_token_create: Plaid error INVALID_INPUT/INVALID_ACCESS_TOKEN: provided access token is in an invalid format (HTTP 400, request id req-err-1)"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_error_type_is_kept_not_a_parse_failure() {
+    let (_server, client, _) = setup(plaid_error(400, "QUANTUM_ERROR", "ENTANGLED", "new")).await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("400");
+    let t = err.error_type().expect("api error");
+    assert!(!t.is_known());
+    assert_eq!(t.as_str(), "QUANTUM_ERROR");
+    assert_eq!(err.error_code(), Some("ENTANGLED"));
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_after_that_delay() {
+    let (server, client, sleeper) = setup(json(200, OK_BODY)).await;
+    server.push([json_retry_after(
+        429,
+        "2",
+        r#"{"error_type":"RATE_LIMIT_EXCEEDED","error_code":"RATE_LIMIT","error_message":"slow down","display_message":null,"request_id":"r429"}"#,
+    )]);
+    let created = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect("2nd try");
+    assert_eq!(created.processor_token.expose_secret(), TOKEN);
+    assert_eq!(server.hits(), 2);
+    assert_eq!(sleeper.delays(), [Duration::from_secs(2)]);
+}
+
+#[tokio::test]
+async fn a_429_that_is_not_retried_reports_retry_after() {
+    let (server, _, _) = setup(json_retry_after(
+        429,
+        "7",
+        r#"{"error_type":"RATE_LIMIT_EXCEEDED","error_code":"RATE_LIMIT","error_message":"slow down","display_message":null,"request_id":"r429"}"#,
+    ))
+    .await;
+    let client = PlaidClient::builder()
+        .environment(Environment::custom(&server.url()).expect("url"))
+        .credentials("id", SECRET)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("client");
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("429");
+    assert_eq!(server.hits(), 1);
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!(err.error_type(), Some(&ErrorType::RateLimitExceeded));
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_503_twice_then_success_takes_three_hits() {
+    let (server, client, sleeper) = setup(json(200, OK_BODY)).await;
+    server.push([json(503, "{}"), json(503, "{}")]);
+    client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect("3rd try");
+    assert_eq!(server.hits(), 3);
+    let delays = sleeper.delays();
+    assert_eq!(delays.len(), 2);
+    assert!(delays[1] > delays[0] / 2, "backoff grows: {delays:?}");
+}
+
+#[tokio::test]
+async fn a_503_forever_stops_at_the_limit_with_the_last_error() {
+    let (server, client, _) =
+        setup(plaid_error(503, "API_ERROR", "PLANNED_MAINTENANCE", "down")).await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("503");
+    assert_eq!(server.hits(), 3);
+    assert_eq!(err.attempts(), 3);
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(err.error_code(), Some("PLANNED_MAINTENANCE"));
+    assert!(err.to_string().contains("3 attempts"), "{err}");
+}
+
+#[tokio::test]
+async fn a_500_is_retried_only_when_plaid_calls_it_an_api_error() {
+    let (server, client, _) = setup(plaid_error(
+        500,
+        "API_ERROR",
+        "INTERNAL_SERVER_ERROR",
+        "oops",
+    ))
+    .await;
+    client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("500");
+    assert_eq!(server.hits(), 3);
+
+    let (server, client, _) = setup(plaid_error(500, "ITEM_ERROR", "ITEM_LOCKED", "no")).await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("500");
+    assert_eq!(server.hits(), 1);
+    assert_eq!(err.error_type(), Some(&ErrorType::ItemError));
+}
+
+#[tokio::test]
+async fn an_html_502_keeps_its_status_and_a_short_excerpt() {
+    let page = format!(
+        "<html><head><title>502 Bad Gateway</title></head><body>{}</body></html>",
+        "padding ".repeat(500)
+    );
+    let (server, client, _) = setup(Action::Respond {
+        status: 502,
+        headers: vec![("content-type".into(), "text/html".into())],
+        body: page.into_bytes(),
+    })
+    .await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("502");
+    assert_eq!(server.hits(), 3, "a 502 is transient");
+    assert!(matches!(err.kind(), ErrorKind::UnexpectedResponse));
+    assert_eq!(err.status(), Some(502));
+    assert!(err.is_retryable());
+    let excerpt = err.body_excerpt().expect("excerpt");
+    assert!(
+        excerpt.starts_with("<html><head><title>502 Bad Gateway"),
+        "{excerpt}"
+    );
+    assert!(excerpt.chars().count() <= 201, "bounded: {}", excerpt.len());
+    assert!(err.to_string().len() < 400, "one short line: {err}");
+}
+
+#[tokio::test]
+async fn a_json_error_that_is_not_plaid_shaped_is_an_unexpected_response() {
+    let (_server, client, _) = setup(json(404, r#"{"message":"no route"}"#)).await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("404");
+    assert!(matches!(err.kind(), ErrorKind::UnexpectedResponse));
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(err.body_excerpt(), Some(r#"{"message":"no route"}"#));
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_names_the_missing_field() {
+    let (_server, client, _) = setup(json(200, r#"{"request_id":"r-mal"}"#)).await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("bad 200");
+    let ErrorKind::Decode(message) = err.kind() else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains("missing field `processor_token`"),
+        "{message}"
+    );
+    assert_eq!(err.status(), Some(200));
+    assert_eq!(err.request_id(), Some("r-mal"));
+
+    let (_server, client, _) =
+        setup(json(200, r#"{"processor_token":null,"request_id":"r"}"#)).await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("null");
+    assert!(matches!(err.kind(), ErrorKind::Decode(_)), "{err:?}");
+
+    let (_server, client, _) = setup(json(200, "not json at all")).await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("text");
+    assert!(matches!(err.kind(), ErrorKind::Decode(_)), "{err:?}");
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_stalled_server_times_out_within_the_bound() {
+    let (server, client, _) = setup(Action::Stall).await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .timeout(Duration::from_millis(300))
+        .await
+        .expect_err("stall");
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(server.hits(), 1, "a timeout is not retried by default");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_connect_error_after_retries() {
+    let sleeper = RecordingSleeper::new();
+    let client = PlaidClient::builder()
+        .environment(
+            Environment::custom(&format!("http://127.0.0.1:{}", closed_port())).expect("url"),
+        )
+        .credentials("id", SECRET)
+        .retry_policy(RetryPolicy::default().sleeper(sleeper.clone()))
+        .build()
+        .expect("client");
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("refused");
+    assert!(err.is_connect(), "{err:?}");
+    assert_eq!(err.attempts(), 3);
+    assert_eq!(sleeper.delays().len(), 2);
+    assert_eq!(err.status(), None);
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_a_transport_error() {
+    let (server, client, _) = setup(Action::Reset).await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("reset");
+    assert!(
+        matches!(err.kind(), ErrorKind::Transport | ErrorKind::Connect),
+        "{err:?}"
+    );
+    assert!(server.hits() >= 1);
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_a_transport_error() {
+    let (_server, client, _) = setup(Action::Truncate {
+        declared: 200,
+        body: br#"{"processor_token":"proc"#.to_vec(),
+    })
+    .await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("truncated");
+    assert!(matches!(err.kind(), ErrorKind::Transport), "{err:?}");
+    assert_eq!(err.status(), Some(200));
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_fail_clearly() {
+    for declared in [true, false] {
+        let server = ScriptedServer::start(Action::Huge {
+            len: 64 << 20,
+            declared,
+        })
+        .await;
+        let client = PlaidClient::builder()
+            .environment(Environment::custom(&server.url()).expect("url"))
+            .credentials("id", SECRET)
+            .max_body_bytes(1 << 20)
+            .build()
+            .expect("client");
+        let err = client
+            .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+            .await
+            .expect_err("huge");
+        assert!(
+            matches!(err.kind(), ErrorKind::BodyTooLarge { limit: 1048576 }),
+            "{err:?}"
+        );
+        assert_eq!(server.hits(), 1, "not retried");
+    }
+}
+
+#[tokio::test]
+async fn invalid_input_is_refused_before_anything_is_sent() {
+    let (server, client, _) = setup(json(200, OK_BODY)).await;
+    let cases = [
+        (
+            "",
+            "acc_1",
+            "dwolla",
+            InvalidInput::Blank {
+                field: "access_token",
+            },
+        ),
+        (
+            ACCESS,
+            "  ",
+            "dwolla",
+            InvalidInput::Blank {
+                field: "account_id",
+            },
+        ),
+        (
+            ACCESS,
+            "acc_1",
+            "",
+            InvalidInput::Blank { field: "processor" },
+        ),
+    ];
+    for (token, account, processor, expected) in cases {
+        let err = client
+            .processor_token_create(token, account, processor)
+            .await
+            .expect_err("invalid");
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput(e) if *e == expected),
+            "{err:?}"
+        );
+        assert_eq!(err.attempts(), 0);
+    }
+    assert_eq!(server.hits(), 0);
+
+    let production = PlaidClient::builder()
+        .environment(Environment::Production)
+        .credentials("id", SECRET)
+        .build()
+        .expect("client");
+    let err = production
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("env");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::InvalidInput(InvalidInput::WrongEnvironment { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_invalid_input());
+    assert!(!err.to_string().contains("5b2c1a9e"), "{err}");
+}
