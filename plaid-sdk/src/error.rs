@@ -179,6 +179,10 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl std::error::Error for ConfigError {}
+
+impl std::error::Error for InvalidInput {}
+
 /// What went wrong, without the details every kind shares (see [`Error`]'s accessors).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -206,6 +210,24 @@ pub enum ErrorKind {
         /// The limit, in bytes.
         limit: usize,
     },
+}
+
+impl ErrorKind {
+    /// A stable snake_case name for logs and metrics: `invalid_input`, `config`, `api`,
+    /// `unexpected_response`, `decode`, `timeout`, `connect`, `transport`, `body_too_large`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput(_) => "invalid_input",
+            ErrorKind::Config(_) => "config",
+            ErrorKind::Api(_) => "api",
+            ErrorKind::UnexpectedResponse => "unexpected_response",
+            ErrorKind::Decode(_) => "decode",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Transport => "transport",
+            ErrorKind::BodyTooLarge { .. } => "body_too_large",
+        }
+    }
 }
 
 /// Every failure of the SDK: invalid input, configuration, Plaid's errors, and the network's.

@@ -808,4 +808,57 @@ schemas:
         assert!(msg.starts_with("cannot read "), "{msg}");
         assert!(!layout.fragment().exists());
     }
+
+    /// Every `description` string in a document, at any depth.
+    fn descriptions_in(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match v {
+                        Value::String(text) if k == "description" => out.push(text.clone()),
+                        _ => descriptions_in(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| descriptions_in(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn committed_fragment_is_what_plaids_spec_gives_and_holds_none_of_its_prose() {
+        let layout = Layout::from_manifest_dir();
+        let upstream = layout.root.join("../shared/plaid-openapi/2020-09-14.yml");
+        if !upstream.exists() {
+            eprintln!(
+                "skipped: {} is absent (a fresh clone has no ../shared)",
+                upstream.display()
+            );
+            return;
+        }
+        let expected = extract_from_file(&upstream, &layout).expect("extract");
+        let committed = std::fs::read_to_string(layout.fragment()).expect("committed fragment");
+        assert!(
+            expected == committed,
+            "spec/plaid.yaml is stale: run `cargo xtask spec --from {}`",
+            upstream.display()
+        );
+
+        let text = std::fs::read_to_string(&upstream).expect("upstream");
+        let doc = parse_document(&text, "upstream").expect("parse");
+        let mut prose = Vec::new();
+        descriptions_in(&doc, &mut prose);
+        assert!(
+            prose.len() > 1000,
+            "the upstream spec is full of descriptions"
+        );
+        for sentence in prose.iter().flat_map(|d| d.split(". ")).map(str::trim) {
+            if sentence.split_whitespace().count() >= 5 {
+                assert!(
+                    !committed.contains(sentence),
+                    "upstream prose in the fragment: {sentence}"
+                );
+            }
+        }
+    }
 }

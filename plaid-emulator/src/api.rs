@@ -1,0 +1,335 @@
+//! Plaid's semantics: authentication, validation, and the operations.
+
+use http::HeaderName;
+use serde_json::{Map, Value, json};
+
+use crate::{Fault, ProcessorTokenState, ReceivedRequest, State, random_id, uuid_like};
+
+/// What to answer.
+pub(crate) enum Reply {
+    Json {
+        status: u16,
+        headers: Vec<(HeaderName, String)>,
+        body: Vec<u8>,
+    },
+    Raw {
+        status: u16,
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
+    Drop,
+}
+
+fn request_id() -> String {
+    random_id(15)
+}
+
+fn json_reply(status: u16, value: &Value) -> Reply {
+    Reply::Json {
+        status,
+        headers: Vec::new(),
+        body: serde_json::to_vec(value).unwrap_or_default(),
+    }
+}
+
+/// A Plaid error body with a fresh request id.
+pub(crate) fn error_reply(status: u16, error_type: &str, error_code: &str, message: &str) -> Reply {
+    json_reply(status, &error_body(error_type, error_code, message))
+}
+
+fn error_body(error_type: &str, error_code: &str, message: &str) -> Value {
+    json!({
+        "error_type": error_type,
+        "error_code": error_code,
+        "error_message": message,
+        "display_message": null,
+        "request_id": request_id(),
+    })
+}
+
+/// An error with a status, before it becomes a reply.
+struct Refusal {
+    status: u16,
+    error_type: &'static str,
+    error_code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn invalid_request(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status: 400,
+            error_type: "INVALID_REQUEST",
+            error_code: code,
+            message: message.into(),
+        }
+    }
+    fn invalid_input(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status: 400,
+            error_type: "INVALID_INPUT",
+            error_code: code,
+            message: message.into(),
+        }
+    }
+    fn reply(self) -> Reply {
+        error_reply(self.status, self.error_type, self.error_code, &self.message)
+    }
+}
+
+pub(crate) async fn handle(state: &State, parts: &http::request::Parts, body: &[u8]) -> Reply {
+    let fault = {
+        let mut data = state.data();
+        data.requests.push(ReceivedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+        });
+        data.faults.pop_front()
+    };
+    if let Some(fault) = fault {
+        match fault {
+            Fault::Delay(delay) => tokio::time::sleep(delay).await,
+            other => return fault_reply(other),
+        }
+    }
+    match respond(state, parts, body) {
+        Ok(value) => json_reply(200, &value),
+        Err(refusal) => refusal.reply(),
+    }
+}
+
+fn fault_reply(fault: Fault) -> Reply {
+    match fault {
+        Fault::RateLimit { retry_after_secs } => Reply::Json {
+            status: 429,
+            headers: vec![(http::header::RETRY_AFTER, retry_after_secs.to_string())],
+            body: serde_json::to_vec(&error_body(
+                "RATE_LIMIT_EXCEEDED",
+                "RATE_LIMIT",
+                "rate limit exceeded for this client; retry later",
+            ))
+            .unwrap_or_default(),
+        },
+        Fault::ServerError { status } => {
+            let code = if status == 503 { "PLANNED_MAINTENANCE" } else { "INTERNAL_SERVER_ERROR" };
+            error_reply(status, "API_ERROR", code, "an unexpected error occurred on the server")
+        }
+        Fault::MalformedBody => Reply::Raw {
+            status: 200,
+            content_type: "application/json",
+            body: br#"{"processor_token": "processor-sandbox-"#.to_vec(),
+        },
+        Fault::BadGatewayHtml => Reply::Raw {
+            status: 502,
+            content_type: "text/html",
+            body: b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
+        },
+        Fault::DropConnection => Reply::Drop,
+        Fault::Delay(_) => error_reply(500, "API_ERROR", "INTERNAL_SERVER_ERROR", "unreachable fault"),
+    }
+}
+
+/// Authenticates, validates and runs one operation.
+fn respond(state: &State, parts: &http::request::Parts, body: &[u8]) -> Result<Value, Refusal> {
+    let operation = match (parts.method.as_str(), parts.uri.path()) {
+        ("POST", "/processor/token/create") => processor_token_create,
+        _ => {
+            return Err(Refusal {
+                status: 404,
+                error_type: "INVALID_REQUEST",
+                error_code: "NOT_FOUND",
+                message: format!("no operation at {} {}", parts.method, parts.uri.path()),
+            });
+        }
+    };
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return Err(Refusal::invalid_request(
+            "INVALID_BODY",
+            "body could not be parsed as JSON",
+        ));
+    };
+    authenticate(state, parts, &fields)?;
+    operation(state, &fields)
+}
+
+fn authenticate(
+    state: &State,
+    parts: &http::request::Parts,
+    fields: &Map<String, Value>,
+) -> Result<(), Refusal> {
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let field = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_string);
+    let client_id = header("plaid-client-id").or_else(|| field("client_id"));
+    let secret = header("plaid-secret").or_else(|| field("secret"));
+    let missing: Vec<&str> = [("client_id", &client_id), ("secret", &secret)]
+        .iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(str::is_empty))
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Refusal::invalid_request(
+            "MISSING_FIELDS",
+            format!(
+                "the following required fields are missing: {}",
+                missing.join(", ")
+            ),
+        ));
+    }
+    if client_id.as_deref() != Some(state.config.client_id.as_str())
+        || secret.as_deref() != Some(state.config.secret.as_str())
+    {
+        return Err(Refusal::invalid_input(
+            "INVALID_API_KEYS",
+            "invalid client_id or secret provided",
+        ));
+    }
+    match header("plaid-version") {
+        Some(v) if is_version_date(&v) => Ok(()),
+        Some(_) => Err(Refusal::invalid_request(
+            "INVALID_HEADERS",
+            "Plaid-Version must be an API version date such as 2020-09-14",
+        )),
+        None if state.config.require_plaid_version => Err(Refusal::invalid_request(
+            "INVALID_HEADERS",
+            "the Plaid-Version header is required",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn is_version_date(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
+/// The required string fields, or the Plaid error for the first problem.
+fn required_strings<'a, const N: usize>(
+    fields: &'a Map<String, Value>,
+    names: [&str; N],
+) -> Result<[&'a str; N], Refusal> {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| fields.get(*n).is_none_or(Value::is_null))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Refusal::invalid_request(
+            "MISSING_FIELDS",
+            format!(
+                "the following required fields are missing: {}",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let mut out = [""; N];
+    for (slot, name) in out.iter_mut().zip(names) {
+        match fields.get(name).and_then(Value::as_str) {
+            Some(s) if !s.trim().is_empty() => *slot = s,
+            _ => {
+                return Err(Refusal::invalid_request(
+                    "INVALID_FIELD",
+                    format!("{name} must be a properly formatted, non-empty string"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn processor_token_create(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
+    let [access_token, account_id, processor] =
+        required_strings(fields, ["access_token", "account_id", "processor"])?;
+    if !processor
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(Refusal::invalid_request(
+            "INVALID_FIELD",
+            "processor must be a processor name such as dwolla",
+        ));
+    }
+    let mut data = state.data();
+    let item = match data.items.get(access_token) {
+        Some(item) if !item.removed => &item.item,
+        _ => {
+            return Err(Refusal::invalid_input(
+                "INVALID_ACCESS_TOKEN",
+                "could not find matching access token",
+            ));
+        }
+    };
+    if !item.accounts.iter().any(|a| a.account_id == account_id) {
+        return Err(Refusal::invalid_input(
+            "INVALID_ACCOUNT_ID",
+            "the account_id is not an account of this Item",
+        ));
+    }
+    let token = format!("processor-sandbox-{}", uuid_like());
+    data.processor_tokens.insert(
+        token.clone(),
+        ProcessorTokenState {
+            access_token: access_token.to_string(),
+            account_id: account_id.to_string(),
+            processor: processor.to_string(),
+        },
+    );
+    Ok(json!({ "processor_token": token, "request_id": request_id() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_dates() {
+        assert!(is_version_date("2020-09-14"));
+        for bad in ["2020-9-14", "20200914", "2020-09-14x", "", "abcd-ef-gh"] {
+            assert!(!is_version_date(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn required_strings_report_missing_then_invalid() {
+        let fields: Map<String, Value> =
+            serde_json::from_str(r#"{"a":"x","b":null,"c":5}"#).expect("json");
+        let Err(r) = required_strings(&fields, ["a", "b", "d"]) else {
+            panic!("missing")
+        };
+        assert_eq!(
+            (r.error_code, r.message.as_str()),
+            (
+                "MISSING_FIELDS",
+                "the following required fields are missing: b, d"
+            )
+        );
+        let Err(r) = required_strings(&fields, ["a", "c"]) else {
+            panic!("invalid")
+        };
+        assert_eq!(r.error_code, "INVALID_FIELD");
+        assert_eq!(required_strings(&fields, ["a"]).ok(), Some(["x"]));
+    }
+}

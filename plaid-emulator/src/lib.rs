@@ -1,0 +1,368 @@
+//! An offline emulator of Plaid's processor-token API, for tests and demos.
+//!
+//! [`Emulator::start`] serves on `127.0.0.1` with a port the OS picks and stops when the value
+//! is dropped. It checks credentials, `Plaid-Version` and request bodies the way Plaid
+//! documents, answers with Plaid-shaped errors (`error_type`, `error_code`, `error_message`,
+//! `display_message`, `request_id`), and knows only the Items you seed it with.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let emulator = plaid_emulator::Emulator::start().await?;
+//! let item = emulator.add_item();
+//! assert!(item.access_token.starts_with("access-sandbox-"));
+//! assert_eq!(item.accounts.len(), 2);
+//! // Point a client at `emulator.base_url()` with `emulator.client_id()` and
+//! // `emulator.secret()`; inject faults with `emulator.inject(..)`.
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Faults for resilience tests ([`Fault`]) apply to the next N requests: rate limits with
+//! `Retry-After`, 5xx errors, delays, malformed bodies, dropped connections. Every request is
+//! recorded ([`Emulator::requests`]) so tests can assert what their code sent.
+
+mod api;
+mod server;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// The client id the emulator accepts unless configured otherwise.
+pub const DEFAULT_CLIENT_ID: &str = "emulator-client-id";
+/// The secret the emulator accepts unless configured otherwise.
+pub const DEFAULT_SECRET: &str = "emulator-secret";
+
+/// A running emulator; dropping it stops the server and closes its connections.
+pub struct Emulator {
+    base_url: String,
+    state: Arc<State>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Settings of an [`Emulator`].
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    client_id: String,
+    secret: String,
+    require_plaid_version: bool,
+}
+
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("client_id", &self.client_id)
+            .field("secret", &"[redacted]")
+            .field("require_plaid_version", &self.require_plaid_version)
+            .finish()
+    }
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            client_id: DEFAULT_CLIENT_ID.into(),
+            secret: DEFAULT_SECRET.into(),
+            require_plaid_version: true,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The credentials the emulator accepts.
+    pub fn credentials(mut self, client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.client_id = client_id.into();
+        self.secret = secret.into();
+        self
+    }
+
+    /// Whether a request without `Plaid-Version` is refused (the default). Plaid itself falls
+    /// back to the version set in its dashboard; refusing makes a client that forgets the
+    /// header fail in tests rather than drift silently.
+    pub fn require_plaid_version(mut self, required: bool) -> Self {
+        self.require_plaid_version = required;
+        self
+    }
+
+    /// Starts serving on `127.0.0.1` with an OS-assigned port.
+    pub async fn start(self) -> std::io::Result<Emulator> {
+        let state = Arc::new(State {
+            config: self,
+            data: Mutex::new(Data::default()),
+        });
+        let (base_url, server) = server::serve(Arc::clone(&state)).await?;
+        Ok(Emulator {
+            base_url,
+            state,
+            server,
+        })
+    }
+}
+
+impl Emulator {
+    /// Starts an emulator with the default credentials ([`DEFAULT_CLIENT_ID`],
+    /// [`DEFAULT_SECRET`]).
+    pub async fn start() -> std::io::Result<Emulator> {
+        EmulatorBuilder::default().start().await
+    }
+
+    /// Settings for an emulator.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The client id it accepts.
+    pub fn client_id(&self) -> &str {
+        &self.state.config.client_id
+    }
+
+    /// The secret it accepts.
+    pub fn secret(&self) -> &str {
+        &self.state.config.secret
+    }
+
+    /// Seeds an Item with a checking and a savings account.
+    pub fn add_item(&self) -> Item {
+        self.add_item_with(&[
+            AccountSpec::new("Plaid Checking", "depository", "checking"),
+            AccountSpec::new("Plaid Saving", "depository", "savings"),
+        ])
+    }
+
+    /// Seeds an Item with the given accounts.
+    pub fn add_item_with(&self, accounts: &[AccountSpec]) -> Item {
+        let item = Item {
+            item_id: random_id(37),
+            access_token: format!("access-sandbox-{}", uuid_like()),
+            accounts: accounts
+                .iter()
+                .map(|spec| Account {
+                    account_id: random_id(37),
+                    name: spec.name.clone(),
+                    mask: format!("{:04}", fastrand::u16(0..10000)),
+                    account_type: spec.account_type.clone(),
+                    subtype: spec.subtype.clone(),
+                })
+                .collect(),
+        };
+        self.state.data().items.insert(
+            item.access_token.clone(),
+            ItemState {
+                item: item.clone(),
+                removed: false,
+            },
+        );
+        item
+    }
+
+    /// Makes the next `times` requests fail with `fault` (after any faults already queued).
+    pub fn inject(&self, fault: Fault, times: usize) {
+        let mut data = self.state.data();
+        data.faults.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<ReceivedRequest> {
+        self.state.data().requests.clone()
+    }
+
+    /// How many requests arrived.
+    pub fn request_count(&self) -> usize {
+        self.state.data().requests.len()
+    }
+
+    /// How many processor tokens were minted.
+    pub fn processor_token_count(&self) -> usize {
+        self.state.data().processor_tokens.len()
+    }
+}
+
+/// An account to seed.
+#[derive(Clone, Debug)]
+pub struct AccountSpec {
+    name: String,
+    account_type: String,
+    subtype: String,
+}
+
+impl AccountSpec {
+    /// An account named `name` of Plaid's `type` and `subtype` (`depository`/`checking`, ...).
+    pub fn new(
+        name: impl Into<String>,
+        account_type: impl Into<String>,
+        subtype: impl Into<String>,
+    ) -> Self {
+        AccountSpec {
+            name: name.into(),
+            account_type: account_type.into(),
+            subtype: subtype.into(),
+        }
+    }
+}
+
+/// A seeded Item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Item {
+    /// Plaid's id of the Item.
+    pub item_id: String,
+    /// The access token that reaches it (`access-sandbox-…`).
+    pub access_token: String,
+    /// Its accounts.
+    pub accounts: Vec<Account>,
+}
+
+/// An account of a seeded Item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Account {
+    /// The id to pass as `account_id`.
+    pub account_id: String,
+    /// Its display name.
+    pub name: String,
+    /// The last four digits of its number.
+    pub mask: String,
+    /// Plaid's account type.
+    pub account_type: String,
+    /// Plaid's account subtype.
+    pub subtype: String,
+}
+
+/// A fault to inject into the next requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// HTTP 429 `RATE_LIMIT_EXCEEDED` with `Retry-After: <seconds>`.
+    RateLimit {
+        /// The `Retry-After` value, in seconds.
+        retry_after_secs: u64,
+    },
+    /// A Plaid `API_ERROR` with this status (500 `INTERNAL_SERVER_ERROR`, 503
+    /// `PLANNED_MAINTENANCE`, other 5xx `INTERNAL_SERVER_ERROR`).
+    ServerError {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+    /// HTTP 200 with a body that is not valid JSON.
+    MalformedBody,
+    /// HTTP 502 with an HTML page, as a load balancer sends.
+    BadGatewayHtml,
+    /// Close the connection without answering.
+    DropConnection,
+}
+
+/// A request as the emulator received it.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ReceivedRequest {
+    /// `POST`, ...
+    pub method: String,
+    /// The path, such as `/processor/token/create`.
+    pub path: String,
+    /// Header names (lowercase) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl ReceivedRequest {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, if it is.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+impl fmt::Debug for ReceivedRequest {
+    /// Shows header names and the body size only: requests carry secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("ReceivedRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &names)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+pub(crate) struct State {
+    pub(crate) config: EmulatorBuilder,
+    data: Mutex<Data>,
+}
+
+impl State {
+    pub(crate) fn data(&self) -> MutexGuard<'_, Data> {
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Data {
+    /// Access token → Item.
+    pub(crate) items: HashMap<String, ItemState>,
+    /// Processor token → what it grants.
+    pub(crate) processor_tokens: HashMap<String, ProcessorTokenState>,
+    pub(crate) faults: VecDeque<Fault>,
+    pub(crate) requests: Vec<ReceivedRequest>,
+}
+
+pub(crate) struct ItemState {
+    pub(crate) item: Item,
+    pub(crate) removed: bool,
+}
+
+#[allow(dead_code)] // read back by the permission endpoints
+pub(crate) struct ProcessorTokenState {
+    pub(crate) access_token: String,
+    pub(crate) account_id: String,
+    pub(crate) processor: String,
+}
+
+/// `len` random characters from Plaid's id alphabet.
+pub(crate) fn random_id(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// 8-4-4-4-12 random hex digits, the shape of Plaid's token identifiers.
+pub(crate) fn uuid_like() -> String {
+    let hex = |n: usize| -> String {
+        (0..n)
+            .map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0'))
+            .collect()
+    };
+    format!("{}-{}-{}-{}-{}", hex(8), hex(4), hex(4), hex(4), hex(12))
+}
