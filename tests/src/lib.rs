@@ -305,6 +305,110 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recor
     })
 }
 
+/// A minimal credential-injecting gateway for tests: it accepts callers that send
+/// `x-gateway-token: <caller token>`, strips any credentials they sent, adds its own
+/// `PLAID-CLIENT-ID` and `PLAID-SECRET`, and forwards to `upstream` (the path prefix `/plaid`
+/// is removed). Others get a 401 with a JSON body and never reach upstream.
+#[allow(missing_debug_implementations)] // holds task handles; nothing useful to print
+pub struct InjectingGateway {
+    addr: std::net::SocketAddr,
+    tasks: Arc<Mutex<JoinSet<()>>>,
+}
+
+impl Drop for InjectingGateway {
+    fn drop(&mut self) {
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.abort_all();
+        }
+    }
+}
+
+struct GatewayConfig {
+    upstream: String,
+    client_id: String,
+    secret: String,
+    caller_token: String,
+    http: reqwest::Client,
+}
+
+impl InjectingGateway {
+    /// Starts the gateway on loopback in front of `upstream`.
+    pub async fn start(upstream: &str, client_id: &str, secret: &str, caller_token: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let config = Arc::new(GatewayConfig {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            client_id: client_id.into(),
+            secret: secret.into(),
+            caller_token: caller_token.into(),
+            http: reqwest::Client::new(),
+        });
+        let tasks = Arc::new(Mutex::new(JoinSet::new()));
+        let accept_tasks = Arc::clone(&tasks);
+        tasks.lock().expect("tasks").spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let config = Arc::clone(&config);
+                if let Ok(mut set) = accept_tasks.lock() {
+                    set.spawn(forward(stream, config));
+                }
+            }
+        });
+        InjectingGateway { addr, tasks }
+    }
+
+    /// `http://127.0.0.1:<port>/plaid`, the base URL callers use.
+    pub fn url(&self) -> String {
+        format!("http://{}/plaid", self.addr)
+    }
+}
+
+async fn forward(mut stream: TcpStream, config: Arc<GatewayConfig>) {
+    let mut buf = Vec::new();
+    while let Some(request) = read_request(&mut stream, &mut buf).await {
+        let (status, body) =
+            if request.header("x-gateway-token") != Some(config.caller_token.as_str()) {
+                (401, br#"{"error":"unauthenticated"}"#.to_vec())
+            } else {
+                let path = request.path.strip_prefix("/plaid").unwrap_or(&request.path);
+                let mut upstream = config
+                    .http
+                    .post(format!("{}{path}", config.upstream))
+                    .header("content-type", "application/json")
+                    .header("plaid-client-id", &config.client_id)
+                    .header("plaid-secret", &config.secret)
+                    .body(request.body.clone());
+                if let Some(version) = request.header("plaid-version") {
+                    upstream = upstream.header("plaid-version", version);
+                }
+                match upstream.send().await {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        (
+                            status,
+                            response
+                                .bytes()
+                                .await
+                                .map(|b| b.to_vec())
+                                .unwrap_or_default(),
+                        )
+                    }
+                    Err(_) => (502, br#"{"error":"upstream unreachable"}"#.to_vec()),
+                }
+            };
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        if stream.write_all(head.as_bytes()).await.is_err()
+            || stream.write_all(&body).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
 /// A [`plaid_sdk::retry::Sleeper`] that records each delay and returns at once.
 #[derive(Debug, Default)]
 pub struct RecordingSleeper {

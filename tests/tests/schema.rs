@@ -1,0 +1,178 @@
+//! Every response body the emulator produces conforms to the committed spec fragment
+//! (`spec/plaid.yaml`), checked with a JSON Schema validator. OpenAPI 3.0's `nullable` is
+//! translated to JSON Schema's `null` type first; nothing else is relaxed.
+
+use plaid_emulator::{Emulator, Fault};
+use serde_json::{Value, json};
+
+/// The fragment's components, translated from OpenAPI 3.0 schema objects to JSON Schema.
+fn components() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/plaid.yaml");
+    let text = std::fs::read_to_string(path).expect("spec/plaid.yaml");
+    let mut spec: Value = serde_norway::from_str(&text).expect("yaml");
+    let mut components = spec["components"].take();
+    translate(&mut components);
+    components
+}
+
+/// `nullable: true` → `"null"` among the types (or an `anyOf` with null beside a `$ref`);
+/// `example` dropped.
+fn translate(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("example");
+            if map.remove("nullable") == Some(Value::Bool(true)) {
+                match map.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        map.insert("type".into(), json!([t, "null"]));
+                        if let Some(Value::Array(values)) = map.get_mut("enum") {
+                            values.push(Value::Null);
+                        }
+                    }
+                    _ => {
+                        let inner = Value::Object(std::mem::take(map));
+                        map.insert("anyOf".into(), json!([inner, {"type": "null"}]));
+                    }
+                }
+            }
+            map.values_mut().for_each(translate);
+        }
+        Value::Array(items) => items.iter_mut().for_each(translate),
+        _ => {}
+    }
+}
+
+fn validator(components: &Value, schema: &str) -> jsonschema::Validator {
+    let root =
+        json!({ "components": components, "$ref": format!("#/components/schemas/{schema}") });
+    jsonschema::draft7::new(&root).expect("valid schema")
+}
+
+#[tokio::test]
+async fn every_response_the_emulator_produces_conforms_to_the_fragment() {
+    let components = components();
+    let success = validator(&components, "ProcessorTokenCreateResponse");
+    let error = validator(&components, "PlaidError");
+
+    let emulator = Emulator::start().await.expect("emulator");
+    let item = emulator.add_item();
+    let http = reqwest::Client::new();
+    let url = format!("{}/processor/token/create", emulator.base_url());
+    let good = json!({"access_token": item.access_token, "account_id": item.accounts[0].account_id, "processor": "dwolla"});
+    let headers = [
+        ("plaid-client-id", emulator.client_id()),
+        ("plaid-secret", emulator.secret()),
+        ("plaid-version", "2020-09-14"),
+    ];
+    // (what, headers to send, body, fault to inject first)
+    let cases: Vec<(&str, Vec<(&str, &str)>, String, Option<Fault>)> = vec![
+        ("success", headers.to_vec(), good.to_string(), None),
+        ("not json", headers.to_vec(), "{".into(), None),
+        ("missing fields", headers.to_vec(), "{}".into(), None),
+        (
+            "invalid field",
+            headers.to_vec(),
+            r#"{"access_token":1,"account_id":"a","processor":"dwolla"}"#.into(),
+            None,
+        ),
+        (
+            "bad processor",
+            headers.to_vec(),
+            json!({"access_token": "a", "account_id": "b", "processor": "Not Valid"}).to_string(),
+            None,
+        ),
+        (
+            "unknown token",
+            headers.to_vec(),
+            json!({"access_token": "access-sandbox-x", "account_id": "b", "processor": "dwolla"})
+                .to_string(),
+            None,
+        ),
+        (
+            "foreign account",
+            headers.to_vec(),
+            json!({"access_token": item.access_token, "account_id": "nope", "processor": "dwolla"})
+                .to_string(),
+            None,
+        ),
+        (
+            "no credentials",
+            vec![("plaid-version", "2020-09-14")],
+            good.to_string(),
+            None,
+        ),
+        (
+            "wrong secret",
+            vec![
+                ("plaid-client-id", emulator.client_id()),
+                ("plaid-secret", "x"),
+                ("plaid-version", "2020-09-14"),
+            ],
+            good.to_string(),
+            None,
+        ),
+        (
+            "no version",
+            vec![
+                ("plaid-client-id", emulator.client_id()),
+                ("plaid-secret", emulator.secret()),
+            ],
+            good.to_string(),
+            None,
+        ),
+        (
+            "rate limit",
+            headers.to_vec(),
+            good.to_string(),
+            Some(Fault::RateLimit {
+                retry_after_secs: 1,
+            }),
+        ),
+        (
+            "500",
+            headers.to_vec(),
+            good.to_string(),
+            Some(Fault::ServerError { status: 500 }),
+        ),
+        (
+            "503",
+            headers.to_vec(),
+            good.to_string(),
+            Some(Fault::ServerError { status: 503 }),
+        ),
+    ];
+    let mut seen_codes = Vec::new();
+    for (what, hs, body, fault) in cases {
+        if let Some(fault) = fault {
+            emulator.inject(fault, 1);
+        }
+        let mut request = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        for (n, v) in hs {
+            request = request.header(n, v);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("json body");
+        let validator = if status == 200 { &success } else { &error };
+        let problems: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "{what} ({status}) does not conform: {problems:?}\n{body}"
+        );
+        seen_codes.push(body["error_code"].as_str().unwrap_or("success").to_string());
+    }
+    // The validator is not vacuous: a body missing a required field is rejected.
+    assert!(
+        !error
+            .is_valid(&json!({"error_type": "API_ERROR", "error_code": "X", "error_message": "m"}))
+    );
+    assert!(!success.is_valid(&json!({"request_id": "r"})));
+    assert!(!error.is_valid(&json!({"error_type": "NOT_A_TYPE", "error_code": "X", "error_message": "m", "display_message": null})));
+    assert_eq!(seen_codes.len(), 13);
+}
