@@ -48,6 +48,9 @@ fn validator(components: &Value, schema: &str) -> jsonschema::Validator {
     jsonschema::draft7::new(&root).expect("valid schema")
 }
 
+/// What a case is called, the headers it sends, its body, and a fault to inject first.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, Option<Fault>);
+
 #[tokio::test]
 async fn every_response_the_emulator_produces_conforms_to_the_fragment() {
     let components = components();
@@ -64,8 +67,7 @@ async fn every_response_the_emulator_produces_conforms_to_the_fragment() {
         ("plaid-secret", emulator.secret()),
         ("plaid-version", "2020-09-14"),
     ];
-    // (what, headers to send, body, fault to inject first)
-    let cases: Vec<(&str, Vec<(&str, &str)>, String, Option<Fault>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("success", headers.to_vec(), good.to_string(), None),
         ("not json", headers.to_vec(), "{".into(), None),
         ("missing fields", headers.to_vec(), "{}".into(), None),
