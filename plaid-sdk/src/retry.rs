@@ -1,6 +1,6 @@
 //! When to try a call again, and how long to wait first.
 //!
-//! The decision is [`decide`], a pure function of what happened, the attempt number and the
+//! The decision is a pure function of what happened, the attempt number and the
 //! time spent; the waiting goes through a [`Sleeper`], which tests replace so that no test
 //! waits for real backoff time.
 
