@@ -74,7 +74,7 @@ impl PlaidClient {
 
     /// Runs one generated operation inside a tracing span, with the per-call client and the
     /// mapping of its result.
-    async fn run<T, F, Fut>(
+    async fn run<T: serde::de::DeserializeOwned, F, Fut>(
         &self,
         operation: &'static str,
         path: &'static str,

@@ -325,7 +325,7 @@ impl ClientHooks<Call> for generated::Client {
 
 /// Turns what the generated method returned, and what the call recorded, into the SDK's
 /// result.
-pub(crate) fn finish<T>(
+pub(crate) fn finish<T: serde::de::DeserializeOwned>(
     operation: &'static str,
     call: &Call,
     result: Result<
@@ -362,10 +362,10 @@ pub(crate) fn finish<T>(
         }
         Err(G::InvalidResponsePayload(body, e)) => match record.status {
             Some(status) if (200..300).contains(&status) => {
-                Err(error(ErrorKind::Decode(redact_serde(&e.to_string()))).with_status(status))
+                Err(error(ErrorKind::Decode(decode_message::<T>(&body, &e))).with_status(status))
             }
             Some(status) => Err(unexpected(error, status, &body, call)),
-            None => Err(error(ErrorKind::Decode(redact_serde(&e.to_string())))),
+            None => Err(error(ErrorKind::Decode(decode_message::<T>(&body, &e)))),
         },
         Err(G::UnexpectedResponse(response)) => Err(unexpected(
             error,
@@ -396,6 +396,22 @@ fn unexpected(error: impl Fn(ErrorKind) -> Error, status: u16, body: &[u8], call
         e
     } else {
         e.with_excerpt(crate::error::excerpt(body, &call.secrets()))
+    }
+}
+
+/// Why `body` is not a `T`, with the path of the offending field (`processor_token: invalid
+/// type: null, expected a string at line 1 column 23`) and no quoted values.
+fn decode_message<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    fallback: &serde_json::Error,
+) -> String {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(e) if e.path().iter().next().is_some() => {
+            format!("{}: {}", e.path(), redact_serde(&e.inner().to_string()))
+        }
+        Err(e) => redact_serde(&e.inner().to_string()),
+        Ok(_) => redact_serde(&fallback.to_string()),
     }
 }
 
