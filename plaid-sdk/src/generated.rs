@@ -8,18 +8,319 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///What Plaid last saw of an account's balances. Amounts are in the account's currency.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AccountBalance {
+        ///The amount that can be spent or withdrawn now, when the institution reports it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub available: ::std::option::Option<f64>,
+        ///The total amount in or owed on the account.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub current: ::std::option::Option<f64>,
+        ///The ISO 4217 currency code of the amounts; null when the currency is unofficial.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub iso_currency_code: ::std::option::Option<::std::string::String>,
+        ///When the balance was last fetched (ISO 8601), for some institutions only.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_updated_datetime: ::std::option::Option<::std::string::String>,
+        ///The credit limit or overdraft limit, when the account has one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<f64>,
+        ///The code of a currency without an ISO code (crypto, for instance); otherwise null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unofficial_currency_code: ::std::option::Option<::std::string::String>,
+    }
+    ///One account of an Item.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccountBase {
+        ///Plaid's id of the account; pass it where an `account_id` is asked for.
+        pub account_id: ::std::string::String,
+        pub balances: AccountBalance,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub holder_category: ::std::option::Option<
+            crate::generated::AccountHolderCategory,
+        >,
+        ///The last two to four characters of the account number, when known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mask: ::std::option::Option<::std::string::String>,
+        ///The account's name as the user or institution set it.
+        pub name: ::std::string::String,
+        ///The institution's own name for the account, when known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub official_name: ::std::option::Option<::std::string::String>,
+        ///An id that stays the same when the user links the same account again (some institutions only).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub persistent_account_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub subtype: ::std::option::Option<crate::generated::AccountSubtype>,
+        #[serde(rename = "type")]
+        pub type_: crate::generated::AccountType,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub verification_insights: ::std::option::Option<AccountVerificationInsights>,
+        ///The account holder's name used when the account was verified by its numbers.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub verification_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub verification_status: ::std::option::Option<
+            crate::generated::AccountBaseVerificationStatus,
+        >,
+    }
+    ///Signals gathered while verifying the account's numbers through a database match.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccountVerificationInsights {
+        pub account_number_format: crate::generated::AccountVerificationInsightsAccountNumberFormat,
+        ///How well the holder's name matched, from 0 to 100, when scored.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name_match_score: ::std::option::Option<i64>,
+        pub network_status: AccountVerificationInsightsNetworkStatus,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub previous_returns: ::std::option::Option<
+            AccountVerificationInsightsPreviousReturns,
+        >,
+    }
+    ///What Plaid's network knows about the account's numbers.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccountVerificationInsightsNetworkStatus {
+        ///Whether the numbers were seen before in Plaid's network.
+        pub has_numbers_match: bool,
+        ///Whether those numbers were verified when seen before.
+        pub is_numbers_match_verified: bool,
+    }
+    ///Past ACH returns seen for the account.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccountVerificationInsightsPreviousReturns {
+        ///Whether an administrative return was seen for the account.
+        pub has_previous_administrative_return: bool,
+    }
+    ///What `/accounts/get` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccountsGetRequest {
+        pub access_token: crate::AccessToken,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub options: ::std::option::Option<AccountsGetRequestOptions>,
+    }
+    ///Optional filters for `/accounts/get`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AccountsGetRequestOptions {
+        ///Only these accounts of the Item.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub account_ids: ::std::vec::Vec<::std::string::String>,
+    }
+    ///The accounts of an Item and the Item itself.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AccountsGetResponse {
+        ///The Item's accounts (those the user shared).
+        pub accounts: ::std::vec::Vec<AccountBase>,
+        pub item: Item,
+        pub request_id: RequestId,
+    }
+    ///A login at one institution, holding one or more accounts.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Item {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth_method: ::std::option::Option<crate::generated::ItemAuthMethod>,
+        ///Products the Item could still be used with.
+        pub available_products: ::std::vec::Vec<crate::generated::Product>,
+        ///Products the Item is being billed for.
+        pub billed_products: ::std::vec::Vec<crate::generated::Product>,
+        ///When the user's consent expires (ISO 8601), for institutions where it does.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub consent_expiration_time: ::std::option::Option<::std::string::String>,
+        ///Products the user agreed to share data for.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub consented_products: ::std::vec::Vec<crate::generated::Product>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<crate::PlaidError>,
+        ///The id of the institution, when known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub institution_id: ::std::option::Option<::std::string::String>,
+        ///The name of the institution, when known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub institution_name: ::std::option::Option<::std::string::String>,
+        ///Plaid's id of the Item.
+        pub item_id: ::std::string::String,
+        ///Products the Item was set up with or has since used.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub products: ::std::vec::Vec<crate::generated::Product>,
+        pub update_type: crate::generated::ItemUpdateType,
+        ///The URL Plaid sends this Item's webhooks to, if one is set.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook: ::std::option::Option<::std::string::String>,
+    }
+    ///What `/item/public_token/exchange` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ItemPublicTokenExchangeRequest {
+        ///The public token from Link or from `/sandbox/public_token/create`. A secret.
+        pub public_token: ::std::string::String,
+    }
+    ///The Item's access token.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ItemPublicTokenExchangeResponse {
+        pub access_token: crate::AccessToken,
+        ///Plaid's id of the Item.
+        pub item_id: ::std::string::String,
+        pub request_id: RequestId,
+    }
+    ///What `/item/remove` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ItemRemoveRequest {
+        pub access_token: crate::AccessToken,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason_code: ::std::option::Option<crate::generated::ItemRemoveReasonCode>,
+        ///Free text on why the Item is removed; never put personal data in it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason_note: ::std::option::Option<ItemRemoveRequestReasonNote>,
+    }
+    ///Free text on why the Item is removed; never put personal data in it.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ItemRemoveRequestReasonNote(::std::string::String);
+    impl ::std::ops::Deref for ItemRemoveRequestReasonNote {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ItemRemoveRequestReasonNote> for ::std::string::String {
+        fn from(value: ItemRemoveRequestReasonNote) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ItemRemoveRequestReasonNote {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ItemRemoveRequestReasonNote {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ItemRemoveRequestReasonNote {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ItemRemoveRequestReasonNote {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Confirmation that the Item was removed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ItemRemoveResponse {
+        pub request_id: RequestId,
+    }
+    ///The id of a Plaid user, for products that work per user.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct NewUserId(pub ::std::string::String);
+    impl ::std::ops::Deref for NewUserId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NewUserId> for ::std::string::String {
+        fn from(value: NewUserId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for NewUserId {
+        fn from(value: ::std::string::String) -> Self {
+            Self(value)
+        }
+    }
+    impl ::std::fmt::Display for NewUserId {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl ::std::str::FromStr for NewUserId {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self(value.to_string()))
+        }
+    }
+    ///What `/processor/stripe/bank_account_token/create` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ProcessorStripeBankAccountTokenCreateRequest {
+        pub access_token: crate::AccessToken,
+        ///The account, on the Item, that Stripe may debit or credit.
+        pub account_id: ::std::string::String,
+    }
+    ///A newly minted Stripe bank account token.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ProcessorStripeBankAccountTokenCreateResponse {
+        pub request_id: RequestId,
+        ///The token to hand to Stripe (`btok_…`). A secret.
+        pub stripe_bank_account_token: ::std::string::String,
+    }
     ///What `/processor/token/create` needs to mint a processor token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ProcessorTokenCreateRequest {
         pub access_token: crate::AccessToken,
         ///The id of the account, on the Item, that the partner may use.
         pub account_id: ::std::string::String,
-        pub processor: crate::Processor,
+        pub processor: crate::generated::Processor,
     }
     ///A newly minted processor token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ProcessorTokenCreateResponse {
         pub processor_token: crate::ProcessorToken,
+        pub request_id: RequestId,
+    }
+    ///What `/processor/token/permissions/get` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ProcessorTokenPermissionsGetRequest {
+        pub processor_token: crate::ProcessorToken,
+    }
+    ///The products a processor token is limited to.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ProcessorTokenPermissionsGetResponse {
+        ///The products the partner may use; empty when no limit is set.
+        pub products: ::std::vec::Vec<crate::generated::Product>,
+        pub request_id: RequestId,
+    }
+    ///What `/processor/token/permissions/set` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ProcessorTokenPermissionsSetRequest {
+        pub processor_token: crate::ProcessorToken,
+        ///The products the partner may use; an empty list lifts the limit.
+        pub products: ::std::vec::Vec<crate::generated::Product>,
+    }
+    ///Confirmation that the limit was set.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ProcessorTokenPermissionsSetResponse {
         pub request_id: RequestId,
     }
     ///Plaid's identifier of one API call; quote it when asking Plaid about a call.
@@ -58,6 +359,214 @@ pub mod types {
         }
     }
     impl ::std::str::FromStr for RequestId {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self(value.to_string()))
+        }
+    }
+    ///The password that goes with the Sandbox test username (`pass_good` by default).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct SandboxOverridePassword(pub ::std::string::String);
+    impl ::std::ops::Deref for SandboxOverridePassword {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SandboxOverridePassword> for ::std::string::String {
+        fn from(value: SandboxOverridePassword) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SandboxOverridePassword {
+        fn from(value: ::std::string::String) -> Self {
+            Self(value)
+        }
+    }
+    impl ::std::fmt::Display for SandboxOverridePassword {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl ::std::str::FromStr for SandboxOverridePassword {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self(value.to_string()))
+        }
+    }
+    ///A Sandbox test username that selects a scenario (`user_good` by default).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct SandboxOverrideUsername(pub ::std::string::String);
+    impl ::std::ops::Deref for SandboxOverrideUsername {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SandboxOverrideUsername> for ::std::string::String {
+        fn from(value: SandboxOverrideUsername) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SandboxOverrideUsername {
+        fn from(value: ::std::string::String) -> Self {
+            Self(value)
+        }
+    }
+    impl ::std::fmt::Display for SandboxOverrideUsername {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl ::std::str::FromStr for SandboxOverrideUsername {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self(value.to_string()))
+        }
+    }
+    ///What `/sandbox/public_token/create` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SandboxPublicTokenCreateRequest {
+        ///The products to set the Item up with (at least one).
+        pub initial_products: ::std::vec::Vec<crate::generated::Product>,
+        ///A Sandbox institution, such as `ins_109508` (First Platypus Bank).
+        pub institution_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub options: ::std::option::Option<SandboxPublicTokenCreateRequestOptions>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<NewUserId>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_token: ::std::option::Option<UserToken>,
+    }
+    ///Sandbox settings for bank income.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct SandboxPublicTokenCreateRequestIncomeVerificationBankIncome {
+        ///How many days of bank income to generate.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_requested: ::std::option::Option<i64>,
+    }
+    ///Optional settings of the Sandbox Item.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct SandboxPublicTokenCreateRequestOptions {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub income_verification: ::std::option::Option<
+            SandboxPublicTokenCreateRequestOptionsIncomeVerification,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub override_password: ::std::option::Option<SandboxOverridePassword>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub override_username: ::std::option::Option<SandboxOverrideUsername>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub statements: ::std::option::Option<
+            SandboxPublicTokenCreateRequestOptionsStatements,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub transactions: ::std::option::Option<
+            SandboxPublicTokenCreateRequestOptionsTransactions,
+        >,
+        ///A URL for the Item's webhooks.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook: ::std::option::Option<::std::string::String>,
+    }
+    ///Sandbox settings for income verification.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct SandboxPublicTokenCreateRequestOptionsIncomeVerification {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bank_income: ::std::option::Option<
+            SandboxPublicTokenCreateRequestIncomeVerificationBankIncome,
+        >,
+        ///Where the income data comes from.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub income_source_types: ::std::vec::Vec<
+            crate::generated::IncomeVerificationSourceType,
+        >,
+    }
+    ///The window of Sandbox statements to generate.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SandboxPublicTokenCreateRequestOptionsStatements {
+        ///The last day (YYYY-MM-DD).
+        pub end_date: ::std::string::String,
+        ///The first day (YYYY-MM-DD).
+        pub start_date: ::std::string::String,
+    }
+    ///The window of Sandbox transactions to generate.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct SandboxPublicTokenCreateRequestOptionsTransactions {
+        ///How many days of history to generate.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_requested: ::std::option::Option<::std::num::NonZeroU64>,
+        ///The last day (YYYY-MM-DD).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_date: ::std::option::Option<::std::string::String>,
+        ///The first day (YYYY-MM-DD).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_date: ::std::option::Option<::std::string::String>,
+    }
+    ///A public token for the new Sandbox Item.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SandboxPublicTokenCreateResponse {
+        ///The public token (`public-sandbox-…`) to exchange for an access token. A secret.
+        pub public_token: ::std::string::String,
+        pub request_id: RequestId,
+    }
+    ///A token that identifies a Plaid user, for products that work per user. A secret.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct UserToken(pub ::std::string::String);
+    impl ::std::ops::Deref for UserToken {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UserToken> for ::std::string::String {
+        fn from(value: UserToken) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for UserToken {
+        fn from(value: ::std::string::String) -> Self {
+            Self(value)
+        }
+    }
+    impl ::std::fmt::Display for UserToken {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl ::std::str::FromStr for UserToken {
         type Err = ::std::convert::Infallible;
         fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
             Ok(Self(value.to_string()))
@@ -212,12 +721,1443 @@ Sends a `POST` request to `/processor/token/create`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Limits the products a partner may use with a processor token. An empty list lifts the limit; the call may be repeated whenever the partner's needs change.
+
+Sends a `POST` request to `/processor/token/permissions/set`
+
+*/
+    pub async fn processor_token_permissions_set<'a>(
+        &'a self,
+        body: &'a types::ProcessorTokenPermissionsSetRequest,
+    ) -> Result<
+        ResponseValue<types::ProcessorTokenPermissionsSetResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!("{}/processor/token/permissions/set", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "processor_token_permissions_set",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Reads back the products a processor token is limited to.
+
+Sends a `POST` request to `/processor/token/permissions/get`
+
+*/
+    pub async fn processor_token_permissions_get<'a>(
+        &'a self,
+        body: &'a types::ProcessorTokenPermissionsGetRequest,
+    ) -> Result<
+        ResponseValue<types::ProcessorTokenPermissionsGetResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!("{}/processor/token/permissions/get", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "processor_token_permissions_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Mints a Stripe bank account token (`btok_…`) for one account of an Item; Stripe takes these in place of processor tokens.
+
+Sends a `POST` request to `/processor/stripe/bank_account_token/create`
+
+*/
+    pub async fn processor_stripe_bank_account_token_create<'a>(
+        &'a self,
+        body: &'a types::ProcessorStripeBankAccountTokenCreateRequest,
+    ) -> Result<
+        ResponseValue<types::ProcessorStripeBankAccountTokenCreateResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!(
+            "{}/processor/stripe/bank_account_token/create", self.baseurl,
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "processor_stripe_bank_account_token_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Deletes an Item. Its access token and every processor token made from it stop working, and billing for its products ends.
+
+Sends a `POST` request to `/item/remove`
+
+*/
+    pub async fn item_remove<'a>(
+        &'a self,
+        body: &'a types::ItemRemoveRequest,
+    ) -> Result<ResponseValue<types::ItemRemoveResponse>, Error<crate::PlaidError>> {
+        let url = format!("{}/item/remove", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "item_remove",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Sandbox only: makes an Item at a test institution without going through Link and returns a public token for it.
+
+Sends a `POST` request to `/sandbox/public_token/create`
+
+*/
+    pub async fn sandbox_public_token_create<'a>(
+        &'a self,
+        body: &'a types::SandboxPublicTokenCreateRequest,
+    ) -> Result<
+        ResponseValue<types::SandboxPublicTokenCreateResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!("{}/sandbox/public_token/create", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "sandbox_public_token_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Trades a short-lived public token, from Link or the Sandbox, for the Item's access token. Each public token can be exchanged once.
+
+Sends a `POST` request to `/item/public_token/exchange`
+
+*/
+    pub async fn item_public_token_exchange<'a>(
+        &'a self,
+        body: &'a types::ItemPublicTokenExchangeRequest,
+    ) -> Result<
+        ResponseValue<types::ItemPublicTokenExchangeResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!("{}/item/public_token/exchange", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "item_public_token_exchange",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Lists the accounts of an Item with their names, masks, types and the balances Plaid last saw, plus the Item itself.
+
+Sends a `POST` request to `/accounts/get`
+
+*/
+    pub async fn accounts_get<'a>(
+        &'a self,
+        body: &'a types::AccountsGetRequest,
+    ) -> Result<ResponseValue<types::AccountsGetResponse>, Error<crate::PlaidError>> {
+        let url = format!("{}/accounts/get", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "accounts_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
 }
+/// Whether an account is held by a business or a person, when known.
+///
+/// Open: a value this version does not know parses into [`AccountHolderCategory::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccountHolderCategory {
+    /// `business`
+    Business,
+    /// `personal`
+    Personal,
+    /// `unrecognized`
+    UnrecognizedValue,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl AccountHolderCategory {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [AccountHolderCategory] = &[
+        AccountHolderCategory::Business,
+        AccountHolderCategory::Personal,
+        AccountHolderCategory::UnrecognizedValue,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Business => "business",
+            Self::Personal => "personal",
+            Self::UnrecognizedValue => "unrecognized",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "business" => Self::Business,
+                "personal" => Self::Personal,
+                "unrecognized" => Self::UnrecognizedValue,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(AccountHolderCategory);
+/// The finer kind of an account within its type, such as `checking` or `savings`; may be null.
+///
+/// Open: a value this version does not know parses into [`AccountSubtype::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccountSubtype {
+    /// `401a`
+    V401a,
+    /// `401k`
+    V401k,
+    /// `403B`
+    V403b,
+    /// `457b`
+    V457b,
+    /// `529`
+    V529,
+    /// `auto`
+    Auto,
+    /// `brokerage`
+    Brokerage,
+    /// `business`
+    Business,
+    /// `cash isa`
+    CashIsa,
+    /// `cash management`
+    CashManagement,
+    /// `cd`
+    Cd,
+    /// `checking`
+    Checking,
+    /// `commercial`
+    Commercial,
+    /// `construction`
+    Construction,
+    /// `consumer`
+    Consumer,
+    /// `credit card`
+    CreditCard,
+    /// `crypto exchange`
+    CryptoExchange,
+    /// `ebt`
+    Ebt,
+    /// `education savings account`
+    EducationSavingsAccount,
+    /// `fhsa`
+    Fhsa,
+    /// `fixed annuity`
+    FixedAnnuity,
+    /// `gic`
+    Gic,
+    /// `health reimbursement arrangement`
+    HealthReimbursementArrangement,
+    /// `home equity`
+    HomeEquity,
+    /// `hsa`
+    Hsa,
+    /// `isa`
+    Isa,
+    /// `ira`
+    Ira,
+    /// `keogh`
+    Keogh,
+    /// `lif`
+    Lif,
+    /// `life insurance`
+    LifeInsurance,
+    /// `limited purpose checking`
+    LimitedPurposeChecking,
+    /// `line of credit`
+    LineOfCredit,
+    /// `lira`
+    Lira,
+    /// `loan`
+    Loan,
+    /// `lrif`
+    Lrif,
+    /// `lrsp`
+    Lrsp,
+    /// `money market`
+    MoneyMarket,
+    /// `mortgage`
+    Mortgage,
+    /// `mutual fund`
+    MutualFund,
+    /// `non-custodial wallet`
+    NonCustodialWallet,
+    /// `non-taxable brokerage account`
+    NonTaxableBrokerageAccount,
+    /// `other`
+    Other,
+    /// `other insurance`
+    OtherInsurance,
+    /// `other annuity`
+    OtherAnnuity,
+    /// `overdraft`
+    Overdraft,
+    /// `paypal`
+    Paypal,
+    /// `payroll`
+    Payroll,
+    /// `pension`
+    Pension,
+    /// `prepaid`
+    Prepaid,
+    /// `prif`
+    Prif,
+    /// `profit sharing plan`
+    ProfitSharingPlan,
+    /// `qshr`
+    Qshr,
+    /// `rdsp`
+    Rdsp,
+    /// `resp`
+    Resp,
+    /// `retirement`
+    Retirement,
+    /// `rlif`
+    Rlif,
+    /// `roth`
+    Roth,
+    /// `roth 401k`
+    Roth401k,
+    /// `roth 403B`
+    Roth403b,
+    /// `roth 457b`
+    Roth457b,
+    /// `roth pension`
+    RothPension,
+    /// `roth profit sharing plan`
+    RothProfitSharingPlan,
+    /// `roth thrift savings plan`
+    RothThriftSavingsPlan,
+    /// `rrif`
+    Rrif,
+    /// `rrsp`
+    Rrsp,
+    /// `sarsep`
+    Sarsep,
+    /// `savings`
+    Savings,
+    /// `sep ira`
+    SepIra,
+    /// `simple ira`
+    SimpleIra,
+    /// `sipp`
+    Sipp,
+    /// `stock plan`
+    StockPlan,
+    /// `student`
+    Student,
+    /// `thrift savings plan`
+    ThriftSavingsPlan,
+    /// `tfsa`
+    Tfsa,
+    /// `trust`
+    Trust,
+    /// `ugma`
+    Ugma,
+    /// `utma`
+    Utma,
+    /// `variable annuity`
+    VariableAnnuity,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl AccountSubtype {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [AccountSubtype] = &[
+        AccountSubtype::V401a,
+        AccountSubtype::V401k,
+        AccountSubtype::V403b,
+        AccountSubtype::V457b,
+        AccountSubtype::V529,
+        AccountSubtype::Auto,
+        AccountSubtype::Brokerage,
+        AccountSubtype::Business,
+        AccountSubtype::CashIsa,
+        AccountSubtype::CashManagement,
+        AccountSubtype::Cd,
+        AccountSubtype::Checking,
+        AccountSubtype::Commercial,
+        AccountSubtype::Construction,
+        AccountSubtype::Consumer,
+        AccountSubtype::CreditCard,
+        AccountSubtype::CryptoExchange,
+        AccountSubtype::Ebt,
+        AccountSubtype::EducationSavingsAccount,
+        AccountSubtype::Fhsa,
+        AccountSubtype::FixedAnnuity,
+        AccountSubtype::Gic,
+        AccountSubtype::HealthReimbursementArrangement,
+        AccountSubtype::HomeEquity,
+        AccountSubtype::Hsa,
+        AccountSubtype::Isa,
+        AccountSubtype::Ira,
+        AccountSubtype::Keogh,
+        AccountSubtype::Lif,
+        AccountSubtype::LifeInsurance,
+        AccountSubtype::LimitedPurposeChecking,
+        AccountSubtype::LineOfCredit,
+        AccountSubtype::Lira,
+        AccountSubtype::Loan,
+        AccountSubtype::Lrif,
+        AccountSubtype::Lrsp,
+        AccountSubtype::MoneyMarket,
+        AccountSubtype::Mortgage,
+        AccountSubtype::MutualFund,
+        AccountSubtype::NonCustodialWallet,
+        AccountSubtype::NonTaxableBrokerageAccount,
+        AccountSubtype::Other,
+        AccountSubtype::OtherInsurance,
+        AccountSubtype::OtherAnnuity,
+        AccountSubtype::Overdraft,
+        AccountSubtype::Paypal,
+        AccountSubtype::Payroll,
+        AccountSubtype::Pension,
+        AccountSubtype::Prepaid,
+        AccountSubtype::Prif,
+        AccountSubtype::ProfitSharingPlan,
+        AccountSubtype::Qshr,
+        AccountSubtype::Rdsp,
+        AccountSubtype::Resp,
+        AccountSubtype::Retirement,
+        AccountSubtype::Rlif,
+        AccountSubtype::Roth,
+        AccountSubtype::Roth401k,
+        AccountSubtype::Roth403b,
+        AccountSubtype::Roth457b,
+        AccountSubtype::RothPension,
+        AccountSubtype::RothProfitSharingPlan,
+        AccountSubtype::RothThriftSavingsPlan,
+        AccountSubtype::Rrif,
+        AccountSubtype::Rrsp,
+        AccountSubtype::Sarsep,
+        AccountSubtype::Savings,
+        AccountSubtype::SepIra,
+        AccountSubtype::SimpleIra,
+        AccountSubtype::Sipp,
+        AccountSubtype::StockPlan,
+        AccountSubtype::Student,
+        AccountSubtype::ThriftSavingsPlan,
+        AccountSubtype::Tfsa,
+        AccountSubtype::Trust,
+        AccountSubtype::Ugma,
+        AccountSubtype::Utma,
+        AccountSubtype::VariableAnnuity,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V401a => "401a",
+            Self::V401k => "401k",
+            Self::V403b => "403B",
+            Self::V457b => "457b",
+            Self::V529 => "529",
+            Self::Auto => "auto",
+            Self::Brokerage => "brokerage",
+            Self::Business => "business",
+            Self::CashIsa => "cash isa",
+            Self::CashManagement => "cash management",
+            Self::Cd => "cd",
+            Self::Checking => "checking",
+            Self::Commercial => "commercial",
+            Self::Construction => "construction",
+            Self::Consumer => "consumer",
+            Self::CreditCard => "credit card",
+            Self::CryptoExchange => "crypto exchange",
+            Self::Ebt => "ebt",
+            Self::EducationSavingsAccount => "education savings account",
+            Self::Fhsa => "fhsa",
+            Self::FixedAnnuity => "fixed annuity",
+            Self::Gic => "gic",
+            Self::HealthReimbursementArrangement => "health reimbursement arrangement",
+            Self::HomeEquity => "home equity",
+            Self::Hsa => "hsa",
+            Self::Isa => "isa",
+            Self::Ira => "ira",
+            Self::Keogh => "keogh",
+            Self::Lif => "lif",
+            Self::LifeInsurance => "life insurance",
+            Self::LimitedPurposeChecking => "limited purpose checking",
+            Self::LineOfCredit => "line of credit",
+            Self::Lira => "lira",
+            Self::Loan => "loan",
+            Self::Lrif => "lrif",
+            Self::Lrsp => "lrsp",
+            Self::MoneyMarket => "money market",
+            Self::Mortgage => "mortgage",
+            Self::MutualFund => "mutual fund",
+            Self::NonCustodialWallet => "non-custodial wallet",
+            Self::NonTaxableBrokerageAccount => "non-taxable brokerage account",
+            Self::Other => "other",
+            Self::OtherInsurance => "other insurance",
+            Self::OtherAnnuity => "other annuity",
+            Self::Overdraft => "overdraft",
+            Self::Paypal => "paypal",
+            Self::Payroll => "payroll",
+            Self::Pension => "pension",
+            Self::Prepaid => "prepaid",
+            Self::Prif => "prif",
+            Self::ProfitSharingPlan => "profit sharing plan",
+            Self::Qshr => "qshr",
+            Self::Rdsp => "rdsp",
+            Self::Resp => "resp",
+            Self::Retirement => "retirement",
+            Self::Rlif => "rlif",
+            Self::Roth => "roth",
+            Self::Roth401k => "roth 401k",
+            Self::Roth403b => "roth 403B",
+            Self::Roth457b => "roth 457b",
+            Self::RothPension => "roth pension",
+            Self::RothProfitSharingPlan => "roth profit sharing plan",
+            Self::RothThriftSavingsPlan => "roth thrift savings plan",
+            Self::Rrif => "rrif",
+            Self::Rrsp => "rrsp",
+            Self::Sarsep => "sarsep",
+            Self::Savings => "savings",
+            Self::SepIra => "sep ira",
+            Self::SimpleIra => "simple ira",
+            Self::Sipp => "sipp",
+            Self::StockPlan => "stock plan",
+            Self::Student => "student",
+            Self::ThriftSavingsPlan => "thrift savings plan",
+            Self::Tfsa => "tfsa",
+            Self::Trust => "trust",
+            Self::Ugma => "ugma",
+            Self::Utma => "utma",
+            Self::VariableAnnuity => "variable annuity",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "401a" => Self::V401a,
+                "401k" => Self::V401k,
+                "403B" => Self::V403b,
+                "457b" => Self::V457b,
+                "529" => Self::V529,
+                "auto" => Self::Auto,
+                "brokerage" => Self::Brokerage,
+                "business" => Self::Business,
+                "cash isa" => Self::CashIsa,
+                "cash management" => Self::CashManagement,
+                "cd" => Self::Cd,
+                "checking" => Self::Checking,
+                "commercial" => Self::Commercial,
+                "construction" => Self::Construction,
+                "consumer" => Self::Consumer,
+                "credit card" => Self::CreditCard,
+                "crypto exchange" => Self::CryptoExchange,
+                "ebt" => Self::Ebt,
+                "education savings account" => Self::EducationSavingsAccount,
+                "fhsa" => Self::Fhsa,
+                "fixed annuity" => Self::FixedAnnuity,
+                "gic" => Self::Gic,
+                "health reimbursement arrangement" => {
+                    Self::HealthReimbursementArrangement
+                }
+                "home equity" => Self::HomeEquity,
+                "hsa" => Self::Hsa,
+                "isa" => Self::Isa,
+                "ira" => Self::Ira,
+                "keogh" => Self::Keogh,
+                "lif" => Self::Lif,
+                "life insurance" => Self::LifeInsurance,
+                "limited purpose checking" => Self::LimitedPurposeChecking,
+                "line of credit" => Self::LineOfCredit,
+                "lira" => Self::Lira,
+                "loan" => Self::Loan,
+                "lrif" => Self::Lrif,
+                "lrsp" => Self::Lrsp,
+                "money market" => Self::MoneyMarket,
+                "mortgage" => Self::Mortgage,
+                "mutual fund" => Self::MutualFund,
+                "non-custodial wallet" => Self::NonCustodialWallet,
+                "non-taxable brokerage account" => Self::NonTaxableBrokerageAccount,
+                "other" => Self::Other,
+                "other insurance" => Self::OtherInsurance,
+                "other annuity" => Self::OtherAnnuity,
+                "overdraft" => Self::Overdraft,
+                "paypal" => Self::Paypal,
+                "payroll" => Self::Payroll,
+                "pension" => Self::Pension,
+                "prepaid" => Self::Prepaid,
+                "prif" => Self::Prif,
+                "profit sharing plan" => Self::ProfitSharingPlan,
+                "qshr" => Self::Qshr,
+                "rdsp" => Self::Rdsp,
+                "resp" => Self::Resp,
+                "retirement" => Self::Retirement,
+                "rlif" => Self::Rlif,
+                "roth" => Self::Roth,
+                "roth 401k" => Self::Roth401k,
+                "roth 403B" => Self::Roth403b,
+                "roth 457b" => Self::Roth457b,
+                "roth pension" => Self::RothPension,
+                "roth profit sharing plan" => Self::RothProfitSharingPlan,
+                "roth thrift savings plan" => Self::RothThriftSavingsPlan,
+                "rrif" => Self::Rrif,
+                "rrsp" => Self::Rrsp,
+                "sarsep" => Self::Sarsep,
+                "savings" => Self::Savings,
+                "sep ira" => Self::SepIra,
+                "simple ira" => Self::SimpleIra,
+                "sipp" => Self::Sipp,
+                "stock plan" => Self::StockPlan,
+                "student" => Self::Student,
+                "thrift savings plan" => Self::ThriftSavingsPlan,
+                "tfsa" => Self::Tfsa,
+                "trust" => Self::Trust,
+                "ugma" => Self::Ugma,
+                "utma" => Self::Utma,
+                "variable annuity" => Self::VariableAnnuity,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(AccountSubtype);
+/// The broad kind of an account (`depository`, `credit`, `loan`, `investment`, `other`).
+///
+/// Open: a value this version does not know parses into [`AccountType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccountType {
+    /// `investment`
+    Investment,
+    /// `credit`
+    Credit,
+    /// `depository`
+    Depository,
+    /// `loan`
+    Loan,
+    /// `brokerage`
+    Brokerage,
+    /// `other`
+    Other,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl AccountType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [AccountType] = &[
+        AccountType::Investment,
+        AccountType::Credit,
+        AccountType::Depository,
+        AccountType::Loan,
+        AccountType::Brokerage,
+        AccountType::Other,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Investment => "investment",
+            Self::Credit => "credit",
+            Self::Depository => "depository",
+            Self::Loan => "loan",
+            Self::Brokerage => "brokerage",
+            Self::Other => "other",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "investment" => Self::Investment,
+                "credit" => Self::Credit,
+                "depository" => Self::Depository,
+                "loan" => Self::Loan,
+                "brokerage" => Self::Brokerage,
+                "other" => Self::Other,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(AccountType);
+/// Whether the account number has a valid format for its routing number.
+///
+/// Open: a value this version does not know parses into [`AccountVerificationInsightsAccountNumberFormat::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccountVerificationInsightsAccountNumberFormat {
+    /// `valid`
+    Valid,
+    /// `invalid`
+    Invalid,
+    /// `unknown`
+    Unknown,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl AccountVerificationInsightsAccountNumberFormat {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [AccountVerificationInsightsAccountNumberFormat] = &[
+        AccountVerificationInsightsAccountNumberFormat::Valid,
+        AccountVerificationInsightsAccountNumberFormat::Invalid,
+        AccountVerificationInsightsAccountNumberFormat::Unknown,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Valid => "valid",
+            Self::Invalid => "invalid",
+            Self::Unknown => "unknown",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "valid" => Self::Valid,
+                "invalid" => Self::Invalid,
+                "unknown" => Self::Unknown,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(AccountVerificationInsightsAccountNumberFormat);
+/// A source of income data (`bank` or `payroll`).
+///
+/// Open: a value this version does not know parses into [`IncomeVerificationSourceType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IncomeVerificationSourceType {
+    /// `bank`
+    Bank,
+    /// `payroll`
+    Payroll,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl IncomeVerificationSourceType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [IncomeVerificationSourceType] = &[
+        IncomeVerificationSourceType::Bank,
+        IncomeVerificationSourceType::Payroll,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Bank => "bank",
+            Self::Payroll => "payroll",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "bank" => Self::Bank,
+                "payroll" => Self::Payroll,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(IncomeVerificationSourceType);
+/// How the Item's account numbers were verified, when they were.
+///
+/// Open: a value this version does not know parses into [`ItemAuthMethod::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ItemAuthMethod {
+    /// `INSTANT_AUTH`
+    InstantAuth,
+    /// `INSTANT_MATCH`
+    InstantMatch,
+    /// `AUTOMATED_MICRODEPOSITS`
+    AutomatedMicrodeposits,
+    /// `SAME_DAY_MICRODEPOSITS`
+    SameDayMicrodeposits,
+    /// `INSTANT_MICRODEPOSITS`
+    InstantMicrodeposits,
+    /// `DATABASE_MATCH`
+    DatabaseMatch,
+    /// `DATABASE_INSIGHTS`
+    DatabaseInsights,
+    /// `TRANSFER_MIGRATED`
+    TransferMigrated,
+    /// `INVESTMENTS_FALLBACK`
+    InvestmentsFallback,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl ItemAuthMethod {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [ItemAuthMethod] = &[
+        ItemAuthMethod::InstantAuth,
+        ItemAuthMethod::InstantMatch,
+        ItemAuthMethod::AutomatedMicrodeposits,
+        ItemAuthMethod::SameDayMicrodeposits,
+        ItemAuthMethod::InstantMicrodeposits,
+        ItemAuthMethod::DatabaseMatch,
+        ItemAuthMethod::DatabaseInsights,
+        ItemAuthMethod::TransferMigrated,
+        ItemAuthMethod::InvestmentsFallback,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InstantAuth => "INSTANT_AUTH",
+            Self::InstantMatch => "INSTANT_MATCH",
+            Self::AutomatedMicrodeposits => "AUTOMATED_MICRODEPOSITS",
+            Self::SameDayMicrodeposits => "SAME_DAY_MICRODEPOSITS",
+            Self::InstantMicrodeposits => "INSTANT_MICRODEPOSITS",
+            Self::DatabaseMatch => "DATABASE_MATCH",
+            Self::DatabaseInsights => "DATABASE_INSIGHTS",
+            Self::TransferMigrated => "TRANSFER_MIGRATED",
+            Self::InvestmentsFallback => "INVESTMENTS_FALLBACK",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "INSTANT_AUTH" => Self::InstantAuth,
+                "INSTANT_MATCH" => Self::InstantMatch,
+                "AUTOMATED_MICRODEPOSITS" => Self::AutomatedMicrodeposits,
+                "SAME_DAY_MICRODEPOSITS" => Self::SameDayMicrodeposits,
+                "INSTANT_MICRODEPOSITS" => Self::InstantMicrodeposits,
+                "DATABASE_MATCH" => Self::DatabaseMatch,
+                "DATABASE_INSIGHTS" => Self::DatabaseInsights,
+                "TRANSFER_MIGRATED" => Self::TransferMigrated,
+                "INVESTMENTS_FALLBACK" => Self::InvestmentsFallback,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(ItemAuthMethod);
+/// Why an Item is being removed, for Plaid's records.
+///
+/// Open: a value this version does not know parses into [`ItemRemoveReasonCode::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ItemRemoveReasonCode {
+    /// `FRAUD_FIRST_PARTY`
+    FraudFirstParty,
+    /// `FRAUD_FALSE_IDENTITY`
+    FraudFalseIdentity,
+    /// `FRAUD_ABUSE`
+    FraudAbuse,
+    /// `FRAUD_OTHER`
+    FraudOther,
+    /// `CONNECTION_IS_NON_FUNCTIONAL`
+    ConnectionIsNonFunctional,
+    /// `OTHER`
+    Other,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl ItemRemoveReasonCode {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [ItemRemoveReasonCode] = &[
+        ItemRemoveReasonCode::FraudFirstParty,
+        ItemRemoveReasonCode::FraudFalseIdentity,
+        ItemRemoveReasonCode::FraudAbuse,
+        ItemRemoveReasonCode::FraudOther,
+        ItemRemoveReasonCode::ConnectionIsNonFunctional,
+        ItemRemoveReasonCode::Other,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::FraudFirstParty => "FRAUD_FIRST_PARTY",
+            Self::FraudFalseIdentity => "FRAUD_FALSE_IDENTITY",
+            Self::FraudAbuse => "FRAUD_ABUSE",
+            Self::FraudOther => "FRAUD_OTHER",
+            Self::ConnectionIsNonFunctional => "CONNECTION_IS_NON_FUNCTIONAL",
+            Self::Other => "OTHER",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "FRAUD_FIRST_PARTY" => Self::FraudFirstParty,
+                "FRAUD_FALSE_IDENTITY" => Self::FraudFalseIdentity,
+                "FRAUD_ABUSE" => Self::FraudAbuse,
+                "FRAUD_OTHER" => Self::FraudOther,
+                "CONNECTION_IS_NON_FUNCTIONAL" => Self::ConnectionIsNonFunctional,
+                "OTHER" => Self::Other,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(ItemRemoveReasonCode);
+/// The broad class of a Plaid error, stable enough to branch on.
+///
+/// Open: a value this version does not know parses into [`ErrorType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorType {
+    /// `INVALID_REQUEST`
+    InvalidRequest,
+    /// `INVALID_RESULT`
+    InvalidResult,
+    /// `INVALID_INPUT`
+    InvalidInput,
+    /// `INSTITUTION_ERROR`
+    InstitutionError,
+    /// `RATE_LIMIT_EXCEEDED`
+    RateLimitExceeded,
+    /// `API_ERROR`
+    ApiError,
+    /// `ITEM_ERROR`
+    ItemError,
+    /// `ASSET_REPORT_ERROR`
+    AssetReportError,
+    /// `BASE_REPORT_ERROR`
+    BaseReportError,
+    /// `RECAPTCHA_ERROR`
+    RecaptchaError,
+    /// `OAUTH_ERROR`
+    OauthError,
+    /// `PAYMENT_ERROR`
+    PaymentError,
+    /// `BANK_TRANSFER_ERROR`
+    BankTransferError,
+    /// `INCOME_VERIFICATION_ERROR`
+    IncomeVerificationError,
+    /// `MICRODEPOSITS_ERROR`
+    MicrodepositsError,
+    /// `SANDBOX_ERROR`
+    SandboxError,
+    /// `PARTNER_ERROR`
+    PartnerError,
+    /// `SIGNAL_ERROR`
+    SignalError,
+    /// `TRANSACTIONS_ERROR`
+    TransactionsError,
+    /// `TRANSACTION_ERROR`
+    TransactionError,
+    /// `TRANSFER_ERROR`
+    TransferError,
+    /// `CHECK_REPORT_ERROR`
+    CheckReportError,
+    /// `CONSUMER_REPORT_ERROR`
+    ConsumerReportError,
+    /// `USER_ERROR`
+    UserError,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl ErrorType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [ErrorType] = &[
+        ErrorType::InvalidRequest,
+        ErrorType::InvalidResult,
+        ErrorType::InvalidInput,
+        ErrorType::InstitutionError,
+        ErrorType::RateLimitExceeded,
+        ErrorType::ApiError,
+        ErrorType::ItemError,
+        ErrorType::AssetReportError,
+        ErrorType::BaseReportError,
+        ErrorType::RecaptchaError,
+        ErrorType::OauthError,
+        ErrorType::PaymentError,
+        ErrorType::BankTransferError,
+        ErrorType::IncomeVerificationError,
+        ErrorType::MicrodepositsError,
+        ErrorType::SandboxError,
+        ErrorType::PartnerError,
+        ErrorType::SignalError,
+        ErrorType::TransactionsError,
+        ErrorType::TransactionError,
+        ErrorType::TransferError,
+        ErrorType::CheckReportError,
+        ErrorType::ConsumerReportError,
+        ErrorType::UserError,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidRequest => "INVALID_REQUEST",
+            Self::InvalidResult => "INVALID_RESULT",
+            Self::InvalidInput => "INVALID_INPUT",
+            Self::InstitutionError => "INSTITUTION_ERROR",
+            Self::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
+            Self::ApiError => "API_ERROR",
+            Self::ItemError => "ITEM_ERROR",
+            Self::AssetReportError => "ASSET_REPORT_ERROR",
+            Self::BaseReportError => "BASE_REPORT_ERROR",
+            Self::RecaptchaError => "RECAPTCHA_ERROR",
+            Self::OauthError => "OAUTH_ERROR",
+            Self::PaymentError => "PAYMENT_ERROR",
+            Self::BankTransferError => "BANK_TRANSFER_ERROR",
+            Self::IncomeVerificationError => "INCOME_VERIFICATION_ERROR",
+            Self::MicrodepositsError => "MICRODEPOSITS_ERROR",
+            Self::SandboxError => "SANDBOX_ERROR",
+            Self::PartnerError => "PARTNER_ERROR",
+            Self::SignalError => "SIGNAL_ERROR",
+            Self::TransactionsError => "TRANSACTIONS_ERROR",
+            Self::TransactionError => "TRANSACTION_ERROR",
+            Self::TransferError => "TRANSFER_ERROR",
+            Self::CheckReportError => "CHECK_REPORT_ERROR",
+            Self::ConsumerReportError => "CONSUMER_REPORT_ERROR",
+            Self::UserError => "USER_ERROR",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "INVALID_REQUEST" => Self::InvalidRequest,
+                "INVALID_RESULT" => Self::InvalidResult,
+                "INVALID_INPUT" => Self::InvalidInput,
+                "INSTITUTION_ERROR" => Self::InstitutionError,
+                "RATE_LIMIT_EXCEEDED" => Self::RateLimitExceeded,
+                "API_ERROR" => Self::ApiError,
+                "ITEM_ERROR" => Self::ItemError,
+                "ASSET_REPORT_ERROR" => Self::AssetReportError,
+                "BASE_REPORT_ERROR" => Self::BaseReportError,
+                "RECAPTCHA_ERROR" => Self::RecaptchaError,
+                "OAUTH_ERROR" => Self::OauthError,
+                "PAYMENT_ERROR" => Self::PaymentError,
+                "BANK_TRANSFER_ERROR" => Self::BankTransferError,
+                "INCOME_VERIFICATION_ERROR" => Self::IncomeVerificationError,
+                "MICRODEPOSITS_ERROR" => Self::MicrodepositsError,
+                "SANDBOX_ERROR" => Self::SandboxError,
+                "PARTNER_ERROR" => Self::PartnerError,
+                "SIGNAL_ERROR" => Self::SignalError,
+                "TRANSACTIONS_ERROR" => Self::TransactionsError,
+                "TRANSACTION_ERROR" => Self::TransactionError,
+                "TRANSFER_ERROR" => Self::TransferError,
+                "CHECK_REPORT_ERROR" => Self::CheckReportError,
+                "CONSUMER_REPORT_ERROR" => Self::ConsumerReportError,
+                "USER_ERROR" => Self::UserError,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(ErrorType);
+/// A Plaid product, such as `auth`, `balance`, `identity` or `transactions`.
+///
+/// Open: a value this version does not know parses into [`Product::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Product {
+    /// `assets`
+    Assets,
+    /// `auth`
+    Auth,
+    /// `balance`
+    Balance,
+    /// `balance_plus`
+    BalancePlus,
+    /// `beacon`
+    Beacon,
+    /// `identity`
+    Identity,
+    /// `identity_match`
+    IdentityMatch,
+    /// `investments`
+    Investments,
+    /// `investments_auth`
+    InvestmentsAuth,
+    /// `liabilities`
+    Liabilities,
+    /// `payment_initiation`
+    PaymentInitiation,
+    /// `identity_verification`
+    IdentityVerification,
+    /// `transactions`
+    Transactions,
+    /// `credit_details`
+    CreditDetails,
+    /// `income`
+    Income,
+    /// `income_verification`
+    IncomeVerification,
+    /// `standing_orders`
+    StandingOrders,
+    /// `transfer`
+    Transfer,
+    /// `employment`
+    Employment,
+    /// `recurring_transactions`
+    RecurringTransactions,
+    /// `transactions_refresh`
+    TransactionsRefresh,
+    /// `signal`
+    Signal,
+    /// `statements`
+    Statements,
+    /// `processor_payments`
+    ProcessorPayments,
+    /// `processor_identity`
+    ProcessorIdentity,
+    /// `profile`
+    Profile,
+    /// `cra_base_report`
+    CraBaseReport,
+    /// `cra_income_insights`
+    CraIncomeInsights,
+    /// `cra_partner_insights`
+    CraPartnerInsights,
+    /// `cra_network_insights`
+    CraNetworkInsights,
+    /// `cra_cashflow_insights`
+    CraCashflowInsights,
+    /// `cra_monitoring`
+    CraMonitoring,
+    /// `cra_lend_score`
+    CraLendScore,
+    /// `cra_plaid_credit_score`
+    CraPlaidCreditScore,
+    /// `layer`
+    Layer,
+    /// `pay_by_bank`
+    PayByBank,
+    /// `protect_linked_bank`
+    ProtectLinkedBank,
+    /// `protect_transactions`
+    ProtectTransactions,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl Product {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [Product] = &[
+        Product::Assets,
+        Product::Auth,
+        Product::Balance,
+        Product::BalancePlus,
+        Product::Beacon,
+        Product::Identity,
+        Product::IdentityMatch,
+        Product::Investments,
+        Product::InvestmentsAuth,
+        Product::Liabilities,
+        Product::PaymentInitiation,
+        Product::IdentityVerification,
+        Product::Transactions,
+        Product::CreditDetails,
+        Product::Income,
+        Product::IncomeVerification,
+        Product::StandingOrders,
+        Product::Transfer,
+        Product::Employment,
+        Product::RecurringTransactions,
+        Product::TransactionsRefresh,
+        Product::Signal,
+        Product::Statements,
+        Product::ProcessorPayments,
+        Product::ProcessorIdentity,
+        Product::Profile,
+        Product::CraBaseReport,
+        Product::CraIncomeInsights,
+        Product::CraPartnerInsights,
+        Product::CraNetworkInsights,
+        Product::CraCashflowInsights,
+        Product::CraMonitoring,
+        Product::CraLendScore,
+        Product::CraPlaidCreditScore,
+        Product::Layer,
+        Product::PayByBank,
+        Product::ProtectLinkedBank,
+        Product::ProtectTransactions,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Assets => "assets",
+            Self::Auth => "auth",
+            Self::Balance => "balance",
+            Self::BalancePlus => "balance_plus",
+            Self::Beacon => "beacon",
+            Self::Identity => "identity",
+            Self::IdentityMatch => "identity_match",
+            Self::Investments => "investments",
+            Self::InvestmentsAuth => "investments_auth",
+            Self::Liabilities => "liabilities",
+            Self::PaymentInitiation => "payment_initiation",
+            Self::IdentityVerification => "identity_verification",
+            Self::Transactions => "transactions",
+            Self::CreditDetails => "credit_details",
+            Self::Income => "income",
+            Self::IncomeVerification => "income_verification",
+            Self::StandingOrders => "standing_orders",
+            Self::Transfer => "transfer",
+            Self::Employment => "employment",
+            Self::RecurringTransactions => "recurring_transactions",
+            Self::TransactionsRefresh => "transactions_refresh",
+            Self::Signal => "signal",
+            Self::Statements => "statements",
+            Self::ProcessorPayments => "processor_payments",
+            Self::ProcessorIdentity => "processor_identity",
+            Self::Profile => "profile",
+            Self::CraBaseReport => "cra_base_report",
+            Self::CraIncomeInsights => "cra_income_insights",
+            Self::CraPartnerInsights => "cra_partner_insights",
+            Self::CraNetworkInsights => "cra_network_insights",
+            Self::CraCashflowInsights => "cra_cashflow_insights",
+            Self::CraMonitoring => "cra_monitoring",
+            Self::CraLendScore => "cra_lend_score",
+            Self::CraPlaidCreditScore => "cra_plaid_credit_score",
+            Self::Layer => "layer",
+            Self::PayByBank => "pay_by_bank",
+            Self::ProtectLinkedBank => "protect_linked_bank",
+            Self::ProtectTransactions => "protect_transactions",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "assets" => Self::Assets,
+                "auth" => Self::Auth,
+                "balance" => Self::Balance,
+                "balance_plus" => Self::BalancePlus,
+                "beacon" => Self::Beacon,
+                "identity" => Self::Identity,
+                "identity_match" => Self::IdentityMatch,
+                "investments" => Self::Investments,
+                "investments_auth" => Self::InvestmentsAuth,
+                "liabilities" => Self::Liabilities,
+                "payment_initiation" => Self::PaymentInitiation,
+                "identity_verification" => Self::IdentityVerification,
+                "transactions" => Self::Transactions,
+                "credit_details" => Self::CreditDetails,
+                "income" => Self::Income,
+                "income_verification" => Self::IncomeVerification,
+                "standing_orders" => Self::StandingOrders,
+                "transfer" => Self::Transfer,
+                "employment" => Self::Employment,
+                "recurring_transactions" => Self::RecurringTransactions,
+                "transactions_refresh" => Self::TransactionsRefresh,
+                "signal" => Self::Signal,
+                "statements" => Self::Statements,
+                "processor_payments" => Self::ProcessorPayments,
+                "processor_identity" => Self::ProcessorIdentity,
+                "profile" => Self::Profile,
+                "cra_base_report" => Self::CraBaseReport,
+                "cra_income_insights" => Self::CraIncomeInsights,
+                "cra_partner_insights" => Self::CraPartnerInsights,
+                "cra_network_insights" => Self::CraNetworkInsights,
+                "cra_cashflow_insights" => Self::CraCashflowInsights,
+                "cra_monitoring" => Self::CraMonitoring,
+                "cra_lend_score" => Self::CraLendScore,
+                "cra_plaid_credit_score" => Self::CraPlaidCreditScore,
+                "layer" => Self::Layer,
+                "pay_by_bank" => Self::PayByBank,
+                "protect_linked_bank" => Self::ProtectLinkedBank,
+                "protect_transactions" => Self::ProtectTransactions,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(Product);
 /// The payment partner that will receive the token.
 ///
 /// Open: a value this version does not know parses into [`Processor::Unrecognized`], keeps its text and is sent back unchanged.
@@ -621,151 +2561,128 @@ impl Processor {
     }
 }
 crate::open_enum::impl_open_enum!(Processor);
-/// The broad class of a Plaid error, stable enough to branch on.
+/// How far verification of the account's numbers has come (micro-deposit and database flows).
 ///
-/// Open: a value this version does not know parses into [`ErrorType::Unrecognized`], keeps its text and is sent back unchanged.
+/// Open: a value this version does not know parses into [`AccountBaseVerificationStatus::Unrecognized`], keeps its text and is sent back unchanged.
 #[derive(Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ErrorType {
-    /// `INVALID_REQUEST`
-    InvalidRequest,
-    /// `INVALID_RESULT`
-    InvalidResult,
-    /// `INVALID_INPUT`
-    InvalidInput,
-    /// `INSTITUTION_ERROR`
-    InstitutionError,
-    /// `RATE_LIMIT_EXCEEDED`
-    RateLimitExceeded,
-    /// `API_ERROR`
-    ApiError,
-    /// `ITEM_ERROR`
-    ItemError,
-    /// `ASSET_REPORT_ERROR`
-    AssetReportError,
-    /// `BASE_REPORT_ERROR`
-    BaseReportError,
-    /// `RECAPTCHA_ERROR`
-    RecaptchaError,
-    /// `OAUTH_ERROR`
-    OauthError,
-    /// `PAYMENT_ERROR`
-    PaymentError,
-    /// `BANK_TRANSFER_ERROR`
-    BankTransferError,
-    /// `INCOME_VERIFICATION_ERROR`
-    IncomeVerificationError,
-    /// `MICRODEPOSITS_ERROR`
-    MicrodepositsError,
-    /// `SANDBOX_ERROR`
-    SandboxError,
-    /// `PARTNER_ERROR`
-    PartnerError,
-    /// `SIGNAL_ERROR`
-    SignalError,
-    /// `TRANSACTIONS_ERROR`
-    TransactionsError,
-    /// `TRANSACTION_ERROR`
-    TransactionError,
-    /// `TRANSFER_ERROR`
-    TransferError,
-    /// `CHECK_REPORT_ERROR`
-    CheckReportError,
-    /// `CONSUMER_REPORT_ERROR`
-    ConsumerReportError,
-    /// `USER_ERROR`
-    UserError,
+pub enum AccountBaseVerificationStatus {
+    /// `automatically_verified`
+    AutomaticallyVerified,
+    /// `pending_automatic_verification`
+    PendingAutomaticVerification,
+    /// `pending_manual_verification`
+    PendingManualVerification,
+    /// `unsent`
+    Unsent,
+    /// `manually_verified`
+    ManuallyVerified,
+    /// `verification_expired`
+    VerificationExpired,
+    /// `verification_failed`
+    VerificationFailed,
+    /// `database_matched`
+    DatabaseMatched,
+    /// `database_insights_pass`
+    DatabaseInsightsPass,
+    /// `database_insights_pass_with_caution`
+    DatabaseInsightsPassWithCaution,
+    /// `database_insights_fail`
+    DatabaseInsightsFail,
     /// A value this version of the SDK has no name for, kept as received.
     Unrecognized(crate::open_enum::Unrecognized),
 }
-impl ErrorType {
+impl AccountBaseVerificationStatus {
     /// Every value this version knows, in the spec's order.
-    pub const KNOWN: &'static [ErrorType] = &[
-        ErrorType::InvalidRequest,
-        ErrorType::InvalidResult,
-        ErrorType::InvalidInput,
-        ErrorType::InstitutionError,
-        ErrorType::RateLimitExceeded,
-        ErrorType::ApiError,
-        ErrorType::ItemError,
-        ErrorType::AssetReportError,
-        ErrorType::BaseReportError,
-        ErrorType::RecaptchaError,
-        ErrorType::OauthError,
-        ErrorType::PaymentError,
-        ErrorType::BankTransferError,
-        ErrorType::IncomeVerificationError,
-        ErrorType::MicrodepositsError,
-        ErrorType::SandboxError,
-        ErrorType::PartnerError,
-        ErrorType::SignalError,
-        ErrorType::TransactionsError,
-        ErrorType::TransactionError,
-        ErrorType::TransferError,
-        ErrorType::CheckReportError,
-        ErrorType::ConsumerReportError,
-        ErrorType::UserError,
+    pub const KNOWN: &'static [AccountBaseVerificationStatus] = &[
+        AccountBaseVerificationStatus::AutomaticallyVerified,
+        AccountBaseVerificationStatus::PendingAutomaticVerification,
+        AccountBaseVerificationStatus::PendingManualVerification,
+        AccountBaseVerificationStatus::Unsent,
+        AccountBaseVerificationStatus::ManuallyVerified,
+        AccountBaseVerificationStatus::VerificationExpired,
+        AccountBaseVerificationStatus::VerificationFailed,
+        AccountBaseVerificationStatus::DatabaseMatched,
+        AccountBaseVerificationStatus::DatabaseInsightsPass,
+        AccountBaseVerificationStatus::DatabaseInsightsPassWithCaution,
+        AccountBaseVerificationStatus::DatabaseInsightsFail,
     ];
     /// The value as Plaid spells it.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::InvalidRequest => "INVALID_REQUEST",
-            Self::InvalidResult => "INVALID_RESULT",
-            Self::InvalidInput => "INVALID_INPUT",
-            Self::InstitutionError => "INSTITUTION_ERROR",
-            Self::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
-            Self::ApiError => "API_ERROR",
-            Self::ItemError => "ITEM_ERROR",
-            Self::AssetReportError => "ASSET_REPORT_ERROR",
-            Self::BaseReportError => "BASE_REPORT_ERROR",
-            Self::RecaptchaError => "RECAPTCHA_ERROR",
-            Self::OauthError => "OAUTH_ERROR",
-            Self::PaymentError => "PAYMENT_ERROR",
-            Self::BankTransferError => "BANK_TRANSFER_ERROR",
-            Self::IncomeVerificationError => "INCOME_VERIFICATION_ERROR",
-            Self::MicrodepositsError => "MICRODEPOSITS_ERROR",
-            Self::SandboxError => "SANDBOX_ERROR",
-            Self::PartnerError => "PARTNER_ERROR",
-            Self::SignalError => "SIGNAL_ERROR",
-            Self::TransactionsError => "TRANSACTIONS_ERROR",
-            Self::TransactionError => "TRANSACTION_ERROR",
-            Self::TransferError => "TRANSFER_ERROR",
-            Self::CheckReportError => "CHECK_REPORT_ERROR",
-            Self::ConsumerReportError => "CONSUMER_REPORT_ERROR",
-            Self::UserError => "USER_ERROR",
+            Self::AutomaticallyVerified => "automatically_verified",
+            Self::PendingAutomaticVerification => "pending_automatic_verification",
+            Self::PendingManualVerification => "pending_manual_verification",
+            Self::Unsent => "unsent",
+            Self::ManuallyVerified => "manually_verified",
+            Self::VerificationExpired => "verification_expired",
+            Self::VerificationFailed => "verification_failed",
+            Self::DatabaseMatched => "database_matched",
+            Self::DatabaseInsightsPass => "database_insights_pass",
+            Self::DatabaseInsightsPassWithCaution => {
+                "database_insights_pass_with_caution"
+            }
+            Self::DatabaseInsightsFail => "database_insights_fail",
             Self::Unrecognized(other) => other.as_str(),
         }
     }
     fn from_known(value: &str) -> Option<Self> {
         Some(
             match value {
-                "INVALID_REQUEST" => Self::InvalidRequest,
-                "INVALID_RESULT" => Self::InvalidResult,
-                "INVALID_INPUT" => Self::InvalidInput,
-                "INSTITUTION_ERROR" => Self::InstitutionError,
-                "RATE_LIMIT_EXCEEDED" => Self::RateLimitExceeded,
-                "API_ERROR" => Self::ApiError,
-                "ITEM_ERROR" => Self::ItemError,
-                "ASSET_REPORT_ERROR" => Self::AssetReportError,
-                "BASE_REPORT_ERROR" => Self::BaseReportError,
-                "RECAPTCHA_ERROR" => Self::RecaptchaError,
-                "OAUTH_ERROR" => Self::OauthError,
-                "PAYMENT_ERROR" => Self::PaymentError,
-                "BANK_TRANSFER_ERROR" => Self::BankTransferError,
-                "INCOME_VERIFICATION_ERROR" => Self::IncomeVerificationError,
-                "MICRODEPOSITS_ERROR" => Self::MicrodepositsError,
-                "SANDBOX_ERROR" => Self::SandboxError,
-                "PARTNER_ERROR" => Self::PartnerError,
-                "SIGNAL_ERROR" => Self::SignalError,
-                "TRANSACTIONS_ERROR" => Self::TransactionsError,
-                "TRANSACTION_ERROR" => Self::TransactionError,
-                "TRANSFER_ERROR" => Self::TransferError,
-                "CHECK_REPORT_ERROR" => Self::CheckReportError,
-                "CONSUMER_REPORT_ERROR" => Self::ConsumerReportError,
-                "USER_ERROR" => Self::UserError,
+                "automatically_verified" => Self::AutomaticallyVerified,
+                "pending_automatic_verification" => Self::PendingAutomaticVerification,
+                "pending_manual_verification" => Self::PendingManualVerification,
+                "unsent" => Self::Unsent,
+                "manually_verified" => Self::ManuallyVerified,
+                "verification_expired" => Self::VerificationExpired,
+                "verification_failed" => Self::VerificationFailed,
+                "database_matched" => Self::DatabaseMatched,
+                "database_insights_pass" => Self::DatabaseInsightsPass,
+                "database_insights_pass_with_caution" => {
+                    Self::DatabaseInsightsPassWithCaution
+                }
+                "database_insights_fail" => Self::DatabaseInsightsFail,
                 _ => return None,
             },
         )
     }
 }
-crate::open_enum::impl_open_enum!(ErrorType);
+crate::open_enum::impl_open_enum!(AccountBaseVerificationStatus);
+/// Whether the Item refreshes in the background or needs the user for each update.
+///
+/// Open: a value this version does not know parses into [`ItemUpdateType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ItemUpdateType {
+    /// `background`
+    Background,
+    /// `user_present_required`
+    UserPresentRequired,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl ItemUpdateType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [ItemUpdateType] = &[
+        ItemUpdateType::Background,
+        ItemUpdateType::UserPresentRequired,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Background => "background",
+            Self::UserPresentRequired => "user_present_required",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "background" => Self::Background,
+                "user_present_required" => Self::UserPresentRequired,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(ItemUpdateType);

@@ -29,9 +29,29 @@ pub const HOISTS: &[Hoist] = &[
 /// Request-body fields removed because credentials travel in headers.
 pub const CREDENTIAL_FIELDS: &[&str] = &["client_id", "secret"];
 
-/// Schemas that become open enums in the generated file: (schema, Rust name).
-pub const OPEN_ENUMS: &[(&str, &str)] =
-    &[("Processor", "Processor"), ("PlaidErrorType", "ErrorType")];
+/// Every string enum schema becomes an open enum in the generated file, named as the schema
+/// is, except these: (schema, Rust name).
+pub const ENUM_NAMES: &[(&str, &str)] = &[("PlaidErrorType", "ErrorType"), ("Products", "Product")];
+
+fn enum_rust_name(schema: &str) -> &str {
+    ENUM_NAMES
+        .iter()
+        .find(|(s, _)| *s == schema)
+        .map_or(schema, |(_, r)| r)
+}
+
+/// The names of the string enum schemas, in the document's order.
+fn enum_schemas(doc: &Value) -> Vec<String> {
+    doc.pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, s)| {
+            s.get("type").and_then(Value::as_str) == Some("string") && s.get("enum").is_some()
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
 
 /// A schema replaced by a handwritten type of `plaid-sdk`.
 pub struct Replacement {
@@ -90,8 +110,12 @@ pub fn generate_from_files(layout: &Layout) -> Result<String, Failure> {
 pub fn transformed(fragment: &str) -> Result<Value, Failure> {
     let mut doc = parse_document(fragment, "spec/plaid.yaml")?;
     transform::default_error_to_ranges(&mut doc);
-    transform::strip_error_nullable(&mut doc);
     transform::hoist(&mut doc, HOISTS)?;
+    transform::hoist_inline_enums(&mut doc)?;
+    transform::nullable_to_use_sites(&mut doc);
+    transform::lenient_nullable_in_responses(&mut doc);
+    transform::dates_as_strings(&mut doc);
+    transform::drop_defaults(&mut doc);
     transform::strip_request_fields(&mut doc, CREDENTIAL_FIELDS);
     transform::prune_unreferenced_schemas(&mut doc);
     Ok(doc)
@@ -102,6 +126,7 @@ pub fn generate(fragment: &str) -> Result<String, Failure> {
     let doc = transformed(fragment)?;
     check_replacements(&doc)?;
     let open_enums = open_enums(&doc)?;
+    let doc_for_enums = doc.clone();
     let spec: openapiv3::OpenAPI = serde_json::from_value(doc)
         .map_err(|e| Failure(format!("spec/plaid.yaml is not valid OpenAPI 3.0: {e}")))?;
 
@@ -111,10 +136,10 @@ pub fn generate(fragment: &str) -> Result<String, Failure> {
         .with_tag(TagStyle::Merged)
         .with_hooks(HooksMode::Expected)
         .with_inner_type(tokens("crate::transport::Call")?);
-    for (schema, rust) in OPEN_ENUMS {
+    for schema in enum_schemas(&doc_for_enums) {
         settings.with_replacement(
-            schema,
-            format!("crate::{rust}"),
+            &schema,
+            format!("crate::generated::{}", enum_rust_name(&schema)),
             [
                 TypeImpl::Display,
                 TypeImpl::FromStr,
@@ -166,7 +191,8 @@ fn check_replacements(doc: &Value) -> Result<(), Failure> {
 /// The Rust code of every open enum present in the document.
 pub fn open_enums(doc: &Value) -> Result<String, Failure> {
     let mut out = String::new();
-    for (schema_name, rust) in OPEN_ENUMS {
+    for schema_name in enum_schemas(doc) {
+        let rust = enum_rust_name(&schema_name);
         let Some(schema) = doc.pointer(&format!("/components/schemas/{schema_name}")) else {
             continue;
         };
@@ -195,9 +221,13 @@ const CATCH_ALL: &str = "Unrecognized";
 fn open_enum(name: &str, doc: &str, values: &[&str]) -> Result<String, Failure> {
     let mut variants = Vec::with_capacity(values.len());
     for value in values {
-        let variant = variant_name(value)
+        let mut variant = variant_name(value)
             .ok_or_else(|| Failure(format!("{name}: no Rust name for `{value}`")))?;
-        if variant == CATCH_ALL || variants.iter().any(|(v, _)| *v == variant) {
+        // A value spelled like the catch-all gets a suffix, as smithy's generators do.
+        if variant == CATCH_ALL {
+            variant.push_str("Value");
+        }
+        if variants.iter().any(|(v, _)| *v == variant) {
             return Err(Failure(format!(
                 "{name}: the value `{value}` clashes with another variant ({variant})"
             )));
@@ -281,8 +311,11 @@ mod tests {
     fn clashing_values_fail() {
         let Failure(msg) = open_enum("E", "", &["a_b", "A_B"]).expect_err("clash");
         assert!(msg.contains("clashes"), "{msg}");
-        let Failure(msg) = open_enum("E", "", &["unrecognized"]).expect_err("catch-all");
-        assert!(msg.contains("clashes"), "{msg}");
+        let code = open_enum("E", "", &["unrecognized"]).expect("renamed");
+        assert!(
+            code.contains("Self::UnrecognizedValue => \"unrecognized\""),
+            "{code}"
+        );
     }
 
     #[test]
@@ -354,7 +387,7 @@ components:
             "access token not replaced"
         );
         assert!(
-            code.contains("pub processor: crate::Processor"),
+            code.contains("pub processor: crate::generated::Processor"),
             "processor not replaced"
         );
         assert!(

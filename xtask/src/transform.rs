@@ -58,39 +58,59 @@ pub fn default_error_to_ranges(doc: &mut Value) {
     }
 }
 
-/// The schema names that error responses (`4XX`, `5XX`, `default`, any 4xx or 5xx) refer to.
-fn error_schemas(doc: &Value) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for op in operations(doc) {
-        let Some(Value::Object(responses)) = op.get("responses") else {
-            continue;
-        };
-        for (status, response) in responses {
-            if is_success(status) {
-                continue;
-            }
-            let mut refs = Vec::new();
-            collect_refs(response, &mut refs);
-            names.extend(
-                refs.iter()
-                    .filter_map(|r| split_component_ref(r))
-                    .map(|(_, n)| n),
-            );
+/// Every property schema in the document: each value of a `properties` map and each
+/// `items`, at any depth below component schemas.
+fn for_each_property(schema: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+    let Value::Object(map) = schema else { return };
+    if let Some(Value::Object(props)) = map.get_mut("properties") {
+        for prop in props.values_mut() {
+            f(prop);
+            for_each_property(prop, f);
         }
     }
-    names
-}
-
-/// Trap: `nullable: true` on the error object makes typify wrap it in `Option`. An error
-/// response always has a body object, so the flag is dropped from every error schema.
-pub fn strip_error_nullable(doc: &mut Value) {
-    let names = error_schemas(doc);
-    if let Some(schemas) = schemas_mut(doc) {
-        for name in names {
-            if let Some(Value::Object(schema)) = schemas.get_mut(&name) {
-                schema.remove("nullable");
+    if let Some(items @ Value::Object(_)) = map.get_mut("items") {
+        f(items);
+        for_each_property(items, f);
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(list)) = map.get_mut(key) {
+            for s in list {
+                for_each_property(s, f);
             }
         }
+    }
+}
+
+/// Traps: `nullable: true` on a named schema makes typify wrap the type itself in `Option`
+/// (a newtype `X(Option<X>)` that does not even compile when the name is reused), and a `null`
+/// among enum values is not a value. Nullability belongs to where the schema is used: the flag
+/// leaves the named schema (and `null` its enum), and every property that refers to it becomes
+/// `{allOf: [$ref], nullable: true}`, an `Option` of the named type. An error response that
+/// refers to `PlaidError` directly is not a property, so it stays non-null there.
+pub fn nullable_to_use_sites(doc: &mut Value) {
+    let Some(schemas) = schemas_mut(doc) else {
+        return;
+    };
+    let mut nullable = BTreeSet::new();
+    for (name, schema) in schemas.iter_mut() {
+        let Value::Object(map) = schema else { continue };
+        if map.remove("nullable") == Some(Value::Bool(true)) {
+            nullable.insert(format!("#/components/schemas/{name}"));
+        }
+        if let Some(Value::Array(values)) = map.get_mut("enum") {
+            values.retain(|v| !v.is_null());
+        }
+    }
+    if nullable.is_empty() {
+        return;
+    }
+    for schema in schemas.values_mut() {
+        for_each_property(schema, &mut |prop| {
+            let target = prop.get("$ref").and_then(Value::as_str).map(str::to_string);
+            if let Some(target) = target.filter(|t| nullable.contains(t)) {
+                *prop = json!({ "allOf": [{ "$ref": target }], "nullable": true });
+            }
+        });
     }
 }
 
@@ -174,6 +194,170 @@ pub fn strip_request_fields(doc: &mut Value, fields: &[&str]) {
     }
 }
 
+/// Trap: every inline string enum becomes a closed Rust enum, and a value Plaid adds later
+/// fails the whole response. Each one is hoisted to a named schema
+/// (`<Schema><Property>`, PascalCase) so the generator can make it open like the others.
+pub fn hoist_inline_enums(doc: &mut Value) -> Result<(), Failure> {
+    let mut hoists: Vec<(String, String, String)> = Vec::new();
+    if let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
+        for (name, schema) in schemas {
+            let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+                continue;
+            };
+            for (prop, value) in props {
+                if value.get("enum").is_some()
+                    && value.get("type").and_then(Value::as_str) == Some("string")
+                {
+                    hoists.push((
+                        name.clone(),
+                        prop.clone(),
+                        format!("{name}{}", pascal(prop)),
+                    ));
+                }
+            }
+        }
+    }
+    let schemas =
+        schemas_mut(doc).ok_or_else(|| Failure("the fragment has no components/schemas".into()))?;
+    for (schema, prop, new_name) in hoists {
+        if schemas.contains_key(&new_name) {
+            return Err(Failure(format!(
+                "cannot hoist {schema}.{prop}: `{new_name}` exists"
+            )));
+        }
+        let Some(slot) = schemas
+            .get_mut(&schema)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(&prop))
+        else {
+            continue;
+        };
+        let mut inline = std::mem::replace(
+            slot,
+            json!({ "$ref": format!("#/components/schemas/{new_name}") }),
+        );
+        if let Value::Object(map) = &mut inline {
+            // A nullable inline enum keeps its nullability at the use site.
+            if map.remove("nullable") == Some(Value::Bool(true)) {
+                *slot = json!({ "allOf": [{ "$ref": format!("#/components/schemas/{new_name}") }], "nullable": true });
+            }
+        }
+        schemas.insert(new_name, inline);
+    }
+    Ok(())
+}
+
+/// `update_type` → `UpdateType`.
+fn pascal(s: &str) -> String {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Trap: `format: date` and `date-time` make typify reach for `chrono`, and a timestamp Plaid
+/// formats in a way chrono does not read would fail the whole response. They stay strings
+/// (ISO 8601 text, documented on each field); callers parse them with the crate they use.
+pub fn dates_as_strings(doc: &mut Value) {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                if map.get("type").and_then(Value::as_str) == Some("string")
+                    && matches!(
+                        map.get("format").and_then(Value::as_str),
+                        Some("date" | "date-time")
+                    )
+                {
+                    map.remove("format");
+                }
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Some(components) = doc.get_mut("components") {
+        walk(components);
+    }
+}
+
+/// Trap: an optional field with a `default` is always serialized, so every request would
+/// send Plaid's defaults back to it (and a nullable one with a default cannot be left out).
+/// Defaults are Plaid's to apply; they are dropped from the schemas.
+pub fn drop_defaults(doc: &mut Value) {
+    let Some(schemas) = schemas_mut(doc) else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        if let Value::Object(map) = schema {
+            map.remove("default");
+        }
+        for_each_property(schema, &mut |prop| {
+            if let Value::Object(map) = prop {
+                map.remove("default");
+            }
+        });
+    }
+}
+
+/// Trap: a field that is required and nullable becomes an `Option` whose key must be present,
+/// so a response that leaves out a null field fails. In schemas that responses reach, such
+/// fields are made optional: missing and null both read as `None`.
+pub fn lenient_nullable_in_responses(doc: &mut Value) {
+    let mut pending = Vec::new();
+    for op in operations(doc) {
+        if let Some(Value::Object(responses)) = op.get("responses") {
+            for (status, response) in responses {
+                if is_success(status) {
+                    collect_refs(response, &mut pending);
+                }
+            }
+        }
+    }
+    let mut reached = BTreeSet::new();
+    while let Some(r) = pending.pop() {
+        let Some((_, name)) = split_component_ref(&r) else {
+            continue;
+        };
+        if !reached.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) = doc
+            .pointer("/components/schemas")
+            .and_then(|s| s.get(&name))
+        {
+            collect_refs(schema, &mut pending);
+        }
+    }
+    let Some(schemas) = schemas_mut(doc) else {
+        return;
+    };
+    for name in reached {
+        let Some(Value::Object(schema)) = schemas.get_mut(&name) else {
+            continue;
+        };
+        let nullable: BTreeSet<String> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(_, p)| p.get("nullable") == Some(&Value::Bool(true)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if let Some(Value::Array(required)) = schema.get_mut("required") {
+            required.retain(|r| !r.as_str().is_some_and(|r| nullable.contains(r)));
+        }
+    }
+}
+
 /// Drops component schemas that no operation reaches (left over after the transforms above),
 /// so no dead type is generated.
 pub fn prune_unreferenced_schemas(doc: &mut Value) {
@@ -251,16 +435,94 @@ mod tests {
     }
 
     #[test]
-    fn nullable_is_dropped_from_error_schemas_only() {
+    fn nullability_moves_from_named_schemas_to_the_properties_that_use_them() {
         let mut doc = spec();
-        doc["components"]["schemas"]["Res"]["nullable"] = json!(true);
-        strip_error_nullable(&mut doc);
-        assert!(
-            doc["components"]["schemas"]["Err"]
-                .get("nullable")
-                .is_none()
+        doc["components"]["schemas"]["Res"]["properties"]["error"] =
+            json!({"$ref": "#/components/schemas/Err"});
+        doc["components"]["schemas"]["Res"]["properties"]["errors"] =
+            json!({"type": "array", "items": {"$ref": "#/components/schemas/Err"}});
+        doc["components"]["schemas"]["Mode"] =
+            json!({"type": "string", "nullable": true, "enum": ["a", null]});
+        default_error_to_ranges(&mut doc);
+        nullable_to_use_sites(&mut doc);
+        let s = &doc["components"]["schemas"];
+        assert!(s["Err"].get("nullable").is_none());
+        assert_eq!(s["Mode"], json!({"type": "string", "enum": ["a"]}));
+        let wrapped = json!({"allOf": [{"$ref": "#/components/schemas/Err"}], "nullable": true});
+        assert_eq!(s["Res"]["properties"]["error"], wrapped);
+        assert_eq!(s["Res"]["properties"]["errors"]["items"], wrapped);
+        // The error response itself still refers to the schema plainly.
+        let response = &doc["paths"]["/p"]["post"]["responses"]["4XX"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(response, &json!({"$ref": "#/components/schemas/Err"}));
+    }
+
+    #[test]
+    fn inline_enums_are_hoisted_under_their_schema_and_field_names() {
+        let mut doc = spec();
+        doc["components"]["schemas"]["Res"]["properties"]["update_type"] = json!({"type": "string", "nullable": true, "enum": ["background", "user_present_required"]});
+        hoist_inline_enums(&mut doc).expect("hoist");
+        let s = &doc["components"]["schemas"];
+        assert_eq!(
+            s["Req"]["properties"]["kind"],
+            json!({"$ref": "#/components/schemas/ReqKind"})
         );
-        assert_eq!(doc["components"]["schemas"]["Res"]["nullable"], true);
+        assert_eq!(s["ReqKind"]["enum"], json!(["a", "b"]));
+        assert_eq!(
+            s["Res"]["properties"]["update_type"],
+            json!({"allOf": [{"$ref": "#/components/schemas/ResUpdateType"}], "nullable": true})
+        );
+        assert!(s["ResUpdateType"].get("nullable").is_none());
+    }
+
+    #[test]
+    fn dates_stay_strings_and_other_formats_stay() {
+        let mut doc = json!({"components": {"schemas": {"T": {"type": "object", "properties": {
+            "d": {"type": "string", "format": "date"},
+            "t": {"type": "string", "format": "date-time", "nullable": true},
+            "n": {"type": "number", "format": "double"}
+        }}}}});
+        dates_as_strings(&mut doc);
+        let p = &doc["components"]["schemas"]["T"]["properties"];
+        assert_eq!(p["d"], json!({"type": "string"}));
+        assert_eq!(p["t"], json!({"type": "string", "nullable": true}));
+        assert_eq!(p["n"]["format"], "double");
+    }
+
+    #[test]
+    fn defaults_are_dropped_at_any_depth() {
+        let mut doc = json!({"components": {"schemas": {
+            "U": {"type": "string", "default": "user_good"},
+            "O": {"type": "object", "properties": {"days": {"type": "integer", "default": 90},
+                  "inner": {"type": "object", "properties": {"x": {"type": "boolean", "default": false}}}}}
+        }}});
+        drop_defaults(&mut doc);
+        assert!(
+            !serde_json::to_string(&doc)
+                .expect("json")
+                .contains("default")
+        );
+    }
+
+    #[test]
+    fn required_nullable_fields_of_responses_become_optional() {
+        let mut doc = spec();
+        doc["components"]["schemas"]["Res"]["properties"]["mask"] =
+            json!({"type": "string", "nullable": true});
+        doc["components"]["schemas"]["Res"]["required"] = json!(["token", "mask"]);
+        doc["components"]["schemas"]["Req"]["properties"]["note"] =
+            json!({"type": "string", "nullable": true});
+        doc["components"]["schemas"]["Req"]["required"] = json!(["kind", "note"]);
+        lenient_nullable_in_responses(&mut doc);
+        assert_eq!(
+            doc["components"]["schemas"]["Res"]["required"],
+            json!(["token"])
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["Req"]["required"],
+            json!(["kind", "note"]),
+            "requests untouched"
+        );
     }
 
     #[test]
