@@ -113,6 +113,11 @@ pub enum InvalidInput {
         /// The client's environment.
         client_environment: &'static str,
     },
+    /// A Sandbox-only operation called on a Production client.
+    SandboxOnly {
+        /// The operation.
+        operation: &'static str,
+    },
 }
 
 impl fmt::Display for InvalidInput {
@@ -127,6 +132,9 @@ impl fmt::Display for InvalidInput {
                 f,
                 "`{field}` is a {token_environment} token but the client is configured for {client_environment}"
             ),
+            InvalidInput::SandboxOnly { operation } => {
+                write!(f, "{operation} exists in the Sandbox only")
+            }
         }
     }
 }
@@ -516,7 +524,7 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
 }
 
 /// Plaid's token prefixes: anything that starts with one of these is a secret.
-const TOKEN_PREFIXES: [&str; 4] = ["access-", "processor-", "public-", "link-"];
+const TOKEN_PREFIXES: [&str; 5] = ["access-", "processor-", "public-", "link-", "btok_"];
 
 /// A request id fit to show: short, plain characters, and nothing token-shaped (a confused
 /// server must not get a token into logs through this field).

@@ -150,8 +150,7 @@ pub mod types {
     ///What `/item/public_token/exchange` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ItemPublicTokenExchangeRequest {
-        ///The public token from Link or from `/sandbox/public_token/create`. A secret.
-        pub public_token: ::std::string::String,
+        pub public_token: crate::PublicToken,
     }
     ///The Item's access token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -282,8 +281,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ProcessorStripeBankAccountTokenCreateResponse {
         pub request_id: RequestId,
-        ///The token to hand to Stripe (`btok_…`). A secret.
-        pub stripe_bank_account_token: ::std::string::String,
+        pub stripe_bank_account_token: crate::StripeBankAccountToken,
     }
     ///What `/processor/token/create` needs to mint a processor token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -458,7 +456,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user_id: ::std::option::Option<NewUserId>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub user_token: ::std::option::Option<UserToken>,
+        pub user_token: ::std::option::Option<crate::UserToken>,
     }
     ///Sandbox settings for bank income.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -527,50 +525,8 @@ pub mod types {
     ///A public token for the new Sandbox Item.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct SandboxPublicTokenCreateResponse {
-        ///The public token (`public-sandbox-…`) to exchange for an access token. A secret.
-        pub public_token: ::std::string::String,
+        pub public_token: crate::PublicToken,
         pub request_id: RequestId,
-    }
-    ///A token that identifies a Plaid user, for products that work per user. A secret.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(transparent)]
-    pub struct UserToken(pub ::std::string::String);
-    impl ::std::ops::Deref for UserToken {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<UserToken> for ::std::string::String {
-        fn from(value: UserToken) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for UserToken {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for UserToken {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for UserToken {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
     }
     /// Error types.
     pub mod error {

@@ -25,9 +25,29 @@ rust_2018_idioms // elided lifetimes in generated signatures
 )]
 mod generated;
 
-pub use client::{PlaidClient, ProcessorTokenCreate, ProcessorTokenCreated};
+pub use client::{
+    Accounts, Acknowledged, Pending, PlaidClient, ProcessorPermissions, ProcessorTokenCreated,
+    PublicTokenCreated, PublicTokenExchanged, StripeBankAccountTokenCreated,
+};
 pub use config::{BaseUrl, ClientBuilder, DEFAULT_PLAID_VERSION, Environment, USER_AGENT};
 pub use error::{ConfigError, Error, ErrorKind, InvalidInput, PlaidError};
-pub use generated::{ErrorType, Processor};
+pub use generated::{ErrorType, Processor, Product};
 pub use retry::RetryPolicy;
-pub use secret::{AccessToken, ClientSecret, ProcessorToken};
+pub use secret::{
+    AccessToken, ClientSecret, ProcessorToken, PublicToken, StripeBankAccountToken, UserToken,
+};
+
+/// Plaid's data types, generated from its spec: what [`PlaidClient::accounts_get`] returns,
+/// and the open enums they use. They follow Plaid's schemas, so a field Plaid adds appears here
+/// when the SDK is regenerated; every enum is open (an unknown value parses into
+/// `Unrecognized`). Dates and times are ISO 8601 text.
+pub mod types {
+    pub use crate::generated::types::{
+        AccountBalance, AccountBase, AccountVerificationInsights,
+        AccountVerificationInsightsNetworkStatus, AccountVerificationInsightsPreviousReturns, Item,
+    };
+    pub use crate::generated::{
+        AccountBaseVerificationStatus, AccountHolderCategory, AccountSubtype, AccountType,
+        AccountVerificationInsightsAccountNumberFormat, ItemAuthMethod, ItemUpdateType,
+    };
+}

@@ -98,6 +98,25 @@ secret_type!(
     serde
 );
 
+secret_type!(
+    /// A short-lived token from Link or the Sandbox (`public-sandbox-…`), exchanged once for an
+    /// access token.
+    PublicToken,
+    serde
+);
+
+secret_type!(
+    /// A Stripe bank account token (`btok_…`), handed to Stripe in place of a processor token.
+    StripeBankAccountToken,
+    serde
+);
+
+secret_type!(
+    /// A token that identifies a Plaid user, for products that work per user.
+    UserToken,
+    serde
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,21 @@ pub const HOISTS: &[Hoist] = &[
         property: "processor_token",
         name: "ProcessorToken",
     },
+    Hoist {
+        schema: "SandboxPublicTokenCreateResponse",
+        property: "public_token",
+        name: "PublicToken",
+    },
+    Hoist {
+        schema: "ItemPublicTokenExchangeRequest",
+        property: "public_token",
+        name: "PublicToken",
+    },
+    Hoist {
+        schema: "ProcessorStripeBankAccountTokenCreateResponse",
+        property: "stripe_bank_account_token",
+        name: "StripeBankAccountToken",
+    },
 ];
 
 /// Request-body fields removed because credentials travel in headers.
@@ -89,6 +104,21 @@ pub const REPLACEMENTS: &[Replacement] = &[
     Replacement {
         schema: "ProcessorToken",
         rust: "crate::ProcessorToken",
+        properties: &[],
+    },
+    Replacement {
+        schema: "PublicToken",
+        rust: "crate::PublicToken",
+        properties: &[],
+    },
+    Replacement {
+        schema: "StripeBankAccountToken",
+        rust: "crate::StripeBankAccountToken",
+        properties: &[],
+    },
+    Replacement {
+        schema: "UserToken",
+        rust: "crate::UserToken",
         properties: &[],
     },
 ];
