@@ -3,7 +3,10 @@
 use http::HeaderName;
 use serde_json::{Map, Value, json};
 
-use crate::{Fault, ProcessorTokenState, ReceivedRequest, State, random_id, uuid_like};
+use crate::{
+    AccountSpec, Fault, Item, ProcessorTokenState, ReceivedRequest, SANDBOX_INSTITUTION, State,
+    random_id, uuid_like,
+};
 
 /// What to answer.
 pub(crate) enum Reply {
@@ -142,8 +145,16 @@ fn fault_reply(fault: Fault) -> Reply {
 
 /// Authenticates, validates and runs one operation.
 fn respond(state: &State, parts: &http::request::Parts, body: &[u8]) -> Result<Value, Refusal> {
-    let operation = match (parts.method.as_str(), parts.uri.path()) {
+    type Operation = fn(&State, &Map<String, Value>) -> Result<Value, Refusal>;
+    let operation: Operation = match (parts.method.as_str(), parts.uri.path()) {
         ("POST", "/processor/token/create") => processor_token_create,
+        ("POST", "/processor/token/permissions/set") => processor_token_permissions_set,
+        ("POST", "/processor/token/permissions/get") => processor_token_permissions_get,
+        ("POST", "/processor/stripe/bank_account_token/create") => stripe_bank_account_token_create,
+        ("POST", "/item/remove") => item_remove,
+        ("POST", "/sandbox/public_token/create") => sandbox_public_token_create,
+        ("POST", "/item/public_token/exchange") => item_public_token_exchange,
+        ("POST", "/accounts/get") => accounts_get,
         _ => {
             return Err(Refusal {
                 status: 404,
@@ -260,6 +271,64 @@ fn required_strings<'a, const N: usize>(
     Ok(out)
 }
 
+fn invalid_access_token() -> Refusal {
+    Refusal::invalid_input(
+        "INVALID_ACCESS_TOKEN",
+        "could not find matching access token",
+    )
+}
+
+fn invalid_processor_token() -> Refusal {
+    Refusal::invalid_input(
+        "INVALID_PROCESSOR_TOKEN",
+        "provided processor token is invalid or the Item behind it was removed",
+    )
+}
+
+/// The live (not removed) Item behind an access token.
+fn live_item<'d>(
+    data: &'d crate::Data,
+    access_token: &str,
+) -> Result<&'d crate::ItemState, Refusal> {
+    match data.items.get(access_token) {
+        Some(item) if !item.removed => Ok(item),
+        _ => Err(invalid_access_token()),
+    }
+}
+
+/// An optional or required array of product names.
+fn products(
+    fields: &Map<String, Value>,
+    name: &str,
+    required: bool,
+) -> Result<Vec<String>, Refusal> {
+    match fields.get(name) {
+        None | Some(Value::Null) if required => Err(Refusal::invalid_request(
+            "MISSING_FIELDS",
+            format!("the following required fields are missing: {name}"),
+        )),
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v.as_str() {
+                Some(p)
+                    if !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') =>
+                {
+                    Ok(p.to_string())
+                }
+                _ => Err(Refusal::invalid_request(
+                    "INVALID_FIELD",
+                    format!("{name} must be a list of product names"),
+                )),
+            })
+            .collect(),
+        Some(_) => Err(Refusal::invalid_request(
+            "INVALID_FIELD",
+            format!("{name} must be a list of product names"),
+        )),
+    }
+}
+
 fn processor_token_create(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
     let [access_token, account_id, processor] =
         required_strings(fields, ["access_token", "account_id", "processor"])?;
@@ -273,16 +342,13 @@ fn processor_token_create(state: &State, fields: &Map<String, Value>) -> Result<
         ));
     }
     let mut data = state.data();
-    let item = match data.items.get(access_token) {
-        Some(item) if !item.removed => &item.item,
-        _ => {
-            return Err(Refusal::invalid_input(
-                "INVALID_ACCESS_TOKEN",
-                "could not find matching access token",
-            ));
-        }
-    };
-    if !item.accounts.iter().any(|a| a.account_id == account_id) {
+    let item = live_item(&data, access_token)?;
+    if !item
+        .item
+        .accounts
+        .iter()
+        .any(|a| a.account_id == account_id)
+    {
         return Err(Refusal::invalid_input(
             "INVALID_ACCOUNT_ID",
             "the account_id is not an account of this Item",
@@ -295,9 +361,198 @@ fn processor_token_create(state: &State, fields: &Map<String, Value>) -> Result<
             access_token: access_token.to_string(),
             account_id: account_id.to_string(),
             processor: processor.to_string(),
+            products: Vec::new(),
         },
     );
     Ok(json!({ "processor_token": token, "request_id": request_id() }))
+}
+
+/// The processor token's state, if it exists and its Item was not removed.
+fn live_processor_token<'d>(
+    data: &'d mut crate::Data,
+    token: &str,
+) -> Result<&'d mut ProcessorTokenState, Refusal> {
+    let access_token = data
+        .processor_tokens
+        .get(token)
+        .map(|t| t.access_token.clone())
+        .ok_or_else(invalid_processor_token)?;
+    if data.items.get(&access_token).is_none_or(|i| i.removed) {
+        return Err(invalid_processor_token());
+    }
+    data.processor_tokens
+        .get_mut(token)
+        .ok_or_else(invalid_processor_token)
+}
+
+fn processor_token_permissions_set(
+    state: &State,
+    fields: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    let [token] = required_strings(fields, ["processor_token"])?;
+    let products = products(fields, "products", true)?;
+    let mut data = state.data();
+    live_processor_token(&mut data, token)?.products = products;
+    Ok(json!({ "request_id": request_id() }))
+}
+
+fn processor_token_permissions_get(
+    state: &State,
+    fields: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    let [token] = required_strings(fields, ["processor_token"])?;
+    let mut data = state.data();
+    let products = live_processor_token(&mut data, token)?.products.clone();
+    Ok(json!({ "products": products, "request_id": request_id() }))
+}
+
+fn stripe_bank_account_token_create(
+    state: &State,
+    fields: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    let [access_token, account_id] = required_strings(fields, ["access_token", "account_id"])?;
+    let data = state.data();
+    let item = live_item(&data, access_token)?;
+    if !item
+        .item
+        .accounts
+        .iter()
+        .any(|a| a.account_id == account_id)
+    {
+        return Err(Refusal::invalid_input(
+            "INVALID_ACCOUNT_ID",
+            "the account_id is not an account of this Item",
+        ));
+    }
+    Ok(
+        json!({ "stripe_bank_account_token": format!("btok_{}", random_id(24)), "request_id": request_id() }),
+    )
+}
+
+fn item_remove(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
+    let [access_token] = required_strings(fields, ["access_token"])?;
+    let mut data = state.data();
+    live_item(&data, access_token)?;
+    if let Some(item) = data.items.get_mut(access_token) {
+        item.removed = true;
+    }
+    Ok(json!({ "request_id": request_id() }))
+}
+
+fn sandbox_public_token_create(
+    state: &State,
+    fields: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    let [institution_id] = required_strings(fields, ["institution_id"])?;
+    let products = products(fields, "initial_products", true)?;
+    if products.is_empty() {
+        return Err(Refusal::invalid_request(
+            "INVALID_FIELD",
+            "initial_products must name at least one product",
+        ));
+    }
+    let digits = institution_id.strip_prefix("ins_").unwrap_or("");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Refusal::invalid_input(
+            "INVALID_INSTITUTION",
+            "invalid institution_id provided",
+        ));
+    }
+    let item = Item::seeded(&[
+        AccountSpec::new("Plaid Checking", "depository", "checking").balances(
+            Some(100.0),
+            110.0,
+            None,
+        ),
+        AccountSpec::new("Plaid Saving", "depository", "savings").balances(
+            Some(200.0),
+            210.0,
+            None,
+        ),
+        AccountSpec::new("Plaid Credit Card", "credit", "credit card").balances(
+            None,
+            410.0,
+            Some(2000.0),
+        ),
+    ]);
+    let public_token = format!("public-sandbox-{}", uuid_like());
+    let mut data = state.data();
+    data.public_tokens
+        .insert(public_token.clone(), (item.access_token.clone(), false));
+    data.insert_item(item, institution_id.to_string(), products);
+    Ok(json!({ "public_token": public_token, "request_id": request_id() }))
+}
+
+fn item_public_token_exchange(
+    state: &State,
+    fields: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    let [public_token] = required_strings(fields, ["public_token"])?;
+    let mut data = state.data();
+    let access_token = match data.public_tokens.get_mut(public_token) {
+        Some((access_token, exchanged)) if !*exchanged => {
+            *exchanged = true;
+            access_token.clone()
+        }
+        _ => {
+            return Err(Refusal::invalid_input(
+                "INVALID_PUBLIC_TOKEN",
+                "provided public token is expired, was already exchanged, or does not exist",
+            ));
+        }
+    };
+    let item_id = live_item(&data, &access_token)?.item.item_id.clone();
+    Ok(json!({ "access_token": access_token, "item_id": item_id, "request_id": request_id() }))
+}
+
+fn accounts_get(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
+    let [access_token] = required_strings(fields, ["access_token"])?;
+    let data = state.data();
+    let item = live_item(&data, access_token)?;
+    let accounts: Vec<Value> = item
+        .item
+        .accounts
+        .iter()
+        .map(|a| {
+            json!({
+                "account_id": a.account_id,
+                "balances": {
+                    "available": a.available,
+                    "current": a.current,
+                    "limit": a.limit,
+                    "iso_currency_code": "USD",
+                    "unofficial_currency_code": null,
+                },
+                "mask": a.mask,
+                "name": a.name,
+                "official_name": format!("{} {}", a.name, a.mask),
+                "type": a.account_type,
+                "subtype": a.subtype,
+            })
+        })
+        .collect();
+    let institution_name = if item.institution_id == SANDBOX_INSTITUTION {
+        Some("First Platypus Bank")
+    } else {
+        None
+    };
+    Ok(json!({
+        "accounts": accounts,
+        "item": {
+            "item_id": item.item.item_id,
+            "institution_id": item.institution_id,
+            "institution_name": institution_name,
+            "webhook": null,
+            "error": null,
+            "available_products": ["balance", "identity", "transactions"],
+            "billed_products": item.products,
+            "products": item.products,
+            "consented_products": item.products,
+            "consent_expiration_time": null,
+            "update_type": "background",
+        },
+        "request_id": request_id(),
+    }))
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
-//! An offline emulator of Plaid's processor-token API, for tests and demos.
+//! An offline emulator of Plaid's processor-token API and its neighbours, for tests and demos:
+//! `/processor/token/create`, `/processor/token/permissions/set` and `/get`,
+//! `/processor/stripe/bank_account_token/create`, `/item/remove`, `/sandbox/public_token/create`,
+//! `/item/public_token/exchange` and `/accounts/get`.
 //!
 //! [`Emulator::start`] serves on `127.0.0.1` with a port the OS picks and stops when the value
 //! is dropped. It checks credentials, `Plaid-Version` and request bodies the way Plaid
@@ -152,28 +155,22 @@ impl Emulator {
 
     /// Seeds an Item with the given accounts.
     pub fn add_item_with(&self, accounts: &[AccountSpec]) -> Item {
-        let item = Item {
-            item_id: random_id(37),
-            access_token: format!("access-sandbox-{}", uuid_like()),
-            accounts: accounts
-                .iter()
-                .map(|spec| Account {
-                    account_id: random_id(37),
-                    name: spec.name.clone(),
-                    mask: format!("{:04}", fastrand::u16(0..10000)),
-                    account_type: spec.account_type.clone(),
-                    subtype: spec.subtype.clone(),
-                })
-                .collect(),
-        };
-        self.state.data().items.insert(
-            item.access_token.clone(),
-            ItemState {
-                item: item.clone(),
-                removed: false,
-            },
+        let item = Item::seeded(accounts);
+        self.state.data().insert_item(
+            item.clone(),
+            SANDBOX_INSTITUTION.into(),
+            vec!["auth".into()],
         );
         item
+    }
+
+    /// Whether the Item behind `access_token` was removed with `/item/remove`.
+    pub fn is_removed(&self, access_token: &str) -> bool {
+        self.state
+            .data()
+            .items
+            .get(access_token)
+            .is_some_and(|i| i.removed)
     }
 
     /// Makes the next `times` requests fail with `fault` (after any faults already queued).
@@ -204,10 +201,14 @@ pub struct AccountSpec {
     name: String,
     account_type: String,
     subtype: String,
+    available: Option<f64>,
+    current: f64,
+    limit: Option<f64>,
 }
 
 impl AccountSpec {
-    /// An account named `name` of Plaid's `type` and `subtype` (`depository`/`checking`, ...).
+    /// An account named `name` of Plaid's `type` and `subtype` (`depository`/`checking`, ...),
+    /// with 100.00 available and 110.00 current.
     pub fn new(
         name: impl Into<String>,
         account_type: impl Into<String>,
@@ -217,12 +218,47 @@ impl AccountSpec {
             name: name.into(),
             account_type: account_type.into(),
             subtype: subtype.into(),
+            available: Some(100.0),
+            current: 110.0,
+            limit: None,
+        }
+    }
+
+    /// Its balances (in USD): available (if reported), current, and a credit or overdraft
+    /// limit (if any).
+    pub fn balances(mut self, available: Option<f64>, current: f64, limit: Option<f64>) -> Self {
+        self.available = available;
+        self.current = current;
+        self.limit = limit;
+        self
+    }
+}
+
+impl Item {
+    /// A new Item with fresh ids and the given accounts.
+    pub(crate) fn seeded(accounts: &[AccountSpec]) -> Item {
+        Item {
+            item_id: random_id(37),
+            access_token: format!("access-sandbox-{}", uuid_like()),
+            accounts: accounts
+                .iter()
+                .map(|spec| Account {
+                    account_id: random_id(37),
+                    name: spec.name.clone(),
+                    mask: format!("{:04}", fastrand::u16(0..10000)),
+                    account_type: spec.account_type.clone(),
+                    subtype: spec.subtype.clone(),
+                    available: spec.available,
+                    current: spec.current,
+                    limit: spec.limit,
+                })
+                .collect(),
         }
     }
 }
 
 /// A seeded Item.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Item {
     /// Plaid's id of the Item.
@@ -234,7 +270,7 @@ pub struct Item {
 }
 
 /// An account of a seeded Item.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Account {
     /// The id to pass as `account_id`.
@@ -247,10 +283,16 @@ pub struct Account {
     pub account_type: String,
     /// Plaid's account subtype.
     pub subtype: String,
+    /// The available balance, if reported.
+    pub available: Option<f64>,
+    /// The current balance.
+    pub current: f64,
+    /// The credit or overdraft limit, if any.
+    pub limit: Option<f64>,
 }
 
 /// A fault to inject into the next requests.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Fault {
     /// HTTP 429 `RATE_LIMIT_EXCEEDED` with `Retry-After: <seconds>`.
@@ -327,26 +369,55 @@ impl State {
     }
 }
 
+/// The institution Sandbox Items belong to unless another is asked for.
+pub(crate) const SANDBOX_INSTITUTION: &str = "ins_109508";
+
 #[derive(Default)]
 pub(crate) struct Data {
     /// Access token → Item.
     pub(crate) items: HashMap<String, ItemState>,
     /// Processor token → what it grants.
     pub(crate) processor_tokens: HashMap<String, ProcessorTokenState>,
+    /// Public token → the access token it exchanges for, and whether it was exchanged.
+    pub(crate) public_tokens: HashMap<String, (String, bool)>,
     pub(crate) faults: VecDeque<Fault>,
     pub(crate) requests: Vec<ReceivedRequest>,
 }
 
+impl Data {
+    pub(crate) fn insert_item(
+        &mut self,
+        item: Item,
+        institution_id: String,
+        products: Vec<String>,
+    ) {
+        self.items.insert(
+            item.access_token.clone(),
+            ItemState {
+                item,
+                institution_id,
+                products,
+                removed: false,
+            },
+        );
+    }
+}
+
 pub(crate) struct ItemState {
     pub(crate) item: Item,
+    pub(crate) institution_id: String,
+    pub(crate) products: Vec<String>,
     pub(crate) removed: bool,
 }
 
-#[allow(dead_code)] // read back by the permission endpoints
 pub(crate) struct ProcessorTokenState {
     pub(crate) access_token: String,
+    #[allow(dead_code)] // kept for debugging; Plaid ties a token to one account
     pub(crate) account_id: String,
+    #[allow(dead_code)]
     pub(crate) processor: String,
+    /// The products the partner may use; empty means no limit.
+    pub(crate) products: Vec<String>,
 }
 
 /// `len` random characters from Plaid's id alphabet.

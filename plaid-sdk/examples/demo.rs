@@ -1,20 +1,27 @@
-//! The main job: create a processor token and print it with its request id.
+//! The main job: the processor-token flow from start to end, one line a step.
 //!
 //! ```text
 //! cargo run -p plaid-sdk --example demo
 //! ```
 //!
 //! With no `PLAID_CLIENT_ID` in the environment it starts the offline emulator
-//! (`plaid-emulator`), seeds an Item and works against that: no credentials, no network.
-//! With `PLAID_CLIENT_ID`, `PLAID_SECRET` and `PLAID_ENV` set it calls that environment
-//! instead, and then needs the Item: `PLAID_ACCESS_TOKEN` and `PLAID_ACCOUNT_ID` (or
-//! `--access-token` and `--account-id`). `PLAID_PROCESSOR` or `--processor` picks the partner
+//! (`plaid-emulator`) and runs against that: no credentials, no network. The flow: create a
+//! Sandbox public token → exchange it for an access token → list the accounts → create a
+//! processor token → limit its products and read them back → remove the Item → show that the
+//! processor token no longer works.
+//!
+//! With `PLAID_CLIENT_ID`, `PLAID_SECRET` and `PLAID_ENV` set it calls that environment: the
+//! same flow in the Sandbox, or, when `PLAID_ACCESS_TOKEN` and `PLAID_ACCOUNT_ID` (or
+//! `--access-token` and `--account-id`) name an existing Item, only the processor token for it
+//! (the way to use it in Production). `PLAID_PROCESSOR` or `--processor` picks the partner
 //! (default `dwolla`).
 
 use std::process::ExitCode;
 
 use plaid_emulator::Emulator;
-use plaid_sdk::{Environment, PlaidClient, Processor};
+use plaid_sdk::{Environment, PlaidClient, Processor, Product};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn arg_or_env(flag: &str, var: &str) -> Option<String> {
     let mut args = std::env::args().skip(1);
@@ -29,45 +36,127 @@ fn arg_or_env(flag: &str, var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+fn products(list: &[Product]) -> String {
+    let names: Vec<&str> = list.iter().map(Product::as_str).collect();
+    if names.is_empty() {
+        "no limit".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The whole flow on a Sandbox-like environment.
+async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
+    let public = client
+        .sandbox_public_token_create("ins_109508", [Product::Auth])
+        .await?;
+    println!(
+        "1. sandbox public token created at ins_109508 (request {})",
+        public.request_id
+    );
+
+    let exchanged = client
+        .item_public_token_exchange(&public.public_token)
+        .await?;
+    println!(
+        "2. exchanged for the access token of item {} (request {})",
+        exchanged.item_id, exchanged.request_id
+    );
+
+    let accounts = client.accounts_get(&exchanged.access_token).await?;
+    let summary: Vec<String> = accounts
+        .accounts
+        .iter()
+        .map(|a| {
+            let subtype = a.subtype.as_ref().map_or("?", |s| s.as_str());
+            let mask = a.mask.as_deref().unwrap_or("????");
+            format!("{} ({subtype} …{mask})", a.name)
+        })
+        .collect();
+    println!(
+        "3. {} accounts: {}",
+        accounts.accounts.len(),
+        summary.join(", ")
+    );
+    let account = accounts
+        .accounts
+        .first()
+        .ok_or("the Item has no accounts")?;
+
+    let created = client
+        .processor_token_create(
+            &exchanged.access_token,
+            account.account_id.as_str(),
+            processor.clone(),
+        )
+        .await?;
+    println!(
+        "4. processor token for {processor} on {}: {} (request {})",
+        account.name,
+        created.processor_token.expose_secret(),
+        created.request_id
+    );
+
+    let limit = [Product::Auth, Product::Balance];
+    client
+        .processor_token_permissions_set(&created.processor_token, limit.clone())
+        .await?;
+    println!("5. limited the token to {}", products(&limit));
+
+    let read = client
+        .processor_token_permissions_get(&created.processor_token)
+        .await?;
+    println!("6. read back: {}", products(&read.products));
+
+    let removed = client.item_remove(&exchanged.access_token).await?;
+    println!(
+        "7. removed item {} (request {})",
+        exchanged.item_id, removed.request_id
+    );
+
+    match client
+        .processor_token_permissions_get(&created.processor_token)
+        .await
+    {
+        Err(e) => println!(
+            "8. the processor token no longer works: {}/{}",
+            e.error_type().map_or("-", |t| t.as_str()),
+            e.error_code().unwrap_or("-")
+        ),
+        Ok(_) => return Err("the processor token still works after /item/remove".into()),
+    }
+    Ok(())
+}
+
+async fn run() -> Result<()> {
     let processor = Processor::from(
         arg_or_env("--processor", "PLAID_PROCESSOR").unwrap_or_else(|| "dwolla".into()),
     );
-    // Kept alive until the end of `run`: dropping it stops the server.
-    let emulator;
-    let (client, access_token, account_id) = if std::env::var_os("PLAID_CLIENT_ID").is_some() {
-        let client = PlaidClient::from_env()?;
-        let access_token = arg_or_env("--access-token", "PLAID_ACCESS_TOKEN");
-        let account_id = arg_or_env("--account-id", "PLAID_ACCOUNT_ID");
-        let (Some(access_token), Some(account_id)) = (access_token, account_id) else {
-            eprintln!(
-                "with PLAID_CLIENT_ID set, give PLAID_ACCESS_TOKEN and PLAID_ACCOUNT_ID (or --access-token and --account-id)"
-            );
-            std::process::exit(2);
-        };
-        println!("environment: {}", client.environment());
-        (client, access_token, account_id)
-    } else {
-        emulator = Emulator::start().await?;
-        let item = emulator.add_item();
-        let account = &item.accounts[0];
+    if std::env::var_os("PLAID_CLIENT_ID").is_none() {
+        let emulator = Emulator::start().await?;
         println!(
             "environment: the offline emulator at {} (no PLAID_CLIENT_ID set)",
             emulator.base_url()
-        );
-        println!(
-            "item: {} with account {} ({} {})",
-            item.item_id, account.account_id, account.name, account.mask
         );
         let client = PlaidClient::builder()
             .environment(Environment::custom(emulator.base_url())?)
             .credentials(emulator.client_id(), emulator.secret())
             .build()?;
-        (
-            client,
-            item.access_token.clone(),
-            account.account_id.clone(),
-        )
+        return flow(&client, processor).await;
+    }
+    let client = PlaidClient::from_env()?;
+    println!("environment: {}", client.environment());
+    let access_token = arg_or_env("--access-token", "PLAID_ACCESS_TOKEN");
+    if access_token.is_none() && *client.environment() != Environment::Production {
+        return flow(&client, processor).await;
+    }
+    let (Some(access_token), Some(account_id)) =
+        (access_token, arg_or_env("--account-id", "PLAID_ACCOUNT_ID"))
+    else {
+        return Err(
+            "give PLAID_ACCESS_TOKEN and PLAID_ACCOUNT_ID (or --access-token and --account-id)"
+                .into(),
+        );
     };
     let created = client
         .processor_token_create(access_token, account_id, processor.clone())
