@@ -5,14 +5,22 @@
 use plaid_emulator::{Emulator, Fault};
 use serde_json::{Value, json};
 
-/// The fragment's components, translated from OpenAPI 3.0 schema objects to JSON Schema.
-fn components() -> Value {
+/// The fragment, with its components translated from OpenAPI 3.0 schema objects to JSON Schema.
+fn fragment() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/plaid.yaml");
     let text = std::fs::read_to_string(path).expect("spec/plaid.yaml");
     let mut spec: Value = serde_norway::from_str(&text).expect("yaml");
-    let mut components = spec["components"].take();
-    translate(&mut components);
-    components
+    translate(&mut spec["components"]);
+    spec
+}
+
+/// The schema name of an operation's success response, as the fragment says.
+fn success_schema(spec: &Value, path: &str) -> String {
+    let reference = spec["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
+        ["schema"]["$ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no 200 schema for {path}"));
+    reference.rsplit('/').next().expect("name").to_string()
 }
 
 /// `nullable: true` → `"null"` among the types (or an `anyOf` with null beside a `$ref`);
@@ -53,9 +61,10 @@ type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, Option<Fault>);
 
 #[tokio::test]
 async fn every_response_the_emulator_produces_conforms_to_the_fragment() {
-    let components = components();
-    let success = validator(&components, "ProcessorTokenCreateResponse");
-    let error = validator(&components, "PlaidError");
+    let spec = fragment();
+    let components = &spec["components"];
+    let success = validator(components, "ProcessorTokenCreateResponse");
+    let error = validator(components, "PlaidError");
 
     let emulator = Emulator::start().await.expect("emulator");
     let item = emulator.add_item();
@@ -177,4 +186,125 @@ async fn every_response_the_emulator_produces_conforms_to_the_fragment() {
     assert!(!success.is_valid(&json!({"request_id": "r"})));
     assert!(!error.is_valid(&json!({"error_type": "NOT_A_TYPE", "error_code": "X", "error_message": "m", "display_message": null})));
     assert_eq!(seen_codes.len(), 13);
+}
+
+/// Drives every operation through success and failure with a plain HTTP client, and checks
+/// each body against the schema the fragment gives that operation.
+#[tokio::test]
+async fn every_operation_of_the_family_conforms_to_the_fragment() {
+    let spec = fragment();
+    let components = &spec["components"];
+    let error = validator(components, "PlaidError");
+    let emulator = Emulator::start().await.expect("emulator");
+    let http = reqwest::Client::new();
+    let mut checked = std::collections::BTreeSet::new();
+    let call = async |path: &str, body: Value| -> Value {
+        let response = http
+            .post(format!("{}{path}", emulator.base_url()))
+            .header("plaid-client-id", emulator.client_id())
+            .header("plaid-secret", emulator.secret())
+            .header("plaid-version", "2020-09-14")
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("json");
+        let validator = if status == 200 {
+            validator(components, &success_schema(&spec, path))
+        } else {
+            validator(components, "PlaidError")
+        };
+        let problems: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "{path} ({status}) does not conform: {problems:?}\n{body}"
+        );
+        body
+    };
+    let public = call(
+        "/sandbox/public_token/create",
+        json!({"institution_id": "ins_109508", "initial_products": ["auth"]}),
+    )
+    .await;
+    let exchanged = call(
+        "/item/public_token/exchange",
+        json!({"public_token": public["public_token"]}),
+    )
+    .await;
+    let access = exchanged["access_token"].clone();
+    let accounts = call("/accounts/get", json!({"access_token": access})).await;
+    let account = accounts["accounts"][0]["account_id"].clone();
+    let token = call(
+        "/processor/token/create",
+        json!({"access_token": access, "account_id": account, "processor": "dwolla"}),
+    )
+    .await;
+    let processor_token = token["processor_token"].clone();
+    call(
+        "/processor/stripe/bank_account_token/create",
+        json!({"access_token": access, "account_id": account}),
+    )
+    .await;
+    call(
+        "/processor/token/permissions/set",
+        json!({"processor_token": processor_token, "products": ["auth"]}),
+    )
+    .await;
+    call(
+        "/processor/token/permissions/get",
+        json!({"processor_token": processor_token}),
+    )
+    .await;
+    call("/item/remove", json!({"access_token": access})).await;
+    // And each one's failure, now that the Item is gone.
+    for (path, body) in [
+        (
+            "/sandbox/public_token/create",
+            json!({"institution_id": "nope", "initial_products": ["auth"]}),
+        ),
+        (
+            "/item/public_token/exchange",
+            json!({"public_token": public["public_token"]}),
+        ),
+        ("/accounts/get", json!({"access_token": access})),
+        (
+            "/processor/token/create",
+            json!({"access_token": access, "account_id": account, "processor": "dwolla"}),
+        ),
+        (
+            "/processor/stripe/bank_account_token/create",
+            json!({"access_token": access, "account_id": account}),
+        ),
+        (
+            "/processor/token/permissions/set",
+            json!({"processor_token": processor_token, "products": []}),
+        ),
+        (
+            "/processor/token/permissions/get",
+            json!({"processor_token": processor_token}),
+        ),
+        ("/item/remove", json!({"access_token": access})),
+    ] {
+        let body = call(path, body).await;
+        assert!(
+            body["error_code"].is_string(),
+            "{path} should have failed: {body}"
+        );
+        checked.insert(path);
+    }
+    let listed: std::collections::BTreeSet<&str> = spec["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        checked, listed,
+        "every operation of the fragment is exercised"
+    );
+    assert!(!error.is_valid(&json!({})));
 }

@@ -180,6 +180,77 @@ async fn no_secret_in_any_rendering_or_log() {
         rendered.push(("bad secret".into(), format!("{e}\n{}", render(&e))));
     }
 
+    // The whole family: every result's rendering, with the real tokens the emulator minted.
+    let emulator = plaid_emulator::Emulator::start().await.expect("emulator");
+    let client = PlaidClient::builder()
+        .environment(Environment::custom(emulator.base_url()).expect("url"))
+        .credentials(emulator.client_id(), emulator.secret())
+        .build()
+        .expect("client");
+    let public = client
+        .sandbox_public_token_create("ins_109508", [plaid_sdk::Product::Auth])
+        .await
+        .expect("public");
+    let exchanged = client
+        .item_public_token_exchange(&public.public_token)
+        .await
+        .expect("exchange");
+    let accounts = client
+        .accounts_get(&exchanged.access_token)
+        .await
+        .expect("accounts");
+    let account = accounts.accounts[0].account_id.clone();
+    let created = client
+        .processor_token_create(&exchanged.access_token, account.as_str(), "dwolla")
+        .await
+        .expect("token");
+    let stripe = client
+        .processor_stripe_bank_account_token_create(&exchanged.access_token, account.as_str())
+        .await
+        .expect("stripe");
+    let set = client
+        .processor_token_permissions_set(&created.processor_token, [])
+        .await
+        .expect("set");
+    let get = client
+        .processor_token_permissions_get(&created.processor_token)
+        .await
+        .expect("get");
+    let removed = client
+        .item_remove(&exchanged.access_token)
+        .await
+        .expect("remove");
+    let revoked = client
+        .processor_token_permissions_get(&created.processor_token)
+        .await
+        .expect_err("revoked");
+    let minted = [
+        public.public_token.expose_secret().to_string(),
+        exchanged.access_token.expose_secret().to_string(),
+        created.processor_token.expose_secret().to_string(),
+        stripe.stripe_bank_account_token.expose_secret().to_string(),
+    ];
+    let family = [
+        render(&public),
+        render(&exchanged),
+        render(&accounts),
+        render(&created),
+        render(&stripe),
+        render(&set),
+        render(&get),
+        render(&removed),
+        format!("{revoked}\n{}", render(&revoked)),
+        render(&client.accounts_get(&exchanged.access_token)),
+    ];
+    for text in &family {
+        for secret in &minted {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a minted token in a rendering:\n{text}"
+            );
+        }
+    }
+
     assert!(rendered.len() > 40, "every path rendered");
     for (what, text) in &rendered {
         assert_clean(what, text);
@@ -191,4 +262,10 @@ async fn no_secret_in_any_rendering_or_log() {
     );
     assert!(logs.contains("retrying"), "retries are logged:\n{logs}");
     assert_clean("the TRACE log", &logs);
+    for secret in &minted {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a minted token in the TRACE log"
+        );
+    }
 }

@@ -1,0 +1,344 @@
+//! The processor-token family end to end against the emulator: the Sandbox flow from public
+//! token to revocation, and each operation's error paths.
+
+use plaid_emulator::Emulator;
+use plaid_sdk::types::{AccountSubtype, AccountType};
+use plaid_sdk::{Environment, ErrorKind, InvalidInput, PlaidClient, Processor, Product};
+
+async fn start() -> (Emulator, PlaidClient) {
+    let emulator = Emulator::start().await.expect("emulator");
+    let client = PlaidClient::builder()
+        .environment(Environment::custom(emulator.base_url()).expect("url"))
+        .credentials(emulator.client_id(), emulator.secret())
+        .build()
+        .expect("client");
+    (emulator, client)
+}
+
+fn code(err: &plaid_sdk::Error) -> (&str, &str) {
+    let plaid = err
+        .plaid_error()
+        .unwrap_or_else(|| panic!("not a Plaid error: {err:?}"));
+    (plaid.error_type.as_str(), plaid.error_code.as_str())
+}
+
+#[tokio::test]
+async fn the_sandbox_flow_from_public_token_to_revocation() {
+    let (emulator, client) = start().await;
+    let public = client
+        .sandbox_public_token_create("ins_109508", [Product::Auth])
+        .await
+        .expect("public token");
+    assert!(
+        public
+            .public_token
+            .expose_secret()
+            .starts_with("public-sandbox-")
+    );
+
+    let exchanged = client
+        .item_public_token_exchange(&public.public_token)
+        .await
+        .expect("exchange");
+    assert!(
+        exchanged
+            .access_token
+            .expose_secret()
+            .starts_with("access-sandbox-")
+    );
+
+    let accounts = client
+        .accounts_get(&exchanged.access_token)
+        .await
+        .expect("accounts");
+    assert_eq!(accounts.item.item_id, exchanged.item_id);
+    assert_eq!(accounts.item.institution_id.as_deref(), Some("ins_109508"));
+    assert_eq!(accounts.item.billed_products, [Product::Auth]);
+    assert!(accounts.item.error.is_none());
+    assert_eq!(accounts.accounts.len(), 3);
+    let checking = &accounts.accounts[0];
+    assert_eq!(checking.type_, AccountType::Depository);
+    assert_eq!(checking.subtype, Some(AccountSubtype::Checking));
+    assert_eq!(checking.balances.iso_currency_code.as_deref(), Some("USD"));
+    let card = &accounts.accounts[2];
+    assert_eq!(
+        (card.type_.as_str(), card.balances.limit),
+        ("credit", Some(2000.0))
+    );
+    assert_eq!(
+        card.balances.available, None,
+        "a null balance reads as None"
+    );
+
+    let created = client
+        .processor_token_create(
+            &exchanged.access_token,
+            checking.account_id.as_str(),
+            Processor::Dwolla,
+        )
+        .await
+        .expect("processor token");
+    let stripe = client
+        .processor_stripe_bank_account_token_create(
+            &exchanged.access_token,
+            checking.account_id.as_str(),
+        )
+        .await
+        .expect("stripe token");
+    assert!(
+        stripe
+            .stripe_bank_account_token
+            .expose_secret()
+            .starts_with("btok_")
+    );
+
+    let unrestricted = client
+        .processor_token_permissions_get(&created.processor_token)
+        .await
+        .expect("get");
+    assert!(
+        unrestricted.products.is_empty(),
+        "no limit until one is set"
+    );
+    client
+        .processor_token_permissions_set(
+            &created.processor_token,
+            [Product::Auth, Product::Balance],
+        )
+        .await
+        .expect("set");
+    let read = client
+        .processor_token_permissions_get(&created.processor_token)
+        .await
+        .expect("get");
+    assert_eq!(read.products, [Product::Auth, Product::Balance]);
+    client
+        .processor_token_permissions_set(&created.processor_token, [])
+        .await
+        .expect("lift the limit");
+    let read = client
+        .processor_token_permissions_get(&created.processor_token)
+        .await
+        .expect("get");
+    assert!(read.products.is_empty());
+
+    client
+        .item_remove(&exchanged.access_token)
+        .await
+        .expect("remove");
+    assert!(emulator.is_removed(exchanged.access_token.expose_secret()));
+
+    let err = client
+        .processor_token_permissions_get(&created.processor_token)
+        .await
+        .expect_err("revoked");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_PROCESSOR_TOKEN"));
+    let err = client
+        .accounts_get(&exchanged.access_token)
+        .await
+        .expect_err("removed");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_ACCESS_TOKEN"));
+    let err = client
+        .processor_token_create(
+            &exchanged.access_token,
+            checking.account_id.as_str(),
+            Processor::Dwolla,
+        )
+        .await
+        .expect_err("removed");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_ACCESS_TOKEN"));
+    let err = client
+        .item_remove(&exchanged.access_token)
+        .await
+        .expect_err("twice");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_ACCESS_TOKEN"));
+}
+
+#[tokio::test]
+async fn a_public_token_exchanges_once() {
+    let (_emulator, client) = start().await;
+    let public = client
+        .sandbox_public_token_create("ins_109508", [Product::Auth])
+        .await
+        .expect("public");
+    client
+        .item_public_token_exchange(&public.public_token)
+        .await
+        .expect("first");
+    let err = client
+        .item_public_token_exchange(&public.public_token)
+        .await
+        .expect_err("second");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_PUBLIC_TOKEN"));
+    let err = client
+        .item_public_token_exchange("public-sandbox-unknown")
+        .await
+        .expect_err("unknown");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_PUBLIC_TOKEN"));
+}
+
+#[tokio::test]
+async fn each_operation_refuses_unknown_tokens_and_foreign_accounts() {
+    let (emulator, client) = start().await;
+    let item = emulator.add_item();
+    let other = emulator.add_item();
+    let unknown_access = "access-sandbox-00000000-0000-0000-0000-000000000000";
+    let err = client
+        .accounts_get(unknown_access)
+        .await
+        .expect_err("accounts");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_ACCESS_TOKEN"));
+    let err = client
+        .item_remove(unknown_access)
+        .await
+        .expect_err("remove");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_ACCESS_TOKEN"));
+    let err = client
+        .processor_stripe_bank_account_token_create(unknown_access, "acc")
+        .await
+        .expect_err("stripe");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_ACCESS_TOKEN"));
+    let err = client
+        .processor_stripe_bank_account_token_create(
+            item.access_token.as_str(),
+            other.accounts[0].account_id.as_str(),
+        )
+        .await
+        .expect_err("stripe, foreign account");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_ACCOUNT_ID"));
+    let err = client
+        .processor_token_permissions_set("processor-sandbox-unknown", [Product::Auth])
+        .await
+        .expect_err("set");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_PROCESSOR_TOKEN"));
+    let err = client
+        .processor_token_permissions_get("processor-sandbox-unknown")
+        .await
+        .expect_err("get");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_PROCESSOR_TOKEN"));
+    let err = client
+        .sandbox_public_token_create("first-platypus", [Product::Auth])
+        .await
+        .expect_err("institution");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_INSTITUTION"));
+    // Removing one Item leaves the others alone.
+    client
+        .item_remove(item.access_token.as_str())
+        .await
+        .expect("remove");
+    client
+        .accounts_get(other.access_token.as_str())
+        .await
+        .expect("the other Item still works");
+}
+
+#[tokio::test]
+async fn every_operation_checks_its_input_before_sending() {
+    let (emulator, client) = start().await;
+    let invalid = |e: plaid_sdk::Error| match e.kind() {
+        ErrorKind::InvalidInput(i) => i.clone(),
+        _ => panic!("not refused before sending: {e:?}"),
+    };
+    assert_eq!(
+        invalid(client.accounts_get("").await.expect_err("")),
+        InvalidInput::Blank {
+            field: "access_token"
+        }
+    );
+    assert_eq!(
+        invalid(client.item_remove(" ").await.expect_err("")),
+        InvalidInput::Blank {
+            field: "access_token"
+        }
+    );
+    assert_eq!(
+        invalid(client.item_public_token_exchange("").await.expect_err("")),
+        InvalidInput::Blank {
+            field: "public_token"
+        }
+    );
+    assert_eq!(
+        invalid(
+            client
+                .processor_token_permissions_get("")
+                .await
+                .expect_err("")
+        ),
+        InvalidInput::Blank {
+            field: "processor_token"
+        }
+    );
+    assert_eq!(
+        invalid(
+            client
+                .processor_token_permissions_set("processor-sandbox-1", [Product::from("")])
+                .await
+                .expect_err("")
+        ),
+        InvalidInput::Blank { field: "products" }
+    );
+    assert_eq!(
+        invalid(
+            client
+                .processor_stripe_bank_account_token_create("access-sandbox-1", "")
+                .await
+                .expect_err("")
+        ),
+        InvalidInput::Blank {
+            field: "account_id"
+        }
+    );
+    assert_eq!(
+        invalid(
+            client
+                .sandbox_public_token_create("ins_109508", [])
+                .await
+                .expect_err("")
+        ),
+        InvalidInput::Blank {
+            field: "initial_products"
+        }
+    );
+    assert_eq!(emulator.request_count(), 0);
+
+    let production = PlaidClient::builder()
+        .environment(Environment::Production)
+        .credentials("id", "secret")
+        .build()
+        .expect("client");
+    assert_eq!(
+        invalid(
+            production
+                .sandbox_public_token_create("ins_109508", [Product::Auth])
+                .await
+                .expect_err("")
+        ),
+        InvalidInput::SandboxOnly {
+            operation: "sandbox_public_token_create"
+        }
+    );
+    assert!(matches!(
+        invalid(
+            production
+                .processor_token_permissions_get("processor-sandbox-1")
+                .await
+                .expect_err("")
+        ),
+        InvalidInput::WrongEnvironment {
+            field: "processor_token",
+            ..
+        }
+    ));
+    assert!(matches!(
+        invalid(
+            production
+                .item_public_token_exchange("public-sandbox-1")
+                .await
+                .expect_err("")
+        ),
+        InvalidInput::WrongEnvironment {
+            field: "public_token",
+            ..
+        }
+    ));
+}
