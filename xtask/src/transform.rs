@@ -129,8 +129,12 @@ pub fn hoist(doc: &mut Value, hoists: &[Hoist]) -> Result<(), Failure> {
     for h in hoists {
         let schemas = schemas_mut(doc)
             .ok_or_else(|| Failure("the fragment has no components/schemas".into()))?;
-        let property = schemas
-            .get_mut(h.schema)
+        // A schema the fragment does not have (its operation is not listed) is skipped; a
+        // property missing from a schema it has means Plaid's spec changed, and fails.
+        let Some(schema) = schemas.get_mut(h.schema) else {
+            continue;
+        };
+        let property = Some(schema)
             .and_then(|s| s.get_mut("properties"))
             .and_then(|p| p.get_mut(h.property))
             .ok_or_else(|| {
@@ -582,6 +586,17 @@ mod tests {
     #[test]
     fn hoisting_fails_on_a_missing_property_or_a_clash() {
         let mut doc = spec();
+        let before = doc.clone();
+        hoist(
+            &mut doc,
+            &[Hoist {
+                schema: "Absent",
+                property: "x",
+                name: "X",
+            }],
+        )
+        .expect("a schema the fragment lacks is skipped");
+        assert_eq!(doc, before);
         let Failure(msg) = hoist(
             &mut doc,
             &[Hoist {

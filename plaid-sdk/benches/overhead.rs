@@ -1,0 +1,266 @@
+//! The SDK's processor-token call against a hand-written reqwest call that sends the identical
+//! request (same headers, same body bytes) and parses the same response, both against one
+//! in-process loopback server, in one run. Prints medians of several rounds and the
+//! SDK / hand-written ratios.
+//!
+//! `cargo bench -p plaid-sdk --bench overhead` (add `-- --quick` for a short run).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use plaid_sdk::{Environment, PlaidClient, Processor};
+use tokio::net::TcpListener;
+
+const ACCESS: &str = "access-sandbox-5b2c1a9e-0000-4d2a-9a55-aabbccddeeff";
+const BODY: &[u8] =
+    br#"{"processor_token":"processor-sandbox-0asd1-a92nc","request_id":"xrQNYZ7Zoh6R7gV"}"#;
+
+/// A minimal HTTP/1.1 server that reads the request body and answers with a fixed token.
+async fn serve() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                    let _ = req.into_body().collect().await;
+                    let mut response = hyper::Response::new(Full::new(Bytes::from_static(BODY)));
+                    response.headers_mut().insert(
+                        hyper::header::CONTENT_TYPE,
+                        hyper::header::HeaderValue::from_static("application/json"),
+                    );
+                    Ok::<_, Infallible>(response)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+#[derive(serde::Deserialize)]
+struct Created {
+    processor_token: String,
+    request_id: String,
+}
+
+/// The floor: what a careful hand-written client sends and parses.
+struct HandWritten {
+    http: reqwest::Client,
+    url: String,
+    headers: reqwest::header::HeaderMap,
+    body: Bytes,
+}
+
+impl HandWritten {
+    fn new(base: &str) -> Self {
+        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("plaid-client-id"),
+            HeaderValue::from_static("client-id-123"),
+        );
+        let mut secret = HeaderValue::from_static("bench-secret");
+        secret.set_sensitive(true);
+        headers.insert(HeaderName::from_static("plaid-secret"), secret);
+        headers.insert(
+            HeaderName::from_static("plaid-version"),
+            HeaderValue::from_static("2020-09-14"),
+        );
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            HeaderValue::from_static(plaid_sdk::USER_AGENT),
+        );
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let body = Bytes::from(format!(
+            r#"{{"access_token":"{ACCESS}","account_id":"acc_1","processor":"dwolla"}}"#
+        ));
+        HandWritten {
+            http: reqwest::Client::new(),
+            url: format!("{base}/processor/token/create"),
+            headers,
+            body,
+        }
+    }
+
+    async fn call(&self) -> Created {
+        let response = self
+            .http
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .body(self.body.clone())
+            .send()
+            .await
+            .expect("send");
+        let bytes = response.bytes().await.expect("body");
+        serde_json::from_slice(&bytes).expect("parse")
+    }
+}
+
+async fn sdk_call(client: &PlaidClient) -> String {
+    let created = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect("sdk call");
+    created.request_id
+}
+
+struct Round {
+    sequential_rps: f64,
+    p50: Duration,
+    concurrent_rps: f64,
+}
+
+async fn sequential<F, Fut>(calls: usize, mut f: F) -> (f64, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut latencies = Vec::with_capacity(calls);
+    let start = Instant::now();
+    for _ in 0..calls {
+        let t = Instant::now();
+        f().await;
+        latencies.push(t.elapsed());
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    (
+        calls as f64 / elapsed.as_secs_f64(),
+        latencies[latencies.len() / 2],
+    )
+}
+
+async fn concurrent<F, Fut>(calls: usize, in_flight: usize, f: F) -> f64
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let f = Arc::new(f);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..in_flight {
+        let f = Arc::clone(&f);
+        tasks.spawn(async move {
+            for _ in 0..calls / in_flight {
+                f().await;
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    calls as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (rounds, calls, in_flight) = if quick { (3, 500, 32) } else { (5, 2000, 32) };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let base = serve().await;
+        let sdk = PlaidClient::builder()
+            .environment(Environment::custom(&base).expect("url"))
+            .credentials("client-id-123", "bench-secret")
+            .build()
+            .expect("client");
+        let hand = Arc::new(HandWritten::new(&base));
+
+        // Same wire request: compare once before timing anything.
+        assert_eq!(sdk_call(&sdk).await, hand.call().await.request_id);
+        assert_eq!(hand.call().await.processor_token, "processor-sandbox-0asd1-a92nc");
+        for _ in 0..500 {
+            sdk_call(&sdk).await;
+            hand.call().await;
+        }
+
+        let mut sdk_rounds = Vec::new();
+        let mut hand_rounds = Vec::new();
+        for round in 0..rounds {
+            // Alternate which goes first, so drift does not favour one side.
+            for side in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+                let result = if side == 0 {
+                    let c = sdk.clone();
+                    let (rps, p50) = sequential(calls, || async { sdk_call(&c).await; }).await;
+                    let c = sdk.clone();
+                    let crps = concurrent(calls * 2, in_flight, move || {
+                        let c = c.clone();
+                        async move {
+                            sdk_call(&c).await;
+                        }
+                    })
+                    .await;
+                    Round { sequential_rps: rps, p50, concurrent_rps: crps }
+                } else {
+                    let h = Arc::clone(&hand);
+                    let (rps, p50) = sequential(calls, || async { h.call().await; }).await;
+                    let h = Arc::clone(&hand);
+                    let crps = concurrent(calls * 2, in_flight, move || {
+                        let h = Arc::clone(&h);
+                        async move {
+                            h.call().await;
+                        }
+                    })
+                    .await;
+                    Round { sequential_rps: rps, p50, concurrent_rps: crps }
+                };
+                if side == 0 { sdk_rounds.push(result) } else { hand_rounds.push(result) }
+            }
+        }
+        let summarize = |rounds: &[Round]| {
+            (
+                median(rounds.iter().map(|r| r.sequential_rps).collect()),
+                median(rounds.iter().map(|r| r.p50.as_secs_f64() * 1e6).collect()),
+                median(rounds.iter().map(|r| r.concurrent_rps).collect()),
+            )
+        };
+        let (s_seq, s_p50, s_conc) = summarize(&sdk_rounds);
+        let (h_seq, h_p50, h_conc) = summarize(&hand_rounds);
+        println!("processor_token_create, loopback, {rounds} rounds of {calls} sequential + {} at {in_flight} in flight (medians)", calls * 2);
+        println!("{:<14} {:>14} {:>10} {:>16}", "", "sequential/s", "p50 µs", "concurrent/s");
+        println!("{:<14} {:>14.0} {:>10.1} {:>16.0}", "hand-written", h_seq, h_p50, h_conc);
+        println!("{:<14} {:>14.0} {:>10.1} {:>16.0}", "plaid-sdk", s_seq, s_p50, s_conc);
+        println!(
+            "ratio sdk/hand: sequential throughput {:.3}, p50 latency {:.3}, concurrent throughput {:.3}",
+            s_seq / h_seq,
+            s_p50 / h_p50,
+            s_conc / h_conc
+        );
+        if let Some(kib) = peak_rss_kib() {
+            println!("peak RSS of this process (server, both clients): {:.1} MiB", kib as f64 / 1024.0);
+        }
+    });
+}
