@@ -20,33 +20,45 @@ const ACCESS: &str = "access-sandbox-5b2c1a9e-0000-4d2a-9a55-aabbccddeeff";
 const BODY: &[u8] =
     br#"{"processor_token":"processor-sandbox-0asd1-a92nc","request_id":"xrQNYZ7Zoh6R7gV"}"#;
 
-/// A minimal HTTP/1.1 server that reads the request body and answers with a fixed token.
-async fn serve() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let _ = req.into_body().collect().await;
-                    let mut response = hyper::Response::new(Full::new(Bytes::from_static(BODY)));
-                    response.headers_mut().insert(
-                        hyper::header::CONTENT_TYPE,
-                        hyper::header::HeaderValue::from_static("application/json"),
-                    );
-                    Ok::<_, Infallible>(response)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+/// A minimal HTTP/1.1 server that reads the request body and answers with a fixed token, on a
+/// thread and runtime of its own, so that the client side measured is alone on its runtime.
+fn serve() -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        runtime.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let _ = tx.send(format!("http://{}", listener.local_addr().expect("addr")));
+            accept(listener).await;
+        });
     });
-    url
+    rx.recv().expect("server address")
+}
+
+async fn accept(listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                let _ = req.into_body().collect().await;
+                let mut response = hyper::Response::new(Full::new(Bytes::from_static(BODY)));
+                response.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/json"),
+                );
+                Ok::<_, Infallible>(response)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -55,12 +67,20 @@ struct Created {
     request_id: String,
 }
 
-/// The floor: what a careful hand-written client sends and parses.
+/// The request body, serialized on each call as any client must (its values change per call).
+#[derive(serde::Serialize)]
+struct CreateRequest<'a> {
+    access_token: &'a str,
+    account_id: &'a str,
+    processor: &'a str,
+}
+
+/// The floor: what a careful hand-written client sends and parses, with the same per-request
+/// timeout the SDK applies by default.
 struct HandWritten {
     http: reqwest::Client,
     url: String,
     headers: reqwest::header::HeaderMap,
-    body: Bytes,
 }
 
 impl HandWritten {
@@ -90,14 +110,10 @@ impl HandWritten {
             reqwest::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let body = Bytes::from(format!(
-            r#"{{"access_token":"{ACCESS}","account_id":"acc_1","processor":"dwolla"}}"#
-        ));
         HandWritten {
             http: reqwest::Client::new(),
             url: format!("{base}/processor/token/create"),
             headers,
-            body,
         }
     }
 
@@ -106,7 +122,15 @@ impl HandWritten {
             .http
             .post(&self.url)
             .headers(self.headers.clone())
-            .body(self.body.clone())
+            .body(
+                serde_json::to_vec(&CreateRequest {
+                    access_token: ACCESS,
+                    account_id: "acc_1",
+                    processor: "dwolla",
+                })
+                .expect("json"),
+            )
+            .timeout(Duration::from_secs(30))
             .send()
             .await
             .expect("send");
@@ -184,14 +208,15 @@ fn peak_rss_kib() -> Option<u64> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (rounds, calls, in_flight) = if quick { (3, 500, 32) } else { (5, 2000, 32) };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // `--profile sdk|hand`: only that side, sequentially, for a profiler to sample.
+    let profile = std::env::args().skip_while(|a| a != "--profile").nth(1);
+    let (rounds, calls, in_flight) = if quick { (3, 500, 32) } else { (7, 2000, 32) };
+    let base = serve();
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let base = serve().await;
         let sdk = PlaidClient::builder()
             .environment(Environment::custom(&base).expect("url"))
             .credentials("client-id-123", "bench-secret")
@@ -199,6 +224,16 @@ fn main() {
             .expect("client");
         let hand = Arc::new(HandWritten::new(&base));
 
+        if let Some(side) = profile {
+            for _ in 0..20_000 {
+                if side == "sdk" {
+                    sdk_call(&sdk).await;
+                } else {
+                    hand.call().await;
+                }
+            }
+            return;
+        }
         // Same wire request: compare once before timing anything.
         assert_eq!(sdk_call(&sdk).await, hand.call().await.request_id);
         assert_eq!(hand.call().await.processor_token, "processor-sandbox-0asd1-a92nc");

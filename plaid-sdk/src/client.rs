@@ -429,7 +429,7 @@ impl PlaidClient {
         map: fn(R) -> T,
     ) -> Pending<'a, T>
     where
-        R: serde::de::DeserializeOwned + Send + 'a,
+        R: serde::de::DeserializeOwned + HasRequestId + Send + 'a,
         T: 'a,
         F: FnOnce(generated::Client) -> Fut + Send + 'a,
         Fut: Future<Output = (generated::Client, GeneratedResult<R>)> + Send + 'a,
@@ -459,7 +459,7 @@ impl PlaidClient {
         send: F,
     ) -> Result<R, Error>
     where
-        R: serde::de::DeserializeOwned,
+        R: serde::de::DeserializeOwned + HasRequestId,
         F: FnOnce(generated::Client) -> Fut,
         Fut: Future<Output = (generated::Client, GeneratedResult<R>)>,
     {
@@ -475,17 +475,19 @@ impl PlaidClient {
         );
         let started = Instant::now();
         let client = Call::client(&self.shared, options);
-        let (client, result) = send(client).instrument(span.clone()).await;
-        let record = client.inner.record();
-        let result = finish(operation, &client.inner, result);
+        // Boxed once here, so the outer futures stay small and are not copied at each level.
+        let (client, result) = Box::pin(send(client).instrument(span.clone())).await;
+        let record = client.inner.take_record();
+        let result = finish(operation, &client.inner, &record, result);
         span.record("attempts", record.attempts);
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         if let Some(status) = record.status {
             span.record("status", status);
         }
-        if let Some(id) = &record.request_id {
-            span.record("request_id", id.as_str());
-        }
+        match &result {
+            Ok(response) => span.record("request_id", response.request_id()),
+            Err(e) => span.record("request_id", e.request_id()),
+        };
         span.in_scope(|| match &result {
             Ok(_) => tracing::debug!("plaid: request succeeded"),
             Err(e) => tracing::debug!(error = %e, "plaid: request failed"),
@@ -538,6 +540,32 @@ impl PlaidClient {
         }
     }
 }
+
+/// The generated success responses, which all carry Plaid's request id.
+pub(crate) trait HasRequestId {
+    fn request_id(&self) -> &str;
+}
+
+macro_rules! has_request_id {
+    ($($t:ident),* $(,)?) => {
+        $(impl HasRequestId for types::$t {
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+        })*
+    };
+}
+
+has_request_id!(
+    ProcessorTokenCreateResponse,
+    ProcessorTokenPermissionsSetResponse,
+    ProcessorTokenPermissionsGetResponse,
+    ProcessorStripeBankAccountTokenCreateResponse,
+    ItemRemoveResponse,
+    SandboxPublicTokenCreateResponse,
+    ItemPublicTokenExchangeResponse,
+    AccountsGetResponse,
+);
 
 const KNOWN_ENVIRONMENTS: [&str; 3] = ["sandbox", "production", "development"];
 

@@ -392,9 +392,12 @@ impl ClientBuilder {
                 .build()
                 .map_err(|e| ConfigError::HttpClient(e.to_string()))?,
         };
+        let url = reqwest::Url::parse(self.environment.base_url())
+            .map_err(|e| ConfigError::InvalidBaseUrl(e.to_string()))?;
         Ok(PlaidClient {
             shared: Arc::new(Shared {
                 base_url: self.environment.base_url().to_string(),
+                url,
                 environment: self.environment,
                 http,
                 headers,

@@ -1,9 +1,9 @@
 //! The seam between the generated client and the handwritten layer: progenitor's
 //! `ClientHooks`, implemented for the generated `Client`.
 //!
-//! - `pre` puts the credentials, `Plaid-Version` and `User-Agent` on the request and removes
-//!   the `api-version` header progenitor adds.
-//! - `exec` sends with retries, reads the body under a size limit and a timeout, and records
+//! - `pre` removes the `api-version` header progenitor adds.
+//! - `exec` puts the credentials, `Plaid-Version` and `User-Agent` on each attempt, sends with
+//!   retries, reads the body under a size limit and a timeout, and records
 //!   what happened in the call's [`Call`] state, so the error the user sees keeps the status,
 //!   the request id and the attempt count even when the body is not JSON.
 
@@ -24,6 +24,8 @@ use crate::secret::ClientSecret;
 /// What every call of one [`PlaidClient`](crate::PlaidClient) shares.
 pub(crate) struct Shared {
     pub(crate) base_url: String,
+    /// `base_url`, parsed once.
+    pub(crate) url: reqwest::Url,
     pub(crate) environment: Environment,
     pub(crate) http: reqwest::Client,
     /// Credentials (marked sensitive), `Plaid-Version` and `User-Agent`, built once.
@@ -108,10 +110,16 @@ impl Call {
     }
 
     pub(crate) fn record(&self) -> Record {
-        self.record
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inspect(Record::clone)
+    }
+
+    /// Takes what the call recorded, leaving an empty record.
+    pub(crate) fn take_record(&self) -> Record {
+        std::mem::take(&mut self.record.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn inspect<T>(&self, f: impl FnOnce(&Record) -> T) -> T {
+        f(&self.record.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn update(&self, f: impl FnOnce(&mut Record)) {
@@ -152,21 +160,30 @@ impl Call {
                 None
             };
             *request.timeout_mut() = Some(timeout);
-            let result = self.attempt(client, request).await;
+            let headers = request.headers_mut();
+            for (name, value) in &self.shared.headers {
+                headers.insert(name, value.clone());
+            }
             self.update(|r| r.attempts = attempt);
+            let result = self.attempt(client, request).await;
             let decision = match &result {
+                Ok(response) if response.status().is_success() => Decision::Stop,
                 Ok(response) => {
-                    let record = self.record();
                     let status = response.status().as_u16();
-                    if (200..300).contains(&status) || record.failure.is_some() {
+                    let (failed, retry_after, error_type) = self.inspect(|r| {
+                        let error_type = if status >= 500 {
+                            error_type_of(&r.body)
+                        } else {
+                            None
+                        };
+                        (r.failure.is_some(), r.retry_after, error_type)
+                    });
+                    if failed {
                         Decision::Stop
                     } else {
-                        let error_type = (status >= 500)
-                            .then(|| error_type_of(&record.body))
-                            .flatten();
                         let outcome = Outcome::Status {
                             status,
-                            retry_after: record.retry_after,
+                            retry_after,
                             error_type: error_type.as_ref(),
                         };
                         decide(policy, outcome, attempt, started.elapsed(), fastrand::f64())
@@ -206,67 +223,134 @@ impl Call {
         client: &reqwest::Client,
         request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
-        self.update(|r| {
-            r.status = None;
-            r.request_id = None;
-            r.retry_after = None;
-            r.body = Bytes::new();
-            r.failure = None;
-        });
-        let mut response = client.execute(request).await?;
+        let response = client.execute(request).await;
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => {
+                self.update(|r| {
+                    *r = Record {
+                        attempts: r.attempts,
+                        ..Record::default()
+                    }
+                });
+                return Err(e);
+            }
+        };
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let header_request_id = response
-            .headers()
-            .get("plaid-request-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|id| crate::error::plausible_request_id(id))
-            .map(str::to_string);
-        self.update(|r| {
-            r.status = Some(status.as_u16());
-            r.retry_after = retry_after;
-            r.request_id = header_request_id;
-        });
         let limit = self.shared.max_body_bytes;
-        let too_large = |r: &mut Record| r.failure = Some(ErrorKind::BodyTooLarge { limit });
-        if response.content_length().is_some_and(|n| n > limit as u64) {
-            self.update(too_large);
-            return Ok(placeholder(status));
-        }
-        let mut body = Vec::with_capacity(response.content_length().map_or(1024, |n| n as usize));
-        while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > limit {
-                self.update(too_large);
-                return Ok(placeholder(status));
+        let body = match read_body(response, limit).await {
+            Ok(Some(body)) => body,
+            Ok(None) => {
+                self.update(|r| {
+                    *r = Record {
+                        attempts: r.attempts,
+                        status: Some(status.as_u16()),
+                        failure: Some(ErrorKind::BodyTooLarge { limit }),
+                        ..Record::default()
+                    }
+                });
+                return Ok(rebuild(status, Bytes::new(), &self.shared.url));
             }
-            body.extend_from_slice(&chunk);
-        }
-        let body = Bytes::from(body);
-        let body_request_id = request_id_of(&body);
-        let headers = std::mem::take(response.headers_mut());
+            Err(e) => {
+                self.update(|r| {
+                    *r = Record {
+                        attempts: r.attempts,
+                        status: Some(status.as_u16()),
+                        ..Record::default()
+                    }
+                });
+                return Err(e);
+            }
+        };
+        // What an error needs (Retry-After, the request id, the body) is recorded only for
+        // errors: a success's request id is in the parsed response.
+        let (retry_after, request_id) = if status.is_success() {
+            (None, None)
+        } else {
+            let retry_after = body
+                .headers
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let from_header = body
+                .headers
+                .get("plaid-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|id| crate::error::plausible_request_id(id))
+                .map(str::to_string);
+            (retry_after, request_id_of(&body.bytes).or(from_header))
+        };
         self.update(|r| {
-            r.body = body.clone();
-            if body_request_id.is_some() {
-                r.request_id = body_request_id;
+            *r = Record {
+                attempts: r.attempts,
+                status: Some(status.as_u16()),
+                request_id,
+                retry_after,
+                body: if status.is_success() {
+                    Bytes::new()
+                } else {
+                    body.bytes.clone()
+                },
+                failure: None,
             }
         });
-        let mut rebuilt = http::Response::new(body);
-        *rebuilt.status_mut() = status;
-        *rebuilt.headers_mut() = headers;
-        Ok(reqwest::Response::from(rebuilt))
+        // The generated code reads only the status and the body. The URL is given so reqwest
+        // need not parse a placeholder for each response.
+        Ok(rebuild(status, body.bytes, &self.shared.url))
     }
 }
 
-/// The response handed to the generated code when the real one could not be read; the
-/// recorded failure decides what the user sees.
-fn placeholder(status: reqwest::StatusCode) -> reqwest::Response {
-    let mut r = http::Response::new(Bytes::new());
-    *r.status_mut() = status;
-    reqwest::Response::from(r)
+/// A response body read in full, with the response's headers.
+struct ReadBody {
+    headers: reqwest::header::HeaderMap,
+    bytes: Bytes,
+}
+
+/// Reads the body unless it exceeds `limit` bytes (then `None`, having read no more than the
+/// limit and one chunk).
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<Option<ReadBody>> {
+    let headers = std::mem::take(response.headers_mut());
+    match response.content_length() {
+        Some(n) if n > limit as u64 => Ok(None),
+        // A declared length within the limit: hyper stops at it, so one collect is bounded.
+        Some(_) => Ok(Some(ReadBody {
+            headers,
+            bytes: response.bytes().await?,
+        })),
+        None => {
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > limit {
+                    return Ok(None);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Some(ReadBody {
+                headers,
+                bytes: Bytes::from(body),
+            }))
+        }
+    }
+}
+
+/// A response with this status and body, for the generated code to read.
+fn rebuild(status: reqwest::StatusCode, body: Bytes, url: &reqwest::Url) -> reqwest::Response {
+    use reqwest::ResponseBuilderExt;
+    match http::Response::builder()
+        .status(status)
+        .url(url.clone())
+        .body(body)
+    {
+        Ok(response) => reqwest::Response::from(response),
+        Err(_) => {
+            let mut r = http::Response::new(Bytes::new());
+            *r.status_mut() = status;
+            reqwest::Response::from(r)
+        }
+    }
 }
 
 /// The `request_id` of a JSON body, if it has one, without parsing anything else.
@@ -306,11 +390,9 @@ impl ClientHooks<Call> for generated::Client {
         request: &mut reqwest::Request,
         _info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
-        let headers = request.headers_mut();
-        headers.remove("api-version");
-        for (name, value) in &self.inner.shared.headers {
-            headers.insert(name, value.clone());
-        }
+        // progenitor's `api-version` goes; the SDK's own headers are added per attempt (see
+        // `Call::execute`), so that the copy kept for a retry stays small.
+        request.headers_mut().remove("api-version");
         Ok(())
     }
 
@@ -319,7 +401,9 @@ impl ClientHooks<Call> for generated::Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        self.inner.execute(&self.client, request).await
+        // Boxed: the retry loop is the largest part of the call's state, and every future that
+        // awaits it would otherwise copy it at each level.
+        Box::pin(self.inner.execute(&self.client, request)).await
     }
 }
 
@@ -328,12 +412,12 @@ impl ClientHooks<Call> for generated::Client {
 pub(crate) fn finish<T: serde::de::DeserializeOwned>(
     operation: &'static str,
     call: &Call,
+    record: &Record,
     result: Result<
         progenitor_client::ResponseValue<T>,
         progenitor_client::Error<crate::PlaidError>,
     >,
 ) -> Result<T, Error> {
-    let record = call.record();
     let error = |kind| {
         Error::new(kind)
             .with_operation(operation)
@@ -361,8 +445,11 @@ pub(crate) fn finish<T: serde::de::DeserializeOwned>(
             }
         }
         Err(G::InvalidResponsePayload(body, e)) => match record.status {
+            // A success's request id is not recorded up front; read it from the body here.
             Some(status) if (200..300).contains(&status) => {
-                Err(error(ErrorKind::Decode(decode_message::<T>(&body, &e))).with_status(status))
+                Err(error(ErrorKind::Decode(decode_message::<T>(&body, &e)))
+                    .with_status(status)
+                    .with_request_id(request_id_of(&body)))
             }
             Some(status) => Err(unexpected(error, status, &body, call)),
             None => Err(error(ErrorKind::Decode(decode_message::<T>(&body, &e)))),
