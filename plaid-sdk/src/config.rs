@@ -387,10 +387,13 @@ impl ClientBuilder {
 
         let http = match self.http_client {
             Some(client) => client,
-            None => reqwest::Client::builder()
+            None => {
+                install_crypto_provider();
+                reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
                 .build()
-                .map_err(|e| ConfigError::HttpClient(e.to_string()))?,
+                .map_err(|e| ConfigError::HttpClient(e.to_string()))?
+            }
         };
         let url = reqwest::Url::parse(self.environment.base_url())
             .map_err(|e| ConfigError::InvalidBaseUrl(e.to_string()))?;
@@ -407,6 +410,16 @@ impl ClientBuilder {
                 secrets,
             }),
         })
+    }
+}
+
+/// With the `rustls` feature, reqwest leaves the choice of crypto provider to the process:
+/// ring becomes the default unless the application installed another first (then this does
+/// nothing).
+fn install_crypto_provider() {
+    #[cfg(feature = "rustls")]
+    {
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
