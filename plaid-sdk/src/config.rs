@@ -390,9 +390,9 @@ impl ClientBuilder {
             None => {
                 install_crypto_provider();
                 reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .build()
-                .map_err(|e| ConfigError::HttpClient(e.to_string()))?
+                    .connect_timeout(self.connect_timeout)
+                    .build()
+                    .map_err(|e| ConfigError::HttpClient(e.to_string()))?
             }
         };
         let url = reqwest::Url::parse(self.environment.base_url())
@@ -413,11 +413,11 @@ impl ClientBuilder {
     }
 }
 
-/// With the `rustls` feature, reqwest leaves the choice of crypto provider to the process:
-/// ring becomes the default unless the application installed another first (then this does
-/// nothing).
+/// With the `rustls-ring` feature, reqwest leaves the choice of crypto provider to the
+/// process: ring becomes the default unless the application installed another first (then
+/// this does nothing).
 fn install_crypto_provider() {
-    #[cfg(feature = "rustls")]
+    #[cfg(feature = "rustls-ring")]
     {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }

@@ -243,7 +243,13 @@ impl Call {
         // are dropped, since nothing reads them and the generated code would copy them.
         if status.is_success() && response.content_length().is_some_and(|n| n <= limit as u64) {
             drop(std::mem::take(response.headers_mut()));
-            self.update(|r| *r = Record { attempts: r.attempts, status: Some(status.as_u16()), ..Record::default() });
+            self.update(|r| {
+                *r = Record {
+                    attempts: r.attempts,
+                    status: Some(status.as_u16()),
+                    ..Record::default()
+                }
+            });
             return Ok(response);
         }
         let body = match read_body(response, limit).await {

@@ -1,0 +1,510 @@
+//! The gateway's configuration: from the environment, a `KEY=VALUE` file, or both (the
+//! environment wins). Every problem is reported, one line each, before anything starts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+/// The operations callers may reach unless configured otherwise: those plaid-sdk knows.
+pub const DEFAULT_OPERATIONS: &[&str] = &[
+    "/processor/token/create",
+    "/processor/token/permissions/set",
+    "/processor/token/permissions/get",
+    "/processor/stripe/bank_account_token/create",
+    "/item/remove",
+    "/sandbox/public_token/create",
+    "/item/public_token/exchange",
+    "/accounts/get",
+];
+
+/// Every setting, with its variable name.
+pub const VARIABLES: &[(&str, &str)] = &[
+    (
+        "PLAID_GATEWAY_UPSTREAM",
+        "sandbox (default), production, or an http(s) URL",
+    ),
+    ("PLAID_CLIENT_ID", "the Plaid client id (required)"),
+    (
+        "PLAID_SECRET",
+        "the Plaid secret (this or PLAID_SECRET_FILE is required)",
+    ),
+    (
+        "PLAID_SECRET_FILE",
+        "a file holding the secret; refused when others may read it",
+    ),
+    (
+        "PLAID_GATEWAY_CALLERS",
+        "callers as name=sha256hex pairs, comma-separated (required)",
+    ),
+    (
+        "PLAID_GATEWAY_LISTEN",
+        "the listen address (default 127.0.0.1:8080)",
+    ),
+    (
+        "PLAID_GATEWAY_OPERATIONS",
+        "comma-separated paths callers may reach (default: the SDK's)",
+    ),
+    (
+        "PLAID_GATEWAY_PATH_PREFIX",
+        "a prefix callers put before each path, such as /plaid",
+    ),
+    (
+        "PLAID_GATEWAY_PLAID_VERSION",
+        "Plaid-Version when the caller sends none (default 2020-09-14)",
+    ),
+    (
+        "PLAID_GATEWAY_MAX_BODY_BYTES",
+        "the largest request body (default 65536)",
+    ),
+    (
+        "PLAID_GATEWAY_UPSTREAM_TIMEOUT_SECS",
+        "how long to wait for Plaid (default 30)",
+    ),
+    (
+        "PLAID_GATEWAY_CONCURRENCY",
+        "requests forwarded at once before refusing with 503 (default 256)",
+    ),
+];
+
+/// A caller: a name for the logs and the SHA-256 of its token.
+#[derive(Clone)]
+pub struct Caller {
+    /// The name logged for its requests.
+    pub name: String,
+    digest: [u8; 32],
+}
+
+impl fmt::Debug for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Caller")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Caller {
+    /// A caller whose token hashes to `sha256_hex`.
+    pub fn new(name: impl Into<String>, sha256_hex: &str) -> Option<Caller> {
+        let hex = sha256_hex.trim();
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut digest = [0u8; 32];
+        for (i, byte) in digest.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Caller {
+            name: name.into(),
+            digest,
+        })
+    }
+
+    /// Whether `token` is this caller's, compared in constant time.
+    pub fn matches(&self, token: &str) -> bool {
+        let presented = Sha256::digest(token.as_bytes());
+        presented
+            .iter()
+            .zip(self.digest.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+/// The hex SHA-256 of a caller token, as the configuration stores it.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A secret string whose `Debug` shows nothing.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The gateway's settings.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// Where requests are forwarded, without a trailing slash.
+    pub upstream: String,
+    /// The Plaid client id injected.
+    pub client_id: String,
+    /// The Plaid secret injected.
+    pub secret: Secret,
+    /// Who may call.
+    pub callers: Vec<Caller>,
+    /// The listen address.
+    pub listen: SocketAddr,
+    /// The paths callers may reach.
+    pub operations: BTreeSet<String>,
+    /// A prefix before each path (empty for none).
+    pub path_prefix: String,
+    /// `Plaid-Version` when the caller sends none.
+    pub plaid_version: String,
+    /// The largest request body.
+    pub max_body_bytes: usize,
+    /// How long to wait for upstream.
+    pub upstream_timeout: Duration,
+    /// Requests forwarded at once.
+    pub concurrency: usize,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: everything at its default but what is given.
+    pub fn new(upstream: &str, client_id: &str, secret: &str, callers: Vec<Caller>) -> Config {
+        Config {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            client_id: client_id.into(),
+            secret: Secret(secret.into()),
+            callers,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            operations: DEFAULT_OPERATIONS.iter().map(|s| s.to_string()).collect(),
+            path_prefix: String::new(),
+            plaid_version: "2020-09-14".into(),
+            max_body_bytes: 64 * 1024,
+            upstream_timeout: Duration::from_secs(30),
+            concurrency: 256,
+        }
+    }
+
+    /// Reads the configuration from `lookup` (the environment, say), with `file` (the
+    /// contents of a `KEY=VALUE` file) beneath it. Every problem is one line of the error.
+    pub fn load(
+        lookup: impl Fn(&str) -> Option<String>,
+        file: Option<&str>,
+    ) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut from_file = BTreeMap::new();
+        if let Some(text) = file {
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                match line.split_once('=') {
+                    Some((k, v)) if VARIABLES.iter().any(|(name, _)| *name == k.trim()) => {
+                        from_file.insert(k.trim().to_string(), v.trim().to_string());
+                    }
+                    Some((k, _)) => problems.push(format!(
+                        "config file line {}: unknown setting {}",
+                        n + 1,
+                        k.trim()
+                    )),
+                    None => {
+                        problems.push(format!("config file line {}: expected KEY=VALUE", n + 1))
+                    }
+                }
+            }
+        }
+        let get = |name: &str| {
+            lookup(name)
+                .or_else(|| from_file.get(name).cloned())
+                .filter(|v| !v.trim().is_empty())
+        };
+
+        let upstream = match get("PLAID_GATEWAY_UPSTREAM").as_deref().map(str::trim) {
+            None | Some("sandbox") => "https://sandbox.plaid.com".to_string(),
+            Some("production") => "https://production.plaid.com".to_string(),
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                url.trim_end_matches('/').to_string()
+            }
+            Some(_) => {
+                problems.push(
+                    "PLAID_GATEWAY_UPSTREAM must be sandbox, production or an http(s) URL".into(),
+                );
+                String::new()
+            }
+        };
+        let client_id = get("PLAID_CLIENT_ID").unwrap_or_else(|| {
+            problems.push("PLAID_CLIENT_ID is not set".into());
+            String::new()
+        });
+        let secret = match (get("PLAID_SECRET"), get("PLAID_SECRET_FILE")) {
+            (Some(_), Some(_)) => {
+                problems.push("set PLAID_SECRET or PLAID_SECRET_FILE, not both".into());
+                String::new()
+            }
+            (Some(secret), None) => secret.trim().to_string(),
+            (None, Some(path)) => match read_secret_file(Path::new(path.trim())) {
+                Ok(secret) => secret,
+                Err(problem) => {
+                    problems.push(problem);
+                    String::new()
+                }
+            },
+            (None, None) => {
+                problems.push("PLAID_SECRET or PLAID_SECRET_FILE must be set".into());
+                String::new()
+            }
+        };
+        let mut callers = Vec::new();
+        match get("PLAID_GATEWAY_CALLERS") {
+            None => problems
+                .push("PLAID_GATEWAY_CALLERS is not set: no caller could be authenticated".into()),
+            Some(list) => {
+                for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    match entry
+                        .split_once('=')
+                        .and_then(|(name, hex)| Caller::new(name.trim(), hex))
+                    {
+                        Some(caller) if !caller.name.is_empty() => callers.push(caller),
+                        _ => problems.push(format!(
+                            "PLAID_GATEWAY_CALLERS: `{}` is not name=<64 hex digits of SHA-256>",
+                            entry.split_once('=').map_or(entry, |(name, _)| name)
+                        )),
+                    }
+                }
+            }
+        }
+        let listen = match get("PLAID_GATEWAY_LISTEN") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(addr) => addr.trim().parse().unwrap_or_else(|_| {
+                problems.push(format!(
+                    "PLAID_GATEWAY_LISTEN `{addr}` is not an address such as 127.0.0.1:8080"
+                ));
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }),
+        };
+        let operations: BTreeSet<String> = match get("PLAID_GATEWAY_OPERATIONS") {
+            None => DEFAULT_OPERATIONS.iter().map(|s| s.to_string()).collect(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        };
+        for op in &operations {
+            if !is_plain_path(op) {
+                problems.push(format!(
+                    "PLAID_GATEWAY_OPERATIONS: `{op}` is not a path such as /accounts/get"
+                ));
+            }
+        }
+        let path_prefix = get("PLAID_GATEWAY_PATH_PREFIX")
+            .map(|p| p.trim().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        if !path_prefix.is_empty() && !is_plain_path(&path_prefix) {
+            problems.push("PLAID_GATEWAY_PATH_PREFIX must be a path such as /plaid".into());
+        }
+        let number = |name: &str, default: u64, problems: &mut Vec<String>| -> u64 {
+            match get(name) {
+                None => default,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        problems.push(format!("{name} must be a whole number above zero"));
+                        default
+                    }
+                },
+            }
+        };
+        let max_body_bytes =
+            number("PLAID_GATEWAY_MAX_BODY_BYTES", 64 * 1024, &mut problems) as usize;
+        let upstream_timeout = Duration::from_secs(number(
+            "PLAID_GATEWAY_UPSTREAM_TIMEOUT_SECS",
+            30,
+            &mut problems,
+        ));
+        let concurrency = number("PLAID_GATEWAY_CONCURRENCY", 256, &mut problems) as usize;
+        let plaid_version = get("PLAID_GATEWAY_PLAID_VERSION")
+            .unwrap_or_else(|| "2020-09-14".into())
+            .trim()
+            .to_string();
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Config {
+            upstream,
+            client_id: client_id.trim().to_string(),
+            secret: Secret(secret),
+            callers,
+            listen,
+            operations,
+            path_prefix,
+            plaid_version,
+            max_body_bytes,
+            upstream_timeout,
+            concurrency,
+        })
+    }
+}
+
+/// `/a/b_c`: lowercase segments of letters, digits and underscores, nothing else.
+pub(crate) fn is_plain_path(path: &str) -> bool {
+    path.len() > 1
+        && path.starts_with('/')
+        && path[1..].split('/').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
+/// Reads the secret file, refusing one that anyone but its owner (and group) may read.
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let metadata =
+        std::fs::metadata(path).map_err(|e| format!("PLAID_SECRET_FILE {shown}: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if metadata.permissions().mode() & 0o004 != 0 {
+            return Err(format!(
+                "PLAID_SECRET_FILE {shown} is readable by everyone; chmod o-r it first"
+            ));
+        }
+    }
+    let _ = metadata;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("PLAID_SECRET_FILE {shown}: {e}"))?;
+    let secret = text.trim().to_string();
+    if secret.is_empty() {
+        return Err(format!("PLAID_SECRET_FILE {shown} is empty"));
+    }
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn good() -> Vec<(&'static str, String)> {
+        vec![
+            ("PLAID_CLIENT_ID", "id".to_string()),
+            ("PLAID_SECRET", "s3cret-value".to_string()),
+            (
+                "PLAID_GATEWAY_CALLERS",
+                format!("web={}", hash_token("tok")),
+            ),
+        ]
+    }
+
+    #[test]
+    fn defaults_and_callers() {
+        let g = good();
+        let pairs: Vec<(&str, &str)> = g.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let config = Config::load(vars(&pairs), None).expect("valid");
+        assert_eq!(config.upstream, "https://sandbox.plaid.com");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.operations.len(), DEFAULT_OPERATIONS.len());
+        assert!(config.callers[0].matches("tok"));
+        assert!(!config.callers[0].matches("tok2"));
+        assert!(!format!("{config:?}").contains("s3cret-value"));
+    }
+
+    #[test]
+    fn every_problem_is_one_line() {
+        let problems = Config::load(
+            vars(&[
+                ("PLAID_GATEWAY_UPSTREAM", "staging"),
+                ("PLAID_GATEWAY_CALLERS", "web=nothex,=abc"),
+                ("PLAID_GATEWAY_LISTEN", "everywhere"),
+                ("PLAID_GATEWAY_OPERATIONS", "/accounts/get,/../item/remove"),
+                ("PLAID_GATEWAY_CONCURRENCY", "0"),
+            ]),
+            Some("PLAID_GATEWAY_MAX_BODY_BYTES=lots\nNOT_A_SETTING=1\ngarbage\n"),
+        )
+        .expect_err("invalid");
+        let text = problems.join("\n");
+        for expected in [
+            "PLAID_GATEWAY_UPSTREAM",
+            "PLAID_CLIENT_ID is not set",
+            "PLAID_SECRET or PLAID_SECRET_FILE",
+            "`web` is not name=",
+            "PLAID_GATEWAY_LISTEN",
+            "`/../item/remove`",
+            "PLAID_GATEWAY_CONCURRENCY",
+            "PLAID_GATEWAY_MAX_BODY_BYTES",
+            "unknown setting NOT_A_SETTING",
+            "line 3: expected KEY=VALUE",
+        ] {
+            assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+        }
+        assert!(problems.iter().all(|p| !p.contains('\n')));
+        assert!(!text.contains("nothex"), "caller hashes are not echoed");
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let g = good();
+        let pairs: Vec<(&str, &str)> = g.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let config = Config::load(
+            vars(&pairs),
+            Some("PLAID_CLIENT_ID=from-file\nPLAID_GATEWAY_LISTEN=127.0.0.1:9999\n"),
+        )
+        .expect("valid");
+        assert_eq!(config.client_id, "id");
+        assert_eq!(config.listen.port(), 9999);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("gw-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("secret");
+        std::fs::write(&path, "file-secret\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let file = path.display().to_string();
+        let base = [
+            ("PLAID_CLIENT_ID", "id"),
+            ("PLAID_SECRET_FILE", file.as_str()),
+            ("PLAID_GATEWAY_CALLERS", ""),
+        ];
+        let caller = format!("web={}", hash_token("t"));
+        let mut pairs = base.to_vec();
+        pairs[2] = ("PLAID_GATEWAY_CALLERS", caller.as_str());
+        let problems = Config::load(vars(&pairs), None).expect_err("world-readable");
+        assert!(problems[0].contains("readable by everyone"), "{problems:?}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let config = Config::load(vars(&pairs), None).expect("private file");
+        assert_eq!(config.secret.expose(), "file-secret");
+    }
+
+    #[test]
+    fn plain_paths_only() {
+        assert!(is_plain_path("/accounts/get"));
+        for bad in [
+            "/",
+            "accounts/get",
+            "/a//b",
+            "/a/../b",
+            "/a/%2e",
+            "/A",
+            "/a/b/",
+            "/a?b",
+        ] {
+            assert!(!is_plain_path(bad), "{bad}");
+        }
+    }
+}

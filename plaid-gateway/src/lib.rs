@@ -1,0 +1,485 @@
+//! A gateway in front of Plaid for callers that must never hold Plaid's secret (browsers,
+//! mobile apps, notebooks, partners' scripts).
+//!
+//! For each request it authenticates the caller by its own token (`x-gateway-token`, or
+//! `Authorization: Bearer`), checks the operation against an allow-list, drops any Plaid
+//! credentials the caller sent (headers, or `client_id`/`secret` in the JSON body), adds the
+//! gateway's `PLAID-CLIENT-ID` and `PLAID-SECRET`, sets `Plaid-Version` when the caller sent
+//! none, forwards, and returns Plaid's status and body unchanged.
+//!
+//! Its own refusals have Plaid's error shape with `error_type` `GATEWAY_ERROR`, so clients
+//! parse them like Plaid's:
+//!
+//! | status | `error_code` | when |
+//! |---|---|---|
+//! | 401 | `UNAUTHENTICATED` | missing or unknown caller token |
+//! | 403 | `OPERATION_NOT_ALLOWED` | method, path or query outside the allow-list |
+//! | 413 | `BODY_TOO_LARGE` | request body over the limit |
+//! | 503 | `OVERLOADED` | too many requests in flight |
+//! | 502 | `UPSTREAM_UNREACHABLE` | Plaid could not be reached |
+//! | 504 | `UPSTREAM_TIMEOUT` | Plaid did not answer in time |
+//!
+//! `GET /healthz` answers `{"status":"ok"}` without authentication. The gateway keeps no state
+//! between requests, so any number of instances can run behind a load balancer.
+//!
+//! Each request is logged on one line (caller, operation, status, latency, Plaid's request
+//! id); never a token, a secret or a body.
+
+mod config;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use config::{Caller, Config, DEFAULT_OPERATIONS, Secret, VARIABLES, hash_token};
+
+/// The header callers authenticate with (or `Authorization: Bearer <token>`).
+pub const CALLER_HEADER: &str = "x-gateway-token";
+
+/// How long a graceful shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+struct State {
+    config: Config,
+    http: reqwest::Client,
+    permits: Semaphore,
+    client_id: HeaderValue,
+    secret: HeaderValue,
+    default_version: HeaderValue,
+}
+
+/// A gateway serving in the background; dropping it stops it at once, and
+/// [`shutdown`](Self::shutdown) stops it gracefully.
+#[derive(Debug)]
+pub struct Gateway {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Gateway {
+    /// Binds `config.listen` and serves until dropped or shut down.
+    pub async fn start(config: Config) -> std::io::Result<Gateway> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = serve(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Ok(Gateway {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// `http://<address>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits (up to [`SHUTDOWN_GRACE`]) for requests in flight.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let state = Arc::new(state(config)?);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let state = Arc::clone(&state);
+                let service = service_fn(move |request| {
+                    let state = Arc::clone(&state);
+                    async move { Ok::<_, Infallible>(handle(&state, request).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for requests in flight");
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+    Ok(())
+}
+
+fn state(config: Config) -> std::io::Result<State> {
+    let invalid = |what: &str| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{what} cannot be sent as a header"),
+        )
+    };
+    let client_id =
+        HeaderValue::from_str(&config.client_id).map_err(|_| invalid("the client id"))?;
+    let mut secret =
+        HeaderValue::from_str(config.secret.expose()).map_err(|_| invalid("the secret"))?;
+    secret.set_sensitive(true);
+    let default_version =
+        HeaderValue::from_str(&config.plaid_version).map_err(|_| invalid("the Plaid-Version"))?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
+    Ok(State {
+        permits: Semaphore::new(config.concurrency),
+        config,
+        http,
+        client_id,
+        secret,
+        default_version,
+    })
+}
+
+type Reply = hyper::Response<Full<Bytes>>;
+
+/// A refusal in Plaid's error shape.
+fn refuse(status: StatusCode, code: &str, message: &str) -> Reply {
+    let body = serde_json::json!({
+        "error_type": "GATEWAY_ERROR",
+        "error_code": code,
+        "error_message": message,
+        "display_message": null,
+        "request_id": format!("gw-{}", (0..12).map(|_| fastrand::alphanumeric()).collect::<String>()),
+    });
+    json(status, Bytes::from(body.to_string()))
+}
+
+fn json(status: StatusCode, body: Bytes) -> Reply {
+    let mut reply = hyper::Response::new(Full::new(body));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    reply
+}
+
+/// The caller's token, from `x-gateway-token` or `Authorization: Bearer`.
+fn caller_token(headers: &http::HeaderMap) -> Option<&str> {
+    if let Some(token) = headers.get(CALLER_HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(token);
+    }
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// The caller whose token this is. Every caller is checked, so the time taken does not say
+/// which one matched.
+fn authenticate<'c>(callers: &'c [Caller], token: Option<&str>) -> Option<&'c Caller> {
+    let token = token?;
+    callers.iter().fold(None, |found, caller| {
+        if caller.matches(token) && found.is_none() {
+            Some(caller)
+        } else {
+            found
+        }
+    })
+}
+
+/// The operation a request may reach: POST, no query, and a raw path that is exactly the
+/// prefix plus an allowed operation. Nothing is decoded or normalized, so `..`, `//`, `%2f`
+/// and other spellings simply do not match.
+fn operation<'c>(config: &'c Config, method: &Method, uri: &http::Uri) -> Option<&'c str> {
+    if method != Method::POST || uri.query().is_some() {
+        return None;
+    }
+    let rest = uri.path().strip_prefix(config.path_prefix.as_str())?;
+    config.operations.get(rest).map(String::as_str)
+}
+
+/// Removes `client_id` and `secret` from a JSON object body; other bodies pass unchanged.
+fn strip_body_credentials(body: Bytes) -> Bytes {
+    if !(memchr_contains(&body, b"client_id") || memchr_contains(&body, b"secret")) {
+        return body;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.remove("client_id");
+            map.remove("secret");
+            serde_json::to_vec(&map).map(Bytes::from).unwrap_or(body)
+        }
+        _ => body,
+    }
+}
+
+fn memchr_contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    if parts.method == Method::GET && parts.uri.path() == "/healthz" {
+        return json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#));
+    }
+    let Some(caller) = authenticate(&state.config.callers, caller_token(&parts.headers)) else {
+        log(None, None, StatusCode::UNAUTHORIZED, started, None);
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "a valid caller token is required",
+        );
+    };
+    let Some(operation) = operation(&state.config, &parts.method, &parts.uri) else {
+        log(Some(caller), None, StatusCode::FORBIDDEN, started, None);
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "OPERATION_NOT_ALLOWED",
+            "this operation is not open to callers of this gateway",
+        );
+    };
+    let Ok(_permit) = state.permits.try_acquire() else {
+        log(
+            Some(caller),
+            Some(operation),
+            StatusCode::SERVICE_UNAVAILABLE,
+            started,
+            None,
+        );
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "OVERLOADED",
+            "too many requests in flight; retry shortly",
+        );
+    };
+    let body = match Limited::new(body, state.config.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(collected) => strip_body_credentials(collected.to_bytes()),
+        Err(_) => {
+            log(
+                Some(caller),
+                Some(operation),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                started,
+                None,
+            );
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BODY_TOO_LARGE",
+                "the request body is over the gateway's limit",
+            );
+        }
+    };
+    let version = parts
+        .headers
+        .get("plaid-version")
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .unwrap_or_else(|| state.default_version.clone());
+    // Only these headers go upstream: nothing the caller sent besides Plaid-Version.
+    let upstream = state
+        .http
+        .post(format!("{}{operation}", state.config.upstream))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("plaid-client-id", state.client_id.clone())
+        .header("plaid-secret", state.secret.clone())
+        .header("plaid-version", version)
+        .header(
+            http::header::USER_AGENT,
+            concat!("plaid-gateway/", env!("CARGO_PKG_VERSION")),
+        )
+        .timeout(state.config.upstream_timeout)
+        .body(body)
+        .send()
+        .await;
+    let response = match upstream {
+        Ok(response) => response,
+        Err(e) => {
+            let (status, code, message) = if e.is_timeout() {
+                (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "UPSTREAM_TIMEOUT",
+                    "Plaid did not answer in time",
+                )
+            } else {
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "UPSTREAM_UNREACHABLE",
+                    "Plaid could not be reached",
+                )
+            };
+            log(Some(caller), Some(operation), status, started, None);
+            return refuse(status, code, message);
+        }
+    };
+    let status = response.status();
+    let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
+    let bytes = match response.bytes().await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let (status, code, message) = if e.is_timeout() {
+                (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "UPSTREAM_TIMEOUT",
+                    "Plaid did not finish answering in time",
+                )
+            } else {
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "UPSTREAM_UNREACHABLE",
+                    "the connection to Plaid failed mid-answer",
+                )
+            };
+            log(Some(caller), Some(operation), status, started, None);
+            return refuse(status, code, message);
+        }
+    };
+    let request_id = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("request_id")?.as_str().map(str::to_string))
+        .filter(|id| {
+            id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    log(
+        Some(caller),
+        Some(operation),
+        status,
+        started,
+        request_id.as_deref(),
+    );
+    let mut reply = hyper::Response::new(Full::new(bytes));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
+    );
+    reply
+}
+
+fn log(
+    caller: Option<&Caller>,
+    operation: Option<&str>,
+    status: StatusCode,
+    started: Instant,
+    request_id: Option<&str>,
+) {
+    tracing::info!(
+        caller = caller.map_or("-", |c| c.name.as_str()),
+        operation = operation.unwrap_or("-"),
+        status = status.as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = request_id.unwrap_or("-"),
+        "request"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let mut c = Config::new("http://127.0.0.1:1", "id", "secret", vec![]);
+        c.path_prefix = "/plaid".into();
+        c
+    }
+
+    #[test]
+    fn only_exact_allowed_paths_match() {
+        let c = config();
+        let post = Method::POST;
+        let ok = |p: &str| operation(&c, &post, &p.parse().expect("uri")).is_some();
+        assert!(ok("/plaid/processor/token/create"));
+        for bad in [
+            "/processor/token/create",
+            "/plaid/processor/token/create/",
+            "/plaid//processor/token/create",
+            "/plaid/processor/token/../../item/remove",
+            "/plaid/processor/token/create/../../../sandbox/public_token/create",
+            "/plaid/processor%2Ftoken%2Fcreate",
+            "/plaid/%70rocessor/token/create",
+            "/plaid/PROCESSOR/TOKEN/CREATE",
+            "/plaid/processor/token/create?x=1",
+            "/plaid/institutions/get",
+            "/plaidx/processor/token/create",
+        ] {
+            assert!(!ok(bad), "{bad} must not match");
+        }
+        assert!(
+            operation(
+                &c,
+                &Method::GET,
+                &"/plaid/accounts/get".parse().expect("uri")
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn body_credentials_are_removed_and_other_bodies_pass() {
+        let stripped = strip_body_credentials(Bytes::from_static(
+            br#"{"client_id":"x","secret":"y","access_token":"a"}"#,
+        ));
+        assert_eq!(&stripped[..], br#"{"access_token":"a"}"#);
+        let plain = Bytes::from_static(br#"{"access_token":"a"}"#);
+        assert_eq!(strip_body_credentials(plain.clone()), plain);
+        let not_json = Bytes::from_static(b"secret but not json");
+        assert_eq!(strip_body_credentials(not_json.clone()), not_json);
+    }
+
+    #[test]
+    fn callers_are_found_by_token() {
+        let callers = vec![
+            Caller::new("a", &hash_token("ta")).expect("a"),
+            Caller::new("b", &hash_token("tb")).expect("b"),
+        ];
+        assert_eq!(
+            authenticate(&callers, Some("tb")).map(|c| c.name.as_str()),
+            Some("b")
+        );
+        assert!(authenticate(&callers, Some("tc")).is_none());
+        assert!(authenticate(&callers, None).is_none());
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer ta"),
+        );
+        assert_eq!(caller_token(&headers), Some("ta"));
+    }
+}

@@ -1,0 +1,385 @@
+//! The gateway end to end: plaid-sdk in gateway mode → plaid-gateway → the emulator, and the
+//! gateway's security and failure behaviour.
+
+use std::time::Duration;
+
+use plaid_emulator::{Emulator, Fault};
+use plaid_gateway::{Caller, Config, Gateway, hash_token};
+use plaid_sdk::{Environment, ErrorKind, PlaidClient, Processor, Product, RetryPolicy};
+
+const CALLER_TOKEN: &str = "caller-token-7f3a9c";
+
+async fn setup(tune: impl FnOnce(&mut Config)) -> (Emulator, Gateway) {
+    let emulator = Emulator::start().await.expect("emulator");
+    let mut config = Config::new(
+        emulator.base_url(),
+        emulator.client_id(),
+        emulator.secret(),
+        vec![Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")],
+    );
+    config.path_prefix = "/plaid".into();
+    tune(&mut config);
+    let gateway = Gateway::start(config).await.expect("gateway");
+    (emulator, gateway)
+}
+
+fn sdk(gateway: &Gateway, token: &str) -> PlaidClient {
+    PlaidClient::builder()
+        .environment(Environment::custom(&format!("{}/plaid", gateway.url())).expect("url"))
+        .without_credentials()
+        .gateway_header("x-gateway-token", token)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("client")
+}
+
+async fn raw(
+    gateway: &Gateway,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path}", gateway.url()))
+        .body(body.to_string());
+    for (n, v) in headers {
+        request = request.header(*n, *v);
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn every_sdk_operation_works_through_the_gateway() {
+    let (emulator, gateway) = setup(|_| {}).await;
+    let client = sdk(&gateway, CALLER_TOKEN);
+    let public = client
+        .sandbox_public_token_create("ins_109508", [Product::Auth])
+        .await
+        .expect("public token");
+    let item = client
+        .item_public_token_exchange(&public.public_token)
+        .await
+        .expect("exchange");
+    let accounts = client
+        .accounts_get(&item.access_token)
+        .await
+        .expect("accounts");
+    let account = accounts.accounts[0].account_id.as_str();
+    let created = client
+        .processor_token_create(&item.access_token, account, Processor::Dwolla)
+        .await
+        .expect("token");
+    client
+        .processor_stripe_bank_account_token_create(&item.access_token, account)
+        .await
+        .expect("stripe");
+    client
+        .processor_token_permissions_set(&created.processor_token, [Product::Auth])
+        .await
+        .expect("set");
+    let read = client
+        .processor_token_permissions_get(&created.processor_token)
+        .await
+        .expect("get");
+    assert_eq!(read.products, [Product::Auth]);
+    client
+        .item_remove(&item.access_token)
+        .await
+        .expect("remove");
+    // Plaid's errors come back unchanged, request id included.
+    let err = client
+        .processor_token_permissions_get(&created.processor_token)
+        .await
+        .expect_err("revoked");
+    assert_eq!(err.error_code(), Some("INVALID_PROCESSOR_TOKEN"));
+    assert!(err.request_id().is_some());
+
+    for r in emulator.requests() {
+        assert_eq!(r.header("plaid-client-id"), Some(emulator.client_id()));
+        assert_eq!(r.header("plaid-secret"), Some(emulator.secret()));
+        assert_eq!(r.header("plaid-version"), Some("2020-09-14"));
+        assert_eq!(
+            r.header("x-gateway-token"),
+            None,
+            "the caller's token never goes upstream"
+        );
+    }
+    assert_eq!(emulator.request_count(), 9);
+}
+
+#[tokio::test]
+async fn a_caller_cannot_override_the_injected_credentials() {
+    let (emulator, gateway) = setup(|_| {}).await;
+    let item = emulator.add_item();
+    let body = serde_json::json!({
+        "client_id": "attacker-id", "secret": "attacker-secret",
+        "access_token": item.access_token, "account_id": item.accounts[0].account_id, "processor": "dwolla"
+    })
+    .to_string();
+    let (status, reply) = raw(
+        &gateway,
+        "/plaid/processor/token/create",
+        &[
+            ("x-gateway-token", CALLER_TOKEN),
+            ("plaid-client-id", "attacker-id"),
+            ("PLAID-SECRET", "attacker-secret"),
+            ("content-type", "application/json"),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let received = &emulator.requests()[0];
+    assert_eq!(
+        received.header("plaid-client-id"),
+        Some(emulator.client_id())
+    );
+    assert_eq!(received.header("plaid-secret"), Some(emulator.secret()));
+    let forwarded = received.json().expect("json");
+    assert!(
+        forwarded.get("client_id").is_none() && forwarded.get("secret").is_none(),
+        "{forwarded}"
+    );
+    assert_eq!(
+        received
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "plaid-secret")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn unauthenticated_callers_never_reach_upstream() {
+    let (emulator, gateway) = setup(|_| {}).await;
+    for headers in [
+        vec![],
+        vec![("x-gateway-token", "wrong")],
+        vec![("authorization", "Bearer wrong")],
+        vec![("x-gateway-token", "")],
+    ] {
+        let (status, reply) = raw(&gateway, "/plaid/accounts/get", &headers, "{}").await;
+        assert_eq!(status, 401, "{headers:?}");
+        assert_eq!(
+            (reply["error_type"].as_str(), reply["error_code"].as_str()),
+            (Some("GATEWAY_ERROR"), Some("UNAUTHENTICATED"))
+        );
+    }
+    let (status, _) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &[("authorization", &format!("Bearer {CALLER_TOKEN}"))],
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "a bearer token works too (then the emulator refuses the empty body)"
+    );
+    assert_eq!(emulator.request_count(), 1);
+
+    let err = sdk(&gateway, "not-a-caller")
+        .accounts_get("access-sandbox-x")
+        .await
+        .expect_err("401");
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(
+        err.error_code(),
+        Some("UNAUTHENTICATED"),
+        "the SDK reads the gateway's refusal"
+    );
+    assert_eq!(emulator.request_count(), 1);
+}
+
+#[tokio::test]
+async fn no_path_spelling_reaches_an_operation_outside_the_allow_list() {
+    let (emulator, gateway) = setup(|c| {
+        c.operations = ["/processor/token/create".to_string()]
+            .into_iter()
+            .collect();
+    })
+    .await;
+    let auth = [("x-gateway-token", CALLER_TOKEN)];
+    for path in [
+        "/plaid/item/remove",
+        "/plaid/processor/token/create/../../../item/remove",
+        "/plaid/processor/token/../../item/remove",
+        "/plaid//item/remove",
+        "/plaid/%69tem/remove",
+        "/plaid/item%2Fremove",
+        "/plaid/processor/token/create%2F..%2F..%2F..%2Fitem%2Fremove",
+        "/plaid/ITEM/REMOVE",
+        "/plaid/processor/token/create/",
+        "/plaid/processor/token/create?x=1",
+        "/item/remove",
+        "/plaid/./item/remove",
+    ] {
+        let (status, reply) = raw(&gateway, path, &auth, "{}").await;
+        assert!(
+            status == 403 || status == 400 && reply == serde_json::Value::String(String::new()),
+            "{path}: {status} {reply}"
+        );
+    }
+    let get = reqwest::Client::new()
+        .get(format!("{}/plaid/processor/token/create", gateway.url()))
+        .header("x-gateway-token", CALLER_TOKEN)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(get.status().as_u16(), 403);
+    assert_eq!(emulator.request_count(), 0, "nothing reached upstream");
+}
+
+#[tokio::test]
+async fn the_gateways_own_failures_have_their_statuses() {
+    // Upstream unreachable.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut config = Config::new(
+        &format!("http://127.0.0.1:{closed}"),
+        "id",
+        "secret",
+        vec![Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")],
+    );
+    config.max_body_bytes = 1024;
+    let gateway = Gateway::start(config).await.expect("gateway");
+    let auth = [("x-gateway-token", CALLER_TOKEN)];
+    let (status, reply) = raw(&gateway, "/accounts/get", &auth, "{}").await;
+    assert_eq!(
+        (status, reply["error_code"].as_str()),
+        (502, Some("UPSTREAM_UNREACHABLE"))
+    );
+    let (status, reply) = raw(&gateway, "/accounts/get", &auth, &"x".repeat(4096)).await;
+    assert_eq!(
+        (status, reply["error_code"].as_str()),
+        (413, Some("BODY_TOO_LARGE"))
+    );
+    let health = reqwest::get(format!("{}/healthz", gateway.url()))
+        .await
+        .expect("health");
+    assert_eq!(health.status().as_u16(), 200);
+
+    // Upstream too slow, and the gateway full.
+    let (emulator, gateway) = setup(|c| {
+        c.upstream_timeout = Duration::from_millis(300);
+        c.concurrency = 1;
+    })
+    .await;
+    emulator.inject(Fault::Delay(Duration::from_secs(5)), 1);
+    let url = gateway.url();
+    let slow = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{url}/plaid/accounts/get"))
+            .header("x-gateway-token", CALLER_TOKEN)
+            .body("{}")
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    });
+    // Wait until the slow request holds the only slot (it has reached the emulator).
+    while emulator.request_count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let (status, reply) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &[("x-gateway-token", CALLER_TOKEN)],
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error_code"].as_str()),
+        (503, Some("OVERLOADED"))
+    );
+    assert_eq!(slow.await.expect("task"), 504);
+    assert_eq!(
+        emulator.request_count(),
+        1,
+        "the refused request never went upstream"
+    );
+
+    // Through the SDK, a 504 and a 503 are retryable errors.
+    let err = sdk(&gateway, CALLER_TOKEN)
+        .accounts_get("access-sandbox-x")
+        .await;
+    let err = err.expect_err("the emulator says the token is unknown");
+    assert!(matches!(err.kind(), ErrorKind::Api(_)));
+}
+
+#[tokio::test]
+async fn shutdown_lets_requests_in_flight_finish() {
+    let (emulator, gateway) = setup(|_| {}).await;
+    let item = emulator.add_item();
+    emulator.inject(Fault::Delay(Duration::from_millis(300)), 1);
+    let url = gateway.url();
+    let token = item.access_token.clone();
+    let in_flight = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{url}/plaid/accounts/get"))
+            .header("x-gateway-token", CALLER_TOKEN)
+            .body(serde_json::json!({ "access_token": token }).to_string())
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    });
+    while emulator.request_count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let url = gateway.url();
+    gateway.shutdown().await;
+    assert_eq!(
+        in_flight.await.expect("task"),
+        200,
+        "the request in flight completed"
+    );
+    assert!(
+        reqwest::get(format!("{url}/healthz")).await.is_err(),
+        "no new connection after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn a_bounded_load_has_no_failures() {
+    let (emulator, gateway) = setup(|_| {}).await;
+    let item = emulator.add_item();
+    let client = sdk(&gateway, CALLER_TOKEN);
+    let mut tasks = tokio::task::JoinSet::new();
+    let per_task = 2_000 / 64;
+    for _ in 0..64 {
+        let client = client.clone();
+        let token = item.access_token.clone();
+        let account = item.accounts[0].account_id.clone();
+        tasks.spawn(async move {
+            let mut failures = 0;
+            for _ in 0..per_task {
+                if client
+                    .processor_token_create(token.as_str(), account.as_str(), "dwolla")
+                    .await
+                    .is_err()
+                {
+                    failures += 1;
+                }
+            }
+            failures
+        });
+    }
+    let mut failures = 0;
+    while let Some(result) = tasks.join_next().await {
+        failures += result.expect("task");
+    }
+    assert_eq!(failures, 0);
+    assert_eq!(emulator.processor_token_count(), 64 * per_task);
+}
