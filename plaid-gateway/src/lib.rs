@@ -404,7 +404,7 @@ fn log(
         caller = caller.map_or("-", |c| c.name.as_str()),
         operation = operation.unwrap_or("-"),
         status = status.as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_us = started.elapsed().as_micros() as u64,
         request_id = request_id.unwrap_or("-"),
         "request"
     );
