@@ -15,6 +15,10 @@
 //! `--access-token` and `--account-id`) name an existing Item, only the processor token for it
 //! (the way to use it in Production). `PLAID_PROCESSOR` or `--processor` picks the partner
 //! (default `dwolla`).
+//!
+//! With `PLAID_GATEWAY_TOKEN` and `PLAID_ENV` (the gateway's URL) set instead of credentials, it
+//! runs the flow in gateway mode: no credentials of its own, the token sent as
+//! `x-gateway-token` to a gateway that adds them.
 
 use std::process::ExitCode;
 
@@ -132,6 +136,23 @@ async fn run() -> Result<()> {
     let processor = Processor::from(
         arg_or_env("--processor", "PLAID_PROCESSOR").unwrap_or_else(|| "dwolla".into()),
     );
+    if let (None, Some(token)) = (
+        std::env::var_os("PLAID_CLIENT_ID"),
+        arg_or_env("--gateway-token", "PLAID_GATEWAY_TOKEN"),
+    ) {
+        let url = arg_or_env("--env", "PLAID_ENV")
+            .ok_or("gateway mode needs PLAID_ENV, the gateway's URL")?;
+        let client = PlaidClient::builder()
+            .environment(url.parse::<Environment>()?)
+            .without_credentials()
+            .gateway_header("x-gateway-token", token)
+            .build()?;
+        println!(
+            "environment: the gateway at {} (gateway mode: no credentials here)",
+            client.environment()
+        );
+        return flow(&client, processor).await;
+    }
     if std::env::var_os("PLAID_CLIENT_ID").is_none() {
         let emulator = Emulator::start().await?;
         println!(

@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use plaid_emulator::{Emulator, Fault, Item};
+use plaid_gateway::{Caller, Config, Gateway, hash_token};
 use plaid_sdk::{Environment, ErrorKind, ErrorType, PlaidClient, Processor, RetryPolicy};
-use plaid_sdk_tests::{InjectingGateway, RecordingSleeper};
+use plaid_sdk_tests::RecordingSleeper;
 
 async fn start() -> (
     Emulator,
@@ -312,15 +313,16 @@ async fn injected_faults_map_to_their_error_kinds() {
 async fn gateway_mode_through_a_gateway_that_injects_credentials() {
     let emulator = Emulator::start().await.expect("emulator");
     let item = emulator.add_item();
-    let gateway = InjectingGateway::start(
+    let mut config = Config::new(
         emulator.base_url(),
         emulator.client_id(),
         emulator.secret(),
-        "caller-1",
-    )
-    .await;
+        vec![Caller::new("tests", &hash_token("caller-1")).expect("caller")],
+    );
+    config.path_prefix = "/plaid".into();
+    let gateway = Gateway::start(config).await.expect("gateway");
     let client = PlaidClient::builder()
-        .environment(Environment::custom(&gateway.url()).expect("url"))
+        .environment(Environment::custom(&format!("{}/plaid", gateway.url())).expect("url"))
         .without_credentials()
         .gateway_header("x-gateway-token", "caller-1")
         .build()
@@ -347,7 +349,7 @@ async fn gateway_mode_through_a_gateway_that_injects_credentials() {
     );
 
     let stranger = PlaidClient::builder()
-        .environment(Environment::custom(&gateway.url()).expect("url"))
+        .environment(Environment::custom(&format!("{}/plaid", gateway.url())).expect("url"))
         .without_credentials()
         .gateway_header("x-gateway-token", "not-a-caller")
         .build()
