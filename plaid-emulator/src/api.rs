@@ -296,6 +296,24 @@ fn live_item<'d>(
     }
 }
 
+/// The access token must reach a live Item, and the account must be one of its own.
+fn check_account(data: &crate::Data, access_token: &str, account_id: &str) -> Result<(), Refusal> {
+    let item = live_item(data, access_token)?;
+    if item
+        .item
+        .accounts
+        .iter()
+        .any(|a| a.account_id == account_id)
+    {
+        Ok(())
+    } else {
+        Err(Refusal::invalid_input(
+            "INVALID_ACCOUNT_ID",
+            "the account_id is not an account of this Item",
+        ))
+    }
+}
+
 /// An optional or required array of product names.
 fn products(
     fields: &Map<String, Value>,
@@ -342,18 +360,7 @@ fn processor_token_create(state: &State, fields: &Map<String, Value>) -> Result<
         ));
     }
     let mut data = state.data();
-    let item = live_item(&data, access_token)?;
-    if !item
-        .item
-        .accounts
-        .iter()
-        .any(|a| a.account_id == account_id)
-    {
-        return Err(Refusal::invalid_input(
-            "INVALID_ACCOUNT_ID",
-            "the account_id is not an account of this Item",
-        ));
-    }
+    check_account(&data, access_token, account_id)?;
     let token = format!("processor-sandbox-{}", uuid_like());
     data.processor_tokens.insert(
         token.clone(),
@@ -412,18 +419,7 @@ fn stripe_bank_account_token_create(
 ) -> Result<Value, Refusal> {
     let [access_token, account_id] = required_strings(fields, ["access_token", "account_id"])?;
     let data = state.data();
-    let item = live_item(&data, access_token)?;
-    if !item
-        .item
-        .accounts
-        .iter()
-        .any(|a| a.account_id == account_id)
-    {
-        return Err(Refusal::invalid_input(
-            "INVALID_ACCOUNT_ID",
-            "the account_id is not an account of this Item",
-        ));
-    }
+    check_account(&data, access_token, account_id)?;
     Ok(
         json!({ "stripe_bank_account_token": format!("btok_{}", random_id(24)), "request_id": request_id() }),
     )
