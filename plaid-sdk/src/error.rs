@@ -437,9 +437,19 @@ impl fmt::Display for Error {
             }
             ErrorKind::Decode(msg) => write!(f, "unreadable response body: {msg}")?,
             ErrorKind::Timeout => f.write_str("timed out waiting for the response")?,
-            ErrorKind::Connect => f.write_str("could not connect")?,
+            ErrorKind::Connect => match &i.source {
+                Some(cause) => write!(
+                    f,
+                    "could not connect: {}",
+                    one_line(&cause.to_string(), 200)
+                )?,
+                None => f.write_str("could not connect")?,
+            },
             ErrorKind::Transport => {
-                f.write_str("connection failed while the request was in flight")?
+                f.write_str("connection failed while the request was in flight")?;
+                if let Some(cause) = &i.source {
+                    write!(f, ": {}", one_line(&cause.to_string(), 200))?;
+                }
             }
             ErrorKind::BodyTooLarge { limit } => {
                 write!(f, "response body exceeds the {limit}-byte limit")?

@@ -540,12 +540,13 @@ fn redact_serde(message: &str) -> String {
 struct StrippedError(String);
 
 impl StrippedError {
+    /// The innermost cause (such as `Connection refused (os error 111)`), which is what a
+    /// reader needs; the outer layers only repeat that a request failed.
     fn of(e: &reqwest::Error) -> Self {
         let mut text = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
+            text = s.to_string();
             source = s.source();
         }
         StrippedError(text)
