@@ -490,3 +490,36 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
     assert!(err.is_invalid_input());
     assert!(!err.to_string().contains("5b2c1a9e"), "{err}");
 }
+
+#[tokio::test]
+async fn a_caller_supplied_reqwest_client_is_used_and_the_sdk_headers_still_go() {
+    let server = ScriptedServer::start(json(200, OK_BODY)).await;
+    let mut defaults = reqwest::header::HeaderMap::new();
+    defaults.insert(
+        "x-app",
+        reqwest::header::HeaderValue::from_static("checkout"),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(defaults)
+        .build()
+        .expect("reqwest client");
+    let client = PlaidClient::builder()
+        .environment(Environment::custom(&server.url()).expect("url"))
+        .credentials("client-id-123", SECRET)
+        .http_client(http)
+        .build()
+        .expect("client");
+    client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect("success");
+    let r = &server.requests()[0];
+    assert_eq!(
+        r.header("x-app"),
+        Some("checkout"),
+        "the caller's client settings apply"
+    );
+    assert_eq!(r.header("plaid-secret"), Some(SECRET));
+    assert_eq!(r.header("plaid-version"), Some("2020-09-14"));
+    assert_eq!(r.header("user-agent"), Some(plaid_sdk::USER_AGENT));
+}
