@@ -51,3 +51,8 @@ pub mod types {
         AccountVerificationInsightsAccountNumberFormat, ItemAuthMethod, ItemUpdateType,
     };
 }
+
+/// Entry points for `cargo fuzz` (`fuzz/`); not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use transport::fuzzing;

@@ -166,40 +166,7 @@ impl Call {
             }
             self.update(|r| r.attempts = attempt);
             let result = self.attempt(client, request).await;
-            let decision = match &result {
-                Ok(response) if response.status().is_success() => Decision::Stop,
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let (failed, retry_after, error_type) = self.inspect(|r| {
-                        let error_type = if status >= 500 {
-                            error_type_of(&r.body)
-                        } else {
-                            None
-                        };
-                        (r.failure.is_some(), r.retry_after, error_type)
-                    });
-                    if failed {
-                        Decision::Stop
-                    } else {
-                        let outcome = Outcome::Status {
-                            status,
-                            retry_after,
-                            error_type: error_type.as_ref(),
-                        };
-                        decide(policy, outcome, attempt, started.elapsed(), fastrand::f64())
-                    }
-                }
-                Err(e) => {
-                    let outcome = if e.is_connect() {
-                        Outcome::Connect
-                    } else if e.is_builder() {
-                        Outcome::Fatal
-                    } else {
-                        Outcome::Ambiguous
-                    };
-                    decide(policy, outcome, attempt, started.elapsed(), fastrand::f64())
-                }
-            };
+            let decision = self.decide_after(&result, policy, attempt, started.elapsed());
             match (decision, next) {
                 (Decision::Retry(delay), Some(next)) => {
                     tracing::debug!(
@@ -223,9 +190,8 @@ impl Call {
         client: &reqwest::Client,
         request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
-        let response = client.execute(request).await;
-        let mut response = match response {
-            Ok(response) => response,
+        match client.execute(request).await {
+            Ok(response) => self.receive(response).await,
             Err(e) => {
                 self.update(|r| {
                     *r = Record {
@@ -233,9 +199,61 @@ impl Call {
                         ..Record::default()
                     }
                 });
-                return Err(e);
+                Err(e)
             }
-        };
+        }
+    }
+
+    /// Whether attempt number `attempt`, which came to `result`, is retried.
+    fn decide_after(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        policy: &RetryPolicy,
+        attempt: u32,
+        elapsed: Duration,
+    ) -> Decision {
+        match result {
+            Ok(response) if response.status().is_success() => Decision::Stop,
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let (failed, retry_after, error_type) = self.inspect(|r| {
+                    let error_type = if status >= 500 {
+                        error_type_of(&r.body)
+                    } else {
+                        None
+                    };
+                    (r.failure.is_some(), r.retry_after, error_type)
+                });
+                if failed {
+                    Decision::Stop
+                } else {
+                    let outcome = Outcome::Status {
+                        status,
+                        retry_after,
+                        error_type: error_type.as_ref(),
+                    };
+                    decide(policy, outcome, attempt, elapsed, fastrand::f64())
+                }
+            }
+            Err(e) => {
+                let outcome = if e.is_connect() {
+                    Outcome::Connect
+                } else if e.is_builder() {
+                    Outcome::Fatal
+                } else {
+                    Outcome::Ambiguous
+                };
+                decide(policy, outcome, attempt, elapsed, fastrand::f64())
+            }
+        }
+    }
+
+    /// Reads what came back (within the size limit), records what an error would need, and
+    /// returns the response for the generated code to parse.
+    pub(crate) async fn receive(
+        &self,
+        mut response: reqwest::Response,
+    ) -> reqwest::Result<reqwest::Response> {
         let status = response.status();
         let limit = self.shared.max_body_bytes;
         // The common case: a success whose declared length is within the limit goes to the
@@ -560,6 +578,87 @@ impl fmt::Display for StrippedError {
 }
 
 impl std::error::Error for StrippedError {}
+
+/// Entry points for `cargo fuzz` (see `fuzz/`), compiled only with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use crate::generated::types::ProcessorTokenCreateResponse;
+    use progenitor_client::ResponseValue;
+
+    thread_local! {
+        static RUNTIME: Option<tokio::runtime::Runtime> =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().ok();
+        static CLIENT: Option<crate::PlaidClient> = Environment::custom("http://127.0.0.1:9")
+            .ok()
+            .and_then(|e| crate::PlaidClient::builder().environment(e).credentials("id", "fuzz-secret").build().ok());
+    }
+
+    /// One response (status, headers, body) through everything the SDK does with a
+    /// `/processor/token/create` response: recording, the retry decision, the generated
+    /// parsing, the mapping to [`Error`], and every rendering of the result.
+    pub fn response(status: u16, headers: &[(Vec<u8>, Vec<u8>)], body: &[u8]) {
+        let Ok(status) = reqwest::StatusCode::from_u16(status) else {
+            return;
+        };
+        let mut builder = http::Response::builder().status(status);
+        for (name, value) in headers {
+            if let (Ok(n), Ok(v)) = (
+                reqwest::header::HeaderName::from_bytes(name),
+                reqwest::header::HeaderValue::from_bytes(value),
+            ) {
+                builder = builder.header(n, v);
+            }
+        }
+        let Ok(response) = builder.body(Bytes::copy_from_slice(body)) else {
+            return;
+        };
+        let response = reqwest::Response::from(response);
+        let Some(client) = CLIENT.with(Clone::clone) else {
+            return;
+        };
+        RUNTIME.with(|runtime| {
+            let Some(runtime) = runtime else { return };
+            runtime.block_on(async {
+                let generated = Call::client(&client.shared, CallOptions::default());
+                let call = &generated.inner;
+                let received = call.receive(response).await;
+                let _ = call.decide_after(&received, call.policy(), 1, Duration::ZERO);
+                use progenitor_client::Error as G;
+                let result: Result<
+                    ResponseValue<ProcessorTokenCreateResponse>,
+                    G<crate::PlaidError>,
+                > = match received {
+                    Ok(r) => match r.status().as_u16() {
+                        200 => ResponseValue::from_response(r).await,
+                        400..=599 => match ResponseValue::from_response(r).await {
+                            Ok(v) => Err(G::ErrorResponse(v)),
+                            Err(e) => Err(e),
+                        },
+                        _ => Err(G::UnexpectedResponse(r)),
+                    },
+                    Err(e) => Err(G::CommunicationError(e)),
+                };
+                let record = call.take_record();
+                match finish("processor_token_create", call, &record, result) {
+                    Ok(value) => {
+                        let _ = format!("{value:?}");
+                    }
+                    Err(e) => {
+                        let _ = (
+                            e.to_string(),
+                            format!("{e:?}"),
+                            e.is_retryable(),
+                            e.status(),
+                            e.request_id(),
+                        );
+                    }
+                }
+            });
+        });
+    }
+}
 
 #[cfg(test)]
 mod tests {
