@@ -255,6 +255,8 @@ struct Inner {
     retry_after: Option<Duration>,
     attempts: u32,
     excerpt: Option<String>,
+    /// For [`ErrorKind::Timeout`]: the timeout of each attempt.
+    timeout: Option<Duration>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -269,6 +271,7 @@ impl Error {
                 retry_after: None,
                 attempts: 0,
                 excerpt: None,
+                timeout: None,
                 source: None,
             }),
         }
@@ -292,6 +295,10 @@ impl Error {
     }
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.inner.attempts = attempts;
+        self
+    }
+    pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.inner.timeout = Some(timeout);
         self
     }
     pub(crate) fn with_excerpt(mut self, excerpt: String) -> Self {
@@ -436,7 +443,10 @@ impl fmt::Display for Error {
                 }
             }
             ErrorKind::Decode(msg) => write!(f, "unreadable response body: {msg}")?,
-            ErrorKind::Timeout => f.write_str("timed out waiting for the response")?,
+            ErrorKind::Timeout => match i.timeout {
+                Some(t) => write!(f, "no response within the {t:?} timeout")?,
+                None => f.write_str("timed out waiting for the response")?,
+            },
             ErrorKind::Connect => match &i.source {
                 Some(cause) => write!(
                     f,

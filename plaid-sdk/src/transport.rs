@@ -493,14 +493,15 @@ pub(crate) fn finish<T: serde::de::DeserializeOwned>(
             call,
         )),
         Err(G::CommunicationError(e)) | Err(G::ResponseBodyError(e)) => {
-            let kind = if e.is_timeout() {
-                ErrorKind::Timeout
+            let error = if e.is_timeout() {
+                error(ErrorKind::Timeout)
+                    .with_timeout(call.options.timeout.unwrap_or(call.shared.timeout))
             } else if e.is_connect() {
-                ErrorKind::Connect
+                error(ErrorKind::Connect)
             } else {
-                ErrorKind::Transport
+                error(ErrorKind::Transport)
             };
-            Err(with_status(error(kind)).with_source(StrippedError::of(&e)))
+            Err(with_status(error).with_source(StrippedError::of(&e)))
         }
         Err(other) => {
             Err(with_status(error(ErrorKind::Transport))

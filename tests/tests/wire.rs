@@ -351,6 +351,11 @@ async fn a_stalled_server_times_out_within_the_bound() {
         .await
         .expect_err("stall");
     assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("no response within the 300ms timeout"),
+        "{err}"
+    );
     assert_eq!(server.hits(), 1, "a timeout is not retried by default");
     assert!(err.is_retryable());
 }
