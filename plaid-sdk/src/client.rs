@@ -318,12 +318,41 @@ impl PlaidClient {
     /// Deletes an Item: its access token and every processor token made from it stop working
     /// (`POST /item/remove`).
     pub fn item_remove(&self, access_token: impl Into<AccessToken>) -> Pending<'_, Acknowledged> {
+        self.item_remove_request(access_token.into(), None, None)
+    }
+
+    /// [`item_remove`](Self::item_remove), telling Plaid why: a reason code, and optionally a
+    /// note of at most 512 characters (never personal data).
+    pub fn item_remove_with_reason(
+        &self,
+        access_token: impl Into<AccessToken>,
+        reason_code: crate::types::ItemRemoveReasonCode,
+        reason_note: Option<&str>,
+    ) -> Pending<'_, Acknowledged> {
+        self.item_remove_request(access_token.into(), Some(reason_code), reason_note)
+    }
+
+    fn item_remove_request(
+        &self,
+        access_token: AccessToken,
+        reason_code: Option<crate::types::ItemRemoveReasonCode>,
+        reason_note: Option<&str>,
+    ) -> Pending<'_, Acknowledged> {
+        let note = reason_note.map(|n| n.parse::<types::ItemRemoveRequestReasonNote>());
+        let checked = self
+            .check_token("access_token", "access", access_token.expose_secret())
+            .and_then(|()| match &note {
+                Some(Err(_)) => Err(InvalidInput::TooLong {
+                    field: "reason_note",
+                    max: 512,
+                }),
+                _ => Ok(()),
+            });
         let body = types::ItemRemoveRequest {
-            access_token: access_token.into(),
-            reason_code: None,
-            reason_note: None,
+            access_token,
+            reason_code,
+            reason_note: note.and_then(Result::ok),
         };
-        let checked = self.check_token("access_token", "access", body.access_token.expose_secret());
         self.pending(
             "item_remove",
             "/item/remove",

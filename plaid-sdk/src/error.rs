@@ -113,6 +113,13 @@ pub enum InvalidInput {
         /// The client's environment.
         client_environment: &'static str,
     },
+    /// A text field longer than Plaid accepts.
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// The most characters it may have.
+        max: usize,
+    },
     /// A Sandbox-only operation called on a Production client.
     SandboxOnly {
         /// The operation.
@@ -132,6 +139,9 @@ impl fmt::Display for InvalidInput {
                 f,
                 "`{field}` is a {token_environment} token but the client is configured for {client_environment}"
             ),
+            InvalidInput::TooLong { field, max } => {
+                write!(f, "`{field}` is longer than {max} characters")
+            }
             InvalidInput::SandboxOnly { operation } => {
                 write!(f, "{operation} exists in the Sandbox only")
             }

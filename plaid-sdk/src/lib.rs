@@ -48,7 +48,8 @@ pub mod types {
     };
     pub use crate::generated::{
         AccountBaseVerificationStatus, AccountHolderCategory, AccountSubtype, AccountType,
-        AccountVerificationInsightsAccountNumberFormat, ItemAuthMethod, ItemUpdateType,
+        AccountVerificationInsightsAccountNumberFormat, ItemAuthMethod, ItemRemoveReasonCode,
+        ItemUpdateType,
     };
 }
 

@@ -2,7 +2,7 @@
 //! token to revocation, and each operation's error paths.
 
 use plaid_emulator::Emulator;
-use plaid_sdk::types::{AccountSubtype, AccountType};
+use plaid_sdk::types::{AccountSubtype, AccountType, ItemRemoveReasonCode};
 use plaid_sdk::{Environment, ErrorKind, InvalidInput, PlaidClient, Processor, Product};
 
 async fn start() -> (Emulator, PlaidClient) {
@@ -341,4 +341,50 @@ async fn every_operation_checks_its_input_before_sending() {
             ..
         }
     ));
+}
+
+#[tokio::test]
+async fn item_remove_can_say_why() {
+    let (emulator, client) = start().await;
+    let item = emulator.add_item();
+    let too_long = "x".repeat(513);
+    let err = client
+        .item_remove_with_reason(
+            item.access_token.as_str(),
+            ItemRemoveReasonCode::Other,
+            Some(too_long.as_str()),
+        )
+        .await
+        .expect_err("too long");
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::InvalidInput(InvalidInput::TooLong {
+            field: "reason_note",
+            max: 512
+        })
+    ));
+    assert_eq!(emulator.request_count(), 0);
+    client
+        .item_remove_with_reason(
+            item.access_token.as_str(),
+            ItemRemoveReasonCode::FraudOther,
+            Some("closing the test account"),
+        )
+        .await
+        .expect("removed");
+    let body = emulator.requests()[0].json().expect("json");
+    assert_eq!(body["reason_code"], "FRAUD_OTHER");
+    assert_eq!(body["reason_note"], "closing the test account");
+    assert!(emulator.is_removed(&item.access_token));
+    // Without a reason, neither field is sent.
+    let other = emulator.add_item();
+    client
+        .item_remove(other.access_token.as_str())
+        .await
+        .expect("removed");
+    let body = emulator.requests()[1].json().expect("json");
+    assert!(
+        body.get("reason_code").is_none() && body.get("reason_note").is_none(),
+        "{body}"
+    );
 }
