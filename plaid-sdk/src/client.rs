@@ -339,15 +339,10 @@ impl PlaidClient {
         reason_note: Option<&str>,
     ) -> Pending<'_, Acknowledged> {
         let note = reason_note.map(|n| n.parse::<types::ItemRemoveRequestReasonNote>());
+        let too_long = matches!(note, Some(Err(_)));
         let checked = self
             .check_token("access_token", "access", access_token.expose_secret())
-            .and_then(|()| match &note {
-                Some(Err(_)) => Err(InvalidInput::TooLong {
-                    field: "reason_note",
-                    max: 512,
-                }),
-                _ => Ok(()),
-            });
+            .and_then(|()| check_length("reason_note", too_long, 512));
         let body = types::ItemRemoveRequest {
             access_token,
             reason_code,
@@ -597,6 +592,14 @@ has_request_id!(
 );
 
 const KNOWN_ENVIRONMENTS: [&str; 3] = ["sandbox", "production", "development"];
+
+fn check_length(field: &'static str, too_long: bool, max: usize) -> Result<(), InvalidInput> {
+    if too_long {
+        Err(InvalidInput::TooLong { field, max })
+    } else {
+        Ok(())
+    }
+}
 
 fn check_blank(field: &'static str, value: &str) -> Result<(), InvalidInput> {
     if value.trim().is_empty() {
