@@ -57,3 +57,37 @@ pub mod types {
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub use transport::fuzzing;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    fn spawnable<F: std::future::IntoFuture>(f: F) -> F::IntoFuture
+    where
+        F::IntoFuture: Send + 'static,
+    {
+        f.into_future()
+    }
+
+    #[test]
+    fn clients_errors_and_calls_cross_threads() {
+        send_sync::<PlaidClient>();
+        send_sync::<ClientBuilder>();
+        send_sync::<Error>();
+        send_sync::<RetryPolicy>();
+        send_sync::<PlaidError>();
+        send_sync::<AccessToken>();
+        let client = PlaidClient::builder()
+            .credentials("id", "secret")
+            .build()
+            .expect("client");
+        // A call can be handed to `tokio::spawn`: owned client, `Send` future.
+        let _future = spawnable(async move {
+            client
+                .processor_token_create("access-sandbox-1", "acc", Processor::Dwolla)
+                .await
+        });
+    }
+}
