@@ -157,6 +157,8 @@ fn state(config: Config) -> std::io::Result<State> {
         HeaderValue::from_str(&config.plaid_version).map_err(|_| invalid("the Plaid-Version"))?;
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        // A followed redirect would carry the injected credentials to the host it names.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
     Ok(State {

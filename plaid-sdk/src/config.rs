@@ -284,6 +284,9 @@ impl ClientBuilder {
     }
 
     /// Use this `reqwest::Client` (its proxy, TLS and pool settings) instead of the SDK's own.
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`, as the SDK's own client
+    /// is: reqwest follows redirects by default, and a followed redirect carries the
+    /// credential headers to the host it names.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -391,6 +394,9 @@ impl ClientBuilder {
                 install_crypto_provider();
                 reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
+                    // Plaid never redirects, and a redirect followed would carry the
+                    // credential headers to wherever it points.
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|e| ConfigError::HttpClient(e.to_string()))?
             }

@@ -528,3 +528,32 @@ async fn a_caller_supplied_reqwest_client_is_used_and_the_sdk_headers_still_go()
     assert_eq!(r.header("plaid-version"), Some("2020-09-14"));
     assert_eq!(r.header("user-agent"), Some(plaid_sdk::USER_AGENT));
 }
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_so_credentials_stay_put() {
+    let elsewhere = ScriptedServer::start(json(200, OK_BODY)).await;
+    let (server, client, _) = setup(Action::Respond {
+        status: 307,
+        headers: vec![(
+            "location".into(),
+            format!("{}/processor/token/create", elsewhere.url()),
+        )],
+        body: Vec::new(),
+    })
+    .await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("redirect");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnexpectedResponse),
+        "{err:?}"
+    );
+    assert_eq!(err.status(), Some(307));
+    assert_eq!(server.hits(), 1);
+    assert_eq!(
+        elsewhere.hits(),
+        0,
+        "the secret never went to the redirect's target"
+    );
+}
