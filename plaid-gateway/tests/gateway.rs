@@ -270,11 +270,12 @@ async fn the_gateways_own_failures_have_their_statuses() {
 
     // Upstream too slow, and the gateway full.
     let (emulator, gateway) = setup(|c| {
-        c.upstream_timeout = Duration::from_millis(300);
+        // Long enough that the second request surely arrives while the first holds the slot.
+        c.upstream_timeout = Duration::from_secs(2);
         c.concurrency = 1;
     })
     .await;
-    emulator.inject(Fault::Delay(Duration::from_secs(5)), 1);
+    emulator.inject(Fault::Delay(Duration::from_secs(30)), 1);
     let url = gateway.url();
     let slow = tokio::spawn(async move {
         reqwest::Client::new()
