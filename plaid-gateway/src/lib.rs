@@ -233,7 +233,7 @@ fn operation<'c>(config: &'c Config, method: &Method, uri: &http::Uri) -> Option
 
 /// Removes `client_id` and `secret` from a JSON object body; other bodies pass unchanged.
 fn strip_body_credentials(body: Bytes) -> Bytes {
-    if !(memchr_contains(&body, b"client_id") || memchr_contains(&body, b"secret")) {
+    if !(contains_bytes(&body, b"client_id") || contains_bytes(&body, b"secret")) {
         return body;
     }
     match serde_json::from_slice::<serde_json::Value>(&body) {
@@ -246,7 +246,7 @@ fn strip_body_credentials(body: Bytes) -> Bytes {
     }
 }
 
-fn memchr_contains(haystack: &[u8], needle: &[u8]) -> bool {
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 

@@ -405,7 +405,6 @@ impl ClientBuilder {
             .map_err(|e| ConfigError::InvalidBaseUrl(e.to_string()))?;
         Ok(PlaidClient {
             shared: Arc::new(Shared {
-                base_url: self.environment.base_url().to_string(),
                 url,
                 environment: self.environment,
                 http,

@@ -23,8 +23,7 @@ use crate::secret::ClientSecret;
 
 /// What every call of one [`PlaidClient`](crate::PlaidClient) shares.
 pub(crate) struct Shared {
-    pub(crate) base_url: String,
-    /// `base_url`, parsed once.
+    /// The environment's base URL, parsed once.
     pub(crate) url: reqwest::Url,
     pub(crate) environment: Environment,
     pub(crate) http: reqwest::Client,
@@ -99,7 +98,7 @@ impl Call {
     /// A generated client for one call.
     pub(crate) fn client(shared: &Arc<Shared>, options: CallOptions) -> generated::Client {
         generated::Client::new_with_client(
-            &shared.base_url,
+            shared.environment.base_url(),
             shared.http.clone(),
             Call {
                 shared: Arc::clone(shared),
