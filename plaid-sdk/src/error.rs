@@ -572,11 +572,20 @@ pub(crate) fn plausible_request_id(id: &str) -> bool {
 pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     const MAX: usize = 200;
     let head = &body[..body.len().min(MAX * 4)];
-    let mut text = String::from_utf8_lossy(head).into_owned();
+    one_line(&scrub(&String::from_utf8_lossy(head), secrets), MAX)
+}
+
+/// `text` with every given secret and every token-shaped word (`access-…`, `processor-…`,
+/// ...) replaced.
+pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut text = text.to_string();
     for secret in secrets.iter().filter(|s| s.len() >= 4) {
         if text.contains(secret) {
             text = text.replace(secret, "[redacted]");
         }
+    }
+    if !TOKEN_PREFIXES.iter().any(|p| text.contains(p)) {
+        return text;
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
@@ -596,7 +605,23 @@ pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
         out.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    one_line(&out, MAX)
+    out
+}
+
+impl PlaidError {
+    /// Scrubs the free-text fields, which a server (or a proxy pretending to be one) controls.
+    pub(crate) fn scrub(&mut self, secrets: &[&str]) {
+        self.error_message = scrub(&self.error_message, secrets);
+        for field in [
+            &mut self.display_message,
+            &mut self.suggested_action,
+            &mut self.error_code_reason,
+        ] {
+            if let Some(text) = field.as_mut() {
+                *text = scrub(text, secrets);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -657,6 +682,30 @@ mod tests {
         );
         // Words merely containing a prefix are left alone.
         assert_eq!(excerpt(b"preaccess-x", &[]), "preaccess-x");
+    }
+
+    #[test]
+    fn plaid_errors_lose_echoed_secrets() {
+        let mut e: PlaidError = serde_json::from_str(
+            r#"{"error_type":"INVALID_INPUT","error_code":"X","error_message":"bad token access-sandbox-123 with s3cr3tvalue","display_message":"processor-sandbox-9"}"#,
+        )
+        .expect("json");
+        e.scrub(&["s3cr3tvalue"]);
+        assert_eq!(
+            e.error_message,
+            "bad token access-[redacted] with [redacted]"
+        );
+        assert_eq!(e.display_message.as_deref(), Some("processor-[redacted]"));
+        // Ordinary messages are left as they are.
+        let mut plain: PlaidError = serde_json::from_str(
+            r#"{"error_message":"the provided access token is in an invalid format"}"#,
+        )
+        .expect("json");
+        plain.scrub(&[]);
+        assert_eq!(
+            plain.error_message,
+            "the provided access token is in an invalid format"
+        );
     }
 
     #[test]

@@ -468,8 +468,9 @@ pub(crate) fn finish<T: serde::de::DeserializeOwned>(
         Ok(value) => Ok(value.into_inner()),
         Err(G::ErrorResponse(value)) => {
             let status = value.status().as_u16();
-            let plaid = value.into_inner();
+            let mut plaid = value.into_inner();
             if plaid.is_plaid_shaped() {
+                plaid.scrub(&call.secrets());
                 Err(error(ErrorKind::Api(Box::new(plaid))).with_status(status))
             } else {
                 Err(unexpected(error, status, &record.body, call))

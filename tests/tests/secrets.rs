@@ -72,6 +72,15 @@ async fn no_secret_in_any_rendering_or_log() {
                 plaid_error(400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "bad token"),
             ),
             (
+                "plaid-shaped echo",
+                plaid_error(
+                    400,
+                    "INVALID_INPUT",
+                    "INVALID_ACCESS_TOKEN",
+                    &format!("you sent {own_secret} and {access}"),
+                ),
+            ),
+            (
                 "echoing 502",
                 Action::Respond {
                     status: 502,
