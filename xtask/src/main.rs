@@ -16,9 +16,11 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage:
-  cargo xtask spec --from <plaid-openapi.yml> [--check]
+  cargo xtask spec --from <plaid-openapi.yml> [--check] [--strict]
       Extract the operations listed in spec/operations.txt (and everything they reference)
       from Plaid's full spec into spec/plaid.yaml. --check compares instead of writing.
+      What spec/descriptions.yaml does not describe gets a neutral description and a
+      warning; --strict fails on any warning.
   cargo xtask generate [--check]
       Generate plaid-sdk/src/generated.rs from spec/plaid.yaml. --check compares instead
       of writing.";
@@ -72,14 +74,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints description warnings to stderr, one line each.
+fn report_warnings(warnings: &[String]) {
+    if warnings.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: {} entries of spec/descriptions.yaml to write or remove:",
+        warnings.len()
+    );
+    for w in warnings {
+        eprintln!("warning:   {w}");
+    }
+}
+
 fn run(args: &[String], layout: &Layout) -> Result<(), Failure> {
     let (task, rest) = args.split_first().ok_or_else(|| Failure(USAGE.into()))?;
     let mut check = false;
+    let mut strict = false;
     let mut from = None;
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--check" => check = true,
+            "--strict" => strict = true,
             "--from" => {
                 let path = rest
                     .next()
@@ -98,16 +116,26 @@ fn run(args: &[String], layout: &Layout) -> Result<(), Failure> {
             let from = from.ok_or_else(|| {
                 Failure("`cargo xtask spec` needs --from <path to Plaid's spec>".into())
             })?;
-            let text = spec::extract_from_file(&from, layout)?;
+            let extracted = spec::extract_from_file(&from, layout)?;
+            report_warnings(&extracted.warnings);
+            if strict && !extracted.warnings.is_empty() {
+                return Err(Failure(format!(
+                    "--strict: {} description warning(s); describe them in spec/descriptions.yaml",
+                    extracted.warnings.len()
+                )));
+            }
             let display = from.display().to_string();
             check::write_or_check(
                 &layout.fragment(),
-                &text,
+                &extracted.text,
                 check,
                 &format!("cargo xtask spec --from {display}"),
             )
         }
         "generate" => {
+            if strict {
+                return Err(Failure("`generate` takes no --strict".into()));
+            }
             if from.is_some() {
                 return Err(Failure(
                     "`generate` takes no --from: it reads spec/plaid.yaml".into(),

@@ -3,7 +3,9 @@
 //! The fragment holds the operations listed in `spec/operations.txt` and the closure of the
 //! components they reference, with Plaid's structure (names, types, enums, required, nullable,
 //! examples) and none of its prose: every description in it comes from
-//! `spec/descriptions.yaml`, and a missing or unused description is an error.
+//! `spec/descriptions.yaml`. What that file does not describe yet (Plaid's spec grew) gets a
+//! neutral description of our own naming it and its type, and a warning; a description that
+//! matches nothing is a warning too. `--strict` turns the warnings into a failure.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -157,8 +159,16 @@ fn string(v: &Value) -> Option<String> {
     v.as_str().map(|s| s.trim_end().to_string())
 }
 
+/// The fragment's text, and what `spec/descriptions.yaml` lacked or had in excess.
+#[derive(Debug)]
+pub struct Extracted {
+    pub text: String,
+    /// One line each: `schemas.X.properties.y has no description (a neutral one was written)`.
+    pub warnings: Vec<String>,
+}
+
 /// Reads the files named by `layout` and extracts the fragment from the spec at `from`.
-pub fn extract_from_file(from: &Path, layout: &Layout) -> Result<String, Failure> {
+pub fn extract_from_file(from: &Path, layout: &Layout) -> Result<Extracted, Failure> {
     let bytes =
         std::fs::read(from).map_err(|e| Failure(format!("cannot read {}: {e}", from.display())))?;
     let ops = read_text(&layout.operations()).and_then(|t| parse_operations(&t))?;
@@ -181,7 +191,7 @@ pub fn extract(
     name: &str,
     ops: &[OperationRef],
     descriptions: &Descriptions,
-) -> Result<String, Failure> {
+) -> Result<Extracted, Failure> {
     let sha256 = hex(&Sha256::digest(bytes));
     let text =
         std::str::from_utf8(bytes).map_err(|_| Failure(format!("{name} is not UTF-8 text")))?;
@@ -330,8 +340,11 @@ pub fn extract(
         "paths": Value::Object(paths),
         "components": Value::Object(fragment_components),
     });
-    apply_descriptions(&mut fragment, descriptions)?;
-    to_yaml(&fragment, HEADER)
+    let warnings = apply_descriptions(&mut fragment, descriptions)?;
+    Ok(Extracted {
+        text: to_yaml(&fragment, HEADER)?,
+        warnings,
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -427,18 +440,20 @@ fn strip_operation(op: &mut Value) {
     }
 }
 
-/// Puts the project's descriptions into the fragment. Every operation, schema and inline
-/// property must have one; a description that matches nothing is an error too.
-fn apply_descriptions(fragment: &mut Value, d: &Descriptions) -> Result<(), Failure> {
+/// Puts the project's descriptions into the fragment. What has no description gets a neutral
+/// one (its name and type, and that Plaid documents it); that, and a description that matches
+/// nothing, comes back as a warning line.
+fn apply_descriptions(fragment: &mut Value, d: &Descriptions) -> Result<Vec<String>, Failure> {
     let mut missing = Vec::new();
     let mut unused = Vec::new();
-    match &d.info {
-        Some(text) => fragment["info"]["description"] = json!(text),
-        None => missing.push("info".to_string()),
-    }
+    let info = d.info.clone().unwrap_or_else(|| {
+        missing.push("info".to_string());
+        "A part of Plaid's API.".to_string()
+    });
+    fragment["info"]["description"] = json!(info);
     let mut used_ops = BTreeSet::new();
     if let Some(Value::Object(paths)) = fragment.get_mut("paths") {
-        for item in paths.values_mut() {
+        for (path, item) in paths.iter_mut() {
             for op in item
                 .as_object_mut()
                 .into_iter()
@@ -453,13 +468,17 @@ fn apply_descriptions(fragment: &mut Value, d: &Descriptions) -> Result<(), Fail
                         "an operation in the fragment has no operationId".into(),
                     ));
                 };
-                match d.operations.get(&id) {
+                let text = match d.operations.get(&id) {
                     Some(text) => {
-                        op["description"] = json!(text);
                         used_ops.insert(id);
+                        text.clone()
                     }
-                    None => missing.push(format!("operations.{id}")),
-                }
+                    None => {
+                        missing.push(format!("operations.{id}"));
+                        format!("`POST {path}`, as Plaid documents it.")
+                    }
+                };
+                op["description"] = json!(text);
             }
         }
     }
@@ -474,13 +493,15 @@ fn apply_descriptions(fragment: &mut Value, d: &Descriptions) -> Result<(), Fail
     if let Some(Value::Object(schemas)) = fragment.pointer_mut("/components/schemas") {
         for (name, schema) in schemas.iter_mut() {
             let entry = d.schemas.get(name);
-            match entry.and_then(|(text, _)| text.as_ref()) {
-                Some(text) => {
-                    if let Value::Object(map) = schema {
-                        map.insert("description".into(), json!(text));
-                    }
+            let text = match entry.and_then(|(text, _)| text.as_ref()) {
+                Some(text) => text.clone(),
+                None => {
+                    missing.push(format!("schemas.{name}.description"));
+                    format!("`{name}`: {}, as Plaid documents it.", kind_of(schema))
                 }
-                None => missing.push(format!("schemas.{name}.description")),
+            };
+            if let Value::Object(map) = schema {
+                map.insert("description".into(), json!(text));
             }
             let empty = BTreeMap::new();
             let props = entry.map(|(_, p)| p).unwrap_or(&empty);
@@ -502,19 +523,48 @@ fn apply_descriptions(fragment: &mut Value, d: &Descriptions) -> Result<(), Fail
             .map(|k| format!("schemas.{k}")),
     );
 
-    if !missing.is_empty() {
-        return Err(Failure(format!(
-            "spec/descriptions.yaml has no description for: {}",
-            missing.join(", ")
-        )));
+    let mut warnings: Vec<String> = missing
+        .into_iter()
+        .map(|m| format!("{m} has no description (a neutral one was written)"))
+        .collect();
+    warnings.extend(
+        unused
+            .into_iter()
+            .map(|u| format!("{u} matches nothing in the fragment")),
+    );
+    Ok(warnings)
+}
+
+/// `an object`, `a string`, `a list of strings`, ... for a neutral description.
+fn kind_of(schema: &Value) -> String {
+    let ty = schema.get("type").and_then(Value::as_str);
+    match ty {
+        Some("array") => match schema.get("items") {
+            Some(items) if items.get("$ref").is_some() => "a list".to_string(),
+            Some(items) => match items.get("type").and_then(Value::as_str) {
+                Some(t) => format!("a list of {}", plural(t)),
+                None => "a list".to_string(),
+            },
+            None => "a list".to_string(),
+        },
+        Some("object") => "an object".to_string(),
+        Some("integer") => "an integer".to_string(),
+        Some(t) if schema.get("enum").is_some() => format!("one of a set of {}", plural(t)),
+        Some(t) => format!("a {t}"),
+        None if schema.get("properties").is_some() => "an object".to_string(),
+        None => "a value".to_string(),
     }
-    if !unused.is_empty() {
-        return Err(Failure(format!(
-            "spec/descriptions.yaml describes what the fragment does not have: {}",
-            unused.join(", ")
-        )));
+}
+
+fn plural(ty: &str) -> String {
+    match ty {
+        "object" => "objects".into(),
+        "integer" => "integers".into(),
+        "number" => "numbers".into(),
+        "boolean" => "booleans".into(),
+        "string" => "strings".into(),
+        other => format!("{other} values"),
     }
-    Ok(())
 }
 
 /// Describes the inline properties below `schema`: `a` for a property, `a.b` for a property of
@@ -547,14 +597,18 @@ fn describe_properties(
             }
             continue;
         }
-        match texts.get(&key) {
+        let text = match texts.get(&key) {
             Some(text) => {
-                if let Value::Object(map) = value {
-                    map.insert("description".into(), json!(text));
-                }
                 used.insert(key.clone());
+                text.clone()
             }
-            None => missing.push(format!("schemas.{schema_name}.properties.{key}")),
+            None => {
+                missing.push(format!("schemas.{schema_name}.properties.{key}"));
+                format!("`{prop}`: {}, as Plaid documents it.", kind_of(value))
+            }
+        };
+        if let Value::Object(map) = value {
+            map.insert("description".into(), json!(text));
         }
         describe_properties(value, &format!("{key}."), schema_name, texts, used, missing)?;
         if let Some(items) = value.get_mut("items") {
@@ -661,6 +715,12 @@ schemas:
     }
 
     fn run(spec: &str, descriptions: &str) -> Result<String, Failure> {
+        let extracted = run_with_warnings(spec, descriptions)?;
+        assert_eq!(extracted.warnings, Vec::<String>::new());
+        Ok(extracted.text)
+    }
+
+    fn run_with_warnings(spec: &str, descriptions: &str) -> Result<Extracted, Failure> {
         extract(
             spec.as_bytes(),
             "in.yml",
@@ -740,16 +800,47 @@ schemas:
     }
 
     #[test]
-    fn missing_and_unused_descriptions_are_errors() {
-        let without = DESCRIPTIONS.replace("      kind: Our kind.\n", "");
-        let Failure(msg) = run(SPEC, &without).expect_err("missing");
-        assert!(
-            msg.contains("schemas.ThingRequest.properties.kind"),
-            "{msg}"
+    fn missing_descriptions_get_neutral_ones_and_warnings() {
+        let without = DESCRIPTIONS
+            .replace("      kind: Our kind.\n", "")
+            .replace("  Token: {description: Our token.}\n", "")
+            .replace("  thingCreate: Creates a thing.\n", "  {}\n");
+        let out = run_with_warnings(SPEC, &without.replace("operations:\n  {}\n", ""))
+            .expect("extracts all the same");
+        assert_eq!(
+            out.warnings,
+            [
+                "operations.thingCreate has no description (a neutral one was written)",
+                "schemas.ThingRequest.properties.kind has no description (a neutral one was written)",
+                "schemas.Token.description has no description (a neutral one was written)",
+            ]
         );
+        let f = parse_document(&out.text, "out").expect("yaml");
+        let request = &f["components"]["schemas"]["ThingRequest"]["properties"];
+        assert_eq!(
+            request["kind"]["description"],
+            "`kind`: one of a set of strings, as Plaid documents it."
+        );
+        assert_eq!(
+            f["components"]["schemas"]["Token"]["description"],
+            "`Token`: a string, as Plaid documents it."
+        );
+        assert_eq!(
+            f["paths"]["/thing/create"]["post"]["description"],
+            "`POST /thing/create`, as Plaid documents it."
+        );
+        // What the project did describe is still there.
+        assert_eq!(request["nested"]["description"], "Our nested object.");
+    }
+
+    #[test]
+    fn unused_descriptions_are_warnings_and_refs_are_errors() {
         let extra = format!("{DESCRIPTIONS}  Ghost: {{description: Nothing.}}\n");
-        let Failure(msg) = run(SPEC, &extra).expect_err("unused");
-        assert!(msg.contains("schemas.Ghost"), "{msg}");
+        let out = run_with_warnings(SPEC, &extra).expect("extracts");
+        assert_eq!(
+            out.warnings,
+            ["schemas.Ghost matches nothing in the fragment"]
+        );
         let on_ref = DESCRIPTIONS.replace(
             "      kind: Our kind.\n",
             "      kind: Our kind.\n      token: On a ref.\n",
@@ -839,7 +930,7 @@ schemas:
             );
             return;
         }
-        let expected = extract_from_file(&upstream, &layout).expect("extract");
+        let expected = extract_from_file(&upstream, &layout).expect("extract").text;
         let committed = std::fs::read_to_string(layout.fragment()).expect("committed fragment");
         assert!(
             expected == committed,
