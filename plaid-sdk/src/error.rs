@@ -95,19 +95,20 @@ fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Err
     Ok(value.as_u64().and_then(|n| u16::try_from(n).ok()))
 }
 
-/// Input the SDK refused before sending anything.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Input the SDK refused before sending anything. `field` is the path of the field as Plaid
+/// names it: `access_token`, `options.account_ids[2]`.
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum InvalidInput {
-    /// A required text field was empty or only white space.
+    /// A required field was missing, empty or only white space.
     Blank {
-        /// The field, as Plaid names it (`access_token`, `account_id`, `processor`).
-        field: &'static str,
+        /// The field.
+        field: String,
     },
     /// A token whose prefix names another environment than the client's.
     WrongEnvironment {
         /// The field holding the token.
-        field: &'static str,
+        field: String,
         /// The environment the token's prefix names (`sandbox`, `production`, ...).
         token_environment: String,
         /// The client's environment.
@@ -116,15 +117,61 @@ pub enum InvalidInput {
     /// A text field longer than Plaid accepts.
     TooLong {
         /// The field.
-        field: &'static str,
+        field: String,
         /// The most characters it may have.
         max: usize,
+    },
+    /// A text field shorter than Plaid accepts.
+    TooShort {
+        /// The field.
+        field: String,
+        /// The fewest characters it may have.
+        min: usize,
+    },
+    /// A list with fewer items than Plaid accepts.
+    TooFewItems {
+        /// The field.
+        field: String,
+        /// The fewest items it may have.
+        min: usize,
+    },
+    /// A list with more items than Plaid accepts.
+    TooManyItems {
+        /// The field.
+        field: String,
+        /// The most items it may have.
+        max: usize,
+    },
+    /// A number outside the range Plaid accepts.
+    OutOfRange {
+        /// The field.
+        field: String,
+        /// The smallest value allowed, if there is one.
+        min: Option<f64>,
+        /// The largest value allowed, if there is one.
+        max: Option<f64>,
     },
     /// A Sandbox-only operation called on a Production client.
     SandboxOnly {
         /// The operation.
         operation: &'static str,
     },
+}
+
+impl InvalidInput {
+    /// The field at fault, when the problem is one field's.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            InvalidInput::Blank { field }
+            | InvalidInput::WrongEnvironment { field, .. }
+            | InvalidInput::TooLong { field, .. }
+            | InvalidInput::TooShort { field, .. }
+            | InvalidInput::TooFewItems { field, .. }
+            | InvalidInput::TooManyItems { field, .. }
+            | InvalidInput::OutOfRange { field, .. } => Some(field),
+            InvalidInput::SandboxOnly { .. } => None,
+        }
+    }
 }
 
 impl fmt::Display for InvalidInput {
@@ -142,6 +189,21 @@ impl fmt::Display for InvalidInput {
             InvalidInput::TooLong { field, max } => {
                 write!(f, "`{field}` is longer than {max} characters")
             }
+            InvalidInput::TooShort { field, min } => {
+                write!(f, "`{field}` is shorter than {min} characters")
+            }
+            InvalidInput::TooFewItems { field, min } => {
+                write!(f, "`{field}` has fewer than {min} items")
+            }
+            InvalidInput::TooManyItems { field, max } => {
+                write!(f, "`{field}` has more than {max} items")
+            }
+            InvalidInput::OutOfRange { field, min, max } => match (min, max) {
+                (Some(min), Some(max)) => write!(f, "`{field}` is outside {min}..={max}"),
+                (Some(min), None) => write!(f, "`{field}` is less than {min}"),
+                (None, Some(max)) => write!(f, "`{field}` is more than {max}"),
+                (None, None) => write!(f, "`{field}` is not a number"),
+            },
             InvalidInput::SandboxOnly { operation } => {
                 write!(f, "{operation} exists in the Sandbox only")
             }

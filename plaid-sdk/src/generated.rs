@@ -10,6 +10,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 pub mod types {
     ///What Plaid last saw of an account's balances. Amounts are in the account's currency.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct AccountBalance {
         ///The amount that can be spent or withdrawn now, when the institution reports it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -32,6 +33,7 @@ pub mod types {
     }
     ///One account of an Item.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct AccountBase {
         ///Plaid's id of the account; pass it where an `account_id` is asked for.
         pub account_id: ::std::string::String,
@@ -67,6 +69,7 @@ pub mod types {
     }
     ///Signals gathered while verifying the account's numbers through a database match.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct AccountVerificationInsights {
         pub account_number_format: crate::generated::AccountVerificationInsightsAccountNumberFormat,
         ///How well the holder's name matched, from 0 to 100, when scored.
@@ -80,6 +83,7 @@ pub mod types {
     }
     ///What Plaid's network knows about the account's numbers.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct AccountVerificationInsightsNetworkStatus {
         ///Whether the numbers were seen before in Plaid's network.
         pub has_numbers_match: bool,
@@ -88,12 +92,14 @@ pub mod types {
     }
     ///Past ACH returns seen for the account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct AccountVerificationInsightsPreviousReturns {
         ///Whether an administrative return was seen for the account.
         pub has_previous_administrative_return: bool,
     }
     ///What `/accounts/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct AccountsGetRequest {
         pub access_token: crate::AccessToken,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -101,6 +107,7 @@ pub mod types {
     }
     ///Optional filters for `/accounts/get`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct AccountsGetRequestOptions {
         ///Only these accounts of the Item.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -108,14 +115,16 @@ pub mod types {
     }
     ///The accounts of an Item and the Item itself.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct AccountsGetResponse {
         ///The Item's accounts (those the user shared).
         pub accounts: ::std::vec::Vec<AccountBase>,
         pub item: Item,
-        pub request_id: RequestId,
+        pub request_id: ::std::string::String,
     }
     ///A login at one institution, holding one or more accounts.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct Item {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub auth_method: ::std::option::Option<crate::generated::ItemAuthMethod>,
@@ -149,129 +158,39 @@ pub mod types {
     }
     ///What `/item/public_token/exchange` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ItemPublicTokenExchangeRequest {
         pub public_token: crate::PublicToken,
     }
     ///The Item's access token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ItemPublicTokenExchangeResponse {
         pub access_token: crate::AccessToken,
         ///Plaid's id of the Item.
         pub item_id: ::std::string::String,
-        pub request_id: RequestId,
+        pub request_id: ::std::string::String,
     }
     ///What `/item/remove` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ItemRemoveRequest {
         pub access_token: crate::AccessToken,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub reason_code: ::std::option::Option<crate::generated::ItemRemoveReasonCode>,
         ///Free text on why the Item is removed; never put personal data in it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub reason_note: ::std::option::Option<ItemRemoveRequestReasonNote>,
-    }
-    ///Free text on why the Item is removed; never put personal data in it.
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ItemRemoveRequestReasonNote(::std::string::String);
-    impl ::std::ops::Deref for ItemRemoveRequestReasonNote {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ItemRemoveRequestReasonNote> for ::std::string::String {
-        fn from(value: ItemRemoveRequestReasonNote) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ItemRemoveRequestReasonNote {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 512usize {
-                return Err("longer than 512 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ItemRemoveRequestReasonNote {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ItemRemoveRequestReasonNote {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ItemRemoveRequestReasonNote {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
+        pub reason_note: ::std::option::Option<::std::string::String>,
     }
     ///Confirmation that the Item was removed.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ItemRemoveResponse {
-        pub request_id: RequestId,
-    }
-    ///The id of a Plaid user, for products that work per user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(transparent)]
-    pub struct NewUserId(pub ::std::string::String);
-    impl ::std::ops::Deref for NewUserId {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<NewUserId> for ::std::string::String {
-        fn from(value: NewUserId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for NewUserId {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for NewUserId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for NewUserId {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
+        pub request_id: ::std::string::String,
     }
     ///What `/processor/stripe/bank_account_token/create` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ProcessorStripeBankAccountTokenCreateRequest {
         pub access_token: crate::AccessToken,
         ///The account, on the Item, that Stripe may debit or credit.
@@ -279,12 +198,14 @@ pub mod types {
     }
     ///A newly minted Stripe bank account token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ProcessorStripeBankAccountTokenCreateResponse {
-        pub request_id: RequestId,
+        pub request_id: ::std::string::String,
         pub stripe_bank_account_token: crate::StripeBankAccountToken,
     }
     ///What `/processor/token/create` needs to mint a processor token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ProcessorTokenCreateRequest {
         pub access_token: crate::AccessToken,
         ///The id of the account, on the Item, that the partner may use.
@@ -293,24 +214,28 @@ pub mod types {
     }
     ///A newly minted processor token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ProcessorTokenCreateResponse {
         pub processor_token: crate::ProcessorToken,
-        pub request_id: RequestId,
+        pub request_id: ::std::string::String,
     }
     ///What `/processor/token/permissions/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ProcessorTokenPermissionsGetRequest {
         pub processor_token: crate::ProcessorToken,
     }
     ///The products a processor token is limited to.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ProcessorTokenPermissionsGetResponse {
         ///The products the partner may use; empty when no limit is set.
         pub products: ::std::vec::Vec<crate::generated::Product>,
-        pub request_id: RequestId,
+        pub request_id: ::std::string::String,
     }
     ///What `/processor/token/permissions/set` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ProcessorTokenPermissionsSetRequest {
         pub processor_token: crate::ProcessorToken,
         ///The products the partner may use; an empty list lifts the limit.
@@ -318,134 +243,13 @@ pub mod types {
     }
     ///Confirmation that the limit was set.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct ProcessorTokenPermissionsSetResponse {
-        pub request_id: RequestId,
-    }
-    ///Plaid's identifier of one API call; quote it when asking Plaid about a call.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(transparent)]
-    pub struct RequestId(pub ::std::string::String);
-    impl ::std::ops::Deref for RequestId {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<RequestId> for ::std::string::String {
-        fn from(value: RequestId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for RequestId {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for RequestId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for RequestId {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
-    }
-    ///The password that goes with the Sandbox test username (`pass_good` by default).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(transparent)]
-    pub struct SandboxOverridePassword(pub ::std::string::String);
-    impl ::std::ops::Deref for SandboxOverridePassword {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SandboxOverridePassword> for ::std::string::String {
-        fn from(value: SandboxOverridePassword) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for SandboxOverridePassword {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for SandboxOverridePassword {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for SandboxOverridePassword {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
-    }
-    ///A Sandbox test username that selects a scenario (`user_good` by default).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    #[serde(transparent)]
-    pub struct SandboxOverrideUsername(pub ::std::string::String);
-    impl ::std::ops::Deref for SandboxOverrideUsername {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SandboxOverrideUsername> for ::std::string::String {
-        fn from(value: SandboxOverrideUsername) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for SandboxOverrideUsername {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for SandboxOverrideUsername {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for SandboxOverrideUsername {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
+        pub request_id: ::std::string::String,
     }
     ///What `/sandbox/public_token/create` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct SandboxPublicTokenCreateRequest {
         ///The products to set the Item up with (at least one).
         pub initial_products: ::std::vec::Vec<crate::generated::Product>,
@@ -454,12 +258,13 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub options: ::std::option::Option<SandboxPublicTokenCreateRequestOptions>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub user_id: ::std::option::Option<NewUserId>,
+        pub user_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user_token: ::std::option::Option<crate::UserToken>,
     }
     ///Sandbox settings for bank income.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct SandboxPublicTokenCreateRequestIncomeVerificationBankIncome {
         ///How many days of bank income to generate.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -467,15 +272,16 @@ pub mod types {
     }
     ///Optional settings of the Sandbox Item.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct SandboxPublicTokenCreateRequestOptions {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub income_verification: ::std::option::Option<
             SandboxPublicTokenCreateRequestOptionsIncomeVerification,
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub override_password: ::std::option::Option<SandboxOverridePassword>,
+        pub override_password: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub override_username: ::std::option::Option<SandboxOverrideUsername>,
+        pub override_username: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub statements: ::std::option::Option<
             SandboxPublicTokenCreateRequestOptionsStatements,
@@ -490,6 +296,7 @@ pub mod types {
     }
     ///Sandbox settings for income verification.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct SandboxPublicTokenCreateRequestOptionsIncomeVerification {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub bank_income: ::std::option::Option<
@@ -503,6 +310,7 @@ pub mod types {
     }
     ///The window of Sandbox statements to generate.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct SandboxPublicTokenCreateRequestOptionsStatements {
         ///The last day (YYYY-MM-DD).
         pub end_date: ::std::string::String,
@@ -511,10 +319,11 @@ pub mod types {
     }
     ///The window of Sandbox transactions to generate.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
     pub struct SandboxPublicTokenCreateRequestOptionsTransactions {
         ///How many days of history to generate.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub days_requested: ::std::option::Option<::std::num::NonZeroU64>,
+        pub days_requested: ::std::option::Option<i64>,
         ///The last day (YYYY-MM-DD).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub end_date: ::std::option::Option<::std::string::String>,
@@ -524,9 +333,10 @@ pub mod types {
     }
     ///A public token for the new Sandbox Item.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
     pub struct SandboxPublicTokenCreateResponse {
         pub public_token: crate::PublicToken,
-        pub request_id: RequestId,
+        pub request_id: ::std::string::String,
     }
     /// Error types.
     pub mod error {
@@ -2642,3 +2452,715 @@ impl ItemUpdateType {
     }
 }
 crate::open_enum::impl_open_enum!(ItemUpdateType);
+impl types::AccountsGetRequest {
+    /// A `AccountsGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
+        Self {
+            access_token: access_token.into(),
+            options: ::std::default::Default::default(),
+        }
+    }
+    /// Optional filters for `/accounts/get`.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::AccountsGetRequestOptions,
+        >,
+    ) -> Self {
+        self.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::AccountsGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::AccountsGetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::AccountsGetRequestOptions {
+    /// A `AccountsGetRequestOptions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            account_ids: ::std::default::Default::default(),
+        }
+    }
+    /// Only these accounts of the Item.
+    pub fn account_ids(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        self.account_ids = value.into_iter().map(::std::convert::Into::into).collect();
+        self
+    }
+}
+impl crate::operation::private::Validate for types::AccountsGetRequestOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_ids",
+            &self.account_ids,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::AccountsGetRequestOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ItemPublicTokenExchangeRequest {
+    /// A `ItemPublicTokenExchangeRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(public_token: impl ::std::convert::Into<crate::PublicToken>) -> Self {
+        Self {
+            public_token: public_token.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::ItemPublicTokenExchangeRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "public_token",
+            &self.public_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("public"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ItemPublicTokenExchangeRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ItemRemoveRequest {
+    /// A `ItemRemoveRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
+        Self {
+            access_token: access_token.into(),
+            reason_code: ::std::default::Default::default(),
+            reason_note: ::std::default::Default::default(),
+        }
+    }
+    /// Why an Item is being removed, for Plaid's records.
+    pub fn reason_code(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::ItemRemoveReasonCode>,
+    ) -> Self {
+        self.reason_code = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Free text on why the Item is removed; never put personal data in it.
+    pub fn reason_note(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.reason_note = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::ItemRemoveRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "reason_code",
+            &self.reason_code,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "reason_note",
+            &self.reason_note,
+            &crate::operation::private::Rules {
+                max_length: ::std::option::Option::Some(512usize),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ItemRemoveRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ProcessorStripeBankAccountTokenCreateRequest {
+    /// A `ProcessorStripeBankAccountTokenCreateRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        access_token: impl ::std::convert::Into<crate::AccessToken>,
+        account_id: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            access_token: access_token.into(),
+            account_id: account_id.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate
+for types::ProcessorStripeBankAccountTokenCreateRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "account_id",
+            &self.account_id,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::ProcessorStripeBankAccountTokenCreateRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ProcessorTokenCreateRequest {
+    /// A `ProcessorTokenCreateRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        access_token: impl ::std::convert::Into<crate::AccessToken>,
+        account_id: impl ::std::convert::Into<::std::string::String>,
+        processor: impl ::std::convert::Into<crate::generated::Processor>,
+    ) -> Self {
+        Self {
+            access_token: access_token.into(),
+            account_id: account_id.into(),
+            processor: processor.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::ProcessorTokenCreateRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "account_id",
+            &self.account_id,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "processor",
+            &self.processor,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ProcessorTokenCreateRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ProcessorTokenPermissionsGetRequest {
+    /// A `ProcessorTokenPermissionsGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> Self {
+        Self {
+            processor_token: processor_token.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::ProcessorTokenPermissionsGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "processor_token",
+            &self.processor_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("processor"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ProcessorTokenPermissionsGetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ProcessorTokenPermissionsSetRequest {
+    /// A `ProcessorTokenPermissionsSetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+        products: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
+    ) -> Self {
+        Self {
+            processor_token: processor_token.into(),
+            products: products.into_iter().collect(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::ProcessorTokenPermissionsSetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "processor_token",
+            &self.processor_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("processor"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "products",
+            &self.products,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ProcessorTokenPermissionsSetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::SandboxPublicTokenCreateRequest {
+    /// A `SandboxPublicTokenCreateRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        institution_id: impl ::std::convert::Into<::std::string::String>,
+        initial_products: impl ::std::iter::IntoIterator<
+            Item = crate::generated::Product,
+        >,
+    ) -> Self {
+        Self {
+            initial_products: initial_products.into_iter().collect(),
+            institution_id: institution_id.into(),
+            options: ::std::default::Default::default(),
+            user_id: ::std::default::Default::default(),
+            user_token: ::std::default::Default::default(),
+        }
+    }
+    /// Optional settings of the Sandbox Item.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::SandboxPublicTokenCreateRequestOptions,
+        >,
+    ) -> Self {
+        self.options = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `user_id`.
+    pub fn user_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.user_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A token that identifies a Plaid user, for products that work per user. A secret.
+    pub fn user_token(
+        mut self,
+        value: impl ::std::convert::Into<crate::UserToken>,
+    ) -> Self {
+        self.user_token = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::SandboxPublicTokenCreateRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "initial_products",
+            &self.initial_products,
+            &crate::operation::private::Rules {
+                required: true,
+                min_items: ::std::option::Option::Some(1usize),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "institution_id",
+            &self.institution_id,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+        v.field("user_id", &self.user_id, &crate::operation::private::Rules::NONE);
+        v.field(
+            "user_token",
+            &self.user_token,
+            &crate::operation::private::Rules {
+                token: ::std::option::Option::Some("user"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::SandboxPublicTokenCreateRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::SandboxPublicTokenCreateRequestIncomeVerificationBankIncome {
+    /// A `SandboxPublicTokenCreateRequestIncomeVerificationBankIncome` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            days_requested: ::std::default::Default::default(),
+        }
+    }
+    /// How many days of bank income to generate.
+    pub fn days_requested(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+        self.days_requested = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::SandboxPublicTokenCreateRequestIncomeVerificationBankIncome {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::SandboxPublicTokenCreateRequestIncomeVerificationBankIncome {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::SandboxPublicTokenCreateRequestOptions {
+    /// A `SandboxPublicTokenCreateRequestOptions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            income_verification: ::std::default::Default::default(),
+            override_password: ::std::default::Default::default(),
+            override_username: ::std::default::Default::default(),
+            statements: ::std::default::Default::default(),
+            transactions: ::std::default::Default::default(),
+            webhook: ::std::default::Default::default(),
+        }
+    }
+    /// Sandbox settings for income verification.
+    pub fn income_verification(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::SandboxPublicTokenCreateRequestOptionsIncomeVerification,
+        >,
+    ) -> Self {
+        self.income_verification = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `override_password`.
+    pub fn override_password(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.override_password = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `override_username`.
+    pub fn override_username(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.override_username = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// The window of Sandbox statements to generate.
+    pub fn statements(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::SandboxPublicTokenCreateRequestOptionsStatements,
+        >,
+    ) -> Self {
+        self.statements = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// The window of Sandbox transactions to generate.
+    pub fn transactions(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::SandboxPublicTokenCreateRequestOptionsTransactions,
+        >,
+    ) -> Self {
+        self.transactions = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A URL for the Item's webhooks.
+    pub fn webhook(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.webhook = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::SandboxPublicTokenCreateRequestOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "income_verification",
+            &self.income_verification,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "override_password",
+            &self.override_password,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "override_username",
+            &self.override_username,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("statements", &self.statements, &crate::operation::private::Rules::NONE);
+        v.field(
+            "transactions",
+            &self.transactions,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("webhook", &self.webhook, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::SandboxPublicTokenCreateRequestOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::SandboxPublicTokenCreateRequestOptionsIncomeVerification {
+    /// A `SandboxPublicTokenCreateRequestOptionsIncomeVerification` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            bank_income: ::std::default::Default::default(),
+            income_source_types: ::std::default::Default::default(),
+        }
+    }
+    /// Sandbox settings for bank income.
+    pub fn bank_income(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::SandboxPublicTokenCreateRequestIncomeVerificationBankIncome,
+        >,
+    ) -> Self {
+        self.bank_income = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Where the income data comes from.
+    pub fn income_source_types(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = crate::generated::IncomeVerificationSourceType,
+        >,
+    ) -> Self {
+        self.income_source_types = value.into_iter().collect();
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::SandboxPublicTokenCreateRequestOptionsIncomeVerification {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "bank_income",
+            &self.bank_income,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "income_source_types",
+            &self.income_source_types,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::SandboxPublicTokenCreateRequestOptionsIncomeVerification {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::SandboxPublicTokenCreateRequestOptionsStatements {
+    /// A `SandboxPublicTokenCreateRequestOptionsStatements` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        start_date: impl ::std::convert::Into<::std::string::String>,
+        end_date: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            end_date: end_date.into(),
+            start_date: start_date.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate
+for types::SandboxPublicTokenCreateRequestOptionsStatements {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "end_date",
+            &self.end_date,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "start_date",
+            &self.start_date,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::SandboxPublicTokenCreateRequestOptionsStatements {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::SandboxPublicTokenCreateRequestOptionsTransactions {
+    /// A `SandboxPublicTokenCreateRequestOptionsTransactions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            days_requested: ::std::default::Default::default(),
+            end_date: ::std::default::Default::default(),
+            start_date: ::std::default::Default::default(),
+        }
+    }
+    /// How many days of history to generate.
+    pub fn days_requested(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+        self.days_requested = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// The last day (YYYY-MM-DD).
+    pub fn end_date(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.end_date = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// The first day (YYYY-MM-DD).
+    pub fn start_date(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.start_date = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::SandboxPublicTokenCreateRequestOptionsTransactions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules {
+                minimum: ::std::option::Option::Some(1.0f64),
+                maximum: ::std::option::Option::Some(730.0f64),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("end_date", &self.end_date, &crate::operation::private::Rules::NONE);
+        v.field("start_date", &self.start_date, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field
+for types::SandboxPublicTokenCreateRequestOptionsTransactions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}

@@ -4,8 +4,10 @@
 
 mod client;
 mod config;
+mod environment;
 mod error;
 pub mod open_enum;
+mod operation;
 pub mod retry;
 mod secret;
 mod transport;
@@ -25,11 +27,20 @@ rust_2018_idioms // elided lifetimes in generated signatures
 )]
 mod generated;
 
-pub use client::{
-    Accounts, Acknowledged, Pending, PlaidClient, ProcessorPermissions, ProcessorTokenCreated,
-    PublicTokenCreated, PublicTokenExchanged, StripeBankAccountTokenCreated,
-};
-pub use config::{BaseUrl, ClientBuilder, DEFAULT_PLAID_VERSION, Environment, USER_AGENT};
+// The per-operation methods, generated from the operation model: like `generated`, never
+// edited by hand, and formatted by the xtask.
+#[rustfmt::skip]
+#[allow(
+clippy::all, // generated text, one shape repeated per operation
+unused_qualifications, // generated paths are fully qualified on purpose
+)]
+mod operations;
+
+pub use client::PlaidClient;
+pub use config::{ClientBuilder, DEFAULT_PLAID_VERSION, USER_AGENT};
+pub use environment::{BaseUrl, Environment};
+pub use operation::{OperationInfo, Pending, Request};
+pub use operations::OPERATIONS;
 pub use error::{ConfigError, Error, ErrorKind, InvalidInput, PlaidError};
 pub use generated::{ErrorType, Processor, Product};
 pub use retry::RetryPolicy;
@@ -37,20 +48,15 @@ pub use secret::{
     AccessToken, ClientSecret, ProcessorToken, PublicToken, StripeBankAccountToken, UserToken,
 };
 
-/// Plaid's data types, generated from its spec: what [`PlaidClient::accounts_get`] returns,
-/// and the open enums they use. They follow Plaid's schemas, so a field Plaid adds appears here
-/// when the SDK is regenerated; every enum is open (an unknown value parses into
-/// `Unrecognized`). Dates and times are ISO 8601 text.
+/// Plaid's data types, generated from its spec: every request and response of every
+/// operation, everything they contain, and the open enums they use.
+///
+/// They follow Plaid's schemas, so a field Plaid adds appears here when the SDK is
+/// regenerated. Structs are `#[non_exhaustive]`: requests are built with `new` (the required
+/// fields) and one setter per optional field; responses are read. Every enum is open (an
+/// unknown value parses into `Unrecognized`). Dates and times are ISO 8601 text.
 pub mod types {
-    pub use crate::generated::types::{
-        AccountBalance, AccountBase, AccountVerificationInsights,
-        AccountVerificationInsightsNetworkStatus, AccountVerificationInsightsPreviousReturns, Item,
-    };
-    pub use crate::generated::{
-        AccountBaseVerificationStatus, AccountHolderCategory, AccountSubtype, AccountType,
-        AccountVerificationInsightsAccountNumberFormat, ItemAuthMethod, ItemRemoveReasonCode,
-        ItemUpdateType,
-    };
+    pub use crate::operations::exports::*;
 }
 
 /// Entry points for `cargo fuzz` (`fuzz/`); not part of the API.

@@ -40,6 +40,16 @@ macro_rules! impl_open_enum {
             }
         }
 
+        impl $crate::operation::private::Field for $name {
+            fn check(
+                &self,
+                v: &mut $crate::operation::private::Validator<'_>,
+                rules: &$crate::operation::private::Rules,
+            ) {
+                v.enum_value(self.as_str(), rules);
+            }
+        }
+
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())

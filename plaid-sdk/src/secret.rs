@@ -36,6 +36,16 @@ macro_rules! secret_type {
                 String::deserialize(deserializer).map(Self::new)
             }
         }
+
+        impl crate::operation::private::Field for $name {
+            fn check(
+                &self,
+                v: &mut crate::operation::private::Validator<'_>,
+                rules: &crate::operation::private::Rules,
+            ) {
+                v.token(&self.0, rules);
+            }
+        }
     };
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

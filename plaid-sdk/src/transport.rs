@@ -15,25 +15,56 @@ use bytes::Bytes;
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::HeaderMap;
 
-use crate::config::Environment;
-use crate::error::{Error, ErrorKind};
+use crate::environment::Environment;
+use crate::error::{ConfigError, Error, ErrorKind};
 use crate::generated;
 use crate::retry::{Decision, Outcome, RetryPolicy, decide, parse_retry_after};
 use crate::secret::ClientSecret;
 
-/// What every call of one [`PlaidClient`](crate::PlaidClient) shares.
+/// What every call of one [`PlaidClient`](crate::PlaidClient) shares. Built once, by
+/// [`Shared::new`], from the builder's checked settings.
 pub(crate) struct Shared {
     /// The environment's base URL, parsed once.
-    pub(crate) url: reqwest::Url,
+    url: reqwest::Url,
     pub(crate) environment: Environment,
-    pub(crate) http: reqwest::Client,
+    http: reqwest::Client,
     /// Credentials (marked sensitive), `Plaid-Version` and `User-Agent`, built once.
-    pub(crate) headers: HeaderMap,
+    headers: HeaderMap,
+    timeout: Duration,
+    retry: RetryPolicy,
+    max_body_bytes: usize,
+    /// Values scrubbed from any body excerpt shown in an error.
+    secrets: Vec<ClientSecret>,
+}
+
+/// The limits a client applies to each call unless the call overrides them.
+pub(crate) struct Limits {
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) max_body_bytes: usize,
-    /// Values scrubbed from any body excerpt shown in an error.
-    pub(crate) secrets: Vec<ClientSecret>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        environment: Environment,
+        http: reqwest::Client,
+        headers: HeaderMap,
+        secrets: Vec<ClientSecret>,
+        limits: Limits,
+    ) -> Result<Self, ConfigError> {
+        let url = reqwest::Url::parse(environment.base_url())
+            .map_err(|e| ConfigError::InvalidBaseUrl(e.to_string()))?;
+        Ok(Shared {
+            url,
+            environment,
+            http,
+            headers,
+            timeout: limits.timeout,
+            retry: limits.retry,
+            max_body_bytes: limits.max_body_bytes,
+            secrets,
+        })
+    }
 }
 
 impl fmt::Debug for Shared {
@@ -56,7 +87,7 @@ pub(crate) struct CallOptions {
 }
 
 /// The generated client's inner value: one per call.
-pub(crate) struct Call {
+pub struct Call {
     shared: Arc<Shared>,
     options: CallOptions,
     record: Mutex<Record>,

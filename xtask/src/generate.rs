@@ -8,6 +8,10 @@
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use serde_json::Value;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::facade;
+use crate::model::{Model, TokenKind};
 use crate::transform::{self, Hoist};
 use crate::value::parse_document;
 use crate::{Failure, Layout};
@@ -48,11 +52,11 @@ pub const CREDENTIAL_FIELDS: &[&str] = &["client_id", "secret"];
 /// is, except these: (schema, Rust name).
 pub const ENUM_NAMES: &[(&str, &str)] = &[("PlaidErrorType", "ErrorType"), ("Products", "Product")];
 
-fn enum_rust_name(schema: &str) -> &str {
+fn enum_rust_name(schema: &str) -> String {
     ENUM_NAMES
         .iter()
         .find(|(s, _)| *s == schema)
-        .map_or(schema, |(_, r)| r)
+        .map_or_else(|| typify_name(schema), |(_, r)| r.to_string())
 }
 
 /// The names of the string enum schemas, in the document's order.
@@ -128,20 +132,65 @@ const HEADER: &str = "\
 // spec fragment or the xtask's transforms and run the command again.
 ";
 
-/// Reads the fragment and returns the generated file's text.
-pub fn generate_from_files(layout: &Layout) -> Result<String, Failure> {
-    let path = layout.fragment();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
-    generate(&text)
+/// What `cargo xtask generate` writes.
+#[derive(Debug)]
+pub struct Generated {
+    /// `plaid-sdk/src/generated.rs`: progenitor's client and types, the open enums, and the
+    /// constructors, setters and checks of request types.
+    pub types: String,
+    /// `plaid-sdk/src/operations.rs`: one method per operation, its pending call's setters,
+    /// the `Request` impls, `OPERATIONS` and the public types' re-exports.
+    pub operations: String,
+    /// The operations table of `plaid-sdk/README.md`.
+    pub readme_table: String,
+    /// `plaid-sdk/API.md`: the generated public API, for review.
+    pub api: String,
 }
 
-/// The fragment after every transform, as progenitor will see it.
+/// Secret schemas and the token kind their values' prefix names (`access-sandbox-…`): what
+/// the spec cannot say. A kind of `""` means the prefix names no environment.
+pub const TOKEN_KINDS: &[TokenKind<'static>] = &[
+    TokenKind {
+        rust: "crate::AccessToken",
+        kind: "access",
+    },
+    TokenKind {
+        rust: "crate::ProcessorToken",
+        kind: "processor",
+    },
+    TokenKind {
+        rust: "crate::PublicToken",
+        kind: "public",
+    },
+    TokenKind {
+        rust: "crate::UserToken",
+        kind: "user",
+    },
+    TokenKind {
+        rust: "crate::StripeBankAccountToken",
+        kind: "",
+    },
+];
+
+/// Reads the fragment and the operations list and returns everything generated.
+pub fn generate_from_files(layout: &Layout) -> Result<Generated, Failure> {
+    let read = |path: std::path::PathBuf| {
+        std::fs::read_to_string(&path)
+            .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
+    };
+    generate(&read(layout.fragment())?, &read(layout.operations())?)
+}
+
+/// The fragment after every transform, as the operation model reads it. progenitor sees it
+/// without the validation keywords (see `transform::strip_validation_keywords`).
 pub fn transformed(fragment: &str) -> Result<Value, Failure> {
     let mut doc = parse_document(fragment, "spec/plaid.yaml")?;
     transform::default_error_to_ranges(&mut doc);
     transform::hoist(&mut doc, HOISTS)?;
+    transform::hoist_inline_objects(&mut doc)?;
     transform::hoist_inline_enums(&mut doc)?;
+    let keep: Vec<&str> = REPLACEMENTS.iter().map(|r| r.schema).collect();
+    transform::inline_plain_schemas(&mut doc, &keep);
     transform::nullable_to_use_sites(&mut doc);
     transform::lenient_nullable_in_responses(&mut doc);
     transform::dates_as_strings(&mut doc);
@@ -151,13 +200,29 @@ pub fn transformed(fragment: &str) -> Result<Value, Failure> {
     Ok(doc)
 }
 
-/// Generates the file's text from the fragment's text.
-pub fn generate(fragment: &str) -> Result<String, Failure> {
+/// The Rust name typify gives a schema (`RequestID` → `RequestId`): what its replacements
+/// are keyed by.
+pub fn typify_name(schema: &str) -> String {
+    use heck::ToPascalCase;
+    schema.to_pascal_case()
+}
+
+/// `METHOD /path` → its pinned argument order, from `spec/operations.txt`.
+fn pinned_arguments(operations_txt: &str) -> Result<BTreeMap<String, Vec<String>>, Failure> {
+    Ok(crate::spec::parse_operations(operations_txt)?
+        .into_iter()
+        .map(|op| (op.to_string(), op.arguments))
+        .collect())
+}
+
+/// Generates everything from the fragment's text and the operations list.
+pub fn generate(fragment: &str, operations_txt: &str) -> Result<Generated, Failure> {
     let doc = transformed(fragment)?;
     check_replacements(&doc)?;
     let open_enums = open_enums(&doc)?;
-    let doc_for_enums = doc.clone();
-    let spec: openapiv3::OpenAPI = serde_json::from_value(doc)
+    let mut for_progenitor = doc.clone();
+    transform::strip_validation_keywords(&mut for_progenitor);
+    let spec: openapiv3::OpenAPI = serde_json::from_value(for_progenitor)
         .map_err(|e| Failure(format!("spec/plaid.yaml is not valid OpenAPI 3.0: {e}")))?;
 
     let mut settings = GenerationSettings::new();
@@ -166,10 +231,11 @@ pub fn generate(fragment: &str) -> Result<String, Failure> {
         .with_tag(TagStyle::Merged)
         .with_hooks(HooksMode::Expected)
         .with_inner_type(tokens("crate::transport::Call")?);
-    for schema in enum_schemas(&doc_for_enums) {
+    let enum_names: Vec<String> = enum_schemas(&doc);
+    for schema in &enum_names {
         settings.with_replacement(
-            &schema,
-            format!("crate::generated::{}", enum_rust_name(&schema)),
+            &typify_name(schema),
+            format!("crate::generated::{}", enum_rust_name(schema)),
             [
                 TypeImpl::Display,
                 TypeImpl::FromStr,
@@ -188,10 +254,62 @@ pub fn generate(fragment: &str) -> Result<String, Failure> {
 
     let mut file: syn::File = syn::parse2(client)
         .map_err(|e| Failure(format!("progenitor's output does not parse: {e}")))?;
-    let extra: syn::File = syn::parse_str(&open_enums)
-        .map_err(|e| Failure(format!("open enum code does not parse: {e}")))?;
+    let model = Model::build(&doc, &file, &pinned_arguments(operations_txt)?, TOKEN_KINDS)?;
+    mark_non_exhaustive(&mut file);
+    let enums: BTreeSet<String> = enum_names
+        .iter()
+        .map(|s| enum_rust_name(s))
+        .collect();
+    let extra = format!("{open_enums}\n{}", facade::struct_impls(&model, &enums));
+    let extra: syn::File = syn::parse_str(&extra)
+        .map_err(|e| Failure(format!("open enum or struct code does not parse: {e}")))?;
     file.items.extend(extra.items);
-    Ok(format!("{HEADER}\n{}", prettyplease::unparse(&file)))
+    let operations: syn::File = syn::parse_str(&facade::operations_module(&model, &enums))
+        .map_err(|e| Failure(format!("operations code does not parse: {e}")))?;
+    let enum_values = enum_values(&doc)?;
+    Ok(Generated {
+        types: format!("{HEADER}\n{}", prettyplease::unparse(&file)),
+        operations: format!("{HEADER}\n{}", prettyplease::unparse(&operations)),
+        readme_table: facade::readme_table(&model),
+        api: facade::api_listing(&model, &enum_values),
+    })
+}
+
+/// Every struct of the types module gets `#[non_exhaustive]`: a field Plaid adds must not
+/// break code that builds or matches on these types. Requests are built with `new` and
+/// setters instead of struct literals.
+fn mark_non_exhaustive(file: &mut syn::File) {
+    for item in file.items.iter_mut() {
+        let syn::Item::Mod(m) = item else { continue };
+        if m.ident != "types" {
+            continue;
+        }
+        for item in m.content.iter_mut().flat_map(|(_, items)| items.iter_mut()) {
+            if let syn::Item::Struct(s) = item {
+                if matches!(s.fields, syn::Fields::Named(_)) {
+                    s.attrs.push(syn::parse_quote!(#[non_exhaustive]));
+                }
+            }
+        }
+    }
+}
+
+/// (Rust name, values) of every open enum, for the API listing.
+fn enum_values(doc: &Value) -> Result<Vec<(String, Vec<String>)>, Failure> {
+    let mut out = Vec::new();
+    for name in enum_schemas(doc) {
+        let values = doc
+            .pointer(&format!("/components/schemas/{name}/enum"))
+            .and_then(Value::as_array)
+            .ok_or_else(|| Failure(format!("schema {name} is not an enum")))?
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        out.push((enum_rust_name(&name), values));
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn tokens(text: &str) -> Result<proc_macro2::TokenStream, Failure> {
@@ -222,7 +340,7 @@ fn check_replacements(doc: &Value) -> Result<(), Failure> {
 pub fn open_enums(doc: &Value) -> Result<String, Failure> {
     let mut out = String::new();
     for schema_name in enum_schemas(doc) {
-        let rust = enum_rust_name(&schema_name);
+        let rust = &enum_rust_name(&schema_name);
         let Some(schema) = doc.pointer(&format!("/components/schemas/{schema_name}")) else {
             continue;
         };

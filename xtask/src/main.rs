@@ -6,7 +6,9 @@
 //! when a step fails.
 
 mod check;
+mod facade;
 mod generate;
+mod model;
 mod spec;
 mod transform;
 mod value;
@@ -22,8 +24,12 @@ usage:
       What spec/descriptions.yaml does not describe gets a neutral description and a
       warning; --strict fails on any warning.
   cargo xtask generate [--check]
-      Generate plaid-sdk/src/generated.rs from spec/plaid.yaml. --check compares instead
-      of writing.";
+      Generate from spec/plaid.yaml and spec/operations.txt: plaid-sdk/src/generated.rs,
+      plaid-sdk/src/operations.rs, plaid-sdk/API.md and the operations table of
+      plaid-sdk/README.md. --check compares instead of writing.";
+
+/// The generated part of `plaid-sdk/README.md`: between these two comment lines.
+const README_REGION: &str = "operations";
 
 /// A failed task: one line for the user, already phrased.
 #[derive(Debug)]
@@ -60,6 +66,15 @@ impl Layout {
     }
     pub fn generated(&self) -> PathBuf {
         self.root.join("plaid-sdk/src/generated.rs")
+    }
+    pub fn operations_rs(&self) -> PathBuf {
+        self.root.join("plaid-sdk/src/operations.rs")
+    }
+    pub fn api(&self) -> PathBuf {
+        self.root.join("plaid-sdk/API.md")
+    }
+    pub fn readme(&self) -> PathBuf {
+        self.root.join("plaid-sdk/README.md")
     }
 }
 
@@ -141,8 +156,32 @@ fn run(args: &[String], layout: &Layout) -> Result<(), Failure> {
                     "`generate` takes no --from: it reads spec/plaid.yaml".into(),
                 ));
             }
-            let code = generate::generate_from_files(layout)?;
-            check::write_or_check(&layout.generated(), &code, check, "cargo xtask generate")
+            let generated = generate::generate_from_files(layout)?;
+            let readme = std::fs::read_to_string(layout.readme()).map_err(|e| {
+                Failure(format!("cannot read {}: {e}", layout.readme().display()))
+            })?;
+            let readme = check::replace_region(&readme, README_REGION, &generated.readme_table)
+                .map_err(|e| Failure(format!("{}: {}", layout.readme().display(), e.0)))?;
+            let outputs = [
+                (layout.generated(), generated.types),
+                (layout.operations_rs(), generated.operations),
+                (layout.api(), generated.api),
+                (layout.readme(), readme),
+            ];
+            // Every output is compared (or written) before the first failure is reported.
+            let failures: Vec<String> = outputs
+                .iter()
+                .filter_map(|(path, text)| {
+                    check::write_or_check(path, text, check, "cargo xtask generate")
+                        .err()
+                        .map(|Failure(m)| m)
+                })
+                .collect();
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure(failures.join("; ")))
+            }
         }
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

@@ -25,11 +25,13 @@ const HTTP_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// One `METHOD /path` line of `spec/operations.txt`.
+/// One line of `spec/operations.txt`: `METHOD /path` and the operation's required fields in
+/// the order of the generated method's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationRef {
     pub method: String,
     pub path: String,
+    pub arguments: Vec<String>,
 }
 
 impl std::fmt::Display for OperationRef {
@@ -38,7 +40,7 @@ impl std::fmt::Display for OperationRef {
     }
 }
 
-/// Parses the operations list: one `METHOD /path` a line; `#` starts a comment.
+/// Parses the operations list: one `METHOD /path arg…` a line; `#` starts a comment.
 pub fn parse_operations(text: &str) -> Result<Vec<OperationRef>, Failure> {
     let mut out: Vec<OperationRef> = Vec::new();
     for (n, raw) in text.lines().enumerate() {
@@ -47,7 +49,7 @@ pub fn parse_operations(text: &str) -> Result<Vec<OperationRef>, Failure> {
             continue;
         }
         let mut words = line.split_whitespace();
-        let (Some(method), Some(path), None) = (words.next(), words.next(), words.next()) else {
+        let (Some(method), Some(path)) = (words.next(), words.next()) else {
             return Err(Failure(format!(
                 "spec/operations.txt line {}: expected `METHOD /path`, found `{line}`",
                 n + 1
@@ -60,11 +62,25 @@ pub fn parse_operations(text: &str) -> Result<Vec<OperationRef>, Failure> {
                 n + 1
             )));
         }
+        let arguments: Vec<String> = words.map(str::to_string).collect();
+        if let Some(bad) = arguments
+            .iter()
+            .find(|a| !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            return Err(Failure(format!(
+                "spec/operations.txt line {}: `{bad}` is not a field name",
+                n + 1
+            )));
+        }
         let op = OperationRef {
             method,
             path: path.to_string(),
+            arguments,
         };
-        if out.contains(&op) {
+        if out
+            .iter()
+            .any(|o| o.method == op.method && o.path == op.path)
+        {
             return Err(Failure(format!(
                 "spec/operations.txt line {}: `{op}` is listed twice",
                 n + 1
@@ -884,7 +900,12 @@ schemas:
         assert!(parse_operations("POST").is_err());
         assert!(parse_operations("FETCH /x").is_err());
         assert!(parse_operations("POST x").is_err());
-        assert!(parse_operations("POST /x\npost /x").is_err());
+        assert!(parse_operations("POST /x\npost /x a").is_err());
+        assert!(parse_operations("POST /x a-b").is_err());
+        assert_eq!(
+            parse_operations("POST /x b a # c").expect("ok")[0].arguments,
+            ["b", "a"]
+        );
         assert_eq!(
             parse_operations("post /x # c").expect("ok")[0].to_string(),
             "POST /x"

@@ -254,6 +254,200 @@ pub fn hoist_inline_enums(doc: &mut Value) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Trap: typify names an inline object after where it sits, with rules of its own, so nothing
+/// outside the generated code could tell which Rust type a schema became. Every inline object
+/// (a property's, or the items of a property's array) is hoisted to a named schema,
+/// `<Schema><Property>` (`<Schema><Property>Item` for array items), until none is left: each
+/// struct of the generated code is then exactly one named schema. Inline enums among array
+/// items are hoisted the same way, so that they become open enums too.
+pub fn hoist_inline_objects(doc: &mut Value) -> Result<(), Failure> {
+    fn is_object(v: &Value) -> bool {
+        v.get("$ref").is_none()
+            && (v.get("properties").is_some()
+                || v.get("type").and_then(Value::as_str) == Some("object")
+                    && v.get("additionalProperties").is_none()
+                    && v.get("allOf").is_none())
+    }
+    fn is_enum(v: &Value) -> bool {
+        v.get("enum").is_some() && v.get("type").and_then(Value::as_str) == Some("string")
+    }
+    loop {
+        // (schema, property, whether the array's items, new name)
+        let mut hoists: Vec<(String, String, bool, String)> = Vec::new();
+        for (name, schema) in doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            for (prop, value) in schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                if is_object(value) {
+                    hoists.push((name.clone(), prop.clone(), false, format!("{name}{}", pascal(prop))));
+                } else if let Some(items) = value.get("items") {
+                    if is_object(items) || is_enum(items) {
+                        hoists.push((
+                            name.clone(),
+                            prop.clone(),
+                            true,
+                            format!("{name}{}Item", pascal(prop)),
+                        ));
+                    }
+                }
+            }
+        }
+        if hoists.is_empty() {
+            return Ok(());
+        }
+        let schemas = schemas_mut(doc)
+            .ok_or_else(|| Failure("the fragment has no components/schemas".into()))?;
+        for (schema, prop, items, new_name) in hoists {
+            if schemas.contains_key(&new_name) {
+                return Err(Failure(format!(
+                    "cannot hoist {schema}.{prop}: `{new_name}` exists"
+                )));
+            }
+            let Some(mut slot) = schemas
+                .get_mut(&schema)
+                .and_then(|s| s.get_mut("properties"))
+                .and_then(|p| p.get_mut(&prop))
+            else {
+                continue;
+            };
+            if items {
+                match slot.get_mut("items") {
+                    Some(inner) => slot = inner,
+                    None => continue,
+                }
+            }
+            let reference = json!({ "$ref": format!("#/components/schemas/{new_name}") });
+            let mut inline = std::mem::replace(slot, reference.clone());
+            if let Value::Object(map) = &mut inline {
+                if map.remove("nullable") == Some(Value::Bool(true)) {
+                    *slot = json!({ "allOf": [reference], "nullable": true });
+                }
+            }
+            schemas.insert(new_name, inline);
+        }
+    }
+}
+
+/// Named schemas that are only a string, number, boolean or list (`RequestID`, `NewUserID`,
+/// a list of account subtypes) would each become a newtype (`RequestId(String)`) that takes
+/// no `&str` and reads worse than what it wraps. Every use of one is replaced by a copy of it
+/// (its constraints and nullability included, its prose not), so fields are plain `String`,
+/// numbers and `Vec`s. Enums and the schemas in `keep` (replaced by handwritten types) stay.
+pub fn inline_plain_schemas(doc: &mut Value, keep: &[&str]) {
+    let Some(schemas) = doc.pointer("/components/schemas").and_then(Value::as_object) else {
+        return;
+    };
+    let plain: Map<String, Value> = schemas
+        .iter()
+        .filter(|(name, s)| {
+            !keep.contains(&name.as_str())
+                && s.get("enum").is_none()
+                && matches!(
+                    s.get("type").and_then(Value::as_str),
+                    Some("string" | "integer" | "number" | "boolean" | "array")
+                )
+                && ["properties", "allOf", "anyOf", "oneOf", "$ref"]
+                    .iter()
+                    .all(|k| s.get(*k).is_none())
+        })
+        .map(|(name, s)| {
+            let mut copy = s.clone();
+            if let Value::Object(map) = &mut copy {
+                map.remove("description");
+                map.remove("title");
+            }
+            (format!("#/components/schemas/{name}"), copy)
+        })
+        .collect();
+    if plain.is_empty() {
+        return;
+    }
+    let inline = |prop: &mut Value| {
+        let target = prop.get("$ref").and_then(Value::as_str).map(str::to_string);
+        if let Some(copy) = target.and_then(|t| plain.get(&t)) {
+            *prop = copy.clone();
+            return;
+        }
+        // `{allOf: [$ref], nullable: true}` as a nullable hoist writes it.
+        let nullable = prop.get("nullable") == Some(&Value::Bool(true));
+        let only = match prop.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+            Some([only]) => only.get("$ref").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        };
+        if let Some(copy) = only.and_then(|t| plain.get(&t)) {
+            let mut copy = copy.clone();
+            if nullable {
+                copy["nullable"] = Value::Bool(true);
+            }
+            *prop = copy;
+        }
+    };
+    let Some(schemas) = schemas_mut(doc) else { return };
+    // Twice: a plain list's items may refer to another plain schema.
+    for _ in 0..2 {
+        for schema in schemas.values_mut() {
+            for_each_property(schema, &mut |p| inline(p));
+            if let Some(items) = schema.get_mut("items") {
+                inline(items);
+            }
+        }
+    }
+}
+
+/// The validation keywords the SDK checks itself before sending (lengths, item counts,
+/// ranges, patterns). typify would turn them into newtypes that take neither `&str` nor a
+/// plain number, and that refuse a response Plaid sends outside its own bounds; without them
+/// fields are plain `String`, `Vec` and numbers. Applied to what progenitor sees only: the
+/// operation model reads the keywords first.
+pub fn strip_validation_keywords(doc: &mut Value) {
+    const KEYWORDS: [&str; 10] = [
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "uniqueItems",
+    ];
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                // Only where a schema stands: a keyword's name used as a property name stays.
+                if map.contains_key("type") || map.contains_key("$ref") || map.contains_key("enum") {
+                    for k in KEYWORDS {
+                        map.remove(k);
+                    }
+                }
+                for (key, child) in map.iter_mut() {
+                    if key == "properties" {
+                        if let Value::Object(props) = child {
+                            props.values_mut().for_each(walk);
+                        }
+                    } else {
+                        walk(child);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Some(components) = doc.get_mut("components") {
+        walk(components);
+    }
+}
+
 /// `update_type` → `UpdateType`.
 fn pascal(s: &str) -> String {
     s.split(|c: char| !c.is_ascii_alphanumeric())
@@ -644,5 +838,106 @@ mod tests {
             .keys()
             .collect();
         assert_eq!(names, ["Req", "Res", "Err"]);
+    }
+
+    #[test]
+    fn inline_objects_are_hoisted_until_none_is_left() {
+        let mut doc = json!({"components": {"schemas": {
+            "Req": {"type": "object", "properties": {
+                "options": {"type": "object", "nullable": true, "properties": {
+                    "window": {"type": "object", "properties": {"days": {"type": "integer"}}}
+                }},
+                "users": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}}}},
+                "kinds": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}},
+                "names": {"type": "array", "items": {"type": "string"}},
+                "free": {"type": "object", "additionalProperties": true},
+                "ref": {"$ref": "#/components/schemas/Other"}
+            }},
+            "Other": {"type": "object", "properties": {}}
+        }}});
+        hoist_inline_objects(&mut doc).expect("hoist");
+        let s = &doc["components"]["schemas"];
+        assert_eq!(
+            s["Req"]["properties"]["options"],
+            json!({"allOf": [{"$ref": "#/components/schemas/ReqOptions"}], "nullable": true})
+        );
+        assert_eq!(
+            s["ReqOptions"]["properties"]["window"],
+            json!({"$ref": "#/components/schemas/ReqOptionsWindow"})
+        );
+        assert!(s["ReqOptions"].get("nullable").is_none());
+        assert_eq!(s["ReqOptionsWindow"]["properties"]["days"]["type"], "integer");
+        assert_eq!(
+            s["Req"]["properties"]["users"]["items"],
+            json!({"$ref": "#/components/schemas/ReqUsersItem"})
+        );
+        assert_eq!(
+            s["Req"]["properties"]["kinds"]["items"],
+            json!({"$ref": "#/components/schemas/ReqKindsItem"})
+        );
+        assert_eq!(s["ReqKindsItem"]["enum"], json!(["a", "b"]));
+        assert_eq!(s["Req"]["properties"]["names"]["items"], json!({"type": "string"}));
+        assert_eq!(
+            s["Req"]["properties"]["free"],
+            json!({"type": "object", "additionalProperties": true}),
+            "a free-form map is not a struct"
+        );
+
+        let mut clash = json!({"components": {"schemas": {
+            "A": {"type": "object", "properties": {"b": {"type": "object", "properties": {}}}},
+            "AB": {"type": "string"}
+        }}});
+        let Failure(msg) = hoist_inline_objects(&mut clash).expect_err("clash");
+        assert!(msg.contains("`AB` exists"), "{msg}");
+    }
+
+    #[test]
+    fn validation_keywords_leave_schemas_but_not_property_names() {
+        let mut doc = json!({"components": {"schemas": {
+            "Req": {"type": "object", "properties": {
+                "note": {"type": "string", "maxLength": 512, "minLength": 1, "pattern": "^a"},
+                "days": {"type": "integer", "minimum": 1, "maximum": 730},
+                "ids": {"type": "array", "minItems": 1, "items": {"type": "string", "maxLength": 3}},
+                "maxLength": {"type": "integer"}
+            }},
+            "Named": {"type": "string", "maxLength": 30}
+        }}});
+        strip_validation_keywords(&mut doc);
+        let s = &doc["components"]["schemas"];
+        assert_eq!(s["Req"]["properties"]["note"], json!({"type": "string"}));
+        assert_eq!(s["Req"]["properties"]["days"], json!({"type": "integer"}));
+        assert_eq!(
+            s["Req"]["properties"]["ids"],
+            json!({"type": "array", "items": {"type": "string"}})
+        );
+        assert_eq!(s["Req"]["properties"]["maxLength"], json!({"type": "integer"}));
+        assert_eq!(s["Named"], json!({"type": "string"}));
+    }
+
+    #[test]
+    fn plain_schemas_are_inlined_where_they_are_used() {
+        let mut doc = json!({"components": {"schemas": {
+            "Req": {"type": "object", "properties": {
+                "id": {"$ref": "#/components/schemas/RequestID"},
+                "maybe": {"allOf": [{"$ref": "#/components/schemas/RequestID"}], "nullable": true},
+                "subtypes": {"$ref": "#/components/schemas/Subtypes"},
+                "token": {"$ref": "#/components/schemas/AccessToken"},
+                "kind": {"$ref": "#/components/schemas/Kind"}
+            }},
+            "RequestID": {"type": "string", "title": "RequestID", "maxLength": 64, "description": "Ours."},
+            "Subtypes": {"type": "array", "items": {"$ref": "#/components/schemas/Kind"}},
+            "AccessToken": {"type": "string"},
+            "Kind": {"type": "string", "enum": ["a"]}
+        }}});
+        inline_plain_schemas(&mut doc, &["AccessToken"]);
+        let p = &doc["components"]["schemas"]["Req"]["properties"];
+        assert_eq!(p["id"], json!({"type": "string", "maxLength": 64}));
+        assert_eq!(p["maybe"], json!({"type": "string", "maxLength": 64, "nullable": true}));
+        assert_eq!(
+            p["subtypes"],
+            json!({"type": "array", "items": {"$ref": "#/components/schemas/Kind"}})
+        );
+        assert_eq!(p["token"], json!({"$ref": "#/components/schemas/AccessToken"}));
+        assert_eq!(p["kind"], json!({"$ref": "#/components/schemas/Kind"}));
     }
 }

@@ -1,0 +1,521 @@
+//! The one runtime every operation shares: the [`Request`] trait the generated request types
+//! implement, the pending call ([`Pending`]) and the input checks run before sending.
+//!
+//! Everything that is one per operation (the method on [`PlaidClient`], the setters of its
+//! pending call, the checks of its fields) is generated into `operations.rs` and
+//! `generated.rs` from the operation model; this module holds what is one for all of them.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::PlaidClient;
+use crate::error::{Error, InvalidInput};
+use crate::retry::RetryPolicy;
+use crate::transport::CallOptions;
+
+/// One operation's request body. Every request type of [`types`](crate::types) that an
+/// operation takes implements it; awaiting a [`Pending`] call of it returns
+/// [`Response`](Request::Response). Sealed: only the SDK's generated types implement it.
+pub trait Request: serde::Serialize + Send + Sync + 'static + private::Sealed {
+    /// What a successful call returns.
+    type Response: serde::de::DeserializeOwned
+        + fmt::Debug
+        + Send
+        + 'static
+        + private::HasRequestId;
+    /// The operation's name, as the method on [`PlaidClient`] and in errors and spans
+    /// (`processor_token_create`).
+    const OPERATION: &'static str;
+    /// The HTTP method (`POST`).
+    const METHOD: &'static str;
+    /// The path below the base URL (`/processor/token/create`).
+    const PATH: &'static str;
+    /// Whether the operation exists in the Sandbox only; it is refused before sending on a
+    /// Production client.
+    const SANDBOX_ONLY: bool;
+}
+
+/// One operation of this version of the SDK; [`OPERATIONS`](crate::OPERATIONS) lists them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct OperationInfo {
+    /// The method's name on [`PlaidClient`], such as `processor_token_create`.
+    pub name: &'static str,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path below the base URL, such as `/processor/token/create`.
+    pub path: &'static str,
+    /// Whether the operation exists in the Sandbox only.
+    pub sandbox_only: bool,
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A call that has not been sent yet: set optional fields with its methods (one per optional
+/// field of the request, named after it), then `.await` it to send.
+///
+/// Input is checked before anything is sent: a blank required field, a value outside the
+/// spec's bounds, or a token whose prefix names another environment than the client's is an
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput).
+#[must_use = "a call does nothing until awaited"]
+pub struct Pending<'a, R> {
+    pub(crate) client: &'a PlaidClient,
+    pub(crate) body: R,
+    pub(crate) options: CallOptions,
+}
+
+impl<R: Request> fmt::Debug for Pending<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The body is left out: some of its fields may be personal data.
+        f.debug_struct("Pending")
+            .field("operation", &R::OPERATION)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, R: Request> Pending<'a, R> {
+    pub(crate) fn new(client: &'a PlaidClient, body: R) -> Self {
+        Pending {
+            client,
+            body,
+            options: CallOptions::default(),
+        }
+    }
+
+    /// The timeout of each attempt of this call.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// The retry policy of this call.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.options.retry = Some(policy);
+        self
+    }
+
+    /// The request body as it will be sent.
+    pub fn request(&self) -> &R {
+        &self.body
+    }
+}
+
+impl<'a, R: private::Dispatch> IntoFuture for Pending<'a, R> {
+    type Output = Result<R::Response, Error>;
+    type IntoFuture = BoxFuture<'a, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.client.run(self.body, self.options))
+    }
+}
+
+/// What the generated code implements and the runtime calls; not part of the API.
+pub(crate) mod private {
+    use super::*;
+    use crate::Environment;
+
+    /// Seals [`Request`]: only the SDK's types implement it.
+    pub trait Sealed {}
+
+    /// The result of a generated client method.
+    pub type GeneratedResult<T> =
+        Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<crate::PlaidError>>;
+
+    /// Sends a request with progenitor's method for it.
+    pub trait Dispatch: Request + Validate {
+        fn send<'a>(
+            &'a self,
+            client: &'a crate::generated::Client,
+        ) -> impl Future<Output = GeneratedResult<Self::Response>> + Send + 'a;
+    }
+
+    /// The request id every success response carries.
+    pub trait HasRequestId {
+        fn request_id(&self) -> &str;
+    }
+
+    /// A request type's checks, generated from the spec.
+    pub trait Validate {
+        fn validate(&self, v: &mut Validator<'_>);
+    }
+
+    /// A field's checks, by its type.
+    pub trait Field {
+        fn check(&self, v: &mut Validator<'_>, rules: &Rules);
+    }
+
+    /// What the spec states of one field.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Rules {
+        pub required: bool,
+        pub min_length: Option<usize>,
+        pub max_length: Option<usize>,
+        pub min_items: Option<usize>,
+        pub max_items: Option<usize>,
+        pub minimum: Option<f64>,
+        pub maximum: Option<f64>,
+        /// The token kind a secret's prefix names (`access`); empty for none.
+        pub token: Option<&'static str>,
+    }
+
+    impl Rules {
+        pub const NONE: Rules = Rules {
+            required: false,
+            min_length: None,
+            max_length: None,
+            min_items: None,
+            max_items: None,
+            minimum: None,
+            maximum: None,
+            token: None,
+        };
+        /// Each item of a list: present and not blank.
+        const ITEM: Rules = Rules {
+            required: true,
+            ..Rules::NONE
+        };
+    }
+
+    /// Walks a request, keeping the path of the field being checked (`options.account_ids[2]`)
+    /// and the first problem found.
+    #[derive(Debug)]
+    pub struct Validator<'a> {
+        environment: &'a Environment,
+        path: String,
+        error: Option<InvalidInput>,
+    }
+
+    impl<'a> Validator<'a> {
+        pub(crate) fn new(environment: &'a Environment) -> Self {
+            Validator {
+                environment,
+                path: String::new(),
+                error: None,
+            }
+        }
+
+        /// The first problem found, if any.
+        pub(crate) fn finish(self) -> Option<InvalidInput> {
+            self.error
+        }
+
+        /// Checks the field `name` of the value being walked.
+        pub fn field<T: Field + ?Sized>(&mut self, name: &str, value: &T, rules: &Rules) {
+            if self.error.is_some() {
+                return;
+            }
+            let len = self.path.len();
+            if len > 0 {
+                self.path.push('.');
+            }
+            self.path.push_str(name);
+            value.check(self, rules);
+            self.path.truncate(len);
+        }
+
+        fn fail(&mut self, make: impl FnOnce(String) -> InvalidInput) {
+            if self.error.is_none() {
+                self.error = Some(make(self.path.clone()));
+            }
+        }
+
+        fn text(&mut self, text: &str, rules: &Rules) {
+            if rules.required && text.trim().is_empty() {
+                return self.fail(|field| InvalidInput::Blank { field });
+            }
+            if rules.min_length.is_none() && rules.max_length.is_none() {
+                return;
+            }
+            let count = text.chars().count();
+            if let Some(max) = rules.max_length.filter(|max| count > *max) {
+                self.fail(|field| InvalidInput::TooLong { field, max });
+            } else if let Some(min) = rules.min_length.filter(|min| count < *min) {
+                self.fail(|field| InvalidInput::TooShort { field, min });
+            }
+        }
+
+        /// A secret token: never blank, and its prefix must not name another environment.
+        pub(crate) fn token(&mut self, token: &str, rules: &Rules) {
+            if token.trim().is_empty() {
+                return self.fail(|field| InvalidInput::Blank { field });
+            }
+            let Some(kind) = rules.token.filter(|k| !k.is_empty()) else {
+                return;
+            };
+            let expected = match self.environment {
+                Environment::Sandbox => "sandbox",
+                Environment::Production => "production",
+                // A custom base URL may front any environment.
+                _ => return,
+            };
+            if let Some(env) = token_environment(token, kind) {
+                if env != expected && KNOWN_ENVIRONMENTS.contains(&env) {
+                    let client_environment = self.environment.name();
+                    let token_environment = env.to_string();
+                    self.fail(|field| InvalidInput::WrongEnvironment {
+                        field,
+                        token_environment,
+                        client_environment,
+                    });
+                }
+            }
+        }
+
+        pub(crate) fn enum_value(&mut self, value: &str, rules: &Rules) {
+            if rules.required && value.trim().is_empty() {
+                self.fail(|field| InvalidInput::Blank { field });
+            }
+        }
+
+        fn number(&mut self, n: f64, rules: &Rules) {
+            let below = rules.minimum.is_some_and(|min| n < min);
+            let above = rules.maximum.is_some_and(|max| n > max);
+            if below || above || n.is_nan() {
+                let (min, max) = (rules.minimum, rules.maximum);
+                self.fail(|field| InvalidInput::OutOfRange { field, min, max });
+            }
+        }
+    }
+
+    const KNOWN_ENVIRONMENTS: [&str; 3] = ["sandbox", "production", "development"];
+
+    /// The environment a token's prefix names (`access-sandbox-…` → `sandbox` for kind
+    /// `access`).
+    fn token_environment<'t>(token: &'t str, kind: &str) -> Option<&'t str> {
+        let rest = token.strip_prefix(kind)?.strip_prefix('-')?;
+        let (env, _) = rest.split_once('-')?;
+        Some(env)
+    }
+
+    impl Field for String {
+        fn check(&self, v: &mut Validator<'_>, rules: &Rules) {
+            v.text(self, rules);
+        }
+    }
+
+    impl Field for bool {
+        fn check(&self, _v: &mut Validator<'_>, _rules: &Rules) {}
+    }
+
+    macro_rules! numbers {
+        ($($t:ty),*) => {$(
+            impl Field for $t {
+                fn check(&self, v: &mut Validator<'_>, rules: &Rules) {
+                    v.number(*self as f64, rules);
+                }
+            }
+        )*};
+    }
+    numbers!(i64, i32, u64, u32, f64, f32);
+
+    impl<T: Field> Field for Option<T> {
+        fn check(&self, v: &mut Validator<'_>, rules: &Rules) {
+            match self {
+                Some(value) => value.check(v, rules),
+                None if rules.required => v.fail(|field| InvalidInput::Blank { field }),
+                None => {}
+            }
+        }
+    }
+
+    impl<T: Field> Field for Vec<T> {
+        fn check(&self, v: &mut Validator<'_>, rules: &Rules) {
+            let n = self.len();
+            if let Some(min) = rules.min_items.filter(|min| n < *min) {
+                return v.fail(|field| InvalidInput::TooFewItems { field, min });
+            }
+            if let Some(max) = rules.max_items.filter(|max| n > *max) {
+                return v.fail(|field| InvalidInput::TooManyItems { field, max });
+            }
+            let item_rules = Rules {
+                token: rules.token,
+                ..Rules::ITEM
+            };
+            for (i, item) in self.iter().enumerate() {
+                if v.error.is_some() {
+                    return;
+                }
+                let len = v.path.len();
+                v.path.push_str(&format!("[{i}]"));
+                item.check(v, &item_rules);
+                v.path.truncate(len);
+            }
+        }
+    }
+}
+
+impl PlaidClient {
+    /// Checks and sends one request inside a tracing span, with the per-call client, and maps
+    /// its result.
+    pub(crate) async fn run<R: private::Dispatch>(
+        &self,
+        body: R,
+        options: CallOptions,
+    ) -> Result<R::Response, Error> {
+        use tracing::Instrument;
+        let operation = R::OPERATION;
+        let mut validator = private::Validator::new(&self.shared.environment);
+        body.validate(&mut validator);
+        if let Some(invalid) = validator.finish() {
+            return Err(Error::from(invalid).with_operation(operation));
+        }
+        if R::SANDBOX_ONLY && matches!(self.shared.environment, crate::Environment::Production) {
+            return Err(Error::from(InvalidInput::SandboxOnly { operation }).with_operation(operation));
+        }
+        if options.timeout.is_some_and(|t| t.is_zero()) {
+            let e = Error::from(crate::ConfigError::InvalidSetting(
+                "the timeout must be more than zero".into(),
+            ));
+            return Err(e.with_operation(operation));
+        }
+        let span = tracing::info_span!(
+            "plaid.request",
+            operation,
+            method = R::METHOD,
+            path = R::PATH,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let client = crate::transport::Call::client(&self.shared, options);
+        // Boxed once here, so the outer futures stay small and are not copied at each level.
+        let result = Box::pin(body.send(&client).instrument(span.clone())).await;
+        let record = client.inner.take_record();
+        let result = crate::transport::finish(operation, &client.inner, &record, result);
+        span.record("attempts", record.attempts);
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        if let Some(status) = record.status {
+            span.record("status", status);
+        }
+        match &result {
+            Ok(response) => span.record(
+                "request_id",
+                private::HasRequestId::request_id(response),
+            ),
+            Err(e) => span.record("request_id", e.request_id()),
+        };
+        span.in_scope(|| match &result {
+            Ok(_) => tracing::debug!("plaid: request succeeded"),
+            Err(e) => tracing::debug!(error = %e, "plaid: request failed"),
+        });
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::private::*;
+    use crate::{Environment, InvalidInput};
+
+    fn check<T: Field>(env: &Environment, value: &T, rules: &Rules) -> Option<InvalidInput> {
+        let mut v = Validator::new(env);
+        v.field("f", value, rules);
+        v.finish()
+    }
+
+    fn token_rules(kind: &'static str) -> Rules {
+        Rules {
+            required: true,
+            token: Some(kind),
+            ..Rules::NONE
+        }
+    }
+
+    #[test]
+    fn tokens_must_match_the_environment() {
+        let sandbox = Environment::Sandbox;
+        let production = Environment::Production;
+        let access = |t: &str| crate::AccessToken::new(t);
+        let rules = token_rules("access");
+        assert_eq!(check(&sandbox, &access("access-sandbox-123"), &rules), None);
+        assert_eq!(check(&production, &access("access-production-1"), &rules), None);
+        assert_eq!(
+            check(&production, &access("access-sandbox-123"), &rules),
+            Some(InvalidInput::WrongEnvironment {
+                field: "f".into(),
+                token_environment: "sandbox".into(),
+                client_environment: "production"
+            })
+        );
+        assert!(check(&sandbox, &access("access-development-1"), &rules).is_some());
+        let custom = Environment::custom("http://127.0.0.1:1").expect("url");
+        assert_eq!(check(&custom, &access("access-production-1"), &rules), None);
+        // Tokens without a recognisable prefix are Plaid's to judge.
+        assert_eq!(check(&production, &access("opaque"), &rules), None);
+        assert_eq!(check(&production, &access("access-weird-1"), &rules), None);
+        assert_eq!(
+            check(&sandbox, &access(" \t"), &rules),
+            Some(InvalidInput::Blank { field: "f".into() })
+        );
+        // An optional token that is set is checked too.
+        assert!(check(&production, &Some(access("access-sandbox-1")), &Rules { required: false, ..rules }).is_some());
+    }
+
+    #[test]
+    fn text_lists_and_numbers_follow_their_rules() {
+        let env = Environment::Sandbox;
+        let required = Rules {
+            required: true,
+            ..Rules::NONE
+        };
+        assert_eq!(
+            check(&env, &String::from("  "), &required),
+            Some(InvalidInput::Blank { field: "f".into() })
+        );
+        assert_eq!(check(&env, &String::new(), &Rules::NONE), None, "optional text may be empty");
+        let at_most_3 = Rules {
+            max_length: Some(3),
+            ..Rules::NONE
+        };
+        assert_eq!(check(&env, &String::from("été"), &at_most_3), None, "characters, not bytes");
+        assert_eq!(
+            check(&env, &String::from("abcd"), &at_most_3),
+            Some(InvalidInput::TooLong { field: "f".into(), max: 3 })
+        );
+        let one_or_two = Rules {
+            min_items: Some(1),
+            max_items: Some(2),
+            ..Rules::NONE
+        };
+        assert_eq!(
+            check(&env, &Vec::<String>::new(), &one_or_two),
+            Some(InvalidInput::TooFewItems { field: "f".into(), min: 1 })
+        );
+        assert_eq!(
+            check(&env, &vec![String::new(); 3], &one_or_two),
+            Some(InvalidInput::TooManyItems { field: "f".into(), max: 2 })
+        );
+        assert_eq!(
+            check(&env, &vec!["a".to_string(), " ".to_string()], &one_or_two),
+            Some(InvalidInput::Blank { field: "f[1]".into() }),
+            "items are never blank"
+        );
+        let days = Rules {
+            minimum: Some(1.0),
+            maximum: Some(730.0),
+            ..Rules::NONE
+        };
+        assert_eq!(check(&env, &730i64, &days), None);
+        assert_eq!(
+            check(&env, &Some(0i64), &days),
+            Some(InvalidInput::OutOfRange { field: "f".into(), min: Some(1.0), max: Some(730.0) })
+        );
+    }
+
+    #[test]
+    fn nested_fields_are_named_by_their_path() {
+        let env = Environment::Sandbox;
+        let mut v = Validator::new(&env);
+        let rules = Rules {
+            required: true,
+            ..Rules::NONE
+        };
+        v.field("outer", &Some(vec![String::from("x"), String::new()]), &rules);
+        assert_eq!(v.finish(), Some(InvalidInput::Blank { field: "outer[1]".into() }));
+    }
+}
