@@ -179,5 +179,4 @@ mod tests {
                 .is_plaintext_remote()
         );
     }
-
 }

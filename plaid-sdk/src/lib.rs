@@ -39,10 +39,10 @@ mod operations;
 pub use client::PlaidClient;
 pub use config::{ClientBuilder, DEFAULT_PLAID_VERSION, USER_AGENT};
 pub use environment::{BaseUrl, Environment};
-pub use operation::{OperationInfo, Pending, Request};
-pub use operations::OPERATIONS;
 pub use error::{ConfigError, Error, ErrorKind, InvalidInput, PlaidError};
 pub use generated::{ErrorType, Processor, Product};
+pub use operation::{OperationInfo, Pending, Request};
+pub use operations::OPERATIONS;
 pub use retry::RetryPolicy;
 pub use secret::{
     AccessToken, ClientSecret, ProcessorToken, PublicToken, StripeBankAccountToken, UserToken,

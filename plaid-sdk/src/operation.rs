@@ -20,11 +20,7 @@ use crate::transport::CallOptions;
 /// [`Response`](Request::Response). Sealed: only the SDK's generated types implement it.
 pub trait Request: serde::Serialize + Send + Sync + 'static + private::Sealed {
     /// What a successful call returns.
-    type Response: serde::de::DeserializeOwned
-        + fmt::Debug
-        + Send
-        + 'static
-        + private::HasRequestId;
+    type Response: serde::de::DeserializeOwned + fmt::Debug + Send + 'static + private::HasRequestId;
     /// The operation's name, as the method on [`PlaidClient`] and in errors and spans
     /// (`processor_token_create`).
     const OPERATION: &'static str;
@@ -251,16 +247,17 @@ pub(crate) mod private {
                 // A custom base URL may front any environment.
                 _ => return,
             };
-            if let Some(env) = token_environment(token, kind) {
-                if env != expected && KNOWN_ENVIRONMENTS.contains(&env) {
-                    let client_environment = self.environment.name();
-                    let token_environment = env.to_string();
-                    self.fail(|field| InvalidInput::WrongEnvironment {
-                        field,
-                        token_environment,
-                        client_environment,
-                    });
-                }
+            if let Some(env) = token_environment(token, kind)
+                && env != expected
+                && KNOWN_ENVIRONMENTS.contains(&env)
+            {
+                let client_environment = self.environment.name();
+                let token_environment = env.to_string();
+                self.fail(|field| InvalidInput::WrongEnvironment {
+                    field,
+                    token_environment,
+                    client_environment,
+                });
             }
         }
 
@@ -363,7 +360,9 @@ impl PlaidClient {
             return Err(Error::from(invalid).with_operation(operation));
         }
         if R::SANDBOX_ONLY && matches!(self.shared.environment, crate::Environment::Production) {
-            return Err(Error::from(InvalidInput::SandboxOnly { operation }).with_operation(operation));
+            return Err(
+                Error::from(InvalidInput::SandboxOnly { operation }).with_operation(operation)
+            );
         }
         if options.timeout.is_some_and(|t| t.is_zero()) {
             let e = Error::from(crate::ConfigError::InvalidSetting(
@@ -393,10 +392,7 @@ impl PlaidClient {
             span.record("status", status);
         }
         match &result {
-            Ok(response) => span.record(
-                "request_id",
-                private::HasRequestId::request_id(response),
-            ),
+            Ok(response) => span.record("request_id", private::HasRequestId::request_id(response)),
             Err(e) => span.record("request_id", e.request_id()),
         };
         span.in_scope(|| match &result {
@@ -433,7 +429,10 @@ mod tests {
         let access = |t: &str| crate::AccessToken::new(t);
         let rules = token_rules("access");
         assert_eq!(check(&sandbox, &access("access-sandbox-123"), &rules), None);
-        assert_eq!(check(&production, &access("access-production-1"), &rules), None);
+        assert_eq!(
+            check(&production, &access("access-production-1"), &rules),
+            None
+        );
         assert_eq!(
             check(&production, &access("access-sandbox-123"), &rules),
             Some(InvalidInput::WrongEnvironment {
@@ -453,7 +452,17 @@ mod tests {
             Some(InvalidInput::Blank { field: "f".into() })
         );
         // An optional token that is set is checked too.
-        assert!(check(&production, &Some(access("access-sandbox-1")), &Rules { required: false, ..rules }).is_some());
+        assert!(
+            check(
+                &production,
+                &Some(access("access-sandbox-1")),
+                &Rules {
+                    required: false,
+                    ..rules
+                }
+            )
+            .is_some()
+        );
     }
 
     #[test]
@@ -467,15 +476,26 @@ mod tests {
             check(&env, &String::from("  "), &required),
             Some(InvalidInput::Blank { field: "f".into() })
         );
-        assert_eq!(check(&env, &String::new(), &Rules::NONE), None, "optional text may be empty");
+        assert_eq!(
+            check(&env, &String::new(), &Rules::NONE),
+            None,
+            "optional text may be empty"
+        );
         let at_most_3 = Rules {
             max_length: Some(3),
             ..Rules::NONE
         };
-        assert_eq!(check(&env, &String::from("été"), &at_most_3), None, "characters, not bytes");
+        assert_eq!(
+            check(&env, &String::from("été"), &at_most_3),
+            None,
+            "characters, not bytes"
+        );
         assert_eq!(
             check(&env, &String::from("abcd"), &at_most_3),
-            Some(InvalidInput::TooLong { field: "f".into(), max: 3 })
+            Some(InvalidInput::TooLong {
+                field: "f".into(),
+                max: 3
+            })
         );
         let one_or_two = Rules {
             min_items: Some(1),
@@ -484,15 +504,23 @@ mod tests {
         };
         assert_eq!(
             check(&env, &Vec::<String>::new(), &one_or_two),
-            Some(InvalidInput::TooFewItems { field: "f".into(), min: 1 })
+            Some(InvalidInput::TooFewItems {
+                field: "f".into(),
+                min: 1
+            })
         );
         assert_eq!(
             check(&env, &vec![String::new(); 3], &one_or_two),
-            Some(InvalidInput::TooManyItems { field: "f".into(), max: 2 })
+            Some(InvalidInput::TooManyItems {
+                field: "f".into(),
+                max: 2
+            })
         );
         assert_eq!(
             check(&env, &vec!["a".to_string(), " ".to_string()], &one_or_two),
-            Some(InvalidInput::Blank { field: "f[1]".into() }),
+            Some(InvalidInput::Blank {
+                field: "f[1]".into()
+            }),
             "items are never blank"
         );
         let days = Rules {
@@ -503,7 +531,11 @@ mod tests {
         assert_eq!(check(&env, &730i64, &days), None);
         assert_eq!(
             check(&env, &Some(0i64), &days),
-            Some(InvalidInput::OutOfRange { field: "f".into(), min: Some(1.0), max: Some(730.0) })
+            Some(InvalidInput::OutOfRange {
+                field: "f".into(),
+                min: Some(1.0),
+                max: Some(730.0)
+            })
         );
     }
 
@@ -515,7 +547,16 @@ mod tests {
             required: true,
             ..Rules::NONE
         };
-        v.field("outer", &Some(vec![String::from("x"), String::new()]), &rules);
-        assert_eq!(v.finish(), Some(InvalidInput::Blank { field: "outer[1]".into() }));
+        v.field(
+            "outer",
+            &Some(vec![String::from("x"), String::new()]),
+            &rules,
+        );
+        assert_eq!(
+            v.finish(),
+            Some(InvalidInput::Blank {
+                field: "outer[1]".into()
+            })
+        );
     }
 }

@@ -242,19 +242,19 @@ async fn every_operation_checks_its_input_before_sending() {
     assert_eq!(
         invalid(client.accounts_get("").await.expect_err("")),
         InvalidInput::Blank {
-            field: "access_token"
+            field: "access_token".into()
         }
     );
     assert_eq!(
         invalid(client.item_remove(" ").await.expect_err("")),
         InvalidInput::Blank {
-            field: "access_token"
+            field: "access_token".into()
         }
     );
     assert_eq!(
         invalid(client.item_public_token_exchange("").await.expect_err("")),
         InvalidInput::Blank {
-            field: "public_token"
+            field: "public_token".into()
         }
     );
     assert_eq!(
@@ -265,7 +265,7 @@ async fn every_operation_checks_its_input_before_sending() {
                 .expect_err("")
         ),
         InvalidInput::Blank {
-            field: "processor_token"
+            field: "processor_token".into()
         }
     );
     assert_eq!(
@@ -275,7 +275,9 @@ async fn every_operation_checks_its_input_before_sending() {
                 .await
                 .expect_err("")
         ),
-        InvalidInput::Blank { field: "products" }
+        InvalidInput::Blank {
+            field: "products[0]".into()
+        }
     );
     assert_eq!(
         invalid(
@@ -285,7 +287,7 @@ async fn every_operation_checks_its_input_before_sending() {
                 .expect_err("")
         ),
         InvalidInput::Blank {
-            field: "account_id"
+            field: "account_id".into()
         }
     );
     assert_eq!(
@@ -295,8 +297,9 @@ async fn every_operation_checks_its_input_before_sending() {
                 .await
                 .expect_err("")
         ),
-        InvalidInput::Blank {
-            field: "initial_products"
+        InvalidInput::TooFewItems {
+            field: "initial_products".into(),
+            min: 1
         }
     );
     assert_eq!(emulator.request_count(), 0);
@@ -324,10 +327,7 @@ async fn every_operation_checks_its_input_before_sending() {
                 .await
                 .expect_err("")
         ),
-        InvalidInput::WrongEnvironment {
-            field: "processor_token",
-            ..
-        }
+        InvalidInput::WrongEnvironment { field, .. } if field == "processor_token"
     ));
     assert!(matches!(
         invalid(
@@ -336,10 +336,7 @@ async fn every_operation_checks_its_input_before_sending() {
                 .await
                 .expect_err("")
         ),
-        InvalidInput::WrongEnvironment {
-            field: "public_token",
-            ..
-        }
+        InvalidInput::WrongEnvironment { field, .. } if field == "public_token"
     ));
 }
 
@@ -349,27 +346,20 @@ async fn item_remove_can_say_why() {
     let item = emulator.add_item();
     let too_long = "x".repeat(513);
     let err = client
-        .item_remove_with_reason(
-            item.access_token.as_str(),
-            ItemRemoveReasonCode::Other,
-            Some(too_long.as_str()),
-        )
+        .item_remove(item.access_token.as_str())
+        .reason_code(ItemRemoveReasonCode::Other)
+        .reason_note(too_long)
         .await
         .expect_err("too long");
     assert!(matches!(
         err.kind(),
-        ErrorKind::InvalidInput(InvalidInput::TooLong {
-            field: "reason_note",
-            max: 512
-        })
+        ErrorKind::InvalidInput(InvalidInput::TooLong { field, max: 512 }) if field == "reason_note"
     ));
     assert_eq!(emulator.request_count(), 0);
     client
-        .item_remove_with_reason(
-            item.access_token.as_str(),
-            ItemRemoveReasonCode::FraudOther,
-            Some("closing the test account"),
-        )
+        .item_remove(item.access_token.as_str())
+        .reason_code(ItemRemoveReasonCode::FraudOther)
+        .reason_note("closing the test account")
         .await
         .expect("removed");
     let body = emulator.requests()[0].json().expect("json");

@@ -445,7 +445,7 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
             "acc_1",
             "dwolla",
             InvalidInput::Blank {
-                field: "access_token",
+                field: "access_token".into(),
             },
         ),
         (
@@ -453,14 +453,16 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
             "  ",
             "dwolla",
             InvalidInput::Blank {
-                field: "account_id",
+                field: "account_id".into(),
             },
         ),
         (
             ACCESS,
             "acc_1",
             "",
-            InvalidInput::Blank { field: "processor" },
+            InvalidInput::Blank {
+                field: "processor".into(),
+            },
         ),
     ];
     for (token, account, processor, expected) in cases {

@@ -14,7 +14,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::model::{Field, Model, Operation, Rules, Struct, option_inner, type_for_people, type_text, vec_inner};
+use crate::model::{
+    Field, Model, Operation, Rules, Struct, option_inner, type_for_people, type_text, vec_inner,
+};
 
 /// Methods every pending call has: a request field of the same name gets `set_` before it.
 const PENDING_METHODS: &[&str] = &["timeout", "retry_policy", "into_future", "request", "new"];
@@ -128,7 +130,10 @@ fn rules_expr(field: &Field) -> String {
     if parts.is_empty() {
         format!("&{RT}::Rules::NONE")
     } else {
-        format!("&{RT}::Rules {{ {}, ..{RT}::Rules::NONE }}", parts.join(", "))
+        format!(
+            "&{RT}::Rules {{ {}, ..{RT}::Rules::NONE }}",
+            parts.join(", ")
+        )
     }
 }
 
@@ -164,7 +169,10 @@ pub fn struct_impls(model: &Model, enums: &BTreeSet<String>) -> String {
         doc_lines(
             &mut out,
             &if args.is_empty() {
-                format!("A `{}` with no field set; set fields with the methods below.", s.name)
+                format!(
+                    "A `{}` with no field set; set fields with the methods below.",
+                    s.name
+                )
             } else {
                 format!(
                     "A `{}` with its required fields; set the optional ones with the methods below.",
@@ -302,7 +310,9 @@ pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> String {
         }
         let response = &model.structs[&op.response];
         let expr = match response.fields.iter().find(|f| f.json == "request_id") {
-            Some(f) if option_inner(&f.ty).is_some() => "self.request_id.as_deref().unwrap_or_default()",
+            Some(f) if option_inner(&f.ty).is_some() => {
+                "self.request_id.as_deref().unwrap_or_default()"
+            }
             Some(_) => "&self.request_id",
             None => "\"\"",
         };
@@ -313,7 +323,9 @@ pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> String {
         );
     }
 
-    out.push_str("/// Every operation of this version of the SDK, in the order of `spec/operations.txt`.\n");
+    out.push_str(
+        "/// Every operation of this version of the SDK, in the order of `spec/operations.txt`.\n",
+    );
     out.push_str("pub const OPERATIONS: &[crate::OperationInfo] = &[\n");
     for op in &model.operations {
         let _ = writeln!(
@@ -326,7 +338,11 @@ pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> String {
 
     out.push_str("/// The public types: every struct of Plaid's schemas that a request or a response reaches, and every open enum.\npub mod exports {\n");
     let structs: Vec<&str> = model.structs.keys().map(String::as_str).collect();
-    let _ = writeln!(out, "pub use crate::generated::types::{{{}}};", structs.join(", "));
+    let _ = writeln!(
+        out,
+        "pub use crate::generated::types::{{{}}};",
+        structs.join(", ")
+    );
     let enums: Vec<&str> = enums.iter().map(String::as_str).collect();
     let _ = writeln!(out, "pub use crate::generated::{{{}}};", enums.join(", "));
     out.push_str("}\n");
@@ -375,7 +391,11 @@ pub fn readme_table(model: &Model) -> String {
             args.join(", "),
             op.method,
             op.path,
-            if op.sandbox_only { " (Sandbox only)" } else { "" },
+            if op.sandbox_only {
+                " (Sandbox only)"
+            } else {
+                ""
+            },
             op.response
         );
     }
@@ -403,13 +423,22 @@ pub fn api_listing(model: &Model, enums: &[(String, Vec<String>)]) -> String {
             op.name,
             op.method,
             op.path,
-            if op.sandbox_only { ", Sandbox only" } else { "" },
+            if op.sandbox_only {
+                ", Sandbox only"
+            } else {
+                ""
+            },
             op.name,
             args.join(", "),
             op.request
         );
         for f in request.fields.iter().filter(|f| !f.required) {
-            let _ = writeln!(out, "    .{}({})", setter_name(f), type_for_people(option_inner(&f.ty).unwrap_or(&f.ty)));
+            let _ = writeln!(
+                out,
+                "    .{}({})",
+                setter_name(f),
+                type_for_people(option_inner(&f.ty).unwrap_or(&f.ty))
+            );
         }
         let _ = writeln!(out, "    .await -> Result<{}, Error>\n```\n", op.response);
     }
@@ -427,7 +456,11 @@ pub fn api_listing(model: &Model, enums: &[(String, Vec<String>)]) -> String {
                 "    {}: {}{}",
                 f.rust,
                 type_for_people(&f.ty),
-                if f.required && s.request_side { "  [required]" } else { "" }
+                if f.required && s.request_side {
+                    "  [required]"
+                } else {
+                    ""
+                }
             );
         }
     }

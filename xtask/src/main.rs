@@ -157,9 +157,8 @@ fn run(args: &[String], layout: &Layout) -> Result<(), Failure> {
                 ));
             }
             let generated = generate::generate_from_files(layout)?;
-            let readme = std::fs::read_to_string(layout.readme()).map_err(|e| {
-                Failure(format!("cannot read {}: {e}", layout.readme().display()))
-            })?;
+            let readme = std::fs::read_to_string(layout.readme())
+                .map_err(|e| Failure(format!("cannot read {}: {e}", layout.readme().display())))?;
             let readme = check::replace_region(&readme, README_REGION, &generated.readme_table)
                 .map_err(|e| Failure(format!("{}: {}", layout.readme().display(), e.0)))?;
             let outputs = [

@@ -125,15 +125,18 @@ impl Model {
                             .and_then(|(_, resp)| body_schema(resp.get("content")))
                     })
                     .ok_or_else(|| Failure(format!("`{key}` has no JSON success response")))?;
-                let name = methods.get(&typify_name(&request)).cloned().ok_or_else(|| {
-                    Failure(format!(
-                        "progenitor made no method taking types::{request} (`{key}`)"
-                    ))
-                })?;
+                let name = methods
+                    .get(&typify_name(&request))
+                    .cloned()
+                    .ok_or_else(|| {
+                        Failure(format!(
+                            "progenitor made no method taking types::{request} (`{key}`)"
+                        ))
+                    })?;
                 let required = required_of(schemas.get(&request));
-                let pinned = arguments.get(&key).ok_or_else(|| {
-                    Failure(format!("`{key}` is not in spec/operations.txt"))
-                })?;
+                let pinned = arguments
+                    .get(&key)
+                    .ok_or_else(|| Failure(format!("`{key}` is not in spec/operations.txt")))?;
                 let have: BTreeSet<&String> = required.iter().collect();
                 let want: BTreeSet<&String> = pinned.iter().collect();
                 if have != want {
@@ -324,7 +327,11 @@ fn resolve<'a>(schemas: &'a serde_json::Map<String, Value>, schema: &'a Value) -
                 Some(target) => current = target,
                 None => return current,
             }
-        } else if let Some([only]) = current.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        } else if let Some([only]) = current
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
             current = only;
         } else {
             return current;
@@ -374,10 +381,10 @@ fn client_methods(file: &syn::File) -> BTreeMap<String, String> {
                 let syn::FnArg::Typed(arg) = input else {
                     continue;
                 };
-                if let syn::Type::Reference(r) = &*arg.ty {
-                    if let Some(name) = type_text(&r.elem).strip_prefix("types::") {
-                        out.insert(name.to_string(), f.sig.ident.to_string());
-                    }
+                if let syn::Type::Reference(r) = &*arg.ty
+                    && let Some(name) = type_text(&r.elem).strip_prefix("types::")
+                {
+                    out.insert(name.to_string(), f.sig.ident.to_string());
                 }
             }
         }

@@ -287,16 +287,21 @@ pub fn hoist_inline_objects(doc: &mut Value) -> Result<(), Failure> {
                 .flatten()
             {
                 if is_object(value) {
-                    hoists.push((name.clone(), prop.clone(), false, format!("{name}{}", pascal(prop))));
-                } else if let Some(items) = value.get("items") {
-                    if is_object(items) || is_enum(items) {
-                        hoists.push((
-                            name.clone(),
-                            prop.clone(),
-                            true,
-                            format!("{name}{}Item", pascal(prop)),
-                        ));
-                    }
+                    hoists.push((
+                        name.clone(),
+                        prop.clone(),
+                        false,
+                        format!("{name}{}", pascal(prop)),
+                    ));
+                } else if let Some(items) = value.get("items")
+                    && (is_object(items) || is_enum(items))
+                {
+                    hoists.push((
+                        name.clone(),
+                        prop.clone(),
+                        true,
+                        format!("{name}{}Item", pascal(prop)),
+                    ));
                 }
             }
         }
@@ -326,10 +331,10 @@ pub fn hoist_inline_objects(doc: &mut Value) -> Result<(), Failure> {
             }
             let reference = json!({ "$ref": format!("#/components/schemas/{new_name}") });
             let mut inline = std::mem::replace(slot, reference.clone());
-            if let Value::Object(map) = &mut inline {
-                if map.remove("nullable") == Some(Value::Bool(true)) {
-                    *slot = json!({ "allOf": [reference], "nullable": true });
-                }
+            if let Value::Object(map) = &mut inline
+                && map.remove("nullable") == Some(Value::Bool(true))
+            {
+                *slot = json!({ "allOf": [reference], "nullable": true });
             }
             schemas.insert(new_name, inline);
         }
@@ -342,7 +347,10 @@ pub fn hoist_inline_objects(doc: &mut Value) -> Result<(), Failure> {
 /// (its constraints and nullability included, its prose not), so fields are plain `String`,
 /// numbers and `Vec`s. Enums and the schemas in `keep` (replaced by handwritten types) stay.
 pub fn inline_plain_schemas(doc: &mut Value, keep: &[&str]) {
-    let Some(schemas) = doc.pointer("/components/schemas").and_then(Value::as_object) else {
+    let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
         return;
     };
     let plain: Map<String, Value> = schemas
@@ -378,7 +386,11 @@ pub fn inline_plain_schemas(doc: &mut Value, keep: &[&str]) {
         }
         // `{allOf: [$ref], nullable: true}` as a nullable hoist writes it.
         let nullable = prop.get("nullable") == Some(&Value::Bool(true));
-        let only = match prop.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        let only = match prop
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
             Some([only]) => only.get("$ref").and_then(Value::as_str).map(str::to_string),
             _ => None,
         };
@@ -390,7 +402,9 @@ pub fn inline_plain_schemas(doc: &mut Value, keep: &[&str]) {
             *prop = copy;
         }
     };
-    let Some(schemas) = schemas_mut(doc) else { return };
+    let Some(schemas) = schemas_mut(doc) else {
+        return;
+    };
     // Twice: a plain list's items may refer to another plain schema.
     for _ in 0..2 {
         for schema in schemas.values_mut() {
@@ -424,7 +438,8 @@ pub fn strip_validation_keywords(doc: &mut Value) {
         match v {
             Value::Object(map) => {
                 // Only where a schema stands: a keyword's name used as a property name stays.
-                if map.contains_key("type") || map.contains_key("$ref") || map.contains_key("enum") {
+                if map.contains_key("type") || map.contains_key("$ref") || map.contains_key("enum")
+                {
                     for k in KEYWORDS {
                         map.remove(k);
                     }
@@ -866,7 +881,10 @@ mod tests {
             json!({"$ref": "#/components/schemas/ReqOptionsWindow"})
         );
         assert!(s["ReqOptions"].get("nullable").is_none());
-        assert_eq!(s["ReqOptionsWindow"]["properties"]["days"]["type"], "integer");
+        assert_eq!(
+            s["ReqOptionsWindow"]["properties"]["days"]["type"],
+            "integer"
+        );
         assert_eq!(
             s["Req"]["properties"]["users"]["items"],
             json!({"$ref": "#/components/schemas/ReqUsersItem"})
@@ -876,7 +894,10 @@ mod tests {
             json!({"$ref": "#/components/schemas/ReqKindsItem"})
         );
         assert_eq!(s["ReqKindsItem"]["enum"], json!(["a", "b"]));
-        assert_eq!(s["Req"]["properties"]["names"]["items"], json!({"type": "string"}));
+        assert_eq!(
+            s["Req"]["properties"]["names"]["items"],
+            json!({"type": "string"})
+        );
         assert_eq!(
             s["Req"]["properties"]["free"],
             json!({"type": "object", "additionalProperties": true}),
@@ -910,7 +931,10 @@ mod tests {
             s["Req"]["properties"]["ids"],
             json!({"type": "array", "items": {"type": "string"}})
         );
-        assert_eq!(s["Req"]["properties"]["maxLength"], json!({"type": "integer"}));
+        assert_eq!(
+            s["Req"]["properties"]["maxLength"],
+            json!({"type": "integer"})
+        );
         assert_eq!(s["Named"], json!({"type": "string"}));
     }
 
@@ -932,12 +956,18 @@ mod tests {
         inline_plain_schemas(&mut doc, &["AccessToken"]);
         let p = &doc["components"]["schemas"]["Req"]["properties"];
         assert_eq!(p["id"], json!({"type": "string", "maxLength": 64}));
-        assert_eq!(p["maybe"], json!({"type": "string", "maxLength": 64, "nullable": true}));
+        assert_eq!(
+            p["maybe"],
+            json!({"type": "string", "maxLength": 64, "nullable": true})
+        );
         assert_eq!(
             p["subtypes"],
             json!({"type": "array", "items": {"$ref": "#/components/schemas/Kind"}})
         );
-        assert_eq!(p["token"], json!({"$ref": "#/components/schemas/AccessToken"}));
+        assert_eq!(
+            p["token"],
+            json!({"$ref": "#/components/schemas/AccessToken"})
+        );
         assert_eq!(p["kind"], json!({"$ref": "#/components/schemas/Kind"}));
     }
 }
