@@ -122,6 +122,120 @@ pub mod types {
         pub item: Item,
         pub request_id: ::std::string::String,
     }
+    ///`CraCheckReportHomeLendingReportOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CraCheckReportHomeLendingReportOptions {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employment_refresh_options: ::std::option::Option<
+            CraCheckReportVerificationGetEmploymentRefreshOptions,
+        >,
+        ///`reports_requested`: a list, as Plaid documents it.
+        pub reports_requested: ::std::vec::Vec<
+            crate::generated::CraCheckReportVerificationGetReportType,
+        >,
+    }
+    ///`CraCheckReportVerificationGetEmploymentRefreshOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CraCheckReportVerificationGetEmploymentRefreshOptions {
+        ///`days_requested`: an integer, as Plaid documents it.
+        pub days_requested: i64,
+    }
+    ///`CraPartnerInsightsBaseFicoScore`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CraPartnerInsightsBaseFicoScore {
+        pub base_fico_score_version: crate::generated::CraPartnerInsightsBaseFicoScoreVersion,
+        pub bureau: crate::generated::CraPartnerInsightsBureau,
+        ///`did_inquiries_adversely_affect_score`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub did_inquiries_adversely_affect_score: ::std::option::Option<bool>,
+        ///`reason_code_1`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason_code_1: ::std::option::Option<::std::string::String>,
+        ///`reason_code_2`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason_code_2: ::std::option::Option<::std::string::String>,
+        ///`reason_code_3`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason_code_3: ::std::option::Option<::std::string::String>,
+        ///`reason_code_4`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason_code_4: ::std::option::Option<::std::string::String>,
+        ///`reason_codes`: a list of strings, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub reason_codes: ::std::vec::Vec<::std::string::String>,
+        ///`score`: an integer, as Plaid documents it.
+        pub score: i64,
+    }
+    ///`CraPartnerInsightsFicoInput`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CraPartnerInsightsFicoInput {
+        ///`fico_lender_id`: a string, as Plaid documents it.
+        pub fico_lender_id: ::std::string::String,
+        ///`lender_application_id`: a string, as Plaid documents it.
+        pub lender_application_id: ::std::string::String,
+        ///`ultrafico_score_requests`: a list, as Plaid documents it.
+        pub ultrafico_score_requests: ::std::vec::Vec<
+            CraPartnerInsightsUltraFicoScoreRequest,
+        >,
+    }
+    ///`CraPartnerInsightsUltraFicoScoreRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CraPartnerInsightsUltraFicoScoreRequest {
+        pub base_fico_score: CraPartnerInsightsBaseFicoScore,
+        ///`fico_scoring_request_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub fico_scoring_request_id: ::std::option::Option<::std::string::String>,
+        ///`request_correlation_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_correlation_id: ::std::option::Option<::std::string::String>,
+        pub ultrafico_score_version: crate::generated::CraPartnerInsightsUltraFicoScoreVersion,
+    }
+    ///`CreditFilter`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct CreditFilter {
+        pub account_subtypes: ::std::vec::Vec<crate::generated::CreditAccountSubtype>,
+    }
+    ///`DepositoryFilter`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct DepositoryFilter {
+        pub account_subtypes: ::std::vec::Vec<
+            crate::generated::DepositoryAccountSubtype,
+        >,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub limited_purpose_types: ::std::vec::Vec<crate::generated::LimitedPurposeType>,
+    }
+    ///`IdentityVerificationRequestUserName`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct IdentityVerificationRequestUserName {
+        pub family_name: ::std::string::String,
+        pub given_name: ::std::string::String,
+    }
+    ///`IncomeInsightsFilter`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct IncomeInsightsFilter {
+        ///`excluded_categories`: a list of strings, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub excluded_categories: ::std::vec::Vec<::std::string::String>,
+        ///`included_categories`: a list of strings, as Plaid documents it.
+        pub included_categories: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`InvestmentFilter`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct InvestmentFilter {
+        pub account_subtypes: ::std::vec::Vec<
+            crate::generated::InvestmentAccountSubtype,
+        >,
+    }
     ///A login at one institution, holding one or more accounts.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -156,6 +270,21 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook: ::std::option::Option<::std::string::String>,
     }
+    ///`ItemGetRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ItemGetRequest {
+        pub access_token: crate::AccessToken,
+    }
+    ///`ItemGetResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ItemGetResponse {
+        pub item: ItemWithConsentFields,
+        pub request_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<ItemStatusNullable>,
+    }
     ///What `/item/public_token/exchange` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -187,6 +316,778 @@ pub mod types {
     #[non_exhaustive]
     pub struct ItemRemoveResponse {
         pub request_id: ::std::string::String,
+    }
+    ///`ItemStatus`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct ItemStatus {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub investments: ::std::option::Option<ItemStatusInvestments>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_webhook: ::std::option::Option<ItemStatusLastWebhook>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub transactions: ::std::option::Option<ItemStatusTransactions>,
+    }
+    ///`ItemStatusInvestments`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct ItemStatusInvestments {
+        ///`last_failed_update`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_failed_update: ::std::option::Option<::std::string::String>,
+        ///`last_successful_update`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_successful_update: ::std::option::Option<::std::string::String>,
+    }
+    ///`ItemStatusLastWebhook`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct ItemStatusLastWebhook {
+        ///`code_sent`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub code_sent: ::std::option::Option<::std::string::String>,
+        ///`sent_at`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sent_at: ::std::option::Option<::std::string::String>,
+    }
+    ///`ItemStatusNullable`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct ItemStatusNullable(pub ItemStatus);
+    impl ::std::ops::Deref for ItemStatusNullable {
+        type Target = ItemStatus;
+        fn deref(&self) -> &ItemStatus {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ItemStatusNullable> for ItemStatus {
+        fn from(value: ItemStatusNullable) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<ItemStatus> for ItemStatusNullable {
+        fn from(value: ItemStatus) -> Self {
+            Self(value)
+        }
+    }
+    ///`ItemStatusTransactions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct ItemStatusTransactions {
+        ///`last_failed_update`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_failed_update: ::std::option::Option<::std::string::String>,
+        ///`last_successful_update`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_successful_update: ::std::option::Option<::std::string::String>,
+    }
+    ///`ItemWithConsentFields`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ItemWithConsentFields {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth_method: ::std::option::Option<crate::generated::ItemAuthMethod>,
+        ///Products the Item could still be used with.
+        pub available_products: ::std::vec::Vec<crate::generated::Product>,
+        ///Products the Item is being billed for.
+        pub billed_products: ::std::vec::Vec<crate::generated::Product>,
+        ///When the user's consent expires (ISO 8601), for institutions where it does.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub consent_expiration_time: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub consented_data_scopes: ::std::vec::Vec<
+            crate::generated::ItemConsentedDataScope,
+        >,
+        ///Products the user agreed to share data for.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub consented_products: ::std::vec::Vec<crate::generated::Product>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub consented_use_cases: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<crate::PlaidError>,
+        ///The id of the institution, when known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub institution_id: ::std::option::Option<::std::string::String>,
+        ///The name of the institution, when known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub institution_name: ::std::option::Option<::std::string::String>,
+        ///Plaid's id of the Item.
+        pub item_id: ::std::string::String,
+        ///Products the Item was set up with or has since used.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub products: ::std::vec::Vec<crate::generated::Product>,
+        pub update_type: crate::generated::ItemUpdateType,
+        ///The URL Plaid sends this Item's webhooks to, if one is set.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook: ::std::option::Option<::std::string::String>,
+    }
+    ///`LinkTokenAccountFilters`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenAccountFilters {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credit: ::std::option::Option<CreditFilter>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub depository: ::std::option::Option<DepositoryFilter>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub investment: ::std::option::Option<InvestmentFilter>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub loan: ::std::option::Option<LoanFilter>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub other: ::std::option::Option<OtherFilter>,
+    }
+    ///`LinkTokenCashflowReport`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCashflowReport {
+        ///`days_requested`: an integer, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_requested: ::std::option::Option<i64>,
+    }
+    ///`LinkTokenCreateCardSwitch`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateCardSwitch {
+        ///`card_bin`: a string, as Plaid documents it.
+        pub card_bin: ::std::string::String,
+    }
+    ///`LinkTokenCreateHostedLink`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateHostedLink {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub completion_redirect_uri: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub delivery_method: ::std::option::Option<
+            crate::generated::HostedLinkDeliveryMethod,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_mobile_app: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url_lifetime_seconds: ::std::option::Option<i64>,
+    }
+    ///`LinkTokenCreateIdentity`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateIdentity {
+        ///`account_ids`: a list of strings, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub account_ids: ::std::vec::Vec<::std::string::String>,
+        ///`is_document_upload`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_document_upload: ::std::option::Option<bool>,
+        ///`parsing_configs`: a list, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub parsing_configs: ::std::vec::Vec<
+            crate::generated::IncomeVerificationDocParsingConfig,
+        >,
+    }
+    ///`LinkTokenCreateInstitutionData`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateInstitutionData {
+        ///`routing_number`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub routing_number: ::std::option::Option<::std::string::String>,
+    }
+    ///`LinkTokenCreateRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub access_token: ::std::option::Option<crate::AccessToken>,
+        ///`access_tokens`: a list of strings, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub access_tokens: ::std::vec::Vec<crate::AccessToken>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub account_filters: ::std::option::Option<LinkTokenAccountFilters>,
+        ///`additional_consented_products`: a list, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub additional_consented_products: ::std::option::Option<
+            ::std::vec::Vec<crate::generated::Product>,
+        >,
+        ///`android_package_name`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub android_package_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub appearance_mode: ::std::option::Option<
+            crate::generated::LinkTokenCreateRequestAppearanceMode,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<LinkTokenCreateRequestAuth>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub base_report: ::std::option::Option<LinkTokenCreateRequestBaseReport>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_switch: ::std::option::Option<LinkTokenCreateCardSwitch>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cashflow_report: ::std::option::Option<LinkTokenCashflowReport>,
+        ///`client_name`: a string, as Plaid documents it.
+        pub client_name: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub consumer_report_permissible_purpose: ::std::option::Option<
+            crate::generated::ConsumerReportPermissiblePurpose,
+        >,
+        ///`country_codes`: a list, as Plaid documents it.
+        pub country_codes: ::std::vec::Vec<crate::generated::CountryCode>,
+        ///`cra_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cra_enabled: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cra_options: ::std::option::Option<LinkTokenCreateRequestCraOptions>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credit_partner_insights: ::std::option::Option<
+            LinkTokenCreateRequestCreditPartnerInsights,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employment: ::std::option::Option<LinkTokenCreateRequestEmployment>,
+        ///`enable_multi_item_link`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enable_multi_item_link: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub eu_config: ::std::option::Option<LinkTokenEuConfig>,
+        ///`financekit_supported`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub financekit_supported: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hosted_link: ::std::option::Option<LinkTokenCreateHostedLink>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub identity: ::std::option::Option<LinkTokenCreateIdentity>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub identity_verification: ::std::option::Option<
+            LinkTokenCreateRequestIdentityVerification,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub income_verification: ::std::option::Option<
+            LinkTokenCreateRequestIncomeVerification,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub institution_data: ::std::option::Option<LinkTokenCreateInstitutionData>,
+        ///`institution_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub institution_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub investments: ::std::option::Option<LinkTokenInvestments>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub investments_auth: ::std::option::Option<LinkTokenInvestmentsAuth>,
+        ///`language`: a string, as Plaid documents it.
+        pub language: ::std::string::String,
+        ///`link_customization_name`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub link_customization_name: ::std::option::Option<::std::string::String>,
+        ///`optional_products`: a list, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub optional_products: ::std::option::Option<
+            ::std::vec::Vec<crate::generated::Product>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_configuration: ::std::option::Option<
+            LinkTokenCreateRequestPaymentConfiguration,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_initiation: ::std::option::Option<
+            LinkTokenCreateRequestPaymentInitiation,
+        >,
+        ///`products`: a list, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub products: ::std::option::Option<::std::vec::Vec<crate::generated::Product>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub redirect_uri: ::std::option::Option<::std::string::String>,
+        ///`required_if_supported_products`: a list, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub required_if_supported_products: ::std::option::Option<
+            ::std::vec::Vec<crate::generated::Product>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub statements: ::std::option::Option<LinkTokenCreateRequestStatements>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub third_party_user_token: ::std::option::Option<crate::UserToken>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub transactions: ::std::option::Option<LinkTokenTransactions>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub transfer: ::std::option::Option<LinkTokenCreateRequestTransfer>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub update: ::std::option::Option<LinkTokenCreateRequestUpdate>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<LinkTokenCreateRequestUser>,
+        ///`user_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_token: ::std::option::Option<crate::UserToken>,
+        ///`webhook`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook: ::std::option::Option<::std::string::String>,
+    }
+    ///`LinkTokenCreateRequestAuth`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestAuth {
+        ///`auth_type_select_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth_type_select_enabled: ::std::option::Option<bool>,
+        ///`automated_microdeposits_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub automated_microdeposits_enabled: ::std::option::Option<bool>,
+        ///`database_insights_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub database_insights_enabled: ::std::option::Option<bool>,
+        ///`database_match_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub database_match_enabled: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub flow_type: ::std::option::Option<
+            crate::generated::LinkTokenCreateRequestAuthFlowType,
+        >,
+        ///`instant_match_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub instant_match_enabled: ::std::option::Option<bool>,
+        ///`instant_microdeposits_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub instant_microdeposits_enabled: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reroute_to_credentials: ::std::option::Option<
+            crate::generated::LinkTokenCreateRequestAuthRerouteToCredentials,
+        >,
+        ///`same_day_microdeposits_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub same_day_microdeposits_enabled: ::std::option::Option<bool>,
+        ///`sms_microdeposits_verification_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sms_microdeposits_verification_enabled: ::std::option::Option<bool>,
+    }
+    ///`LinkTokenCreateRequestBaseReport`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestBaseReport {
+        ///`client_report_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_report_id: ::std::option::Option<::std::string::String>,
+        ///`days_requested`: an integer, as Plaid documents it.
+        pub days_requested: i64,
+    }
+    ///`LinkTokenCreateRequestCraOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestCraOptions {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub base_report: ::std::option::Option<
+            LinkTokenCreateRequestCraOptionsBaseReport,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cashflow_insights: ::std::option::Option<
+            LinkTokenCreateRequestCraOptionsCashflowInsights,
+        >,
+        ///`client_report_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_report_id: ::std::option::Option<::std::string::String>,
+        ///`days_requested`: an integer, as Plaid documents it.
+        pub days_requested: i64,
+        ///`days_required`: an integer, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_required: ::std::option::Option<i64>,
+        ///`include_investments`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_investments: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub income_insights: ::std::option::Option<
+            LinkTokenCreateRequestCraOptionsIncomeInsights,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub lend_score: ::std::option::Option<LinkTokenCreateRequestCraOptionsLendScore>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network_insights: ::std::option::Option<
+            LinkTokenCreateRequestCraOptionsNetworkInsights,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub partner_insights: ::std::option::Option<
+            LinkTokenCreateRequestCraOptionsPartnerInsights,
+        >,
+    }
+    ///`LinkTokenCreateRequestCraOptionsBaseReport`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestCraOptionsBaseReport {
+        ///`client_report_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_report_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub gse_options: ::std::option::Option<
+            LinkTokenCreateRequestCraOptionsBaseReportGseOptions,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub home_lending_report_options: ::std::option::Option<
+            CraCheckReportHomeLendingReportOptions,
+        >,
+        ///`require_identity`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub require_identity: ::std::option::Option<bool>,
+    }
+    ///`LinkTokenCreateRequestCraOptionsBaseReportGSEOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestCraOptionsBaseReportGseOptions {
+        ///`report_types`: a list, as Plaid documents it.
+        pub report_types: ::std::vec::Vec<crate::generated::GseReportType>,
+    }
+    ///`LinkTokenCreateRequestCraOptionsCashflowInsights`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestCraOptionsCashflowInsights {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub attributes_version: ::std::option::Option<
+            crate::generated::CashflowAttributesVersion,
+        >,
+    }
+    ///`LinkTokenCreateRequestCraOptionsIncomeInsights`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestCraOptionsIncomeInsights {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub income_insights_filter: ::std::option::Option<IncomeInsightsFilter>,
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub income_insights_version: ::std::option::Option<
+            crate::generated::IncomeInsightsVersion,
+        >,
+    }
+    ///`LinkTokenCreateRequestCraOptionsLendScore`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestCraOptionsLendScore {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub lend_score_version: ::std::option::Option<
+            crate::generated::PlaidLendScoreVersion,
+        >,
+    }
+    ///`LinkTokenCreateRequestCraOptionsNetworkInsights`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestCraOptionsNetworkInsights {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network_insights_version: ::std::option::Option<
+            crate::generated::NetworkInsightsVersion,
+        >,
+    }
+    ///`LinkTokenCreateRequestCraOptionsPartnerInsights`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestCraOptionsPartnerInsights {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub fico: ::std::option::Option<CraPartnerInsightsFicoInput>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prism_versions: ::std::option::Option<PrismVersions>,
+    }
+    ///`LinkTokenCreateRequestCreditPartnerInsights`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestCreditPartnerInsights {
+        ///`days_requested`: an integer, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_requested: ::std::option::Option<i64>,
+    }
+    ///`LinkTokenCreateRequestEmployment`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestEmployment {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bank_employment: ::std::option::Option<
+            LinkTokenCreateRequestEmploymentBankIncome,
+        >,
+        ///`employment_source_types`: a list, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub employment_source_types: ::std::vec::Vec<
+            crate::generated::EmploymentSourceType,
+        >,
+    }
+    ///`LinkTokenCreateRequestEmploymentBankIncome`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestEmploymentBankIncome {
+        ///`days_requested`: an integer, as Plaid documents it.
+        pub days_requested: i64,
+    }
+    ///`LinkTokenCreateRequestIdentityVerification`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestIdentityVerification {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub consent: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub gave_consent: ::std::option::Option<bool>,
+        pub template_id: ::std::string::String,
+    }
+    ///`LinkTokenCreateRequestIncomeVerification`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestIncomeVerification {
+        ///`access_tokens`: a list, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub access_tokens: ::std::option::Option<::std::vec::Vec<crate::AccessToken>>,
+        ///`asset_report_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub asset_report_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bank_income: ::std::option::Option<
+            LinkTokenCreateRequestIncomeVerificationBankIncome,
+        >,
+        ///`income_source_types`: a list, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub income_source_types: ::std::vec::Vec<
+            crate::generated::IncomeVerificationSourceType,
+        >,
+        ///`income_verification_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub income_verification_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payroll_income: ::std::option::Option<
+            LinkTokenCreateRequestIncomeVerificationPayrollIncome,
+        >,
+        ///`stated_income_sources`: a list, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub stated_income_sources: ::std::vec::Vec<
+            LinkTokenCreateRequestUserStatedIncomeSource,
+        >,
+    }
+    ///`LinkTokenCreateRequestIncomeVerificationBankIncome`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestIncomeVerificationBankIncome {
+        ///`days_requested`: an integer, as Plaid documents it.
+        pub days_requested: i64,
+        ///`enable_multiple_items`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enable_multiple_items: ::std::option::Option<bool>,
+    }
+    ///`LinkTokenCreateRequestIncomeVerificationPayrollIncome`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestIncomeVerificationPayrollIncome {
+        ///`flow_types`: a list, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub flow_types: ::std::option::Option<
+            ::std::vec::Vec<crate::generated::IncomeVerificationPayrollFlowType>,
+        >,
+        ///`is_update_mode`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_update_mode: ::std::option::Option<bool>,
+        ///`item_id_to_update`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub item_id_to_update: ::std::option::Option<::std::string::String>,
+        ///`parsing_config`: a list, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub parsing_config: ::std::option::Option<
+            ::std::vec::Vec<crate::generated::IncomeVerificationDocParsingConfig>,
+        >,
+    }
+    ///`LinkTokenCreateRequestPaymentConfiguration`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestPaymentConfiguration {
+        ///`amount`: a string, as Plaid documents it.
+        pub amount: ::std::string::String,
+        ///`description`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+    }
+    ///`LinkTokenCreateRequestPaymentInitiation`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestPaymentInitiation {
+        ///`consent_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub consent_id: ::std::option::Option<::std::string::String>,
+        ///`payment_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_id: ::std::option::Option<::std::string::String>,
+    }
+    ///`LinkTokenCreateRequestStatements`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestStatements {
+        ///`end_date`: a string, as Plaid documents it.
+        pub end_date: ::std::string::String,
+        ///`start_date`: a string, as Plaid documents it.
+        pub start_date: ::std::string::String,
+    }
+    ///`LinkTokenCreateRequestTransfer`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestTransfer {
+        ///`authorization_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub authorization_id: ::std::option::Option<::std::string::String>,
+        ///`intent_id`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub intent_id: ::std::option::Option<::std::string::String>,
+        ///`payment_profile_token`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_profile_token: ::std::option::Option<::std::string::String>,
+    }
+    ///`LinkTokenCreateRequestUpdate`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestUpdate {
+        ///`account_selection_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub account_selection_enabled: ::std::option::Option<bool>,
+        ///`item_ids`: a list, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub item_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///`reauthorization_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reauthorization_enabled: ::std::option::Option<bool>,
+        ///`user`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<bool>,
+    }
+    ///`LinkTokenCreateRequestUser`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestUser {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub address: ::std::option::Option<UserAddress>,
+        ///`client_user_id`: a string, as Plaid documents it.
+        pub client_user_id: ::std::string::String,
+        ///`date_of_birth`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date_of_birth: ::std::option::Option<::std::string::String>,
+        ///`email_address`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email_address: ::std::option::Option<::std::string::String>,
+        ///`email_address_verified_time`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email_address_verified_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id_number: ::std::option::Option<UserIdNumber>,
+        ///`legal_name`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub legal_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<IdentityVerificationRequestUserName>,
+        ///`phone_number`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub phone_number: ::std::option::Option<::std::string::String>,
+        ///`phone_number_verified_time`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub phone_number_verified_time: ::std::option::Option<::std::string::String>,
+        ///`ssn`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ssn: ::std::option::Option<::std::string::String>,
+    }
+    ///`LinkTokenCreateRequestUserStatedIncomeSource`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateRequestUserStatedIncomeSource {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub category: ::std::option::Option<
+            crate::generated::UserStatedIncomeSourceCategory,
+        >,
+        ///`employer`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employer: ::std::option::Option<::std::string::String>,
+        ///`pay_annual`: a number, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pay_annual: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pay_frequency: ::std::option::Option<
+            crate::generated::UserStatedIncomeSourceFrequency,
+        >,
+        ///`pay_per_cycle`: a number, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pay_per_cycle: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pay_type: ::std::option::Option<
+            crate::generated::UserStatedIncomeSourcePayType,
+        >,
+    }
+    ///`LinkTokenCreateResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LinkTokenCreateResponse {
+        ///`expiration`: a string, as Plaid documents it.
+        pub expiration: ::std::string::String,
+        ///`hosted_link_url`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hosted_link_url: ::std::option::Option<::std::string::String>,
+        ///`link_token`: a string, as Plaid documents it.
+        pub link_token: ::std::string::String,
+        pub request_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+    }
+    ///`LinkTokenEUConfig`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenEuConfig {
+        ///`headless`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub headless: ::std::option::Option<bool>,
+    }
+    ///`LinkTokenInvestments`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenInvestments {
+        ///`allow_manual_entry`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_manual_entry: ::std::option::Option<bool>,
+        ///`allow_unverified_crypto_wallets`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_unverified_crypto_wallets: ::std::option::Option<bool>,
+    }
+    ///`LinkTokenInvestmentsAuth`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenInvestmentsAuth {
+        ///`manual_entry_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub manual_entry_enabled: ::std::option::Option<bool>,
+        ///`masked_number_match_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub masked_number_match_enabled: ::std::option::Option<bool>,
+        ///`rollover_401k_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub rollover_401k_enabled: ::std::option::Option<bool>,
+        ///`stated_account_number_enabled`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub stated_account_number_enabled: ::std::option::Option<bool>,
+    }
+    ///`LinkTokenTransactions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct LinkTokenTransactions {
+        ///`days_requested`: an integer, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_requested: ::std::option::Option<i64>,
+    }
+    ///`LoanFilter`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct LoanFilter {
+        pub account_subtypes: ::std::vec::Vec<crate::generated::LoanAccountSubtype>,
+    }
+    ///`OtherFilter`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct OtherFilter {
+        pub account_subtypes: ::std::vec::Vec<crate::generated::OtherAccountSubtype>,
+    }
+    ///`PrismVersions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct PrismVersions {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cashscore: ::std::option::Option<crate::generated::PrismCashScoreVersion>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub detect: ::std::option::Option<crate::generated::PrismDetectVersion>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub extend: ::std::option::Option<crate::generated::PrismExtendVersion>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub firstdetect: ::std::option::Option<
+            crate::generated::PrismFirstDetectVersion,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub insights: ::std::option::Option<crate::generated::PrismInsightsVersion>,
     }
     ///What `/processor/stripe/bank_account_token/create` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -337,6 +1238,30 @@ pub mod types {
     pub struct SandboxPublicTokenCreateResponse {
         pub public_token: crate::PublicToken,
         pub request_id: ::std::string::String,
+    }
+    ///`UserAddress`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct UserAddress {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub city: ::std::option::Option<::std::string::String>,
+        pub country: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub postal_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub region: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub street: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub street2: ::std::option::Option<::std::string::String>,
+    }
+    ///`UserIDNumber`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct UserIdNumber {
+        #[serde(rename = "type")]
+        pub type_: crate::generated::IdNumberType,
+        pub value: ::std::string::String,
     }
     /// Error types.
     pub mod error {
@@ -803,6 +1728,99 @@ Sends a `POST` request to `/accounts/get`
             .build()?;
         let info = OperationInfo {
             operation_id: "accounts_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**`POST /link/token/create`, as Plaid documents it.
+
+Sends a `POST` request to `/link/token/create`
+
+*/
+    pub async fn link_token_create<'a>(
+        &'a self,
+        body: &'a types::LinkTokenCreateRequest,
+    ) -> Result<
+        ResponseValue<types::LinkTokenCreateResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!("{}/link/token/create", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "link_token_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**`POST /item/get`, as Plaid documents it.
+
+Sends a `POST` request to `/item/get`
+
+*/
+    pub async fn item_get<'a>(
+        &'a self,
+        body: &'a types::ItemGetRequest,
+    ) -> Result<ResponseValue<types::ItemGetResponse>, Error<crate::PlaidError>> {
+        let url = format!("{}/item/get", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "item_get",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -1389,6 +2407,970 @@ impl AccountVerificationInsightsAccountNumberFormat {
     }
 }
 crate::open_enum::impl_open_enum!(AccountVerificationInsightsAccountNumberFormat);
+/// `CashflowAttributesVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`CashflowAttributesVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CashflowAttributesVersion {
+    /// `v1.0`
+    V10,
+    /// `v2.0`
+    V20,
+    /// `CFI1`
+    Cfi1,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl CashflowAttributesVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [CashflowAttributesVersion] = &[
+        CashflowAttributesVersion::V10,
+        CashflowAttributesVersion::V20,
+        CashflowAttributesVersion::Cfi1,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V10 => "v1.0",
+            Self::V20 => "v2.0",
+            Self::Cfi1 => "CFI1",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "v1.0" => Self::V10,
+                "v2.0" => Self::V20,
+                "CFI1" => Self::Cfi1,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(CashflowAttributesVersion);
+/// `ConsumerReportPermissiblePurpose`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`ConsumerReportPermissiblePurpose::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConsumerReportPermissiblePurpose {
+    /// `ACCOUNT_REVIEW_CREDIT`
+    AccountReviewCredit,
+    /// `ACCOUNT_REVIEW_NON_CREDIT`
+    AccountReviewNonCredit,
+    /// `EXTENSION_OF_CREDIT`
+    ExtensionOfCredit,
+    /// `LEGITIMATE_BUSINESS_NEED_TENANT_SCREENING`
+    LegitimateBusinessNeedTenantScreening,
+    /// `LEGITIMATE_BUSINESS_NEED_OTHER`
+    LegitimateBusinessNeedOther,
+    /// `WRITTEN_INSTRUCTION_PREQUALIFICATION`
+    WrittenInstructionPrequalification,
+    /// `WRITTEN_INSTRUCTION_OTHER`
+    WrittenInstructionOther,
+    /// `ELIGIBILITY_FOR_GOVT_BENEFITS`
+    EligibilityForGovtBenefits,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl ConsumerReportPermissiblePurpose {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [ConsumerReportPermissiblePurpose] = &[
+        ConsumerReportPermissiblePurpose::AccountReviewCredit,
+        ConsumerReportPermissiblePurpose::AccountReviewNonCredit,
+        ConsumerReportPermissiblePurpose::ExtensionOfCredit,
+        ConsumerReportPermissiblePurpose::LegitimateBusinessNeedTenantScreening,
+        ConsumerReportPermissiblePurpose::LegitimateBusinessNeedOther,
+        ConsumerReportPermissiblePurpose::WrittenInstructionPrequalification,
+        ConsumerReportPermissiblePurpose::WrittenInstructionOther,
+        ConsumerReportPermissiblePurpose::EligibilityForGovtBenefits,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AccountReviewCredit => "ACCOUNT_REVIEW_CREDIT",
+            Self::AccountReviewNonCredit => "ACCOUNT_REVIEW_NON_CREDIT",
+            Self::ExtensionOfCredit => "EXTENSION_OF_CREDIT",
+            Self::LegitimateBusinessNeedTenantScreening => {
+                "LEGITIMATE_BUSINESS_NEED_TENANT_SCREENING"
+            }
+            Self::LegitimateBusinessNeedOther => "LEGITIMATE_BUSINESS_NEED_OTHER",
+            Self::WrittenInstructionPrequalification => {
+                "WRITTEN_INSTRUCTION_PREQUALIFICATION"
+            }
+            Self::WrittenInstructionOther => "WRITTEN_INSTRUCTION_OTHER",
+            Self::EligibilityForGovtBenefits => "ELIGIBILITY_FOR_GOVT_BENEFITS",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "ACCOUNT_REVIEW_CREDIT" => Self::AccountReviewCredit,
+                "ACCOUNT_REVIEW_NON_CREDIT" => Self::AccountReviewNonCredit,
+                "EXTENSION_OF_CREDIT" => Self::ExtensionOfCredit,
+                "LEGITIMATE_BUSINESS_NEED_TENANT_SCREENING" => {
+                    Self::LegitimateBusinessNeedTenantScreening
+                }
+                "LEGITIMATE_BUSINESS_NEED_OTHER" => Self::LegitimateBusinessNeedOther,
+                "WRITTEN_INSTRUCTION_PREQUALIFICATION" => {
+                    Self::WrittenInstructionPrequalification
+                }
+                "WRITTEN_INSTRUCTION_OTHER" => Self::WrittenInstructionOther,
+                "ELIGIBILITY_FOR_GOVT_BENEFITS" => Self::EligibilityForGovtBenefits,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(ConsumerReportPermissiblePurpose);
+/// `CountryCode`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`CountryCode::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CountryCode {
+    /// `US`
+    Us,
+    /// `GB`
+    Gb,
+    /// `ES`
+    Es,
+    /// `NL`
+    Nl,
+    /// `FR`
+    Fr,
+    /// `IE`
+    Ie,
+    /// `CA`
+    Ca,
+    /// `DE`
+    De,
+    /// `IT`
+    It,
+    /// `PL`
+    Pl,
+    /// `DK`
+    Dk,
+    /// `NO`
+    No,
+    /// `SE`
+    Se,
+    /// `EE`
+    Ee,
+    /// `LT`
+    Lt,
+    /// `LV`
+    Lv,
+    /// `PT`
+    Pt,
+    /// `BE`
+    Be,
+    /// `AT`
+    At,
+    /// `FI`
+    Fi,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl CountryCode {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [CountryCode] = &[
+        CountryCode::Us,
+        CountryCode::Gb,
+        CountryCode::Es,
+        CountryCode::Nl,
+        CountryCode::Fr,
+        CountryCode::Ie,
+        CountryCode::Ca,
+        CountryCode::De,
+        CountryCode::It,
+        CountryCode::Pl,
+        CountryCode::Dk,
+        CountryCode::No,
+        CountryCode::Se,
+        CountryCode::Ee,
+        CountryCode::Lt,
+        CountryCode::Lv,
+        CountryCode::Pt,
+        CountryCode::Be,
+        CountryCode::At,
+        CountryCode::Fi,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Us => "US",
+            Self::Gb => "GB",
+            Self::Es => "ES",
+            Self::Nl => "NL",
+            Self::Fr => "FR",
+            Self::Ie => "IE",
+            Self::Ca => "CA",
+            Self::De => "DE",
+            Self::It => "IT",
+            Self::Pl => "PL",
+            Self::Dk => "DK",
+            Self::No => "NO",
+            Self::Se => "SE",
+            Self::Ee => "EE",
+            Self::Lt => "LT",
+            Self::Lv => "LV",
+            Self::Pt => "PT",
+            Self::Be => "BE",
+            Self::At => "AT",
+            Self::Fi => "FI",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "US" => Self::Us,
+                "GB" => Self::Gb,
+                "ES" => Self::Es,
+                "NL" => Self::Nl,
+                "FR" => Self::Fr,
+                "IE" => Self::Ie,
+                "CA" => Self::Ca,
+                "DE" => Self::De,
+                "IT" => Self::It,
+                "PL" => Self::Pl,
+                "DK" => Self::Dk,
+                "NO" => Self::No,
+                "SE" => Self::Se,
+                "EE" => Self::Ee,
+                "LT" => Self::Lt,
+                "LV" => Self::Lv,
+                "PT" => Self::Pt,
+                "BE" => Self::Be,
+                "AT" => Self::At,
+                "FI" => Self::Fi,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(CountryCode);
+/// `CraCheckReportVerificationGetReportType`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`CraCheckReportVerificationGetReportType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CraCheckReportVerificationGetReportType {
+    /// `VOA`
+    Voa,
+    /// `EMPLOYMENT_REFRESH`
+    EmploymentRefresh,
+    /// `INCOME`
+    Income,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl CraCheckReportVerificationGetReportType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [CraCheckReportVerificationGetReportType] = &[
+        CraCheckReportVerificationGetReportType::Voa,
+        CraCheckReportVerificationGetReportType::EmploymentRefresh,
+        CraCheckReportVerificationGetReportType::Income,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Voa => "VOA",
+            Self::EmploymentRefresh => "EMPLOYMENT_REFRESH",
+            Self::Income => "INCOME",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "VOA" => Self::Voa,
+                "EMPLOYMENT_REFRESH" => Self::EmploymentRefresh,
+                "INCOME" => Self::Income,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(CraCheckReportVerificationGetReportType);
+/// `CraPartnerInsightsBaseFicoScoreVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`CraPartnerInsightsBaseFicoScoreVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CraPartnerInsightsBaseFicoScoreVersion {
+    /// `8`
+    V8,
+    /// `9`
+    V9,
+    /// `10`
+    V10,
+    /// `10T`
+    V10t,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl CraPartnerInsightsBaseFicoScoreVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [CraPartnerInsightsBaseFicoScoreVersion] = &[
+        CraPartnerInsightsBaseFicoScoreVersion::V8,
+        CraPartnerInsightsBaseFicoScoreVersion::V9,
+        CraPartnerInsightsBaseFicoScoreVersion::V10,
+        CraPartnerInsightsBaseFicoScoreVersion::V10t,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V8 => "8",
+            Self::V9 => "9",
+            Self::V10 => "10",
+            Self::V10t => "10T",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "8" => Self::V8,
+                "9" => Self::V9,
+                "10" => Self::V10,
+                "10T" => Self::V10t,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(CraPartnerInsightsBaseFicoScoreVersion);
+/// `CraPartnerInsightsBureau`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`CraPartnerInsightsBureau::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CraPartnerInsightsBureau {
+    /// `EQUIFAX`
+    Equifax,
+    /// `EXPERIAN`
+    Experian,
+    /// `TRANSUNION`
+    Transunion,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl CraPartnerInsightsBureau {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [CraPartnerInsightsBureau] = &[
+        CraPartnerInsightsBureau::Equifax,
+        CraPartnerInsightsBureau::Experian,
+        CraPartnerInsightsBureau::Transunion,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Equifax => "EQUIFAX",
+            Self::Experian => "EXPERIAN",
+            Self::Transunion => "TRANSUNION",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "EQUIFAX" => Self::Equifax,
+                "EXPERIAN" => Self::Experian,
+                "TRANSUNION" => Self::Transunion,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(CraPartnerInsightsBureau);
+/// `CraPartnerInsightsUltraFicoScoreVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`CraPartnerInsightsUltraFicoScoreVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CraPartnerInsightsUltraFicoScoreVersion {
+    /// `1.0`
+    V10,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl CraPartnerInsightsUltraFicoScoreVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [CraPartnerInsightsUltraFicoScoreVersion] = &[
+        CraPartnerInsightsUltraFicoScoreVersion::V10,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V10 => "1.0",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "1.0" => Self::V10,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(CraPartnerInsightsUltraFicoScoreVersion);
+/// `CreditAccountSubtype`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`CreditAccountSubtype::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CreditAccountSubtype {
+    /// `credit card`
+    CreditCard,
+    /// `paypal`
+    Paypal,
+    /// `all`
+    All,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl CreditAccountSubtype {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [CreditAccountSubtype] = &[
+        CreditAccountSubtype::CreditCard,
+        CreditAccountSubtype::Paypal,
+        CreditAccountSubtype::All,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::CreditCard => "credit card",
+            Self::Paypal => "paypal",
+            Self::All => "all",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "credit card" => Self::CreditCard,
+                "paypal" => Self::Paypal,
+                "all" => Self::All,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(CreditAccountSubtype);
+/// `DepositoryAccountSubtype`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`DepositoryAccountSubtype::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DepositoryAccountSubtype {
+    /// `checking`
+    Checking,
+    /// `savings`
+    Savings,
+    /// `hsa`
+    Hsa,
+    /// `cd`
+    Cd,
+    /// `money market`
+    MoneyMarket,
+    /// `paypal`
+    Paypal,
+    /// `prepaid`
+    Prepaid,
+    /// `cash management`
+    CashManagement,
+    /// `ebt`
+    Ebt,
+    /// `limited purpose checking`
+    LimitedPurposeChecking,
+    /// `all`
+    All,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl DepositoryAccountSubtype {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [DepositoryAccountSubtype] = &[
+        DepositoryAccountSubtype::Checking,
+        DepositoryAccountSubtype::Savings,
+        DepositoryAccountSubtype::Hsa,
+        DepositoryAccountSubtype::Cd,
+        DepositoryAccountSubtype::MoneyMarket,
+        DepositoryAccountSubtype::Paypal,
+        DepositoryAccountSubtype::Prepaid,
+        DepositoryAccountSubtype::CashManagement,
+        DepositoryAccountSubtype::Ebt,
+        DepositoryAccountSubtype::LimitedPurposeChecking,
+        DepositoryAccountSubtype::All,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Checking => "checking",
+            Self::Savings => "savings",
+            Self::Hsa => "hsa",
+            Self::Cd => "cd",
+            Self::MoneyMarket => "money market",
+            Self::Paypal => "paypal",
+            Self::Prepaid => "prepaid",
+            Self::CashManagement => "cash management",
+            Self::Ebt => "ebt",
+            Self::LimitedPurposeChecking => "limited purpose checking",
+            Self::All => "all",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "checking" => Self::Checking,
+                "savings" => Self::Savings,
+                "hsa" => Self::Hsa,
+                "cd" => Self::Cd,
+                "money market" => Self::MoneyMarket,
+                "paypal" => Self::Paypal,
+                "prepaid" => Self::Prepaid,
+                "cash management" => Self::CashManagement,
+                "ebt" => Self::Ebt,
+                "limited purpose checking" => Self::LimitedPurposeChecking,
+                "all" => Self::All,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(DepositoryAccountSubtype);
+/// `EmploymentSourceType`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`EmploymentSourceType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EmploymentSourceType {
+    /// `bank`
+    Bank,
+    /// `payroll`
+    Payroll,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl EmploymentSourceType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [EmploymentSourceType] = &[
+        EmploymentSourceType::Bank,
+        EmploymentSourceType::Payroll,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Bank => "bank",
+            Self::Payroll => "payroll",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "bank" => Self::Bank,
+                "payroll" => Self::Payroll,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(EmploymentSourceType);
+/// `GSEReportType`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`GseReportType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GseReportType {
+    /// `VOA`
+    Voa,
+    /// `EMPLOYMENT_REFRESH`
+    EmploymentRefresh,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl GseReportType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [GseReportType] = &[
+        GseReportType::Voa,
+        GseReportType::EmploymentRefresh,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Voa => "VOA",
+            Self::EmploymentRefresh => "EMPLOYMENT_REFRESH",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "VOA" => Self::Voa,
+                "EMPLOYMENT_REFRESH" => Self::EmploymentRefresh,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(GseReportType);
+/// `HostedLinkDeliveryMethod`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`HostedLinkDeliveryMethod::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HostedLinkDeliveryMethod {
+    /// `sms`
+    Sms,
+    /// `email`
+    Email,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl HostedLinkDeliveryMethod {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [HostedLinkDeliveryMethod] = &[
+        HostedLinkDeliveryMethod::Sms,
+        HostedLinkDeliveryMethod::Email,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sms => "sms",
+            Self::Email => "email",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "sms" => Self::Sms,
+                "email" => Self::Email,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(HostedLinkDeliveryMethod);
+/// `IDNumberType`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`IdNumberType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IdNumberType {
+    /// `ar_dni`
+    ArDni,
+    /// `au_drivers_license`
+    AuDriversLicense,
+    /// `au_passport`
+    AuPassport,
+    /// `br_cpf`
+    BrCpf,
+    /// `ca_sin`
+    CaSin,
+    /// `cl_run`
+    ClRun,
+    /// `cn_resident_card`
+    CnResidentCard,
+    /// `co_nit`
+    CoNit,
+    /// `dk_cpr`
+    DkCpr,
+    /// `eg_national_id`
+    EgNationalId,
+    /// `es_dni`
+    EsDni,
+    /// `es_nie`
+    EsNie,
+    /// `hk_hkid`
+    HkHkid,
+    /// `in_pan`
+    InPan,
+    /// `it_cf`
+    ItCf,
+    /// `jo_civil_id`
+    JoCivilId,
+    /// `jp_my_number`
+    JpMyNumber,
+    /// `ke_huduma_namba`
+    KeHudumaNamba,
+    /// `kw_civil_id`
+    KwCivilId,
+    /// `mx_curp`
+    MxCurp,
+    /// `mx_rfc`
+    MxRfc,
+    /// `my_nric`
+    MyNric,
+    /// `ng_nin`
+    NgNin,
+    /// `nz_drivers_license`
+    NzDriversLicense,
+    /// `om_civil_id`
+    OmCivilId,
+    /// `ph_psn`
+    PhPsn,
+    /// `pl_pesel`
+    PlPesel,
+    /// `ro_cnp`
+    RoCnp,
+    /// `sa_national_id`
+    SaNationalId,
+    /// `se_pin`
+    SePin,
+    /// `sg_nric`
+    SgNric,
+    /// `tr_tc_kimlik`
+    TrTcKimlik,
+    /// `us_ssn`
+    UsSsn,
+    /// `us_ssn_last_4`
+    UsSsnLast4,
+    /// `za_smart_id`
+    ZaSmartId,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl IdNumberType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [IdNumberType] = &[
+        IdNumberType::ArDni,
+        IdNumberType::AuDriversLicense,
+        IdNumberType::AuPassport,
+        IdNumberType::BrCpf,
+        IdNumberType::CaSin,
+        IdNumberType::ClRun,
+        IdNumberType::CnResidentCard,
+        IdNumberType::CoNit,
+        IdNumberType::DkCpr,
+        IdNumberType::EgNationalId,
+        IdNumberType::EsDni,
+        IdNumberType::EsNie,
+        IdNumberType::HkHkid,
+        IdNumberType::InPan,
+        IdNumberType::ItCf,
+        IdNumberType::JoCivilId,
+        IdNumberType::JpMyNumber,
+        IdNumberType::KeHudumaNamba,
+        IdNumberType::KwCivilId,
+        IdNumberType::MxCurp,
+        IdNumberType::MxRfc,
+        IdNumberType::MyNric,
+        IdNumberType::NgNin,
+        IdNumberType::NzDriversLicense,
+        IdNumberType::OmCivilId,
+        IdNumberType::PhPsn,
+        IdNumberType::PlPesel,
+        IdNumberType::RoCnp,
+        IdNumberType::SaNationalId,
+        IdNumberType::SePin,
+        IdNumberType::SgNric,
+        IdNumberType::TrTcKimlik,
+        IdNumberType::UsSsn,
+        IdNumberType::UsSsnLast4,
+        IdNumberType::ZaSmartId,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::ArDni => "ar_dni",
+            Self::AuDriversLicense => "au_drivers_license",
+            Self::AuPassport => "au_passport",
+            Self::BrCpf => "br_cpf",
+            Self::CaSin => "ca_sin",
+            Self::ClRun => "cl_run",
+            Self::CnResidentCard => "cn_resident_card",
+            Self::CoNit => "co_nit",
+            Self::DkCpr => "dk_cpr",
+            Self::EgNationalId => "eg_national_id",
+            Self::EsDni => "es_dni",
+            Self::EsNie => "es_nie",
+            Self::HkHkid => "hk_hkid",
+            Self::InPan => "in_pan",
+            Self::ItCf => "it_cf",
+            Self::JoCivilId => "jo_civil_id",
+            Self::JpMyNumber => "jp_my_number",
+            Self::KeHudumaNamba => "ke_huduma_namba",
+            Self::KwCivilId => "kw_civil_id",
+            Self::MxCurp => "mx_curp",
+            Self::MxRfc => "mx_rfc",
+            Self::MyNric => "my_nric",
+            Self::NgNin => "ng_nin",
+            Self::NzDriversLicense => "nz_drivers_license",
+            Self::OmCivilId => "om_civil_id",
+            Self::PhPsn => "ph_psn",
+            Self::PlPesel => "pl_pesel",
+            Self::RoCnp => "ro_cnp",
+            Self::SaNationalId => "sa_national_id",
+            Self::SePin => "se_pin",
+            Self::SgNric => "sg_nric",
+            Self::TrTcKimlik => "tr_tc_kimlik",
+            Self::UsSsn => "us_ssn",
+            Self::UsSsnLast4 => "us_ssn_last_4",
+            Self::ZaSmartId => "za_smart_id",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "ar_dni" => Self::ArDni,
+                "au_drivers_license" => Self::AuDriversLicense,
+                "au_passport" => Self::AuPassport,
+                "br_cpf" => Self::BrCpf,
+                "ca_sin" => Self::CaSin,
+                "cl_run" => Self::ClRun,
+                "cn_resident_card" => Self::CnResidentCard,
+                "co_nit" => Self::CoNit,
+                "dk_cpr" => Self::DkCpr,
+                "eg_national_id" => Self::EgNationalId,
+                "es_dni" => Self::EsDni,
+                "es_nie" => Self::EsNie,
+                "hk_hkid" => Self::HkHkid,
+                "in_pan" => Self::InPan,
+                "it_cf" => Self::ItCf,
+                "jo_civil_id" => Self::JoCivilId,
+                "jp_my_number" => Self::JpMyNumber,
+                "ke_huduma_namba" => Self::KeHudumaNamba,
+                "kw_civil_id" => Self::KwCivilId,
+                "mx_curp" => Self::MxCurp,
+                "mx_rfc" => Self::MxRfc,
+                "my_nric" => Self::MyNric,
+                "ng_nin" => Self::NgNin,
+                "nz_drivers_license" => Self::NzDriversLicense,
+                "om_civil_id" => Self::OmCivilId,
+                "ph_psn" => Self::PhPsn,
+                "pl_pesel" => Self::PlPesel,
+                "ro_cnp" => Self::RoCnp,
+                "sa_national_id" => Self::SaNationalId,
+                "se_pin" => Self::SePin,
+                "sg_nric" => Self::SgNric,
+                "tr_tc_kimlik" => Self::TrTcKimlik,
+                "us_ssn" => Self::UsSsn,
+                "us_ssn_last_4" => Self::UsSsnLast4,
+                "za_smart_id" => Self::ZaSmartId,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(IdNumberType);
+/// `IncomeInsightsVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`IncomeInsightsVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IncomeInsightsVersion {
+    /// `II2`
+    Ii2,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl IncomeInsightsVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [IncomeInsightsVersion] = &[IncomeInsightsVersion::Ii2];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ii2 => "II2",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "II2" => Self::Ii2,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(IncomeInsightsVersion);
+/// `IncomeVerificationDocParsingConfig`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`IncomeVerificationDocParsingConfig::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IncomeVerificationDocParsingConfig {
+    /// `ocr`
+    Ocr,
+    /// `risk_signals`
+    RiskSignals,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl IncomeVerificationDocParsingConfig {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [IncomeVerificationDocParsingConfig] = &[
+        IncomeVerificationDocParsingConfig::Ocr,
+        IncomeVerificationDocParsingConfig::RiskSignals,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ocr => "ocr",
+            Self::RiskSignals => "risk_signals",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "ocr" => Self::Ocr,
+                "risk_signals" => Self::RiskSignals,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(IncomeVerificationDocParsingConfig);
+/// `IncomeVerificationPayrollFlowType`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`IncomeVerificationPayrollFlowType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IncomeVerificationPayrollFlowType {
+    /// `payroll_digital_income`
+    PayrollDigitalIncome,
+    /// `payroll_document_income`
+    PayrollDocumentIncome,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl IncomeVerificationPayrollFlowType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [IncomeVerificationPayrollFlowType] = &[
+        IncomeVerificationPayrollFlowType::PayrollDigitalIncome,
+        IncomeVerificationPayrollFlowType::PayrollDocumentIncome,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::PayrollDigitalIncome => "payroll_digital_income",
+            Self::PayrollDocumentIncome => "payroll_document_income",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "payroll_digital_income" => Self::PayrollDigitalIncome,
+                "payroll_document_income" => Self::PayrollDocumentIncome,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(IncomeVerificationPayrollFlowType);
 /// A source of income data (`bank` or `payroll`).
 ///
 /// Open: a value this version does not know parses into [`IncomeVerificationSourceType::Unrecognized`], keeps its text and is sent back unchanged.
@@ -1427,6 +3409,326 @@ impl IncomeVerificationSourceType {
     }
 }
 crate::open_enum::impl_open_enum!(IncomeVerificationSourceType);
+/// `InvestmentAccountSubtype`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`InvestmentAccountSubtype::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvestmentAccountSubtype {
+    /// `529`
+    V529,
+    /// `401a`
+    V401a,
+    /// `401k`
+    V401k,
+    /// `403B`
+    V403b,
+    /// `457b`
+    V457b,
+    /// `brokerage`
+    Brokerage,
+    /// `cash isa`
+    CashIsa,
+    /// `crypto exchange`
+    CryptoExchange,
+    /// `education savings account`
+    EducationSavingsAccount,
+    /// `fhsa`
+    Fhsa,
+    /// `fixed annuity`
+    FixedAnnuity,
+    /// `gic`
+    Gic,
+    /// `health reimbursement arrangement`
+    HealthReimbursementArrangement,
+    /// `hsa`
+    Hsa,
+    /// `ira`
+    Ira,
+    /// `isa`
+    Isa,
+    /// `keogh`
+    Keogh,
+    /// `lif`
+    Lif,
+    /// `life insurance`
+    LifeInsurance,
+    /// `line of credit`
+    LineOfCredit,
+    /// `lira`
+    Lira,
+    /// `lrif`
+    Lrif,
+    /// `lrsp`
+    Lrsp,
+    /// `mutual fund`
+    MutualFund,
+    /// `non-custodial wallet`
+    NonCustodialWallet,
+    /// `non-taxable brokerage account`
+    NonTaxableBrokerageAccount,
+    /// `other`
+    Other,
+    /// `other annuity`
+    OtherAnnuity,
+    /// `other insurance`
+    OtherInsurance,
+    /// `pension`
+    Pension,
+    /// `prif`
+    Prif,
+    /// `profit sharing plan`
+    ProfitSharingPlan,
+    /// `qshr`
+    Qshr,
+    /// `rdsp`
+    Rdsp,
+    /// `resp`
+    Resp,
+    /// `retirement`
+    Retirement,
+    /// `rlif`
+    Rlif,
+    /// `roth`
+    Roth,
+    /// `roth 401k`
+    Roth401k,
+    /// `roth 403B`
+    Roth403b,
+    /// `roth 457b`
+    Roth457b,
+    /// `roth pension`
+    RothPension,
+    /// `roth profit sharing plan`
+    RothProfitSharingPlan,
+    /// `roth thrift savings plan`
+    RothThriftSavingsPlan,
+    /// `rrif`
+    Rrif,
+    /// `rrsp`
+    Rrsp,
+    /// `sarsep`
+    Sarsep,
+    /// `sep ira`
+    SepIra,
+    /// `simple ira`
+    SimpleIra,
+    /// `sipp`
+    Sipp,
+    /// `stock plan`
+    StockPlan,
+    /// `thrift savings plan`
+    ThriftSavingsPlan,
+    /// `tfsa`
+    Tfsa,
+    /// `trust`
+    Trust,
+    /// `ugma`
+    Ugma,
+    /// `utma`
+    Utma,
+    /// `variable annuity`
+    VariableAnnuity,
+    /// `all`
+    All,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl InvestmentAccountSubtype {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [InvestmentAccountSubtype] = &[
+        InvestmentAccountSubtype::V529,
+        InvestmentAccountSubtype::V401a,
+        InvestmentAccountSubtype::V401k,
+        InvestmentAccountSubtype::V403b,
+        InvestmentAccountSubtype::V457b,
+        InvestmentAccountSubtype::Brokerage,
+        InvestmentAccountSubtype::CashIsa,
+        InvestmentAccountSubtype::CryptoExchange,
+        InvestmentAccountSubtype::EducationSavingsAccount,
+        InvestmentAccountSubtype::Fhsa,
+        InvestmentAccountSubtype::FixedAnnuity,
+        InvestmentAccountSubtype::Gic,
+        InvestmentAccountSubtype::HealthReimbursementArrangement,
+        InvestmentAccountSubtype::Hsa,
+        InvestmentAccountSubtype::Ira,
+        InvestmentAccountSubtype::Isa,
+        InvestmentAccountSubtype::Keogh,
+        InvestmentAccountSubtype::Lif,
+        InvestmentAccountSubtype::LifeInsurance,
+        InvestmentAccountSubtype::LineOfCredit,
+        InvestmentAccountSubtype::Lira,
+        InvestmentAccountSubtype::Lrif,
+        InvestmentAccountSubtype::Lrsp,
+        InvestmentAccountSubtype::MutualFund,
+        InvestmentAccountSubtype::NonCustodialWallet,
+        InvestmentAccountSubtype::NonTaxableBrokerageAccount,
+        InvestmentAccountSubtype::Other,
+        InvestmentAccountSubtype::OtherAnnuity,
+        InvestmentAccountSubtype::OtherInsurance,
+        InvestmentAccountSubtype::Pension,
+        InvestmentAccountSubtype::Prif,
+        InvestmentAccountSubtype::ProfitSharingPlan,
+        InvestmentAccountSubtype::Qshr,
+        InvestmentAccountSubtype::Rdsp,
+        InvestmentAccountSubtype::Resp,
+        InvestmentAccountSubtype::Retirement,
+        InvestmentAccountSubtype::Rlif,
+        InvestmentAccountSubtype::Roth,
+        InvestmentAccountSubtype::Roth401k,
+        InvestmentAccountSubtype::Roth403b,
+        InvestmentAccountSubtype::Roth457b,
+        InvestmentAccountSubtype::RothPension,
+        InvestmentAccountSubtype::RothProfitSharingPlan,
+        InvestmentAccountSubtype::RothThriftSavingsPlan,
+        InvestmentAccountSubtype::Rrif,
+        InvestmentAccountSubtype::Rrsp,
+        InvestmentAccountSubtype::Sarsep,
+        InvestmentAccountSubtype::SepIra,
+        InvestmentAccountSubtype::SimpleIra,
+        InvestmentAccountSubtype::Sipp,
+        InvestmentAccountSubtype::StockPlan,
+        InvestmentAccountSubtype::ThriftSavingsPlan,
+        InvestmentAccountSubtype::Tfsa,
+        InvestmentAccountSubtype::Trust,
+        InvestmentAccountSubtype::Ugma,
+        InvestmentAccountSubtype::Utma,
+        InvestmentAccountSubtype::VariableAnnuity,
+        InvestmentAccountSubtype::All,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V529 => "529",
+            Self::V401a => "401a",
+            Self::V401k => "401k",
+            Self::V403b => "403B",
+            Self::V457b => "457b",
+            Self::Brokerage => "brokerage",
+            Self::CashIsa => "cash isa",
+            Self::CryptoExchange => "crypto exchange",
+            Self::EducationSavingsAccount => "education savings account",
+            Self::Fhsa => "fhsa",
+            Self::FixedAnnuity => "fixed annuity",
+            Self::Gic => "gic",
+            Self::HealthReimbursementArrangement => "health reimbursement arrangement",
+            Self::Hsa => "hsa",
+            Self::Ira => "ira",
+            Self::Isa => "isa",
+            Self::Keogh => "keogh",
+            Self::Lif => "lif",
+            Self::LifeInsurance => "life insurance",
+            Self::LineOfCredit => "line of credit",
+            Self::Lira => "lira",
+            Self::Lrif => "lrif",
+            Self::Lrsp => "lrsp",
+            Self::MutualFund => "mutual fund",
+            Self::NonCustodialWallet => "non-custodial wallet",
+            Self::NonTaxableBrokerageAccount => "non-taxable brokerage account",
+            Self::Other => "other",
+            Self::OtherAnnuity => "other annuity",
+            Self::OtherInsurance => "other insurance",
+            Self::Pension => "pension",
+            Self::Prif => "prif",
+            Self::ProfitSharingPlan => "profit sharing plan",
+            Self::Qshr => "qshr",
+            Self::Rdsp => "rdsp",
+            Self::Resp => "resp",
+            Self::Retirement => "retirement",
+            Self::Rlif => "rlif",
+            Self::Roth => "roth",
+            Self::Roth401k => "roth 401k",
+            Self::Roth403b => "roth 403B",
+            Self::Roth457b => "roth 457b",
+            Self::RothPension => "roth pension",
+            Self::RothProfitSharingPlan => "roth profit sharing plan",
+            Self::RothThriftSavingsPlan => "roth thrift savings plan",
+            Self::Rrif => "rrif",
+            Self::Rrsp => "rrsp",
+            Self::Sarsep => "sarsep",
+            Self::SepIra => "sep ira",
+            Self::SimpleIra => "simple ira",
+            Self::Sipp => "sipp",
+            Self::StockPlan => "stock plan",
+            Self::ThriftSavingsPlan => "thrift savings plan",
+            Self::Tfsa => "tfsa",
+            Self::Trust => "trust",
+            Self::Ugma => "ugma",
+            Self::Utma => "utma",
+            Self::VariableAnnuity => "variable annuity",
+            Self::All => "all",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "529" => Self::V529,
+                "401a" => Self::V401a,
+                "401k" => Self::V401k,
+                "403B" => Self::V403b,
+                "457b" => Self::V457b,
+                "brokerage" => Self::Brokerage,
+                "cash isa" => Self::CashIsa,
+                "crypto exchange" => Self::CryptoExchange,
+                "education savings account" => Self::EducationSavingsAccount,
+                "fhsa" => Self::Fhsa,
+                "fixed annuity" => Self::FixedAnnuity,
+                "gic" => Self::Gic,
+                "health reimbursement arrangement" => {
+                    Self::HealthReimbursementArrangement
+                }
+                "hsa" => Self::Hsa,
+                "ira" => Self::Ira,
+                "isa" => Self::Isa,
+                "keogh" => Self::Keogh,
+                "lif" => Self::Lif,
+                "life insurance" => Self::LifeInsurance,
+                "line of credit" => Self::LineOfCredit,
+                "lira" => Self::Lira,
+                "lrif" => Self::Lrif,
+                "lrsp" => Self::Lrsp,
+                "mutual fund" => Self::MutualFund,
+                "non-custodial wallet" => Self::NonCustodialWallet,
+                "non-taxable brokerage account" => Self::NonTaxableBrokerageAccount,
+                "other" => Self::Other,
+                "other annuity" => Self::OtherAnnuity,
+                "other insurance" => Self::OtherInsurance,
+                "pension" => Self::Pension,
+                "prif" => Self::Prif,
+                "profit sharing plan" => Self::ProfitSharingPlan,
+                "qshr" => Self::Qshr,
+                "rdsp" => Self::Rdsp,
+                "resp" => Self::Resp,
+                "retirement" => Self::Retirement,
+                "rlif" => Self::Rlif,
+                "roth" => Self::Roth,
+                "roth 401k" => Self::Roth401k,
+                "roth 403B" => Self::Roth403b,
+                "roth 457b" => Self::Roth457b,
+                "roth pension" => Self::RothPension,
+                "roth profit sharing plan" => Self::RothProfitSharingPlan,
+                "roth thrift savings plan" => Self::RothThriftSavingsPlan,
+                "rrif" => Self::Rrif,
+                "rrsp" => Self::Rrsp,
+                "sarsep" => Self::Sarsep,
+                "sep ira" => Self::SepIra,
+                "simple ira" => Self::SimpleIra,
+                "sipp" => Self::Sipp,
+                "stock plan" => Self::StockPlan,
+                "thrift savings plan" => Self::ThriftSavingsPlan,
+                "tfsa" => Self::Tfsa,
+                "trust" => Self::Trust,
+                "ugma" => Self::Ugma,
+                "utma" => Self::Utma,
+                "variable annuity" => Self::VariableAnnuity,
+                "all" => Self::All,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(InvestmentAccountSubtype);
 /// How the Item's account numbers were verified, when they were.
 ///
 /// Open: a value this version does not know parses into [`ItemAuthMethod::Unrecognized`], keeps its text and is sent back unchanged.
@@ -1500,6 +3802,119 @@ impl ItemAuthMethod {
     }
 }
 crate::open_enum::impl_open_enum!(ItemAuthMethod);
+/// `ItemConsentedDataScope`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`ItemConsentedDataScope::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ItemConsentedDataScope {
+    /// `account_balance_info`
+    AccountBalanceInfo,
+    /// `contact_info`
+    ContactInfo,
+    /// `account_routing_number`
+    AccountRoutingNumber,
+    /// `transactions`
+    Transactions,
+    /// `credit_loan_info`
+    CreditLoanInfo,
+    /// `investments`
+    Investments,
+    /// `payroll_info`
+    PayrollInfo,
+    /// `income_verification_paystubs_info`
+    IncomeVerificationPaystubsInfo,
+    /// `income_verification_w2s_info`
+    IncomeVerificationW2sInfo,
+    /// `income_verification_bank_statements`
+    IncomeVerificationBankStatements,
+    /// `income_verification_employment_info`
+    IncomeVerificationEmploymentInfo,
+    /// `bank_statements`
+    BankStatements,
+    /// `risk_info`
+    RiskInfo,
+    /// `network_insights_lite`
+    NetworkInsightsLite,
+    /// `fraud_info`
+    FraudInfo,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl ItemConsentedDataScope {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [ItemConsentedDataScope] = &[
+        ItemConsentedDataScope::AccountBalanceInfo,
+        ItemConsentedDataScope::ContactInfo,
+        ItemConsentedDataScope::AccountRoutingNumber,
+        ItemConsentedDataScope::Transactions,
+        ItemConsentedDataScope::CreditLoanInfo,
+        ItemConsentedDataScope::Investments,
+        ItemConsentedDataScope::PayrollInfo,
+        ItemConsentedDataScope::IncomeVerificationPaystubsInfo,
+        ItemConsentedDataScope::IncomeVerificationW2sInfo,
+        ItemConsentedDataScope::IncomeVerificationBankStatements,
+        ItemConsentedDataScope::IncomeVerificationEmploymentInfo,
+        ItemConsentedDataScope::BankStatements,
+        ItemConsentedDataScope::RiskInfo,
+        ItemConsentedDataScope::NetworkInsightsLite,
+        ItemConsentedDataScope::FraudInfo,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AccountBalanceInfo => "account_balance_info",
+            Self::ContactInfo => "contact_info",
+            Self::AccountRoutingNumber => "account_routing_number",
+            Self::Transactions => "transactions",
+            Self::CreditLoanInfo => "credit_loan_info",
+            Self::Investments => "investments",
+            Self::PayrollInfo => "payroll_info",
+            Self::IncomeVerificationPaystubsInfo => "income_verification_paystubs_info",
+            Self::IncomeVerificationW2sInfo => "income_verification_w2s_info",
+            Self::IncomeVerificationBankStatements => {
+                "income_verification_bank_statements"
+            }
+            Self::IncomeVerificationEmploymentInfo => {
+                "income_verification_employment_info"
+            }
+            Self::BankStatements => "bank_statements",
+            Self::RiskInfo => "risk_info",
+            Self::NetworkInsightsLite => "network_insights_lite",
+            Self::FraudInfo => "fraud_info",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "account_balance_info" => Self::AccountBalanceInfo,
+                "contact_info" => Self::ContactInfo,
+                "account_routing_number" => Self::AccountRoutingNumber,
+                "transactions" => Self::Transactions,
+                "credit_loan_info" => Self::CreditLoanInfo,
+                "investments" => Self::Investments,
+                "payroll_info" => Self::PayrollInfo,
+                "income_verification_paystubs_info" => {
+                    Self::IncomeVerificationPaystubsInfo
+                }
+                "income_verification_w2s_info" => Self::IncomeVerificationW2sInfo,
+                "income_verification_bank_statements" => {
+                    Self::IncomeVerificationBankStatements
+                }
+                "income_verification_employment_info" => {
+                    Self::IncomeVerificationEmploymentInfo
+                }
+                "bank_statements" => Self::BankStatements,
+                "risk_info" => Self::RiskInfo,
+                "network_insights_lite" => Self::NetworkInsightsLite,
+                "fraud_info" => Self::FraudInfo,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(ItemConsentedDataScope);
 /// Why an Item is being removed, for Plaid's records.
 ///
 /// Open: a value this version does not know parses into [`ItemRemoveReasonCode::Unrecognized`], keeps its text and is sent back unchanged.
@@ -1558,6 +3973,242 @@ impl ItemRemoveReasonCode {
     }
 }
 crate::open_enum::impl_open_enum!(ItemRemoveReasonCode);
+/// `LimitedPurposeType`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`LimitedPurposeType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LimitedPurposeType {
+    /// `RENT_MORTGAGE`
+    RentMortgage,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl LimitedPurposeType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [LimitedPurposeType] = &[LimitedPurposeType::RentMortgage];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::RentMortgage => "RENT_MORTGAGE",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "RENT_MORTGAGE" => Self::RentMortgage,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(LimitedPurposeType);
+/// `LinkTokenCreateRequestAppearanceMode`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`LinkTokenCreateRequestAppearanceMode::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkTokenCreateRequestAppearanceMode {
+    /// `LIGHT`
+    Light,
+    /// `DARK`
+    Dark,
+    /// `SYSTEM`
+    System,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl LinkTokenCreateRequestAppearanceMode {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [LinkTokenCreateRequestAppearanceMode] = &[
+        LinkTokenCreateRequestAppearanceMode::Light,
+        LinkTokenCreateRequestAppearanceMode::Dark,
+        LinkTokenCreateRequestAppearanceMode::System,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Light => "LIGHT",
+            Self::Dark => "DARK",
+            Self::System => "SYSTEM",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "LIGHT" => Self::Light,
+                "DARK" => Self::Dark,
+                "SYSTEM" => Self::System,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(LinkTokenCreateRequestAppearanceMode);
+/// `LoanAccountSubtype`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`LoanAccountSubtype::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LoanAccountSubtype {
+    /// `auto`
+    Auto,
+    /// `business`
+    Business,
+    /// `commercial`
+    Commercial,
+    /// `construction`
+    Construction,
+    /// `consumer`
+    Consumer,
+    /// `home equity`
+    HomeEquity,
+    /// `loan`
+    Loan,
+    /// `mortgage`
+    Mortgage,
+    /// `overdraft`
+    Overdraft,
+    /// `line of credit`
+    LineOfCredit,
+    /// `student`
+    Student,
+    /// `other`
+    Other,
+    /// `all`
+    All,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl LoanAccountSubtype {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [LoanAccountSubtype] = &[
+        LoanAccountSubtype::Auto,
+        LoanAccountSubtype::Business,
+        LoanAccountSubtype::Commercial,
+        LoanAccountSubtype::Construction,
+        LoanAccountSubtype::Consumer,
+        LoanAccountSubtype::HomeEquity,
+        LoanAccountSubtype::Loan,
+        LoanAccountSubtype::Mortgage,
+        LoanAccountSubtype::Overdraft,
+        LoanAccountSubtype::LineOfCredit,
+        LoanAccountSubtype::Student,
+        LoanAccountSubtype::Other,
+        LoanAccountSubtype::All,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Auto => "auto",
+            Self::Business => "business",
+            Self::Commercial => "commercial",
+            Self::Construction => "construction",
+            Self::Consumer => "consumer",
+            Self::HomeEquity => "home equity",
+            Self::Loan => "loan",
+            Self::Mortgage => "mortgage",
+            Self::Overdraft => "overdraft",
+            Self::LineOfCredit => "line of credit",
+            Self::Student => "student",
+            Self::Other => "other",
+            Self::All => "all",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "auto" => Self::Auto,
+                "business" => Self::Business,
+                "commercial" => Self::Commercial,
+                "construction" => Self::Construction,
+                "consumer" => Self::Consumer,
+                "home equity" => Self::HomeEquity,
+                "loan" => Self::Loan,
+                "mortgage" => Self::Mortgage,
+                "overdraft" => Self::Overdraft,
+                "line of credit" => Self::LineOfCredit,
+                "student" => Self::Student,
+                "other" => Self::Other,
+                "all" => Self::All,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(LoanAccountSubtype);
+/// `NetworkInsightsVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`NetworkInsightsVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NetworkInsightsVersion {
+    /// `NI1`
+    Ni1,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl NetworkInsightsVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [NetworkInsightsVersion] = &[NetworkInsightsVersion::Ni1];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ni1 => "NI1",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "NI1" => Self::Ni1,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(NetworkInsightsVersion);
+/// `OtherAccountSubtype`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`OtherAccountSubtype::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OtherAccountSubtype {
+    /// `other`
+    Other,
+    /// `all`
+    All,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl OtherAccountSubtype {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [OtherAccountSubtype] = &[
+        OtherAccountSubtype::Other,
+        OtherAccountSubtype::All,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other => "other",
+            Self::All => "all",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "other" => Self::Other,
+                "all" => Self::All,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(OtherAccountSubtype);
 /// The broad class of a Plaid error, stable enough to branch on.
 ///
 /// Open: a value this version does not know parses into [`ErrorType::Unrecognized`], keeps its text and is sent back unchanged.
@@ -1706,6 +4357,247 @@ impl ErrorType {
     }
 }
 crate::open_enum::impl_open_enum!(ErrorType);
+/// `PlaidLendScoreVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`PlaidLendScoreVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PlaidLendScoreVersion {
+    /// `v1.0`
+    V10,
+    /// `v2.0`
+    V20,
+    /// `LS1`
+    Ls1,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl PlaidLendScoreVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [PlaidLendScoreVersion] = &[
+        PlaidLendScoreVersion::V10,
+        PlaidLendScoreVersion::V20,
+        PlaidLendScoreVersion::Ls1,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V10 => "v1.0",
+            Self::V20 => "v2.0",
+            Self::Ls1 => "LS1",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "v1.0" => Self::V10,
+                "v2.0" => Self::V20,
+                "LS1" => Self::Ls1,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(PlaidLendScoreVersion);
+/// `PrismCashScoreVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`PrismCashScoreVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PrismCashScoreVersion {
+    /// `4.1`
+    V41,
+    /// `4`
+    V4,
+    /// `3_lite`
+    V3Lite,
+    /// `3`
+    V3,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl PrismCashScoreVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [PrismCashScoreVersion] = &[
+        PrismCashScoreVersion::V41,
+        PrismCashScoreVersion::V4,
+        PrismCashScoreVersion::V3Lite,
+        PrismCashScoreVersion::V3,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V41 => "4.1",
+            Self::V4 => "4",
+            Self::V3Lite => "3_lite",
+            Self::V3 => "3",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "4.1" => Self::V41,
+                "4" => Self::V4,
+                "3_lite" => Self::V3Lite,
+                "3" => Self::V3,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(PrismCashScoreVersion);
+/// `PrismDetectVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`PrismDetectVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PrismDetectVersion {
+    /// `4.1`
+    V41,
+    /// `4`
+    V4,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl PrismDetectVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [PrismDetectVersion] = &[
+        PrismDetectVersion::V41,
+        PrismDetectVersion::V4,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V41 => "4.1",
+            Self::V4 => "4",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "4.1" => Self::V41,
+                "4" => Self::V4,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(PrismDetectVersion);
+/// `PrismExtendVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`PrismExtendVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PrismExtendVersion {
+    /// `4.1`
+    V41,
+    /// `4`
+    V4,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl PrismExtendVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [PrismExtendVersion] = &[
+        PrismExtendVersion::V41,
+        PrismExtendVersion::V4,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V41 => "4.1",
+            Self::V4 => "4",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "4.1" => Self::V41,
+                "4" => Self::V4,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(PrismExtendVersion);
+/// `PrismFirstDetectVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`PrismFirstDetectVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PrismFirstDetectVersion {
+    /// `3`
+    V3,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl PrismFirstDetectVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [PrismFirstDetectVersion] = &[PrismFirstDetectVersion::V3];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V3 => "3",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "3" => Self::V3,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(PrismFirstDetectVersion);
+/// `PrismInsightsVersion`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`PrismInsightsVersion::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PrismInsightsVersion {
+    /// `4.1`
+    V41,
+    /// `4`
+    V4,
+    /// `3`
+    V3,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl PrismInsightsVersion {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [PrismInsightsVersion] = &[
+        PrismInsightsVersion::V41,
+        PrismInsightsVersion::V4,
+        PrismInsightsVersion::V3,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::V41 => "4.1",
+            Self::V4 => "4",
+            Self::V3 => "3",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "4.1" => Self::V41,
+                "4" => Self::V4,
+                "3" => Self::V3,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(PrismInsightsVersion);
 /// A Plaid product, such as `auth`, `balance`, `identity` or `transactions`.
 ///
 /// Open: a value this version does not know parses into [`Product::Unrecognized`], keeps its text and is sent back unchanged.
@@ -1924,6 +4816,185 @@ impl Product {
     }
 }
 crate::open_enum::impl_open_enum!(Product);
+/// `UserStatedIncomeSourceCategory`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`UserStatedIncomeSourceCategory::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UserStatedIncomeSourceCategory {
+    /// `OTHER`
+    Other,
+    /// `SALARY`
+    Salary,
+    /// `UNEMPLOYMENT`
+    Unemployment,
+    /// `CASH`
+    Cash,
+    /// `GIG_ECONOMY`
+    GigEconomy,
+    /// `RENTAL`
+    Rental,
+    /// `CHILD_SUPPORT`
+    ChildSupport,
+    /// `MILITARY`
+    Military,
+    /// `RETIREMENT`
+    Retirement,
+    /// `LONG_TERM_DISABILITY`
+    LongTermDisability,
+    /// `BANK_INTEREST`
+    BankInterest,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl UserStatedIncomeSourceCategory {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [UserStatedIncomeSourceCategory] = &[
+        UserStatedIncomeSourceCategory::Other,
+        UserStatedIncomeSourceCategory::Salary,
+        UserStatedIncomeSourceCategory::Unemployment,
+        UserStatedIncomeSourceCategory::Cash,
+        UserStatedIncomeSourceCategory::GigEconomy,
+        UserStatedIncomeSourceCategory::Rental,
+        UserStatedIncomeSourceCategory::ChildSupport,
+        UserStatedIncomeSourceCategory::Military,
+        UserStatedIncomeSourceCategory::Retirement,
+        UserStatedIncomeSourceCategory::LongTermDisability,
+        UserStatedIncomeSourceCategory::BankInterest,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other => "OTHER",
+            Self::Salary => "SALARY",
+            Self::Unemployment => "UNEMPLOYMENT",
+            Self::Cash => "CASH",
+            Self::GigEconomy => "GIG_ECONOMY",
+            Self::Rental => "RENTAL",
+            Self::ChildSupport => "CHILD_SUPPORT",
+            Self::Military => "MILITARY",
+            Self::Retirement => "RETIREMENT",
+            Self::LongTermDisability => "LONG_TERM_DISABILITY",
+            Self::BankInterest => "BANK_INTEREST",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "OTHER" => Self::Other,
+                "SALARY" => Self::Salary,
+                "UNEMPLOYMENT" => Self::Unemployment,
+                "CASH" => Self::Cash,
+                "GIG_ECONOMY" => Self::GigEconomy,
+                "RENTAL" => Self::Rental,
+                "CHILD_SUPPORT" => Self::ChildSupport,
+                "MILITARY" => Self::Military,
+                "RETIREMENT" => Self::Retirement,
+                "LONG_TERM_DISABILITY" => Self::LongTermDisability,
+                "BANK_INTEREST" => Self::BankInterest,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(UserStatedIncomeSourceCategory);
+/// `UserStatedIncomeSourceFrequency`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`UserStatedIncomeSourceFrequency::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UserStatedIncomeSourceFrequency {
+    /// `UNKNOWN`
+    Unknown,
+    /// `WEEKLY`
+    Weekly,
+    /// `BIWEEKLY`
+    Biweekly,
+    /// `SEMI_MONTHLY`
+    SemiMonthly,
+    /// `MONTHLY`
+    Monthly,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl UserStatedIncomeSourceFrequency {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [UserStatedIncomeSourceFrequency] = &[
+        UserStatedIncomeSourceFrequency::Unknown,
+        UserStatedIncomeSourceFrequency::Weekly,
+        UserStatedIncomeSourceFrequency::Biweekly,
+        UserStatedIncomeSourceFrequency::SemiMonthly,
+        UserStatedIncomeSourceFrequency::Monthly,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Unknown => "UNKNOWN",
+            Self::Weekly => "WEEKLY",
+            Self::Biweekly => "BIWEEKLY",
+            Self::SemiMonthly => "SEMI_MONTHLY",
+            Self::Monthly => "MONTHLY",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "UNKNOWN" => Self::Unknown,
+                "WEEKLY" => Self::Weekly,
+                "BIWEEKLY" => Self::Biweekly,
+                "SEMI_MONTHLY" => Self::SemiMonthly,
+                "MONTHLY" => Self::Monthly,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(UserStatedIncomeSourceFrequency);
+/// `UserStatedIncomeSourcePayType`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`UserStatedIncomeSourcePayType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UserStatedIncomeSourcePayType {
+    /// `UNKNOWN`
+    Unknown,
+    /// `GROSS`
+    Gross,
+    /// `NET`
+    Net,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl UserStatedIncomeSourcePayType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [UserStatedIncomeSourcePayType] = &[
+        UserStatedIncomeSourcePayType::Unknown,
+        UserStatedIncomeSourcePayType::Gross,
+        UserStatedIncomeSourcePayType::Net,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Unknown => "UNKNOWN",
+            Self::Gross => "GROSS",
+            Self::Net => "NET",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "UNKNOWN" => Self::Unknown,
+                "GROSS" => Self::Gross,
+                "NET" => Self::Net,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(UserStatedIncomeSourcePayType);
 /// The payment partner that will receive the token.
 ///
 /// Open: a value this version does not know parses into [`Processor::Unrecognized`], keeps its text and is sent back unchanged.
@@ -2452,6 +5523,82 @@ impl ItemUpdateType {
     }
 }
 crate::open_enum::impl_open_enum!(ItemUpdateType);
+/// `reroute_to_credentials`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`LinkTokenCreateRequestAuthRerouteToCredentials::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkTokenCreateRequestAuthRerouteToCredentials {
+    /// `OFF`
+    Off,
+    /// `OPTIONAL`
+    Optional,
+    /// `FORCED`
+    Forced,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl LinkTokenCreateRequestAuthRerouteToCredentials {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [LinkTokenCreateRequestAuthRerouteToCredentials] = &[
+        LinkTokenCreateRequestAuthRerouteToCredentials::Off,
+        LinkTokenCreateRequestAuthRerouteToCredentials::Optional,
+        LinkTokenCreateRequestAuthRerouteToCredentials::Forced,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Off => "OFF",
+            Self::Optional => "OPTIONAL",
+            Self::Forced => "FORCED",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "OFF" => Self::Off,
+                "OPTIONAL" => Self::Optional,
+                "FORCED" => Self::Forced,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(LinkTokenCreateRequestAuthRerouteToCredentials);
+/// `flow_type`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`LinkTokenCreateRequestAuthFlowType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkTokenCreateRequestAuthFlowType {
+    /// `FLEXIBLE_AUTH`
+    FlexibleAuth,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl LinkTokenCreateRequestAuthFlowType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [LinkTokenCreateRequestAuthFlowType] = &[
+        LinkTokenCreateRequestAuthFlowType::FlexibleAuth,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::FlexibleAuth => "FLEXIBLE_AUTH",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "FLEXIBLE_AUTH" => Self::FlexibleAuth,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(LinkTokenCreateRequestAuthFlowType);
 impl types::AccountsGetRequest {
     /// A `AccountsGetRequest` with its required fields; set the optional ones with the methods below.
     pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
@@ -2522,6 +5669,601 @@ impl crate::operation::private::Validate for types::AccountsGetRequestOptions {
     }
 }
 impl crate::operation::private::Field for types::AccountsGetRequestOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::CraCheckReportHomeLendingReportOptions {
+    /// A `CraCheckReportHomeLendingReportOptions` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        reports_requested: impl ::std::iter::IntoIterator<
+            Item = crate::generated::CraCheckReportVerificationGetReportType,
+        >,
+    ) -> Self {
+        Self {
+            employment_refresh_options: ::std::default::Default::default(),
+            reports_requested: reports_requested.into_iter().collect(),
+        }
+    }
+    /// `CraCheckReportVerificationGetEmploymentRefreshOptions`: an object, as Plaid documents it.
+    pub fn employment_refresh_options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::CraCheckReportVerificationGetEmploymentRefreshOptions,
+        >,
+    ) -> Self {
+        self.employment_refresh_options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::CraCheckReportHomeLendingReportOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "employment_refresh_options",
+            &self.employment_refresh_options,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "reports_requested",
+            &self.reports_requested,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::CraCheckReportHomeLendingReportOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::CraCheckReportVerificationGetEmploymentRefreshOptions {
+    /// A `CraCheckReportVerificationGetEmploymentRefreshOptions` with its required fields; set the optional ones with the methods below.
+    pub fn new(days_requested: impl ::std::convert::Into<i64>) -> Self {
+        Self {
+            days_requested: days_requested.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate
+for types::CraCheckReportVerificationGetEmploymentRefreshOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules {
+                required: true,
+                maximum: ::std::option::Option::Some(731.0f64),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::CraCheckReportVerificationGetEmploymentRefreshOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::CraPartnerInsightsBaseFicoScore {
+    /// A `CraPartnerInsightsBaseFicoScore` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        bureau: impl ::std::convert::Into<crate::generated::CraPartnerInsightsBureau>,
+        score: impl ::std::convert::Into<i64>,
+        base_fico_score_version: impl ::std::convert::Into<
+            crate::generated::CraPartnerInsightsBaseFicoScoreVersion,
+        >,
+    ) -> Self {
+        Self {
+            base_fico_score_version: base_fico_score_version.into(),
+            bureau: bureau.into(),
+            did_inquiries_adversely_affect_score: ::std::default::Default::default(),
+            reason_code_1: ::std::default::Default::default(),
+            reason_code_2: ::std::default::Default::default(),
+            reason_code_3: ::std::default::Default::default(),
+            reason_code_4: ::std::default::Default::default(),
+            reason_codes: ::std::default::Default::default(),
+            score: score.into(),
+        }
+    }
+    /// `did_inquiries_adversely_affect_score`: a boolean, as Plaid documents it.
+    pub fn did_inquiries_adversely_affect_score(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.did_inquiries_adversely_affect_score = ::std::option::Option::Some(
+            value.into(),
+        );
+        self
+    }
+    /// `reason_code_1`: a string, as Plaid documents it.
+    pub fn reason_code_1(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.reason_code_1 = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `reason_code_2`: a string, as Plaid documents it.
+    pub fn reason_code_2(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.reason_code_2 = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `reason_code_3`: a string, as Plaid documents it.
+    pub fn reason_code_3(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.reason_code_3 = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `reason_code_4`: a string, as Plaid documents it.
+    pub fn reason_code_4(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.reason_code_4 = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `reason_codes`: a list of strings, as Plaid documents it.
+    pub fn reason_codes(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        self.reason_codes = value.into_iter().map(::std::convert::Into::into).collect();
+        self
+    }
+}
+impl crate::operation::private::Validate for types::CraPartnerInsightsBaseFicoScore {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "base_fico_score_version",
+            &self.base_fico_score_version,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "bureau",
+            &self.bureau,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "did_inquiries_adversely_affect_score",
+            &self.did_inquiries_adversely_affect_score,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "reason_code_1",
+            &self.reason_code_1,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "reason_code_2",
+            &self.reason_code_2,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "reason_code_3",
+            &self.reason_code_3,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "reason_code_4",
+            &self.reason_code_4,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "reason_codes",
+            &self.reason_codes,
+            &crate::operation::private::Rules {
+                max_items: ::std::option::Option::Some(4usize),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "score",
+            &self.score,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::CraPartnerInsightsBaseFicoScore {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::CraPartnerInsightsFicoInput {
+    /// A `CraPartnerInsightsFicoInput` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        fico_lender_id: impl ::std::convert::Into<::std::string::String>,
+        lender_application_id: impl ::std::convert::Into<::std::string::String>,
+        ultrafico_score_requests: impl ::std::iter::IntoIterator<
+            Item = crate::generated::types::CraPartnerInsightsUltraFicoScoreRequest,
+        >,
+    ) -> Self {
+        Self {
+            fico_lender_id: fico_lender_id.into(),
+            lender_application_id: lender_application_id.into(),
+            ultrafico_score_requests: ultrafico_score_requests.into_iter().collect(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::CraPartnerInsightsFicoInput {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "fico_lender_id",
+            &self.fico_lender_id,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "lender_application_id",
+            &self.lender_application_id,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "ultrafico_score_requests",
+            &self.ultrafico_score_requests,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::CraPartnerInsightsFicoInput {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::CraPartnerInsightsUltraFicoScoreRequest {
+    /// A `CraPartnerInsightsUltraFicoScoreRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        ultrafico_score_version: impl ::std::convert::Into<
+            crate::generated::CraPartnerInsightsUltraFicoScoreVersion,
+        >,
+        base_fico_score: impl ::std::convert::Into<
+            crate::generated::types::CraPartnerInsightsBaseFicoScore,
+        >,
+    ) -> Self {
+        Self {
+            base_fico_score: base_fico_score.into(),
+            fico_scoring_request_id: ::std::default::Default::default(),
+            request_correlation_id: ::std::default::Default::default(),
+            ultrafico_score_version: ultrafico_score_version.into(),
+        }
+    }
+    /// `fico_scoring_request_id`: a string, as Plaid documents it.
+    pub fn fico_scoring_request_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fico_scoring_request_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `request_correlation_id`: a string, as Plaid documents it.
+    pub fn request_correlation_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.request_correlation_id = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::CraPartnerInsightsUltraFicoScoreRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "base_fico_score",
+            &self.base_fico_score,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "fico_scoring_request_id",
+            &self.fico_scoring_request_id,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "request_correlation_id",
+            &self.request_correlation_id,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "ultrafico_score_version",
+            &self.ultrafico_score_version,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::CraPartnerInsightsUltraFicoScoreRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::CreditFilter {
+    /// A `CreditFilter` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        account_subtypes: impl ::std::iter::IntoIterator<
+            Item = crate::generated::CreditAccountSubtype,
+        >,
+    ) -> Self {
+        Self {
+            account_subtypes: account_subtypes.into_iter().collect(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::CreditFilter {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_subtypes",
+            &self.account_subtypes,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::CreditFilter {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::DepositoryFilter {
+    /// A `DepositoryFilter` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        account_subtypes: impl ::std::iter::IntoIterator<
+            Item = crate::generated::DepositoryAccountSubtype,
+        >,
+    ) -> Self {
+        Self {
+            account_subtypes: account_subtypes.into_iter().collect(),
+            limited_purpose_types: ::std::default::Default::default(),
+        }
+    }
+    /// Sets `limited_purpose_types`.
+    pub fn limited_purpose_types(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = crate::generated::LimitedPurposeType,
+        >,
+    ) -> Self {
+        self.limited_purpose_types = value.into_iter().collect();
+        self
+    }
+}
+impl crate::operation::private::Validate for types::DepositoryFilter {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_subtypes",
+            &self.account_subtypes,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "limited_purpose_types",
+            &self.limited_purpose_types,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::DepositoryFilter {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::IdentityVerificationRequestUserName {
+    /// A `IdentityVerificationRequestUserName` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        given_name: impl ::std::convert::Into<::std::string::String>,
+        family_name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            family_name: family_name.into(),
+            given_name: given_name.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::IdentityVerificationRequestUserName {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "family_name",
+            &self.family_name,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "given_name",
+            &self.given_name,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::IdentityVerificationRequestUserName {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::IncomeInsightsFilter {
+    /// A `IncomeInsightsFilter` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        included_categories: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            excluded_categories: ::std::default::Default::default(),
+            included_categories: included_categories
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect(),
+        }
+    }
+    /// `excluded_categories`: a list of strings, as Plaid documents it.
+    pub fn excluded_categories(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        self.excluded_categories = value
+            .into_iter()
+            .map(::std::convert::Into::into)
+            .collect();
+        self
+    }
+}
+impl crate::operation::private::Validate for types::IncomeInsightsFilter {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "excluded_categories",
+            &self.excluded_categories,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "included_categories",
+            &self.included_categories,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::IncomeInsightsFilter {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::InvestmentFilter {
+    /// A `InvestmentFilter` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        account_subtypes: impl ::std::iter::IntoIterator<
+            Item = crate::generated::InvestmentAccountSubtype,
+        >,
+    ) -> Self {
+        Self {
+            account_subtypes: account_subtypes.into_iter().collect(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::InvestmentFilter {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_subtypes",
+            &self.account_subtypes,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::InvestmentFilter {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ItemGetRequest {
+    /// A `ItemGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
+        Self {
+            access_token: access_token.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::ItemGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ItemGetRequest {
     fn check(
         &self,
         v: &mut crate::operation::private::Validator<'_>,
@@ -2613,6 +6355,2896 @@ impl crate::operation::private::Validate for types::ItemRemoveRequest {
     }
 }
 impl crate::operation::private::Field for types::ItemRemoveRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenAccountFilters {
+    /// A `LinkTokenAccountFilters` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            credit: ::std::default::Default::default(),
+            depository: ::std::default::Default::default(),
+            investment: ::std::default::Default::default(),
+            loan: ::std::default::Default::default(),
+            other: ::std::default::Default::default(),
+        }
+    }
+    /// `CreditFilter`: an object, as Plaid documents it.
+    pub fn credit(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::CreditFilter>,
+    ) -> Self {
+        self.credit = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `DepositoryFilter`: an object, as Plaid documents it.
+    pub fn depository(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::DepositoryFilter>,
+    ) -> Self {
+        self.depository = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `InvestmentFilter`: an object, as Plaid documents it.
+    pub fn investment(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::InvestmentFilter>,
+    ) -> Self {
+        self.investment = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LoanFilter`: an object, as Plaid documents it.
+    pub fn loan(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::LoanFilter>,
+    ) -> Self {
+        self.loan = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `OtherFilter`: an object, as Plaid documents it.
+    pub fn other(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::OtherFilter>,
+    ) -> Self {
+        self.other = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenAccountFilters {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("credit", &self.credit, &crate::operation::private::Rules::NONE);
+        v.field("depository", &self.depository, &crate::operation::private::Rules::NONE);
+        v.field("investment", &self.investment, &crate::operation::private::Rules::NONE);
+        v.field("loan", &self.loan, &crate::operation::private::Rules::NONE);
+        v.field("other", &self.other, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenAccountFilters {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCashflowReport {
+    /// A `LinkTokenCashflowReport` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            days_requested: ::std::default::Default::default(),
+        }
+    }
+    /// `days_requested`: an integer, as Plaid documents it.
+    pub fn days_requested(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+        self.days_requested = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCashflowReport {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules {
+                minimum: ::std::option::Option::Some(1.0f64),
+                maximum: ::std::option::Option::Some(730.0f64),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCashflowReport {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateCardSwitch {
+    /// A `LinkTokenCreateCardSwitch` with its required fields; set the optional ones with the methods below.
+    pub fn new(card_bin: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { card_bin: card_bin.into() }
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateCardSwitch {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "card_bin",
+            &self.card_bin,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateCardSwitch {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateHostedLink {
+    /// A `LinkTokenCreateHostedLink` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            completion_redirect_uri: ::std::default::Default::default(),
+            delivery_method: ::std::default::Default::default(),
+            is_mobile_app: ::std::default::Default::default(),
+            url_lifetime_seconds: ::std::default::Default::default(),
+        }
+    }
+    /// Sets `completion_redirect_uri`.
+    pub fn completion_redirect_uri(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.completion_redirect_uri = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `HostedLinkDeliveryMethod`: one of a set of strings, as Plaid documents it.
+    pub fn delivery_method(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::HostedLinkDeliveryMethod>,
+    ) -> Self {
+        self.delivery_method = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `is_mobile_app`.
+    pub fn is_mobile_app(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.is_mobile_app = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `url_lifetime_seconds`.
+    pub fn url_lifetime_seconds(
+        mut self,
+        value: impl ::std::convert::Into<i64>,
+    ) -> Self {
+        self.url_lifetime_seconds = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateHostedLink {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "completion_redirect_uri",
+            &self.completion_redirect_uri,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "delivery_method",
+            &self.delivery_method,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "is_mobile_app",
+            &self.is_mobile_app,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "url_lifetime_seconds",
+            &self.url_lifetime_seconds,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateHostedLink {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateIdentity {
+    /// A `LinkTokenCreateIdentity` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            account_ids: ::std::default::Default::default(),
+            is_document_upload: ::std::default::Default::default(),
+            parsing_configs: ::std::default::Default::default(),
+        }
+    }
+    /// `account_ids`: a list of strings, as Plaid documents it.
+    pub fn account_ids(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        self.account_ids = value.into_iter().map(::std::convert::Into::into).collect();
+        self
+    }
+    /// `is_document_upload`: a boolean, as Plaid documents it.
+    pub fn is_document_upload(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.is_document_upload = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `parsing_configs`: a list, as Plaid documents it.
+    pub fn parsing_configs(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = crate::generated::IncomeVerificationDocParsingConfig,
+        >,
+    ) -> Self {
+        self.parsing_configs = value.into_iter().collect();
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateIdentity {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_ids",
+            &self.account_ids,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "is_document_upload",
+            &self.is_document_upload,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "parsing_configs",
+            &self.parsing_configs,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateIdentity {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateInstitutionData {
+    /// A `LinkTokenCreateInstitutionData` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            routing_number: ::std::default::Default::default(),
+        }
+    }
+    /// `routing_number`: a string, as Plaid documents it.
+    pub fn routing_number(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.routing_number = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateInstitutionData {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "routing_number",
+            &self.routing_number,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateInstitutionData {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequest {
+    /// A `LinkTokenCreateRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        client_name: impl ::std::convert::Into<::std::string::String>,
+        language: impl ::std::convert::Into<::std::string::String>,
+        country_codes: impl ::std::iter::IntoIterator<
+            Item = crate::generated::CountryCode,
+        >,
+    ) -> Self {
+        Self {
+            access_token: ::std::default::Default::default(),
+            access_tokens: ::std::default::Default::default(),
+            account_filters: ::std::default::Default::default(),
+            additional_consented_products: ::std::default::Default::default(),
+            android_package_name: ::std::default::Default::default(),
+            appearance_mode: ::std::default::Default::default(),
+            auth: ::std::default::Default::default(),
+            base_report: ::std::default::Default::default(),
+            card_switch: ::std::default::Default::default(),
+            cashflow_report: ::std::default::Default::default(),
+            client_name: client_name.into(),
+            consumer_report_permissible_purpose: ::std::default::Default::default(),
+            country_codes: country_codes.into_iter().collect(),
+            cra_enabled: ::std::default::Default::default(),
+            cra_options: ::std::default::Default::default(),
+            credit_partner_insights: ::std::default::Default::default(),
+            employment: ::std::default::Default::default(),
+            enable_multi_item_link: ::std::default::Default::default(),
+            eu_config: ::std::default::Default::default(),
+            financekit_supported: ::std::default::Default::default(),
+            hosted_link: ::std::default::Default::default(),
+            identity: ::std::default::Default::default(),
+            identity_verification: ::std::default::Default::default(),
+            income_verification: ::std::default::Default::default(),
+            institution_data: ::std::default::Default::default(),
+            institution_id: ::std::default::Default::default(),
+            investments: ::std::default::Default::default(),
+            investments_auth: ::std::default::Default::default(),
+            language: language.into(),
+            link_customization_name: ::std::default::Default::default(),
+            optional_products: ::std::default::Default::default(),
+            payment_configuration: ::std::default::Default::default(),
+            payment_initiation: ::std::default::Default::default(),
+            products: ::std::default::Default::default(),
+            redirect_uri: ::std::default::Default::default(),
+            required_if_supported_products: ::std::default::Default::default(),
+            statements: ::std::default::Default::default(),
+            third_party_user_token: ::std::default::Default::default(),
+            transactions: ::std::default::Default::default(),
+            transfer: ::std::default::Default::default(),
+            update: ::std::default::Default::default(),
+            user: ::std::default::Default::default(),
+            user_id: ::std::default::Default::default(),
+            user_token: ::std::default::Default::default(),
+            webhook: ::std::default::Default::default(),
+        }
+    }
+    /// The token that grants access to one Item. A secret: it starts with `access-sandbox-` or `access-production-` and never leaves your backend.
+    pub fn access_token(
+        mut self,
+        value: impl ::std::convert::Into<crate::AccessToken>,
+    ) -> Self {
+        self.access_token = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `access_tokens`: a list of strings, as Plaid documents it.
+    pub fn access_tokens(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::AccessToken>,
+    ) -> Self {
+        self.access_tokens = value.into_iter().collect();
+        self
+    }
+    /// `LinkTokenAccountFilters`: an object, as Plaid documents it.
+    pub fn account_filters(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenAccountFilters,
+        >,
+    ) -> Self {
+        self.account_filters = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `additional_consented_products`: a list, as Plaid documents it.
+    pub fn additional_consented_products(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
+    ) -> Self {
+        self.additional_consented_products = ::std::option::Option::Some(
+            value.into_iter().collect(),
+        );
+        self
+    }
+    /// `android_package_name`: a string, as Plaid documents it.
+    pub fn android_package_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.android_package_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestAppearanceMode`: one of a set of strings, as Plaid documents it.
+    pub fn appearance_mode(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::LinkTokenCreateRequestAppearanceMode,
+        >,
+    ) -> Self {
+        self.appearance_mode = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestAuth`: an object, as Plaid documents it.
+    pub fn auth(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestAuth,
+        >,
+    ) -> Self {
+        self.auth = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestBaseReport`: an object, as Plaid documents it.
+    pub fn base_report(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestBaseReport,
+        >,
+    ) -> Self {
+        self.base_report = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateCardSwitch`: an object, as Plaid documents it.
+    pub fn card_switch(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateCardSwitch,
+        >,
+    ) -> Self {
+        self.card_switch = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCashflowReport`: an object, as Plaid documents it.
+    pub fn cashflow_report(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCashflowReport,
+        >,
+    ) -> Self {
+        self.cashflow_report = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `ConsumerReportPermissiblePurpose`: one of a set of strings, as Plaid documents it.
+    pub fn consumer_report_permissible_purpose(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::ConsumerReportPermissiblePurpose,
+        >,
+    ) -> Self {
+        self.consumer_report_permissible_purpose = ::std::option::Option::Some(
+            value.into(),
+        );
+        self
+    }
+    /// `cra_enabled`: a boolean, as Plaid documents it.
+    pub fn cra_enabled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.cra_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCraOptions`: an object, as Plaid documents it.
+    pub fn cra_options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCraOptions,
+        >,
+    ) -> Self {
+        self.cra_options = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCreditPartnerInsights`: an object, as Plaid documents it.
+    pub fn credit_partner_insights(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCreditPartnerInsights,
+        >,
+    ) -> Self {
+        self.credit_partner_insights = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestEmployment`: an object, as Plaid documents it.
+    pub fn employment(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestEmployment,
+        >,
+    ) -> Self {
+        self.employment = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `enable_multi_item_link`: a boolean, as Plaid documents it.
+    pub fn enable_multi_item_link(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.enable_multi_item_link = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenEUConfig`: an object, as Plaid documents it.
+    pub fn eu_config(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::LinkTokenEuConfig>,
+    ) -> Self {
+        self.eu_config = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `financekit_supported`: a boolean, as Plaid documents it.
+    pub fn financekit_supported(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.financekit_supported = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateHostedLink`: an object, as Plaid documents it.
+    pub fn hosted_link(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateHostedLink,
+        >,
+    ) -> Self {
+        self.hosted_link = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateIdentity`: an object, as Plaid documents it.
+    pub fn identity(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateIdentity,
+        >,
+    ) -> Self {
+        self.identity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestIdentityVerification`: an object, as Plaid documents it.
+    pub fn identity_verification(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestIdentityVerification,
+        >,
+    ) -> Self {
+        self.identity_verification = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestIncomeVerification`: an object, as Plaid documents it.
+    pub fn income_verification(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestIncomeVerification,
+        >,
+    ) -> Self {
+        self.income_verification = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateInstitutionData`: an object, as Plaid documents it.
+    pub fn institution_data(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateInstitutionData,
+        >,
+    ) -> Self {
+        self.institution_data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `institution_id`: a string, as Plaid documents it.
+    pub fn institution_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.institution_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenInvestments`: an object, as Plaid documents it.
+    pub fn investments(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::LinkTokenInvestments>,
+    ) -> Self {
+        self.investments = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenInvestmentsAuth`: an object, as Plaid documents it.
+    pub fn investments_auth(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenInvestmentsAuth,
+        >,
+    ) -> Self {
+        self.investments_auth = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `link_customization_name`: a string, as Plaid documents it.
+    pub fn link_customization_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.link_customization_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `optional_products`: a list, as Plaid documents it.
+    pub fn optional_products(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
+    ) -> Self {
+        self.optional_products = ::std::option::Option::Some(
+            value.into_iter().collect(),
+        );
+        self
+    }
+    /// `LinkTokenCreateRequestPaymentConfiguration`: an object, as Plaid documents it.
+    pub fn payment_configuration(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestPaymentConfiguration,
+        >,
+    ) -> Self {
+        self.payment_configuration = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestPaymentInitiation`: an object, as Plaid documents it.
+    pub fn payment_initiation(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestPaymentInitiation,
+        >,
+    ) -> Self {
+        self.payment_initiation = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `products`: a list, as Plaid documents it.
+    pub fn products(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
+    ) -> Self {
+        self.products = ::std::option::Option::Some(value.into_iter().collect());
+        self
+    }
+    /// Sets `redirect_uri`.
+    pub fn redirect_uri(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.redirect_uri = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `required_if_supported_products`: a list, as Plaid documents it.
+    pub fn required_if_supported_products(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
+    ) -> Self {
+        self.required_if_supported_products = ::std::option::Option::Some(
+            value.into_iter().collect(),
+        );
+        self
+    }
+    /// `LinkTokenCreateRequestStatements`: an object, as Plaid documents it.
+    pub fn statements(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestStatements,
+        >,
+    ) -> Self {
+        self.statements = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A token that identifies a Plaid user, for products that work per user. A secret.
+    pub fn third_party_user_token(
+        mut self,
+        value: impl ::std::convert::Into<crate::UserToken>,
+    ) -> Self {
+        self.third_party_user_token = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenTransactions`: an object, as Plaid documents it.
+    pub fn transactions(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::LinkTokenTransactions>,
+    ) -> Self {
+        self.transactions = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestTransfer`: an object, as Plaid documents it.
+    pub fn transfer(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestTransfer,
+        >,
+    ) -> Self {
+        self.transfer = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestUpdate`: an object, as Plaid documents it.
+    pub fn update(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestUpdate,
+        >,
+    ) -> Self {
+        self.update = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestUser`: an object, as Plaid documents it.
+    pub fn user(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestUser,
+        >,
+    ) -> Self {
+        self.user = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `user_id`: a string, as Plaid documents it.
+    pub fn user_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.user_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A token that identifies a Plaid user, for products that work per user. A secret.
+    pub fn user_token(
+        mut self,
+        value: impl ::std::convert::Into<crate::UserToken>,
+    ) -> Self {
+        self.user_token = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `webhook`: a string, as Plaid documents it.
+    pub fn webhook(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.webhook = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "access_tokens",
+            &self.access_tokens,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "account_filters",
+            &self.account_filters,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "additional_consented_products",
+            &self.additional_consented_products,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "android_package_name",
+            &self.android_package_name,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "appearance_mode",
+            &self.appearance_mode,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("auth", &self.auth, &crate::operation::private::Rules::NONE);
+        v.field(
+            "base_report",
+            &self.base_report,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "card_switch",
+            &self.card_switch,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "cashflow_report",
+            &self.cashflow_report,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "client_name",
+            &self.client_name,
+            &crate::operation::private::Rules {
+                required: true,
+                min_length: ::std::option::Option::Some(1usize),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "consumer_report_permissible_purpose",
+            &self.consumer_report_permissible_purpose,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "country_codes",
+            &self.country_codes,
+            &crate::operation::private::Rules {
+                required: true,
+                min_items: ::std::option::Option::Some(1usize),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "cra_enabled",
+            &self.cra_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "cra_options",
+            &self.cra_options,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "credit_partner_insights",
+            &self.credit_partner_insights,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("employment", &self.employment, &crate::operation::private::Rules::NONE);
+        v.field(
+            "enable_multi_item_link",
+            &self.enable_multi_item_link,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("eu_config", &self.eu_config, &crate::operation::private::Rules::NONE);
+        v.field(
+            "financekit_supported",
+            &self.financekit_supported,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "hosted_link",
+            &self.hosted_link,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("identity", &self.identity, &crate::operation::private::Rules::NONE);
+        v.field(
+            "identity_verification",
+            &self.identity_verification,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "income_verification",
+            &self.income_verification,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "institution_data",
+            &self.institution_data,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "institution_id",
+            &self.institution_id,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "investments",
+            &self.investments,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "investments_auth",
+            &self.investments_auth,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "language",
+            &self.language,
+            &crate::operation::private::Rules {
+                required: true,
+                min_length: ::std::option::Option::Some(1usize),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "link_customization_name",
+            &self.link_customization_name,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "optional_products",
+            &self.optional_products,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "payment_configuration",
+            &self.payment_configuration,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "payment_initiation",
+            &self.payment_initiation,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("products", &self.products, &crate::operation::private::Rules::NONE);
+        v.field(
+            "redirect_uri",
+            &self.redirect_uri,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "required_if_supported_products",
+            &self.required_if_supported_products,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("statements", &self.statements, &crate::operation::private::Rules::NONE);
+        v.field(
+            "third_party_user_token",
+            &self.third_party_user_token,
+            &crate::operation::private::Rules {
+                token: ::std::option::Option::Some("user"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "transactions",
+            &self.transactions,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("transfer", &self.transfer, &crate::operation::private::Rules::NONE);
+        v.field("update", &self.update, &crate::operation::private::Rules::NONE);
+        v.field("user", &self.user, &crate::operation::private::Rules::NONE);
+        v.field("user_id", &self.user_id, &crate::operation::private::Rules::NONE);
+        v.field(
+            "user_token",
+            &self.user_token,
+            &crate::operation::private::Rules {
+                token: ::std::option::Option::Some("user"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("webhook", &self.webhook, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestAuth {
+    /// A `LinkTokenCreateRequestAuth` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            auth_type_select_enabled: ::std::default::Default::default(),
+            automated_microdeposits_enabled: ::std::default::Default::default(),
+            database_insights_enabled: ::std::default::Default::default(),
+            database_match_enabled: ::std::default::Default::default(),
+            flow_type: ::std::default::Default::default(),
+            instant_match_enabled: ::std::default::Default::default(),
+            instant_microdeposits_enabled: ::std::default::Default::default(),
+            reroute_to_credentials: ::std::default::Default::default(),
+            same_day_microdeposits_enabled: ::std::default::Default::default(),
+            sms_microdeposits_verification_enabled: ::std::default::Default::default(),
+        }
+    }
+    /// `auth_type_select_enabled`: a boolean, as Plaid documents it.
+    pub fn auth_type_select_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.auth_type_select_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `automated_microdeposits_enabled`: a boolean, as Plaid documents it.
+    pub fn automated_microdeposits_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.automated_microdeposits_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `database_insights_enabled`: a boolean, as Plaid documents it.
+    pub fn database_insights_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.database_insights_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `database_match_enabled`: a boolean, as Plaid documents it.
+    pub fn database_match_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.database_match_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `flow_type`: one of a set of strings, as Plaid documents it.
+    pub fn flow_type(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::LinkTokenCreateRequestAuthFlowType,
+        >,
+    ) -> Self {
+        self.flow_type = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `instant_match_enabled`: a boolean, as Plaid documents it.
+    pub fn instant_match_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.instant_match_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `instant_microdeposits_enabled`: a boolean, as Plaid documents it.
+    pub fn instant_microdeposits_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.instant_microdeposits_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `reroute_to_credentials`: one of a set of strings, as Plaid documents it.
+    pub fn reroute_to_credentials(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::LinkTokenCreateRequestAuthRerouteToCredentials,
+        >,
+    ) -> Self {
+        self.reroute_to_credentials = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `same_day_microdeposits_enabled`: a boolean, as Plaid documents it.
+    pub fn same_day_microdeposits_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.same_day_microdeposits_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `sms_microdeposits_verification_enabled`: a boolean, as Plaid documents it.
+    pub fn sms_microdeposits_verification_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.sms_microdeposits_verification_enabled = ::std::option::Option::Some(
+            value.into(),
+        );
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateRequestAuth {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "auth_type_select_enabled",
+            &self.auth_type_select_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "automated_microdeposits_enabled",
+            &self.automated_microdeposits_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "database_insights_enabled",
+            &self.database_insights_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "database_match_enabled",
+            &self.database_match_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("flow_type", &self.flow_type, &crate::operation::private::Rules::NONE);
+        v.field(
+            "instant_match_enabled",
+            &self.instant_match_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "instant_microdeposits_enabled",
+            &self.instant_microdeposits_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "reroute_to_credentials",
+            &self.reroute_to_credentials,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "same_day_microdeposits_enabled",
+            &self.same_day_microdeposits_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "sms_microdeposits_verification_enabled",
+            &self.sms_microdeposits_verification_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateRequestAuth {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestBaseReport {
+    /// A `LinkTokenCreateRequestBaseReport` with its required fields; set the optional ones with the methods below.
+    pub fn new(days_requested: impl ::std::convert::Into<i64>) -> Self {
+        Self {
+            client_report_id: ::std::default::Default::default(),
+            days_requested: days_requested.into(),
+        }
+    }
+    /// `client_report_id`: a string, as Plaid documents it.
+    pub fn client_report_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.client_report_id = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateRequestBaseReport {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "client_report_id",
+            &self.client_report_id,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules {
+                required: true,
+                minimum: ::std::option::Option::Some(1.0f64),
+                maximum: ::std::option::Option::Some(730.0f64),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateRequestBaseReport {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestCraOptions {
+    /// A `LinkTokenCreateRequestCraOptions` with its required fields; set the optional ones with the methods below.
+    pub fn new(days_requested: impl ::std::convert::Into<i64>) -> Self {
+        Self {
+            base_report: ::std::default::Default::default(),
+            cashflow_insights: ::std::default::Default::default(),
+            client_report_id: ::std::default::Default::default(),
+            days_requested: days_requested.into(),
+            days_required: ::std::default::Default::default(),
+            include_investments: ::std::default::Default::default(),
+            income_insights: ::std::default::Default::default(),
+            lend_score: ::std::default::Default::default(),
+            network_insights: ::std::default::Default::default(),
+            partner_insights: ::std::default::Default::default(),
+        }
+    }
+    /// `LinkTokenCreateRequestCraOptionsBaseReport`: an object, as Plaid documents it.
+    pub fn base_report(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCraOptionsBaseReport,
+        >,
+    ) -> Self {
+        self.base_report = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCraOptionsCashflowInsights`: an object, as Plaid documents it.
+    pub fn cashflow_insights(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCraOptionsCashflowInsights,
+        >,
+    ) -> Self {
+        self.cashflow_insights = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `client_report_id`: a string, as Plaid documents it.
+    pub fn client_report_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.client_report_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `days_required`: an integer, as Plaid documents it.
+    pub fn days_required(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+        self.days_required = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `include_investments`: a boolean, as Plaid documents it.
+    pub fn include_investments(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.include_investments = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCraOptionsIncomeInsights`: an object, as Plaid documents it.
+    pub fn income_insights(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCraOptionsIncomeInsights,
+        >,
+    ) -> Self {
+        self.income_insights = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCraOptionsLendScore`: an object, as Plaid documents it.
+    pub fn lend_score(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCraOptionsLendScore,
+        >,
+    ) -> Self {
+        self.lend_score = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCraOptionsNetworkInsights`: an object, as Plaid documents it.
+    pub fn network_insights(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCraOptionsNetworkInsights,
+        >,
+    ) -> Self {
+        self.network_insights = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCraOptionsPartnerInsights`: an object, as Plaid documents it.
+    pub fn partner_insights(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCraOptionsPartnerInsights,
+        >,
+    ) -> Self {
+        self.partner_insights = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateRequestCraOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "base_report",
+            &self.base_report,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "cashflow_insights",
+            &self.cashflow_insights,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "client_report_id",
+            &self.client_report_id,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules {
+                required: true,
+                maximum: ::std::option::Option::Some(731.0f64),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "days_required",
+            &self.days_required,
+            &crate::operation::private::Rules {
+                maximum: ::std::option::Option::Some(184.0f64),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "include_investments",
+            &self.include_investments,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "income_insights",
+            &self.income_insights,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("lend_score", &self.lend_score, &crate::operation::private::Rules::NONE);
+        v.field(
+            "network_insights",
+            &self.network_insights,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "partner_insights",
+            &self.partner_insights,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateRequestCraOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestCraOptionsBaseReport {
+    /// A `LinkTokenCreateRequestCraOptionsBaseReport` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            client_report_id: ::std::default::Default::default(),
+            gse_options: ::std::default::Default::default(),
+            home_lending_report_options: ::std::default::Default::default(),
+            require_identity: ::std::default::Default::default(),
+        }
+    }
+    /// `client_report_id`: a string, as Plaid documents it.
+    pub fn client_report_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.client_report_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCraOptionsBaseReportGSEOptions`: an object, as Plaid documents it.
+    pub fn gse_options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCraOptionsBaseReportGseOptions,
+        >,
+    ) -> Self {
+        self.gse_options = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `CraCheckReportHomeLendingReportOptions`: an object, as Plaid documents it.
+    pub fn home_lending_report_options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::CraCheckReportHomeLendingReportOptions,
+        >,
+    ) -> Self {
+        self.home_lending_report_options = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `require_identity`: a boolean, as Plaid documents it.
+    pub fn require_identity(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.require_identity = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestCraOptionsBaseReport {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "client_report_id",
+            &self.client_report_id,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "gse_options",
+            &self.gse_options,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "home_lending_report_options",
+            &self.home_lending_report_options,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "require_identity",
+            &self.require_identity,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestCraOptionsBaseReport {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestCraOptionsBaseReportGseOptions {
+    /// A `LinkTokenCreateRequestCraOptionsBaseReportGseOptions` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        report_types: impl ::std::iter::IntoIterator<
+            Item = crate::generated::GseReportType,
+        >,
+    ) -> Self {
+        Self {
+            report_types: report_types.into_iter().collect(),
+        }
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestCraOptionsBaseReportGseOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "report_types",
+            &self.report_types,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestCraOptionsBaseReportGseOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestCraOptionsCashflowInsights {
+    /// A `LinkTokenCreateRequestCraOptionsCashflowInsights` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            attributes_version: ::std::default::Default::default(),
+        }
+    }
+    /// `CashflowAttributesVersion`: one of a set of strings, as Plaid documents it.
+    pub fn attributes_version(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::CashflowAttributesVersion>,
+    ) -> Self {
+        self.attributes_version = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestCraOptionsCashflowInsights {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "attributes_version",
+            &self.attributes_version,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestCraOptionsCashflowInsights {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestCraOptionsIncomeInsights {
+    /// A `LinkTokenCreateRequestCraOptionsIncomeInsights` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            income_insights_filter: ::std::default::Default::default(),
+            income_insights_version: ::std::default::Default::default(),
+        }
+    }
+    /// `IncomeInsightsFilter`: an object, as Plaid documents it.
+    pub fn income_insights_filter(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::IncomeInsightsFilter>,
+    ) -> Self {
+        self.income_insights_filter = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `IncomeInsightsVersion`: one of a set of strings, as Plaid documents it.
+    pub fn income_insights_version(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::IncomeInsightsVersion>,
+    ) -> Self {
+        self.income_insights_version = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestCraOptionsIncomeInsights {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "income_insights_filter",
+            &self.income_insights_filter,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "income_insights_version",
+            &self.income_insights_version,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestCraOptionsIncomeInsights {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestCraOptionsLendScore {
+    /// A `LinkTokenCreateRequestCraOptionsLendScore` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            lend_score_version: ::std::default::Default::default(),
+        }
+    }
+    /// `PlaidLendScoreVersion`: one of a set of strings, as Plaid documents it.
+    pub fn lend_score_version(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::PlaidLendScoreVersion>,
+    ) -> Self {
+        self.lend_score_version = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestCraOptionsLendScore {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "lend_score_version",
+            &self.lend_score_version,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestCraOptionsLendScore {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestCraOptionsNetworkInsights {
+    /// A `LinkTokenCreateRequestCraOptionsNetworkInsights` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            network_insights_version: ::std::default::Default::default(),
+        }
+    }
+    /// `NetworkInsightsVersion`: one of a set of strings, as Plaid documents it.
+    pub fn network_insights_version(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::NetworkInsightsVersion>,
+    ) -> Self {
+        self.network_insights_version = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestCraOptionsNetworkInsights {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "network_insights_version",
+            &self.network_insights_version,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestCraOptionsNetworkInsights {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestCraOptionsPartnerInsights {
+    /// A `LinkTokenCreateRequestCraOptionsPartnerInsights` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            fico: ::std::default::Default::default(),
+            prism_versions: ::std::default::Default::default(),
+        }
+    }
+    /// `CraPartnerInsightsFicoInput`: an object, as Plaid documents it.
+    pub fn fico(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::CraPartnerInsightsFicoInput,
+        >,
+    ) -> Self {
+        self.fico = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `PrismVersions`: an object, as Plaid documents it.
+    pub fn prism_versions(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::PrismVersions>,
+    ) -> Self {
+        self.prism_versions = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestCraOptionsPartnerInsights {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("fico", &self.fico, &crate::operation::private::Rules::NONE);
+        v.field(
+            "prism_versions",
+            &self.prism_versions,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestCraOptionsPartnerInsights {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestCreditPartnerInsights {
+    /// A `LinkTokenCreateRequestCreditPartnerInsights` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            days_requested: ::std::default::Default::default(),
+        }
+    }
+    /// `days_requested`: an integer, as Plaid documents it.
+    pub fn days_requested(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+        self.days_requested = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestCreditPartnerInsights {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules {
+                minimum: ::std::option::Option::Some(1.0f64),
+                maximum: ::std::option::Option::Some(730.0f64),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestCreditPartnerInsights {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestEmployment {
+    /// A `LinkTokenCreateRequestEmployment` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            bank_employment: ::std::default::Default::default(),
+            employment_source_types: ::std::default::Default::default(),
+        }
+    }
+    /// `LinkTokenCreateRequestEmploymentBankIncome`: an object, as Plaid documents it.
+    pub fn bank_employment(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestEmploymentBankIncome,
+        >,
+    ) -> Self {
+        self.bank_employment = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `employment_source_types`: a list, as Plaid documents it.
+    pub fn employment_source_types(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = crate::generated::EmploymentSourceType,
+        >,
+    ) -> Self {
+        self.employment_source_types = value.into_iter().collect();
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateRequestEmployment {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "bank_employment",
+            &self.bank_employment,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "employment_source_types",
+            &self.employment_source_types,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateRequestEmployment {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestEmploymentBankIncome {
+    /// A `LinkTokenCreateRequestEmploymentBankIncome` with its required fields; set the optional ones with the methods below.
+    pub fn new(days_requested: impl ::std::convert::Into<i64>) -> Self {
+        Self {
+            days_requested: days_requested.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestEmploymentBankIncome {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestEmploymentBankIncome {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestIdentityVerification {
+    /// A `LinkTokenCreateRequestIdentityVerification` with its required fields; set the optional ones with the methods below.
+    pub fn new(template_id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            consent: ::std::default::Default::default(),
+            gave_consent: ::std::default::Default::default(),
+            template_id: template_id.into(),
+        }
+    }
+    /// Sets `consent`.
+    pub fn consent(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.consent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `gave_consent`.
+    pub fn gave_consent(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.gave_consent = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestIdentityVerification {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("consent", &self.consent, &crate::operation::private::Rules::NONE);
+        v.field(
+            "gave_consent",
+            &self.gave_consent,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "template_id",
+            &self.template_id,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestIdentityVerification {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestIncomeVerification {
+    /// A `LinkTokenCreateRequestIncomeVerification` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            access_tokens: ::std::default::Default::default(),
+            asset_report_id: ::std::default::Default::default(),
+            bank_income: ::std::default::Default::default(),
+            income_source_types: ::std::default::Default::default(),
+            income_verification_id: ::std::default::Default::default(),
+            payroll_income: ::std::default::Default::default(),
+            stated_income_sources: ::std::default::Default::default(),
+        }
+    }
+    /// `access_tokens`: a list, as Plaid documents it.
+    pub fn access_tokens(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::AccessToken>,
+    ) -> Self {
+        self.access_tokens = ::std::option::Option::Some(value.into_iter().collect());
+        self
+    }
+    /// `asset_report_id`: a string, as Plaid documents it.
+    pub fn asset_report_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.asset_report_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestIncomeVerificationBankIncome`: an object, as Plaid documents it.
+    pub fn bank_income(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestIncomeVerificationBankIncome,
+        >,
+    ) -> Self {
+        self.bank_income = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `income_source_types`: a list, as Plaid documents it.
+    pub fn income_source_types(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = crate::generated::IncomeVerificationSourceType,
+        >,
+    ) -> Self {
+        self.income_source_types = value.into_iter().collect();
+        self
+    }
+    /// `income_verification_id`: a string, as Plaid documents it.
+    pub fn income_verification_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.income_verification_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestIncomeVerificationPayrollIncome`: an object, as Plaid documents it.
+    pub fn payroll_income(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestIncomeVerificationPayrollIncome,
+        >,
+    ) -> Self {
+        self.payroll_income = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `stated_income_sources`: a list, as Plaid documents it.
+    pub fn stated_income_sources(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = crate::generated::types::LinkTokenCreateRequestUserStatedIncomeSource,
+        >,
+    ) -> Self {
+        self.stated_income_sources = value.into_iter().collect();
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestIncomeVerification {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_tokens",
+            &self.access_tokens,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "asset_report_id",
+            &self.asset_report_id,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "bank_income",
+            &self.bank_income,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "income_source_types",
+            &self.income_source_types,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "income_verification_id",
+            &self.income_verification_id,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "payroll_income",
+            &self.payroll_income,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "stated_income_sources",
+            &self.stated_income_sources,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestIncomeVerification {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestIncomeVerificationBankIncome {
+    /// A `LinkTokenCreateRequestIncomeVerificationBankIncome` with its required fields; set the optional ones with the methods below.
+    pub fn new(days_requested: impl ::std::convert::Into<i64>) -> Self {
+        Self {
+            days_requested: days_requested.into(),
+            enable_multiple_items: ::std::default::Default::default(),
+        }
+    }
+    /// `enable_multiple_items`: a boolean, as Plaid documents it.
+    pub fn enable_multiple_items(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.enable_multiple_items = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestIncomeVerificationBankIncome {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules {
+                required: true,
+                minimum: ::std::option::Option::Some(1.0f64),
+                maximum: ::std::option::Option::Some(731.0f64),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "enable_multiple_items",
+            &self.enable_multiple_items,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestIncomeVerificationBankIncome {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestIncomeVerificationPayrollIncome {
+    /// A `LinkTokenCreateRequestIncomeVerificationPayrollIncome` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            flow_types: ::std::default::Default::default(),
+            is_update_mode: ::std::default::Default::default(),
+            item_id_to_update: ::std::default::Default::default(),
+            parsing_config: ::std::default::Default::default(),
+        }
+    }
+    /// `flow_types`: a list, as Plaid documents it.
+    pub fn flow_types(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = crate::generated::IncomeVerificationPayrollFlowType,
+        >,
+    ) -> Self {
+        self.flow_types = ::std::option::Option::Some(value.into_iter().collect());
+        self
+    }
+    /// `is_update_mode`: a boolean, as Plaid documents it.
+    pub fn is_update_mode(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.is_update_mode = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `item_id_to_update`: a string, as Plaid documents it.
+    pub fn item_id_to_update(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.item_id_to_update = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `parsing_config`: a list, as Plaid documents it.
+    pub fn parsing_config(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = crate::generated::IncomeVerificationDocParsingConfig,
+        >,
+    ) -> Self {
+        self.parsing_config = ::std::option::Option::Some(value.into_iter().collect());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestIncomeVerificationPayrollIncome {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("flow_types", &self.flow_types, &crate::operation::private::Rules::NONE);
+        v.field(
+            "is_update_mode",
+            &self.is_update_mode,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "item_id_to_update",
+            &self.item_id_to_update,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "parsing_config",
+            &self.parsing_config,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestIncomeVerificationPayrollIncome {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestPaymentConfiguration {
+    /// A `LinkTokenCreateRequestPaymentConfiguration` with its required fields; set the optional ones with the methods below.
+    pub fn new(amount: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            amount: amount.into(),
+            description: ::std::default::Default::default(),
+        }
+    }
+    /// `description`: a string, as Plaid documents it.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestPaymentConfiguration {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "amount",
+            &self.amount,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "description",
+            &self.description,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestPaymentConfiguration {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestPaymentInitiation {
+    /// A `LinkTokenCreateRequestPaymentInitiation` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            consent_id: ::std::default::Default::default(),
+            payment_id: ::std::default::Default::default(),
+        }
+    }
+    /// `consent_id`: a string, as Plaid documents it.
+    pub fn consent_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.consent_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `payment_id`: a string, as Plaid documents it.
+    pub fn payment_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.payment_id = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestPaymentInitiation {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("consent_id", &self.consent_id, &crate::operation::private::Rules::NONE);
+        v.field("payment_id", &self.payment_id, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestPaymentInitiation {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestStatements {
+    /// A `LinkTokenCreateRequestStatements` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        start_date: impl ::std::convert::Into<::std::string::String>,
+        end_date: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            end_date: end_date.into(),
+            start_date: start_date.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateRequestStatements {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "end_date",
+            &self.end_date,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "start_date",
+            &self.start_date,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateRequestStatements {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestTransfer {
+    /// A `LinkTokenCreateRequestTransfer` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            authorization_id: ::std::default::Default::default(),
+            intent_id: ::std::default::Default::default(),
+            payment_profile_token: ::std::default::Default::default(),
+        }
+    }
+    /// `authorization_id`: a string, as Plaid documents it.
+    pub fn authorization_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.authorization_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `intent_id`: a string, as Plaid documents it.
+    pub fn intent_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.intent_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `payment_profile_token`: a string, as Plaid documents it.
+    pub fn payment_profile_token(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.payment_profile_token = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateRequestTransfer {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "authorization_id",
+            &self.authorization_id,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("intent_id", &self.intent_id, &crate::operation::private::Rules::NONE);
+        v.field(
+            "payment_profile_token",
+            &self.payment_profile_token,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateRequestTransfer {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestUpdate {
+    /// A `LinkTokenCreateRequestUpdate` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            account_selection_enabled: ::std::default::Default::default(),
+            item_ids: ::std::default::Default::default(),
+            reauthorization_enabled: ::std::default::Default::default(),
+            user: ::std::default::Default::default(),
+        }
+    }
+    /// `account_selection_enabled`: a boolean, as Plaid documents it.
+    pub fn account_selection_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.account_selection_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `item_ids`: a list, as Plaid documents it.
+    pub fn item_ids(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        self.item_ids = ::std::option::Option::Some(
+            value.into_iter().map(::std::convert::Into::into).collect(),
+        );
+        self
+    }
+    /// `reauthorization_enabled`: a boolean, as Plaid documents it.
+    pub fn reauthorization_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.reauthorization_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `user`: a boolean, as Plaid documents it.
+    pub fn user(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.user = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateRequestUpdate {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_selection_enabled",
+            &self.account_selection_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("item_ids", &self.item_ids, &crate::operation::private::Rules::NONE);
+        v.field(
+            "reauthorization_enabled",
+            &self.reauthorization_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("user", &self.user, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateRequestUpdate {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestUser {
+    /// A `LinkTokenCreateRequestUser` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        client_user_id: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            address: ::std::default::Default::default(),
+            client_user_id: client_user_id.into(),
+            date_of_birth: ::std::default::Default::default(),
+            email_address: ::std::default::Default::default(),
+            email_address_verified_time: ::std::default::Default::default(),
+            id_number: ::std::default::Default::default(),
+            legal_name: ::std::default::Default::default(),
+            name: ::std::default::Default::default(),
+            phone_number: ::std::default::Default::default(),
+            phone_number_verified_time: ::std::default::Default::default(),
+            ssn: ::std::default::Default::default(),
+        }
+    }
+    /// `address`: a value, as Plaid documents it.
+    pub fn address(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::UserAddress>,
+    ) -> Self {
+        self.address = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `date_of_birth`: a string, as Plaid documents it.
+    pub fn date_of_birth(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.date_of_birth = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `email_address`: a string, as Plaid documents it.
+    pub fn email_address(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.email_address = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `email_address_verified_time`: a string, as Plaid documents it.
+    pub fn email_address_verified_time(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.email_address_verified_time = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `id_number`: a value, as Plaid documents it.
+    pub fn id_number(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::UserIdNumber>,
+    ) -> Self {
+        self.id_number = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `legal_name`: a string, as Plaid documents it.
+    pub fn legal_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.legal_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `name`: a value, as Plaid documents it.
+    pub fn name(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::IdentityVerificationRequestUserName,
+        >,
+    ) -> Self {
+        self.name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `phone_number`: a string, as Plaid documents it.
+    pub fn phone_number(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.phone_number = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `phone_number_verified_time`: a string, as Plaid documents it.
+    pub fn phone_number_verified_time(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.phone_number_verified_time = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `ssn`: a string, as Plaid documents it.
+    pub fn ssn(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.ssn = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenCreateRequestUser {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("address", &self.address, &crate::operation::private::Rules::NONE);
+        v.field(
+            "client_user_id",
+            &self.client_user_id,
+            &crate::operation::private::Rules {
+                required: true,
+                min_length: ::std::option::Option::Some(1usize),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "date_of_birth",
+            &self.date_of_birth,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "email_address",
+            &self.email_address,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "email_address_verified_time",
+            &self.email_address_verified_time,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("id_number", &self.id_number, &crate::operation::private::Rules::NONE);
+        v.field("legal_name", &self.legal_name, &crate::operation::private::Rules::NONE);
+        v.field("name", &self.name, &crate::operation::private::Rules::NONE);
+        v.field(
+            "phone_number",
+            &self.phone_number,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "phone_number_verified_time",
+            &self.phone_number_verified_time,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("ssn", &self.ssn, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenCreateRequestUser {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenCreateRequestUserStatedIncomeSource {
+    /// A `LinkTokenCreateRequestUserStatedIncomeSource` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            category: ::std::default::Default::default(),
+            employer: ::std::default::Default::default(),
+            pay_annual: ::std::default::Default::default(),
+            pay_frequency: ::std::default::Default::default(),
+            pay_per_cycle: ::std::default::Default::default(),
+            pay_type: ::std::default::Default::default(),
+        }
+    }
+    /// `UserStatedIncomeSourceCategory`: one of a set of strings, as Plaid documents it.
+    pub fn category(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::UserStatedIncomeSourceCategory,
+        >,
+    ) -> Self {
+        self.category = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `employer`: a string, as Plaid documents it.
+    pub fn employer(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.employer = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `pay_annual`: a number, as Plaid documents it.
+    pub fn pay_annual(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.pay_annual = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `UserStatedIncomeSourceFrequency`: one of a set of strings, as Plaid documents it.
+    pub fn pay_frequency(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::UserStatedIncomeSourceFrequency,
+        >,
+    ) -> Self {
+        self.pay_frequency = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `pay_per_cycle`: a number, as Plaid documents it.
+    pub fn pay_per_cycle(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.pay_per_cycle = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `UserStatedIncomeSourcePayType`: one of a set of strings, as Plaid documents it.
+    pub fn pay_type(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::UserStatedIncomeSourcePayType>,
+    ) -> Self {
+        self.pay_type = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::LinkTokenCreateRequestUserStatedIncomeSource {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("category", &self.category, &crate::operation::private::Rules::NONE);
+        v.field("employer", &self.employer, &crate::operation::private::Rules::NONE);
+        v.field("pay_annual", &self.pay_annual, &crate::operation::private::Rules::NONE);
+        v.field(
+            "pay_frequency",
+            &self.pay_frequency,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "pay_per_cycle",
+            &self.pay_per_cycle,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("pay_type", &self.pay_type, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field
+for types::LinkTokenCreateRequestUserStatedIncomeSource {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenEuConfig {
+    /// A `LinkTokenEuConfig` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            headless: ::std::default::Default::default(),
+        }
+    }
+    /// `headless`: a boolean, as Plaid documents it.
+    pub fn headless(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.headless = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenEuConfig {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("headless", &self.headless, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenEuConfig {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenInvestments {
+    /// A `LinkTokenInvestments` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            allow_manual_entry: ::std::default::Default::default(),
+            allow_unverified_crypto_wallets: ::std::default::Default::default(),
+        }
+    }
+    /// `allow_manual_entry`: a boolean, as Plaid documents it.
+    pub fn allow_manual_entry(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.allow_manual_entry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `allow_unverified_crypto_wallets`: a boolean, as Plaid documents it.
+    pub fn allow_unverified_crypto_wallets(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.allow_unverified_crypto_wallets = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenInvestments {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "allow_manual_entry",
+            &self.allow_manual_entry,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "allow_unverified_crypto_wallets",
+            &self.allow_unverified_crypto_wallets,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenInvestments {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenInvestmentsAuth {
+    /// A `LinkTokenInvestmentsAuth` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            manual_entry_enabled: ::std::default::Default::default(),
+            masked_number_match_enabled: ::std::default::Default::default(),
+            rollover_401k_enabled: ::std::default::Default::default(),
+            stated_account_number_enabled: ::std::default::Default::default(),
+        }
+    }
+    /// `manual_entry_enabled`: a boolean, as Plaid documents it.
+    pub fn manual_entry_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.manual_entry_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `masked_number_match_enabled`: a boolean, as Plaid documents it.
+    pub fn masked_number_match_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.masked_number_match_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `rollover_401k_enabled`: a boolean, as Plaid documents it.
+    pub fn rollover_401k_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.rollover_401k_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `stated_account_number_enabled`: a boolean, as Plaid documents it.
+    pub fn stated_account_number_enabled(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.stated_account_number_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenInvestmentsAuth {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "manual_entry_enabled",
+            &self.manual_entry_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "masked_number_match_enabled",
+            &self.masked_number_match_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "rollover_401k_enabled",
+            &self.rollover_401k_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "stated_account_number_enabled",
+            &self.stated_account_number_enabled,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenInvestmentsAuth {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LinkTokenTransactions {
+    /// A `LinkTokenTransactions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            days_requested: ::std::default::Default::default(),
+        }
+    }
+    /// `days_requested`: an integer, as Plaid documents it.
+    pub fn days_requested(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+        self.days_requested = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::LinkTokenTransactions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "days_requested",
+            &self.days_requested,
+            &crate::operation::private::Rules {
+                minimum: ::std::option::Option::Some(1.0f64),
+                maximum: ::std::option::Option::Some(730.0f64),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::LinkTokenTransactions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::LoanFilter {
+    /// A `LoanFilter` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        account_subtypes: impl ::std::iter::IntoIterator<
+            Item = crate::generated::LoanAccountSubtype,
+        >,
+    ) -> Self {
+        Self {
+            account_subtypes: account_subtypes.into_iter().collect(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::LoanFilter {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_subtypes",
+            &self.account_subtypes,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::LoanFilter {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::OtherFilter {
+    /// A `OtherFilter` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        account_subtypes: impl ::std::iter::IntoIterator<
+            Item = crate::generated::OtherAccountSubtype,
+        >,
+    ) -> Self {
+        Self {
+            account_subtypes: account_subtypes.into_iter().collect(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::OtherFilter {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_subtypes",
+            &self.account_subtypes,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::OtherFilter {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::PrismVersions {
+    /// A `PrismVersions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            cashscore: ::std::default::Default::default(),
+            detect: ::std::default::Default::default(),
+            extend: ::std::default::Default::default(),
+            firstdetect: ::std::default::Default::default(),
+            insights: ::std::default::Default::default(),
+        }
+    }
+    /// `PrismCashScoreVersion`: one of a set of strings, as Plaid documents it.
+    pub fn cashscore(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::PrismCashScoreVersion>,
+    ) -> Self {
+        self.cashscore = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `PrismDetectVersion`: one of a set of strings, as Plaid documents it.
+    pub fn detect(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::PrismDetectVersion>,
+    ) -> Self {
+        self.detect = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `PrismExtendVersion`: one of a set of strings, as Plaid documents it.
+    pub fn extend(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::PrismExtendVersion>,
+    ) -> Self {
+        self.extend = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `PrismFirstDetectVersion`: one of a set of strings, as Plaid documents it.
+    pub fn firstdetect(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::PrismFirstDetectVersion>,
+    ) -> Self {
+        self.firstdetect = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `PrismInsightsVersion`: one of a set of strings, as Plaid documents it.
+    pub fn insights(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::PrismInsightsVersion>,
+    ) -> Self {
+        self.insights = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::PrismVersions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("cashscore", &self.cashscore, &crate::operation::private::Rules::NONE);
+        v.field("detect", &self.detect, &crate::operation::private::Rules::NONE);
+        v.field("extend", &self.extend, &crate::operation::private::Rules::NONE);
+        v.field(
+            "firstdetect",
+            &self.firstdetect,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("insights", &self.insights, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::PrismVersions {
     fn check(
         &self,
         v: &mut crate::operation::private::Validator<'_>,
@@ -3156,6 +9788,130 @@ for types::SandboxPublicTokenCreateRequestOptionsTransactions {
 }
 impl crate::operation::private::Field
 for types::SandboxPublicTokenCreateRequestOptionsTransactions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::UserAddress {
+    /// A `UserAddress` with its required fields; set the optional ones with the methods below.
+    pub fn new(country: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            city: ::std::default::Default::default(),
+            country: country.into(),
+            postal_code: ::std::default::Default::default(),
+            region: ::std::default::Default::default(),
+            street: ::std::default::Default::default(),
+            street2: ::std::default::Default::default(),
+        }
+    }
+    /// Sets `city`.
+    pub fn city(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.city = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `postal_code`.
+    pub fn postal_code(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.postal_code = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `region`.
+    pub fn region(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.region = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `street`.
+    pub fn street(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.street = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `street2`.
+    pub fn street2(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.street2 = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::UserAddress {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("city", &self.city, &crate::operation::private::Rules::NONE);
+        v.field(
+            "country",
+            &self.country,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "postal_code",
+            &self.postal_code,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field("region", &self.region, &crate::operation::private::Rules::NONE);
+        v.field("street", &self.street, &crate::operation::private::Rules::NONE);
+        v.field("street2", &self.street2, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::UserAddress {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::UserIdNumber {
+    /// A `UserIdNumber` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        value: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<crate::generated::IdNumberType>,
+    ) -> Self {
+        Self {
+            type_: type_.into(),
+            value: value.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::UserIdNumber {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "type",
+            &self.type_,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "value",
+            &self.value,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::UserIdNumber {
     fn check(
         &self,
         v: &mut crate::operation::private::Validator<'_>,

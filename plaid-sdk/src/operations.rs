@@ -334,6 +334,460 @@ impl crate::operation::private::Dispatch for types::AccountsGetRequest {
         client.accounts_get(self)
     }
 }
+impl crate::PlaidClient {
+    /// `POST /link/token/create`, as Plaid documents it.
+    ///
+    /// `POST /link/token/create`. Awaiting the call returns [`LinkTokenCreateResponse`](crate::types::LinkTokenCreateResponse). Optional fields: `access_token`, `access_tokens`, `account_filters`, `additional_consented_products`, `android_package_name`, `appearance_mode`, `auth`, `base_report`, `card_switch`, `cashflow_report`, `consumer_report_permissible_purpose`, `cra_enabled`, `cra_options`, `credit_partner_insights`, `employment`, `enable_multi_item_link`, `eu_config`, `financekit_supported`, `hosted_link`, `identity`, `identity_verification`, `income_verification`, `institution_data`, `institution_id`, `investments`, `investments_auth`, `link_customization_name`, `optional_products`, `payment_configuration`, `payment_initiation`, `products`, `redirect_uri`, `required_if_supported_products`, `statements`, `third_party_user_token`, `transactions`, `transfer`, `update`, `user`, `user_id`, `user_token`, `webhook`.
+    pub fn link_token_create(
+        &self,
+        client_name: impl ::std::convert::Into<::std::string::String>,
+        language: impl ::std::convert::Into<::std::string::String>,
+        country_codes: impl ::std::iter::IntoIterator<
+            Item = crate::generated::CountryCode,
+        >,
+    ) -> crate::Pending<'_, types::LinkTokenCreateRequest> {
+        crate::Pending::new(
+            self,
+            types::LinkTokenCreateRequest::new(client_name, language, country_codes),
+        )
+    }
+}
+impl crate::Pending<'_, types::LinkTokenCreateRequest> {
+    /// The token that grants access to one Item. A secret: it starts with `access-sandbox-` or `access-production-` and never leaves your backend.
+    pub fn access_token(
+        mut self,
+        value: impl ::std::convert::Into<crate::AccessToken>,
+    ) -> Self {
+        self.body.access_token = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `access_tokens`: a list of strings, as Plaid documents it.
+    pub fn access_tokens(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::AccessToken>,
+    ) -> Self {
+        self.body.access_tokens = value.into_iter().collect();
+        self
+    }
+    /// `LinkTokenAccountFilters`: an object, as Plaid documents it.
+    pub fn account_filters(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenAccountFilters,
+        >,
+    ) -> Self {
+        self.body.account_filters = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `additional_consented_products`: a list, as Plaid documents it.
+    pub fn additional_consented_products(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
+    ) -> Self {
+        self.body.additional_consented_products = ::std::option::Option::Some(
+            value.into_iter().collect(),
+        );
+        self
+    }
+    /// `android_package_name`: a string, as Plaid documents it.
+    pub fn android_package_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.body.android_package_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestAppearanceMode`: one of a set of strings, as Plaid documents it.
+    pub fn appearance_mode(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::LinkTokenCreateRequestAppearanceMode,
+        >,
+    ) -> Self {
+        self.body.appearance_mode = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestAuth`: an object, as Plaid documents it.
+    pub fn auth(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestAuth,
+        >,
+    ) -> Self {
+        self.body.auth = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestBaseReport`: an object, as Plaid documents it.
+    pub fn base_report(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestBaseReport,
+        >,
+    ) -> Self {
+        self.body.base_report = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateCardSwitch`: an object, as Plaid documents it.
+    pub fn card_switch(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateCardSwitch,
+        >,
+    ) -> Self {
+        self.body.card_switch = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCashflowReport`: an object, as Plaid documents it.
+    pub fn cashflow_report(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCashflowReport,
+        >,
+    ) -> Self {
+        self.body.cashflow_report = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `ConsumerReportPermissiblePurpose`: one of a set of strings, as Plaid documents it.
+    pub fn consumer_report_permissible_purpose(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::ConsumerReportPermissiblePurpose,
+        >,
+    ) -> Self {
+        self.body.consumer_report_permissible_purpose = ::std::option::Option::Some(
+            value.into(),
+        );
+        self
+    }
+    /// `cra_enabled`: a boolean, as Plaid documents it.
+    pub fn cra_enabled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.body.cra_enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCraOptions`: an object, as Plaid documents it.
+    pub fn cra_options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCraOptions,
+        >,
+    ) -> Self {
+        self.body.cra_options = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestCreditPartnerInsights`: an object, as Plaid documents it.
+    pub fn credit_partner_insights(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestCreditPartnerInsights,
+        >,
+    ) -> Self {
+        self.body.credit_partner_insights = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestEmployment`: an object, as Plaid documents it.
+    pub fn employment(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestEmployment,
+        >,
+    ) -> Self {
+        self.body.employment = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `enable_multi_item_link`: a boolean, as Plaid documents it.
+    pub fn enable_multi_item_link(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.body.enable_multi_item_link = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenEUConfig`: an object, as Plaid documents it.
+    pub fn eu_config(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::LinkTokenEuConfig>,
+    ) -> Self {
+        self.body.eu_config = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `financekit_supported`: a boolean, as Plaid documents it.
+    pub fn financekit_supported(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.body.financekit_supported = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateHostedLink`: an object, as Plaid documents it.
+    pub fn hosted_link(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateHostedLink,
+        >,
+    ) -> Self {
+        self.body.hosted_link = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateIdentity`: an object, as Plaid documents it.
+    pub fn identity(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateIdentity,
+        >,
+    ) -> Self {
+        self.body.identity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestIdentityVerification`: an object, as Plaid documents it.
+    pub fn identity_verification(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestIdentityVerification,
+        >,
+    ) -> Self {
+        self.body.identity_verification = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestIncomeVerification`: an object, as Plaid documents it.
+    pub fn income_verification(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestIncomeVerification,
+        >,
+    ) -> Self {
+        self.body.income_verification = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateInstitutionData`: an object, as Plaid documents it.
+    pub fn institution_data(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateInstitutionData,
+        >,
+    ) -> Self {
+        self.body.institution_data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `institution_id`: a string, as Plaid documents it.
+    pub fn institution_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.body.institution_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenInvestments`: an object, as Plaid documents it.
+    pub fn investments(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::LinkTokenInvestments>,
+    ) -> Self {
+        self.body.investments = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenInvestmentsAuth`: an object, as Plaid documents it.
+    pub fn investments_auth(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenInvestmentsAuth,
+        >,
+    ) -> Self {
+        self.body.investments_auth = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `link_customization_name`: a string, as Plaid documents it.
+    pub fn link_customization_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.body.link_customization_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `optional_products`: a list, as Plaid documents it.
+    pub fn optional_products(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
+    ) -> Self {
+        self.body.optional_products = ::std::option::Option::Some(
+            value.into_iter().collect(),
+        );
+        self
+    }
+    /// `LinkTokenCreateRequestPaymentConfiguration`: an object, as Plaid documents it.
+    pub fn payment_configuration(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestPaymentConfiguration,
+        >,
+    ) -> Self {
+        self.body.payment_configuration = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestPaymentInitiation`: an object, as Plaid documents it.
+    pub fn payment_initiation(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestPaymentInitiation,
+        >,
+    ) -> Self {
+        self.body.payment_initiation = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `products`: a list, as Plaid documents it.
+    pub fn products(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
+    ) -> Self {
+        self.body.products = ::std::option::Option::Some(value.into_iter().collect());
+        self
+    }
+    /// Sets `redirect_uri`.
+    pub fn redirect_uri(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.body.redirect_uri = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `required_if_supported_products`: a list, as Plaid documents it.
+    pub fn required_if_supported_products(
+        mut self,
+        value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
+    ) -> Self {
+        self.body.required_if_supported_products = ::std::option::Option::Some(
+            value.into_iter().collect(),
+        );
+        self
+    }
+    /// `LinkTokenCreateRequestStatements`: an object, as Plaid documents it.
+    pub fn statements(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestStatements,
+        >,
+    ) -> Self {
+        self.body.statements = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A token that identifies a Plaid user, for products that work per user. A secret.
+    pub fn third_party_user_token(
+        mut self,
+        value: impl ::std::convert::Into<crate::UserToken>,
+    ) -> Self {
+        self.body.third_party_user_token = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenTransactions`: an object, as Plaid documents it.
+    pub fn transactions(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::LinkTokenTransactions>,
+    ) -> Self {
+        self.body.transactions = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestTransfer`: an object, as Plaid documents it.
+    pub fn transfer(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestTransfer,
+        >,
+    ) -> Self {
+        self.body.transfer = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestUpdate`: an object, as Plaid documents it.
+    pub fn update(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestUpdate,
+        >,
+    ) -> Self {
+        self.body.update = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `LinkTokenCreateRequestUser`: an object, as Plaid documents it.
+    pub fn user(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::LinkTokenCreateRequestUser,
+        >,
+    ) -> Self {
+        self.body.user = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `user_id`: a string, as Plaid documents it.
+    pub fn user_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.body.user_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A token that identifies a Plaid user, for products that work per user. A secret.
+    pub fn user_token(
+        mut self,
+        value: impl ::std::convert::Into<crate::UserToken>,
+    ) -> Self {
+        self.body.user_token = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `webhook`: a string, as Plaid documents it.
+    pub fn webhook(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.body.webhook = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::Request for types::LinkTokenCreateRequest {
+    type Response = types::LinkTokenCreateResponse;
+    const OPERATION: &'static str = "link_token_create";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/link/token/create";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::LinkTokenCreateRequest {}
+impl crate::operation::private::Dispatch for types::LinkTokenCreateRequest {
+    fn send<'a>(
+        &'a self,
+        client: &'a crate::generated::Client,
+    ) -> impl ::std::future::Future<
+        Output = crate::operation::private::GeneratedResult<
+            types::LinkTokenCreateResponse,
+        >,
+    > + ::std::marker::Send + 'a {
+        client.link_token_create(self)
+    }
+}
+impl crate::PlaidClient {
+    /// `POST /item/get`, as Plaid documents it.
+    ///
+    /// `POST /item/get`. Awaiting the call returns [`ItemGetResponse`](crate::types::ItemGetResponse).
+    pub fn item_get(
+        &self,
+        access_token: impl ::std::convert::Into<crate::AccessToken>,
+    ) -> crate::Pending<'_, types::ItemGetRequest> {
+        crate::Pending::new(self, types::ItemGetRequest::new(access_token))
+    }
+}
+impl crate::operation::Request for types::ItemGetRequest {
+    type Response = types::ItemGetResponse;
+    const OPERATION: &'static str = "item_get";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/item/get";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::ItemGetRequest {}
+impl crate::operation::private::Dispatch for types::ItemGetRequest {
+    fn send<'a>(
+        &'a self,
+        client: &'a crate::generated::Client,
+    ) -> impl ::std::future::Future<
+        Output = crate::operation::private::GeneratedResult<types::ItemGetResponse>,
+    > + ::std::marker::Send + 'a {
+        client.item_get(self)
+    }
+}
 impl crate::operation::private::HasRequestId for types::ProcessorTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
@@ -374,6 +828,16 @@ impl crate::operation::private::HasRequestId for types::ItemPublicTokenExchangeR
     }
 }
 impl crate::operation::private::HasRequestId for types::AccountsGetResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+}
+impl crate::operation::private::HasRequestId for types::LinkTokenCreateResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+}
+impl crate::operation::private::HasRequestId for types::ItemGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -428,6 +892,18 @@ pub const OPERATIONS: &[crate::OperationInfo] = &[
         path: "/accounts/get",
         sandbox_only: false,
     },
+    crate::OperationInfo {
+        name: "link_token_create",
+        method: "POST",
+        path: "/link/token/create",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "item_get",
+        method: "POST",
+        path: "/item/get",
+        sandbox_only: false,
+    },
 ];
 /// The public types: every struct of Plaid's schemas that a request or a response reaches, and every open enum.
 pub mod exports {
@@ -435,10 +911,39 @@ pub mod exports {
         AccountBalance, AccountBase, AccountVerificationInsights,
         AccountVerificationInsightsNetworkStatus,
         AccountVerificationInsightsPreviousReturns, AccountsGetRequest,
-        AccountsGetRequestOptions, AccountsGetResponse, Item,
-        ItemPublicTokenExchangeRequest, ItemPublicTokenExchangeResponse,
-        ItemRemoveRequest, ItemRemoveResponse,
-        ProcessorStripeBankAccountTokenCreateRequest,
+        AccountsGetRequestOptions, AccountsGetResponse,
+        CraCheckReportHomeLendingReportOptions,
+        CraCheckReportVerificationGetEmploymentRefreshOptions,
+        CraPartnerInsightsBaseFicoScore, CraPartnerInsightsFicoInput,
+        CraPartnerInsightsUltraFicoScoreRequest, CreditFilter, DepositoryFilter,
+        IdentityVerificationRequestUserName, IncomeInsightsFilter, InvestmentFilter,
+        Item, ItemGetRequest, ItemGetResponse, ItemPublicTokenExchangeRequest,
+        ItemPublicTokenExchangeResponse, ItemRemoveRequest, ItemRemoveResponse,
+        ItemStatus, ItemStatusInvestments, ItemStatusLastWebhook, ItemStatusTransactions,
+        ItemWithConsentFields, LinkTokenAccountFilters, LinkTokenCashflowReport,
+        LinkTokenCreateCardSwitch, LinkTokenCreateHostedLink, LinkTokenCreateIdentity,
+        LinkTokenCreateInstitutionData, LinkTokenCreateRequest,
+        LinkTokenCreateRequestAuth, LinkTokenCreateRequestBaseReport,
+        LinkTokenCreateRequestCraOptions, LinkTokenCreateRequestCraOptionsBaseReport,
+        LinkTokenCreateRequestCraOptionsBaseReportGseOptions,
+        LinkTokenCreateRequestCraOptionsCashflowInsights,
+        LinkTokenCreateRequestCraOptionsIncomeInsights,
+        LinkTokenCreateRequestCraOptionsLendScore,
+        LinkTokenCreateRequestCraOptionsNetworkInsights,
+        LinkTokenCreateRequestCraOptionsPartnerInsights,
+        LinkTokenCreateRequestCreditPartnerInsights, LinkTokenCreateRequestEmployment,
+        LinkTokenCreateRequestEmploymentBankIncome,
+        LinkTokenCreateRequestIdentityVerification,
+        LinkTokenCreateRequestIncomeVerification,
+        LinkTokenCreateRequestIncomeVerificationBankIncome,
+        LinkTokenCreateRequestIncomeVerificationPayrollIncome,
+        LinkTokenCreateRequestPaymentConfiguration,
+        LinkTokenCreateRequestPaymentInitiation, LinkTokenCreateRequestStatements,
+        LinkTokenCreateRequestTransfer, LinkTokenCreateRequestUpdate,
+        LinkTokenCreateRequestUser, LinkTokenCreateRequestUserStatedIncomeSource,
+        LinkTokenCreateResponse, LinkTokenEuConfig, LinkTokenInvestments,
+        LinkTokenInvestmentsAuth, LinkTokenTransactions, LoanFilter, OtherFilter,
+        PrismVersions, ProcessorStripeBankAccountTokenCreateRequest,
         ProcessorStripeBankAccountTokenCreateResponse, ProcessorTokenCreateRequest,
         ProcessorTokenCreateResponse, ProcessorTokenPermissionsGetRequest,
         ProcessorTokenPermissionsGetResponse, ProcessorTokenPermissionsSetRequest,
@@ -448,12 +953,25 @@ pub mod exports {
         SandboxPublicTokenCreateRequestOptionsIncomeVerification,
         SandboxPublicTokenCreateRequestOptionsStatements,
         SandboxPublicTokenCreateRequestOptionsTransactions,
-        SandboxPublicTokenCreateResponse,
+        SandboxPublicTokenCreateResponse, UserAddress, UserIdNumber,
     };
     pub use crate::generated::{
         AccountBaseVerificationStatus, AccountHolderCategory, AccountSubtype,
-        AccountType, AccountVerificationInsightsAccountNumberFormat, ErrorType,
-        IncomeVerificationSourceType, ItemAuthMethod, ItemRemoveReasonCode,
-        ItemUpdateType, Processor, Product,
+        AccountType, AccountVerificationInsightsAccountNumberFormat,
+        CashflowAttributesVersion, ConsumerReportPermissiblePurpose, CountryCode,
+        CraCheckReportVerificationGetReportType, CraPartnerInsightsBaseFicoScoreVersion,
+        CraPartnerInsightsBureau, CraPartnerInsightsUltraFicoScoreVersion,
+        CreditAccountSubtype, DepositoryAccountSubtype, EmploymentSourceType, ErrorType,
+        GseReportType, HostedLinkDeliveryMethod, IdNumberType, IncomeInsightsVersion,
+        IncomeVerificationDocParsingConfig, IncomeVerificationPayrollFlowType,
+        IncomeVerificationSourceType, InvestmentAccountSubtype, ItemAuthMethod,
+        ItemConsentedDataScope, ItemRemoveReasonCode, ItemUpdateType, LimitedPurposeType,
+        LinkTokenCreateRequestAppearanceMode, LinkTokenCreateRequestAuthFlowType,
+        LinkTokenCreateRequestAuthRerouteToCredentials, LoanAccountSubtype,
+        NetworkInsightsVersion, OtherAccountSubtype, PlaidLendScoreVersion,
+        PrismCashScoreVersion, PrismDetectVersion, PrismExtendVersion,
+        PrismFirstDetectVersion, PrismInsightsVersion, Processor, Product,
+        UserStatedIncomeSourceCategory, UserStatedIncomeSourceFrequency,
+        UserStatedIncomeSourcePayType,
     };
 }

@@ -45,6 +45,16 @@ pub const HOISTS: &[Hoist] = &[
     },
 ];
 
+/// Fields that hold a token, by name, wherever they stand: (field, secret schema).
+pub const SECRET_FIELDS: &[(&str, &str)] = &[
+    ("access_token", "AccessToken"),
+    ("access_tokens", "AccessToken"),
+    ("processor_token", "ProcessorToken"),
+    ("public_token", "PublicToken"),
+    ("user_token", "UserToken"),
+    ("third_party_user_token", "UserToken"),
+];
+
 /// Request-body fields removed because credentials travel in headers.
 pub const CREDENTIAL_FIELDS: &[&str] = &["client_id", "secret"];
 
@@ -185,8 +195,10 @@ pub fn generate_from_files(layout: &Layout) -> Result<Generated, Failure> {
 /// without the validation keywords (see `transform::strip_validation_keywords`).
 pub fn transformed(fragment: &str) -> Result<Value, Failure> {
     let mut doc = parse_document(fragment, "spec/plaid.yaml")?;
+    transform::enum_values_as_text(&mut doc);
     transform::default_error_to_ranges(&mut doc);
     transform::hoist(&mut doc, HOISTS)?;
+    transform::secret_fields_by_name(&mut doc, SECRET_FIELDS);
     transform::hoist_inline_objects(&mut doc)?;
     transform::hoist_inline_enums(&mut doc)?;
     let keep: Vec<&str> = REPLACEMENTS.iter().map(|r| r.schema).collect();

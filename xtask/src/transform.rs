@@ -341,6 +341,76 @@ pub fn hoist_inline_objects(doc: &mut Value) -> Result<(), Failure> {
     }
 }
 
+/// Fields that hold a secret by their name, wherever they stand: an inline string property of
+/// that name (or a list of them) refers to the named secret schema instead, so that it gets
+/// the redacted handwritten type. (field, schema)
+pub fn secret_fields_by_name(doc: &mut Value, fields: &[(&str, &str)]) {
+    let Some(schemas) = schemas_mut(doc) else { return };
+    let plain_string = |v: &Value| {
+        v.get("type").and_then(Value::as_str) == Some("string")
+            && v.get("enum").is_none()
+            && v.get("$ref").is_none()
+    };
+    let mut needed = BTreeSet::new();
+    for schema in schemas.values_mut() {
+        let Some(Value::Object(props)) = schema.get_mut("properties") else {
+            continue;
+        };
+        for (name, prop) in props.iter_mut() {
+            let Some((_, target)) = fields.iter().find(|(f, _)| f == name) else {
+                continue;
+            };
+            let reference = json!({ "$ref": format!("#/components/schemas/{target}") });
+            let is_array = prop.get("type").and_then(Value::as_str) == Some("array");
+            let slot = match prop.get_mut("items") {
+                Some(items) if is_array => items,
+                _ => prop,
+            };
+            if plain_string(slot) {
+                let nullable = slot.get("nullable") == Some(&Value::Bool(true));
+                *slot = if nullable {
+                    json!({ "allOf": [reference], "nullable": true })
+                } else {
+                    reference
+                };
+                needed.insert(target.to_string());
+            }
+        }
+    }
+    for target in needed {
+        schemas
+            .entry(target)
+            .or_insert_with(|| json!({ "type": "string" }));
+    }
+}
+
+/// Trap: YAML reads an unquoted `4.1` or `3` as a number, so a `type: string` enum written
+/// that way (Plaid's score versions) holds numbers, which neither typify nor the open enums
+/// take. They become the text they were written as.
+pub fn enum_values_as_text(doc: &mut Value) {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                if map.get("type").and_then(Value::as_str) == Some("string")
+                    && let Some(Value::Array(values)) = map.get_mut("enum")
+                {
+                    for value in values.iter_mut() {
+                        if let Value::Number(n) = value {
+                            *value = Value::String(n.to_string());
+                        }
+                    }
+                }
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Some(components) = doc.get_mut("components") {
+        walk(components);
+    }
+}
+
 /// Named schemas that are only a string, number, boolean or list (`RequestID`, `NewUserID`,
 /// a list of account subtypes) would each become a newtype (`RequestId(String)`) that takes
 /// no `&str` and reads worse than what it wraps. Every use of one is replaced by a copy of it
@@ -969,5 +1039,39 @@ mod tests {
             json!({"$ref": "#/components/schemas/AccessToken"})
         );
         assert_eq!(p["kind"], json!({"$ref": "#/components/schemas/Kind"}));
+    }
+
+    #[test]
+    fn numeric_values_of_string_enums_become_text() {
+        let mut doc = json!({"components": {"schemas": {
+            "Version": {"type": "string", "enum": [4.1, 4, "3_lite", null]},
+            "Count": {"type": "integer", "enum": [1, 2]}
+        }}});
+        enum_values_as_text(&mut doc);
+        assert_eq!(doc["components"]["schemas"]["Version"]["enum"], json!(["4.1", "4", "3_lite", null]));
+        assert_eq!(doc["components"]["schemas"]["Count"]["enum"], json!([1, 2]));
+    }
+
+    #[test]
+    fn secret_fields_refer_to_their_secret_schema_by_name() {
+        let mut doc = json!({"components": {"schemas": {
+            "Req": {"type": "object", "properties": {
+                "access_token": {"type": "string"},
+                "access_tokens": {"type": "array", "items": {"type": "string"}},
+                "user_token": {"type": "string", "nullable": true},
+                "name": {"type": "string"}
+            }}
+        }}});
+        secret_fields_by_name(
+            &mut doc,
+            &[("access_token", "AccessToken"), ("access_tokens", "AccessToken"), ("user_token", "UserToken")],
+        );
+        let s = &doc["components"]["schemas"];
+        let p = &s["Req"]["properties"];
+        assert_eq!(p["access_token"], json!({"$ref": "#/components/schemas/AccessToken"}));
+        assert_eq!(p["access_tokens"]["items"], json!({"$ref": "#/components/schemas/AccessToken"}));
+        assert_eq!(p["user_token"], json!({"allOf": [{"$ref": "#/components/schemas/UserToken"}], "nullable": true}));
+        assert_eq!(p["name"], json!({"type": "string"}));
+        assert_eq!(s["UserToken"], json!({"type": "string"}));
     }
 }
