@@ -155,6 +155,8 @@ fn respond(state: &State, parts: &http::request::Parts, body: &[u8]) -> Result<V
         ("POST", "/sandbox/public_token/create") => sandbox_public_token_create,
         ("POST", "/item/public_token/exchange") => item_public_token_exchange,
         ("POST", "/accounts/get") => accounts_get,
+        ("POST", "/link/token/create") => link_token_create,
+        ("POST", "/item/get") => item_get,
         _ => {
             return Err(Refusal {
                 status: 404,
@@ -471,11 +473,21 @@ fn sandbox_public_token_create(
             Some(2000.0),
         ),
     ]);
+    let webhook = fields
+        .get("options")
+        .and_then(|o| o.get("webhook"))
+        .and_then(Value::as_str)
+        .filter(|w| !w.is_empty())
+        .map(str::to_string);
     let public_token = format!("public-sandbox-{}", uuid_like());
     let mut data = state.data();
+    let access_token = item.access_token.clone();
     data.public_tokens
-        .insert(public_token.clone(), (item.access_token.clone(), false));
+        .insert(public_token.clone(), (access_token.clone(), false));
     data.insert_item(item, institution_id.to_string(), products);
+    if let Some(stored) = data.items.get_mut(&access_token) {
+        stored.webhook = webhook;
+    }
     Ok(json!({ "public_token": public_token, "request_id": request_id() }))
 }
 
@@ -527,33 +539,162 @@ fn accounts_get(state: &State, fields: &Map<String, Value>) -> Result<Value, Ref
             })
         })
         .collect();
+    Ok(json!({
+        "accounts": accounts,
+        "item": item_json(item),
+        "request_id": request_id(),
+    }))
+}
+
+/// The Item as `/accounts/get` and `/item/get` show it.
+fn item_json(item: &crate::ItemState) -> Value {
     let institution_name = if item.institution_id == SANDBOX_INSTITUTION {
         Some("First Platypus Bank")
     } else {
         None
     };
+    json!({
+        "item_id": item.item.item_id,
+        "institution_id": item.institution_id,
+        "institution_name": institution_name,
+        "webhook": item.webhook,
+        "error": null,
+        "available_products": ["balance", "identity", "transactions"],
+        "billed_products": item.products,
+        "products": item.products,
+        "consented_products": item.products,
+        "consent_expiration_time": null,
+        "update_type": "background",
+    })
+}
+
+/// The languages Link is offered in.
+const LINK_LANGUAGES: [&str; 11] = ["da", "nl", "en", "et", "fr", "de", "it", "lv", "lt", "no", "es"];
+
+fn link_token_create(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
+    let [client_name, language] = required_strings(fields, ["client_name", "language"])?;
+    if client_name.chars().count() > 30 {
+        return Err(Refusal::invalid_request(
+            "INVALID_FIELD",
+            "client_name must be at most 30 characters",
+        ));
+    }
+    if !LINK_LANGUAGES.contains(&language) {
+        return Err(Refusal::invalid_request(
+            "INVALID_FIELD",
+            format!("language must be one of: {}", LINK_LANGUAGES.join(", ")),
+        ));
+    }
+    match fields.get("country_codes") {
+        None | Some(Value::Null) => {
+            return Err(Refusal::invalid_request(
+                "MISSING_FIELDS",
+                "the following required fields are missing: country_codes",
+            ));
+        }
+        Some(Value::Array(codes))
+            if !codes.is_empty()
+                && codes.iter().all(|c| {
+                    c.as_str()
+                        .is_some_and(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+                }) => {}
+        Some(_) => {
+            return Err(Refusal::invalid_request(
+                "INVALID_FIELD",
+                "country_codes must be a non-empty list of two-letter country codes",
+            ));
+        }
+    }
+    match fields.get("user") {
+        Some(Value::Object(user)) => {
+            required_strings(user, ["client_user_id"]).map_err(|_| {
+                Refusal::invalid_request(
+                    "INVALID_FIELD",
+                    "user.client_user_id must be a non-empty string",
+                )
+            })?;
+        }
+        None | Some(Value::Null) if fields.get("user_token").is_some_and(Value::is_string) => {}
+        _ => {
+            return Err(Refusal::invalid_request(
+                "MISSING_FIELDS",
+                "the following required fields are missing: user.client_user_id",
+            ));
+        }
+    }
+    let products = products(fields, "products", false)?;
+    // Update mode (an access token given) needs no products; a new Link session does.
+    match fields.get("access_token").and_then(Value::as_str) {
+        Some(token) => {
+            live_item(&state.data(), token)?;
+        }
+        None if products.is_empty() => {
+            return Err(Refusal::invalid_request(
+                "INVALID_FIELD",
+                "products must name at least one product unless access_token is given",
+            ));
+        }
+        None => {}
+    }
+    let expiration = std::time::SystemTime::now() + std::time::Duration::from_secs(4 * 3600);
     Ok(json!({
-        "accounts": accounts,
-        "item": {
-            "item_id": item.item.item_id,
-            "institution_id": item.institution_id,
-            "institution_name": institution_name,
-            "webhook": null,
-            "error": null,
-            "available_products": ["balance", "identity", "transactions"],
-            "billed_products": item.products,
-            "products": item.products,
-            "consented_products": item.products,
-            "consent_expiration_time": null,
-            "update_type": "background",
+        "link_token": format!("link-sandbox-{}", uuid_like()),
+        "expiration": iso8601(expiration),
+        "request_id": request_id(),
+    }))
+}
+
+fn item_get(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
+    let [access_token] = required_strings(fields, ["access_token"])?;
+    let data = state.data();
+    let item = live_item(&data, access_token)?;
+    Ok(json!({
+        "item": item_json(item),
+        "status": {
+            "investments": null,
+            "transactions": null,
+            "last_webhook": null,
         },
         "request_id": request_id(),
     }))
 }
 
+/// A time as `2026-11-28T21:17:39Z`.
+fn iso8601(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_iso_8601() {
+        let at = |secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        assert_eq!(iso8601(at(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(at(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(at(1_795_886_259)), "2026-11-28T17:17:39Z");
+    }
 
     #[test]
     fn version_dates() {

@@ -398,6 +398,7 @@ impl Data {
                 institution_id,
                 products,
                 removed: false,
+                webhook: None,
             },
         );
     }
@@ -408,6 +409,8 @@ pub(crate) struct ItemState {
     pub(crate) institution_id: String,
     pub(crate) products: Vec<String>,
     pub(crate) removed: bool,
+    /// Where the Item's webhooks go, if set.
+    pub(crate) webhook: Option<String>,
 }
 
 pub(crate) struct ProcessorTokenState {

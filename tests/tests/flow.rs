@@ -378,3 +378,100 @@ async fn item_remove_can_say_why() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn optional_fields_are_set_on_the_pending_call_and_sent() {
+    use plaid_sdk::types::{
+        AccountsGetRequestOptions, CountryCode, LinkTokenCreateRequestUser,
+        SandboxPublicTokenCreateRequestOptions,
+    };
+    let (emulator, client) = start().await;
+    let public = client
+        .sandbox_public_token_create("ins_109508", [Product::Auth])
+        .options(
+            SandboxPublicTokenCreateRequestOptions::new()
+                .webhook("https://app.example/plaid/webhook")
+                .override_username("user_good"),
+        )
+        .await
+        .expect("public token");
+    let sent = emulator.requests()[0].json().expect("json");
+    assert_eq!(
+        sent["options"],
+        serde_json::json!({"webhook": "https://app.example/plaid/webhook", "override_username": "user_good"}),
+        "only the fields set are sent"
+    );
+    let item = client
+        .item_public_token_exchange(&public.public_token)
+        .await
+        .expect("exchange");
+
+    let got = client.item_get(&item.access_token).await.expect("item");
+    assert_eq!(got.item.item_id, item.item_id);
+    assert_eq!(
+        got.item.webhook.as_deref(),
+        Some("https://app.example/plaid/webhook"),
+        "the Sandbox option reached the Item"
+    );
+    assert!(!got.request_id.is_empty());
+
+    let accounts = client.accounts_get(&item.access_token).await.expect("all");
+    let first = accounts.accounts[0].account_id.clone();
+    client
+        .accounts_get(&item.access_token)
+        .options(AccountsGetRequestOptions::new().account_ids([first.as_str()]))
+        .await
+        .expect("filtered");
+    let sent = emulator.requests().last().expect("sent").json().expect("json");
+    assert_eq!(sent["options"]["account_ids"], serde_json::json!([first]));
+
+    let link = client
+        .link_token_create("Platypus Pay", "en", [CountryCode::Us])
+        .user(LinkTokenCreateRequestUser::new("user-1"))
+        .products([Product::Auth])
+        .webhook("https://app.example/plaid/webhook")
+        .await
+        .expect("link token");
+    assert!(link.link_token.starts_with("link-sandbox-"), "{}", link.link_token);
+    assert!(link.expiration.ends_with('Z'), "{}", link.expiration);
+    let sent = emulator.requests().last().expect("sent").json().expect("json");
+    assert_eq!(sent["user"], serde_json::json!({"client_user_id": "user-1"}));
+    assert_eq!(sent["country_codes"], serde_json::json!(["US"]));
+}
+
+#[tokio::test]
+async fn spec_constraints_of_nested_fields_are_checked_before_sending() {
+    use plaid_sdk::types::{
+        CountryCode, LinkTokenCreateRequestUser, SandboxPublicTokenCreateRequestOptions,
+        SandboxPublicTokenCreateRequestOptionsTransactions,
+    };
+    let (emulator, client) = start().await;
+    let err = client
+        .sandbox_public_token_create("ins_109508", [Product::Transactions])
+        .options(SandboxPublicTokenCreateRequestOptions::new().transactions(
+            SandboxPublicTokenCreateRequestOptionsTransactions::new().days_requested(0),
+        ))
+        .await
+        .expect_err("out of range");
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput(InvalidInput::OutOfRange { field, .. })
+            if field == "options.transactions.days_requested"),
+        "{err:?}"
+    );
+    let err = client
+        .link_token_create("Platypus Pay", "en", [CountryCode::Us])
+        .user(LinkTokenCreateRequestUser::new(" "))
+        .await
+        .expect_err("blank user id");
+    assert_eq!(err.kind().name(), "invalid_input");
+    assert_eq!(
+        err.to_string(),
+        "link_token_create: invalid input, nothing sent: `user.client_user_id` is empty"
+    );
+    let err = client
+        .link_token_create("", "en", [CountryCode::Us])
+        .await
+        .expect_err("blank name");
+    assert!(err.to_string().contains("`client_name`"), "{err}");
+    assert_eq!(emulator.request_count(), 0, "nothing reached the server");
+}

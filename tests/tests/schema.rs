@@ -238,6 +238,13 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
     let access = exchanged["access_token"].clone();
     let accounts = call("/accounts/get", json!({"access_token": access})).await;
     let account = accounts["accounts"][0]["account_id"].clone();
+    call("/item/get", json!({"access_token": access})).await;
+    call(
+        "/link/token/create",
+        json!({"client_name": "Platypus Pay", "language": "en", "country_codes": ["US"],
+               "user": {"client_user_id": "user-1"}, "products": ["auth"]}),
+    )
+    .await;
     let token = call(
         "/processor/token/create",
         json!({"access_token": access, "account_id": account, "processor": "dwolla"}),
@@ -288,6 +295,12 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
             json!({"processor_token": processor_token}),
         ),
         ("/item/remove", json!({"access_token": access})),
+        ("/item/get", json!({"access_token": access})),
+        (
+            "/link/token/create",
+            json!({"client_name": "x".repeat(31), "language": "en", "country_codes": ["US"],
+                   "user": {"client_user_id": "user-1"}, "products": ["auth"]}),
+        ),
     ] {
         let body = call(path, body).await;
         assert!(
