@@ -569,7 +569,9 @@ fn item_json(item: &crate::ItemState) -> Value {
 }
 
 /// The languages Link is offered in.
-const LINK_LANGUAGES: [&str; 11] = ["da", "nl", "en", "et", "fr", "de", "it", "lv", "lt", "no", "es"];
+const LINK_LANGUAGES: [&str; 11] = [
+    "da", "nl", "en", "et", "fr", "de", "it", "lv", "lt", "no", "es",
+];
 
 fn link_token_create(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
     let [client_name, language] = required_strings(fields, ["client_name", "language"])?;

@@ -9,17 +9,14 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-/// The operations callers may reach unless configured otherwise: those plaid-sdk knows.
-pub const DEFAULT_OPERATIONS: &[&str] = &[
-    "/processor/token/create",
-    "/processor/token/permissions/set",
-    "/processor/token/permissions/get",
-    "/processor/stripe/bank_account_token/create",
-    "/item/remove",
-    "/sandbox/public_token/create",
-    "/item/public_token/exchange",
-    "/accounts/get",
-];
+/// The operations callers may reach unless configured otherwise: the paths of every
+/// operation plaid-sdk knows ([`plaid_sdk::OPERATIONS`], generated from the spec).
+pub fn default_operations() -> BTreeSet<String> {
+    plaid_sdk::OPERATIONS
+        .iter()
+        .map(|op| op.path.to_string())
+        .collect()
+}
 
 /// Every setting, with its variable name.
 pub const VARIABLES: &[(&str, &str)] = &[
@@ -176,7 +173,7 @@ impl Config {
             secret: Secret(secret.into()),
             callers,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            operations: DEFAULT_OPERATIONS.iter().map(|s| s.to_string()).collect(),
+            operations: default_operations(),
             path_prefix: String::new(),
             plaid_version: "2020-09-14".into(),
             max_body_bytes: 64 * 1024,
@@ -284,7 +281,7 @@ impl Config {
             }),
         };
         let operations: BTreeSet<String> = match get("PLAID_GATEWAY_OPERATIONS") {
-            None => DEFAULT_OPERATIONS.iter().map(|s| s.to_string()).collect(),
+            None => default_operations(),
             Some(list) => list
                 .split(',')
                 .map(str::trim)
@@ -415,7 +412,8 @@ mod tests {
         let config = Config::load(vars(&pairs), None).expect("valid");
         assert_eq!(config.upstream, "https://sandbox.plaid.com");
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.operations.len(), DEFAULT_OPERATIONS.len());
+        assert_eq!(config.operations.len(), plaid_sdk::OPERATIONS.len());
+        assert!(config.operations.contains("/link/token/create"));
         assert!(config.callers[0].matches("tok"));
         assert!(!config.callers[0].matches("tok2"));
         assert!(!format!("{config:?}").contains("s3cret-value"));

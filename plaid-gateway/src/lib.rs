@@ -42,7 +42,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub use config::{Caller, Config, DEFAULT_OPERATIONS, Secret, VARIABLES, hash_token};
+pub use config::{Caller, Config, Secret, VARIABLES, default_operations, hash_token};
 
 /// The header callers authenticate with (or `Authorization: Bearer <token>`).
 pub const CALLER_HEADER: &str = "x-gateway-token";

@@ -6,7 +6,7 @@
 //!
 //! With no `PLAID_CLIENT_ID` in the environment it starts the offline emulator
 //! (`plaid-emulator`) and runs against that: no credentials, no network. The flow: create a
-//! Sandbox public token → exchange it for an access token → list the accounts → create a
+//! link token for a Link session → create a Sandbox public token → exchange it for an access token → list the accounts → create a
 //! processor token → limit its products and read them back → remove the Item → show that the
 //! processor token no longer works.
 //!
@@ -23,6 +23,7 @@
 use std::process::ExitCode;
 
 use plaid_emulator::Emulator;
+use plaid_sdk::types::{CountryCode, LinkTokenCreateRequestUser};
 use plaid_sdk::{Environment, PlaidClient, Processor, Product};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -51,11 +52,22 @@ fn products(list: &[Product]) -> String {
 
 /// The whole flow on a Sandbox-like environment.
 async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
+    // What an app's backend does first: a link token for the user's Link session.
+    let link = client
+        .link_token_create("Platypus Pay", "en", [CountryCode::Us])
+        .user(LinkTokenCreateRequestUser::new("demo-user-1"))
+        .products([Product::Auth])
+        .await?;
+    println!(
+        "1. link token for the user's Link session: {} (expires {}, request {})",
+        link.link_token, link.expiration, link.request_id
+    );
+    // In the Sandbox, a public token stands for the user going through Link.
     let public = client
         .sandbox_public_token_create("ins_109508", [Product::Auth])
         .await?;
     println!(
-        "1. sandbox public token created at ins_109508 (request {})",
+        "2. sandbox public token created at ins_109508 (request {})",
         public.request_id
     );
 
@@ -63,7 +75,7 @@ async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
         .item_public_token_exchange(&public.public_token)
         .await?;
     println!(
-        "2. exchanged for the access token of item {} (request {})",
+        "3. exchanged for the access token of item {} (request {})",
         exchanged.item_id, exchanged.request_id
     );
 
@@ -78,7 +90,7 @@ async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
         })
         .collect();
     println!(
-        "3. {} accounts: {}",
+        "4. {} accounts: {}",
         accounts.accounts.len(),
         summary.join(", ")
     );
@@ -95,7 +107,7 @@ async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
         )
         .await?;
     println!(
-        "4. processor token for {processor} on {}: {} (request {})",
+        "5. processor token for {processor} on {}: {} (request {})",
         account.name,
         created.processor_token.expose_secret(),
         created.request_id
@@ -105,16 +117,16 @@ async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
     client
         .processor_token_permissions_set(&created.processor_token, limit.clone())
         .await?;
-    println!("5. limited the token to {}", products(&limit));
+    println!("6. limited the token to {}", products(&limit));
 
     let read = client
         .processor_token_permissions_get(&created.processor_token)
         .await?;
-    println!("6. read back: {}", products(&read.products));
+    println!("7. read back: {}", products(&read.products));
 
     let removed = client.item_remove(&exchanged.access_token).await?;
     println!(
-        "7. removed item {} (request {})",
+        "8. removed item {} (request {})",
         exchanged.item_id, removed.request_id
     );
 
@@ -123,7 +135,7 @@ async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
         .await
     {
         Err(e) => println!(
-            "8. the processor token no longer works: {}/{}",
+            "9. the processor token no longer works: {}/{}",
             e.error_type().map_or("-", |t| t.as_str()),
             e.error_code().unwrap_or("-")
         ),

@@ -422,7 +422,12 @@ async fn optional_fields_are_set_on_the_pending_call_and_sent() {
         .options(AccountsGetRequestOptions::new().account_ids([first.as_str()]))
         .await
         .expect("filtered");
-    let sent = emulator.requests().last().expect("sent").json().expect("json");
+    let sent = emulator
+        .requests()
+        .last()
+        .expect("sent")
+        .json()
+        .expect("json");
     assert_eq!(sent["options"]["account_ids"], serde_json::json!([first]));
 
     let link = client
@@ -432,10 +437,22 @@ async fn optional_fields_are_set_on_the_pending_call_and_sent() {
         .webhook("https://app.example/plaid/webhook")
         .await
         .expect("link token");
-    assert!(link.link_token.starts_with("link-sandbox-"), "{}", link.link_token);
+    assert!(
+        link.link_token.starts_with("link-sandbox-"),
+        "{}",
+        link.link_token
+    );
     assert!(link.expiration.ends_with('Z'), "{}", link.expiration);
-    let sent = emulator.requests().last().expect("sent").json().expect("json");
-    assert_eq!(sent["user"], serde_json::json!({"client_user_id": "user-1"}));
+    let sent = emulator
+        .requests()
+        .last()
+        .expect("sent")
+        .json()
+        .expect("json");
+    assert_eq!(
+        sent["user"],
+        serde_json::json!({"client_user_id": "user-1"})
+    );
     assert_eq!(sent["country_codes"], serde_json::json!(["US"]));
 }
 

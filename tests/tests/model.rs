@@ -21,14 +21,14 @@ fn operations(spec: &Value) -> Vec<(String, String)> {
         .expect("paths")
         .iter()
         .map(|(path, item)| {
-            let schema = item["post"]["requestBody"]["content"]["application/json"]["schema"]
-                ["$ref"]
-                .as_str()
-                .expect("request schema")
-                .rsplit('/')
-                .next()
-                .expect("name")
-                .to_string();
+            let schema =
+                item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .expect("request schema")
+                    .rsplit('/')
+                    .next()
+                    .expect("name")
+                    .to_string();
             (path.clone(), schema)
         })
         .collect()
@@ -46,7 +46,12 @@ fn operations_lists_every_operation_of_the_fragment() {
     assert_eq!(plaid_sdk::OPERATIONS.len(), listed.len(), "listed twice");
     for op in plaid_sdk::OPERATIONS {
         assert_eq!(op.method, "POST");
-        assert_eq!(op.sandbox_only, op.path.starts_with("/sandbox/"), "{}", op.path);
+        assert_eq!(
+            op.sandbox_only,
+            op.path.starts_with("/sandbox/"),
+            "{}",
+            op.path
+        );
     }
 }
 
@@ -87,7 +92,10 @@ async fn every_operation_has_an_emulator_route() {
 /// The setter names of each `impl crate::Pending<'_, types::X>` block of the generated
 /// operations module, by request type.
 fn setters_in_source() -> Vec<(String, BTreeSet<String>)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../plaid-sdk/src/operations.rs");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../plaid-sdk/src/operations.rs"
+    );
     let source = std::fs::read_to_string(path).expect("operations.rs");
     let mut out: Vec<(String, BTreeSet<String>)> = Vec::new();
     let mut current: Option<usize> = None;
@@ -129,7 +137,13 @@ fn every_optional_request_field_has_a_setter() {
             .filter(|k| !required.contains(k.as_str()))
             // Credentials travel in headers: the SDK has no field for them.
             .filter(|k| !matches!(k.as_str(), "client_id" | "secret"))
-            .map(|k| if k == "type" { "type_".to_string() } else { k.clone() })
+            .map(|k| {
+                if k == "type" {
+                    "type_".to_string()
+                } else {
+                    k.clone()
+                }
+            })
             .collect();
         let have = setters
             .iter()
@@ -140,5 +154,8 @@ fn every_optional_request_field_has_a_setter() {
         assert!(missing.is_empty(), "{path}: no setter for {missing:?}");
         counted += optional.len();
     }
-    assert!(counted >= 40, "only {counted} optional fields: is the fragment complete?");
+    assert!(
+        counted >= 40,
+        "only {counted} optional fields: is the fragment complete?"
+    );
 }

@@ -345,7 +345,9 @@ pub fn hoist_inline_objects(doc: &mut Value) -> Result<(), Failure> {
 /// that name (or a list of them) refers to the named secret schema instead, so that it gets
 /// the redacted handwritten type. (field, schema)
 pub fn secret_fields_by_name(doc: &mut Value, fields: &[(&str, &str)]) {
-    let Some(schemas) = schemas_mut(doc) else { return };
+    let Some(schemas) = schemas_mut(doc) else {
+        return;
+    };
     let plain_string = |v: &Value| {
         v.get("type").and_then(Value::as_str) == Some("string")
             && v.get("enum").is_none()
@@ -1048,7 +1050,10 @@ mod tests {
             "Count": {"type": "integer", "enum": [1, 2]}
         }}});
         enum_values_as_text(&mut doc);
-        assert_eq!(doc["components"]["schemas"]["Version"]["enum"], json!(["4.1", "4", "3_lite", null]));
+        assert_eq!(
+            doc["components"]["schemas"]["Version"]["enum"],
+            json!(["4.1", "4", "3_lite", null])
+        );
         assert_eq!(doc["components"]["schemas"]["Count"]["enum"], json!([1, 2]));
     }
 
@@ -1064,13 +1069,26 @@ mod tests {
         }}});
         secret_fields_by_name(
             &mut doc,
-            &[("access_token", "AccessToken"), ("access_tokens", "AccessToken"), ("user_token", "UserToken")],
+            &[
+                ("access_token", "AccessToken"),
+                ("access_tokens", "AccessToken"),
+                ("user_token", "UserToken"),
+            ],
         );
         let s = &doc["components"]["schemas"];
         let p = &s["Req"]["properties"];
-        assert_eq!(p["access_token"], json!({"$ref": "#/components/schemas/AccessToken"}));
-        assert_eq!(p["access_tokens"]["items"], json!({"$ref": "#/components/schemas/AccessToken"}));
-        assert_eq!(p["user_token"], json!({"allOf": [{"$ref": "#/components/schemas/UserToken"}], "nullable": true}));
+        assert_eq!(
+            p["access_token"],
+            json!({"$ref": "#/components/schemas/AccessToken"})
+        );
+        assert_eq!(
+            p["access_tokens"]["items"],
+            json!({"$ref": "#/components/schemas/AccessToken"})
+        );
+        assert_eq!(
+            p["user_token"],
+            json!({"allOf": [{"$ref": "#/components/schemas/UserToken"}], "nullable": true})
+        );
         assert_eq!(p["name"], json!({"type": "string"}));
         assert_eq!(s["UserToken"], json!({"type": "string"}));
     }
