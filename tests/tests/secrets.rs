@@ -225,6 +225,15 @@ async fn no_secret_in_any_rendering_or_log() {
         .processor_token_permissions_get(&created.processor_token)
         .await
         .expect("get");
+    let item = client
+        .item_get(&exchanged.access_token)
+        .await
+        .expect("item");
+    // A pending call and the request it would send, with a token set through a setter.
+    let update_mode = client
+        .link_token_create("Platypus Pay", "en", [plaid_sdk::types::CountryCode::Us])
+        .access_token(&exchanged.access_token);
+    let pending = format!("{update_mode:?} {:?}", update_mode.request());
     let removed = client
         .item_remove(&exchanged.access_token)
         .await
@@ -248,6 +257,8 @@ async fn no_secret_in_any_rendering_or_log() {
         render(&set),
         render(&get),
         render(&removed),
+        render(&item),
+        pending,
         format!("{revoked}\n{}", render(&revoked)),
         render(&client.accounts_get(&exchanged.access_token)),
     ];
