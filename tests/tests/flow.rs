@@ -2,7 +2,11 @@
 //! token to revocation, and each operation's error paths.
 
 use plaid_emulator::Emulator;
-use plaid_sdk::types::{AccountSubtype, AccountType, ItemRemoveReasonCode};
+use plaid_sdk::types::{
+    AccountSubtype, AccountType, AccountsGetRequestOptions, CountryCode, ItemRemoveReasonCode,
+    LinkTokenCreateRequestUser, SandboxPublicTokenCreateRequestOptions,
+    SandboxPublicTokenCreateRequestOptionsTransactions,
+};
 use plaid_sdk::{Environment, ErrorKind, InvalidInput, PlaidClient, Processor, Product};
 
 async fn start() -> (Emulator, PlaidClient) {
@@ -381,10 +385,6 @@ async fn item_remove_can_say_why() {
 
 #[tokio::test]
 async fn optional_fields_are_set_on_the_pending_call_and_sent() {
-    use plaid_sdk::types::{
-        AccountsGetRequestOptions, CountryCode, LinkTokenCreateRequestUser,
-        SandboxPublicTokenCreateRequestOptions,
-    };
     let (emulator, client) = start().await;
     let public = client
         .sandbox_public_token_create("ins_109508", [Product::Auth])
@@ -458,10 +458,6 @@ async fn optional_fields_are_set_on_the_pending_call_and_sent() {
 
 #[tokio::test]
 async fn spec_constraints_of_nested_fields_are_checked_before_sending() {
-    use plaid_sdk::types::{
-        CountryCode, LinkTokenCreateRequestUser, SandboxPublicTokenCreateRequestOptions,
-        SandboxPublicTokenCreateRequestOptionsTransactions,
-    };
     let (emulator, client) = start().await;
     let err = client
         .sandbox_public_token_create("ins_109508", [Product::Transactions])

@@ -89,14 +89,7 @@ fn checkable(ty: &syn::Type, model: &Model, enums: &BTreeSet<String>) -> bool {
     }
     matches!(
         text.as_str(),
-        "::std::string::String"
-            | "i64"
-            | "i32"
-            | "u64"
-            | "u32"
-            | "f64"
-            | "f32"
-            | "bool"
+        "::std::string::String" | "i64" | "i32" | "u64" | "u32" | "f64" | "f32" | "bool"
     )
 }
 

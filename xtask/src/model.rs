@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::Failure;
 use crate::generate::typify_name;
-use crate::value::{collect_refs, split_component_ref};
+use crate::value::{reachable_schemas, split_component_ref};
 
 /// One operation of the fragment.
 #[derive(Debug, Clone)]
@@ -169,8 +169,8 @@ impl Model {
         let rust_names = |names: BTreeSet<String>| -> BTreeSet<String> {
             names.iter().map(|n| typify_name(n)).collect()
         };
-        let request_side = rust_names(reached(doc, request_roots));
-        let response_side = rust_names(reached(doc, response_roots));
+        let request_side = rust_names(reachable_schemas(doc, request_roots));
+        let response_side = rust_names(reachable_schemas(doc, response_roots));
         let by_rust: BTreeMap<String, &Value> = schemas
             .iter()
             .map(|(name, schema)| (typify_name(name), schema))
@@ -273,26 +273,6 @@ fn required_of(schema: Option<&Value>) -> Vec<String> {
         .filter_map(Value::as_str)
         .map(str::to_string)
         .collect()
-}
-
-/// Names of the schemas reached from `roots` through `$ref`s.
-fn reached(doc: &Value, mut pending: Vec<String>) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
-    while let Some(r) = pending.pop() {
-        let Some((_, name)) = split_component_ref(&r) else {
-            continue;
-        };
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        if let Some(schema) = doc
-            .pointer("/components/schemas")
-            .and_then(|s| s.get(&name))
-        {
-            collect_refs(schema, &mut pending);
-        }
-    }
-    seen
 }
 
 /// The schema of property `json` of `schema`, looking into `allOf` parts too.

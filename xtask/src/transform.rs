@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::Failure;
-use crate::value::{collect_refs, split_component_ref};
+use crate::value::{collect_refs, reachable_schemas, split_component_ref};
 
 /// Response keys progenitor reads as success.
 fn is_success(status: &str) -> bool {
@@ -607,21 +607,7 @@ pub fn lenient_nullable_in_responses(doc: &mut Value) {
             }
         }
     }
-    let mut reached = BTreeSet::new();
-    while let Some(r) = pending.pop() {
-        let Some((_, name)) = split_component_ref(&r) else {
-            continue;
-        };
-        if !reached.insert(name.clone()) {
-            continue;
-        }
-        if let Some(schema) = doc
-            .pointer("/components/schemas")
-            .and_then(|s| s.get(&name))
-        {
-            collect_refs(schema, &mut pending);
-        }
-    }
+    let reached = reachable_schemas(doc, pending);
     let Some(schemas) = schemas_mut(doc) else {
         return;
     };
@@ -646,25 +632,11 @@ pub fn lenient_nullable_in_responses(doc: &mut Value) {
 /// Drops component schemas that no operation reaches (left over after the transforms above),
 /// so no dead type is generated.
 pub fn prune_unreferenced_schemas(doc: &mut Value) {
-    let mut reached = BTreeSet::new();
     let mut pending = Vec::new();
     if let Some(paths) = doc.get("paths") {
         collect_refs(paths, &mut pending);
     }
-    while let Some(r) = pending.pop() {
-        let Some((kind, name)) = split_component_ref(&r) else {
-            continue;
-        };
-        if kind != "schemas" || !reached.insert(name.clone()) {
-            continue;
-        }
-        if let Some(schema) = doc
-            .pointer("/components/schemas")
-            .and_then(|s| s.get(&name))
-        {
-            collect_refs(schema, &mut pending);
-        }
-    }
+    let reached = reachable_schemas(doc, pending);
     if let Some(schemas) = schemas_mut(doc) {
         schemas.retain(|name, _| reached.contains(name));
     }

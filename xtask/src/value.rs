@@ -33,6 +33,30 @@ pub fn unescape_pointer_token(token: &str) -> String {
     token.replace("~1", "/").replace("~0", "~")
 }
 
+/// The names of the component schemas reached from the `$ref`s in `pending`, following the
+/// `$ref`s inside each schema reached.
+pub fn reachable_schemas(
+    doc: &Value,
+    mut pending: Vec<String>,
+) -> std::collections::BTreeSet<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(r) = pending.pop() {
+        let Some((kind, name)) = split_component_ref(&r) else {
+            continue;
+        };
+        if kind != "schemas" || !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) = doc
+            .pointer("/components/schemas")
+            .and_then(|s| s.get(&name))
+        {
+            collect_refs(schema, &mut pending);
+        }
+    }
+    seen
+}
+
 /// Every `$ref` string found anywhere below `value`, in document order.
 pub fn collect_refs(value: &Value, out: &mut Vec<String>) {
     match value {
