@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ErrorType;
+use crate::redact::{REDACTED, Redactor};
 
 /// The body Plaid sends with a failed call, parsed leniently: any field may be missing or
 /// `null` (it then reads as empty), unknown fields are ignored, and an `error_type` this
@@ -324,6 +325,8 @@ struct Inner {
     operation: Option<&'static str>,
     status: Option<u16>,
     request_id: Option<String>,
+    /// A request id arrived but was not shown: it did not look like Plaid's.
+    request_id_withheld: bool,
     retry_after: Option<Duration>,
     attempts: u32,
     excerpt: Option<String>,
@@ -340,6 +343,7 @@ impl Error {
                 operation: None,
                 status: None,
                 request_id: None,
+                request_id_withheld: false,
                 retry_after: None,
                 attempts: 0,
                 excerpt: None,
@@ -359,6 +363,10 @@ impl Error {
     }
     pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
         self.inner.request_id = request_id;
+        self
+    }
+    pub(crate) fn with_request_id_withheld(mut self, withheld: bool) -> Self {
+        self.inner.request_id_withheld = withheld;
         self
     }
     pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
@@ -396,8 +404,16 @@ impl Error {
     }
 
     /// Plaid's request id of the last response, if it had one; quote it to Plaid's support.
+    /// An id that does not look like Plaid's (or holds something secret) is not kept: then
+    /// this is `None` and [`request_id_withheld`](Self::request_id_withheld) is true.
     pub fn request_id(&self) -> Option<&str> {
         self.inner.request_id.as_deref()
+    }
+
+    /// Whether the response carried a request id that was withheld because it did not look
+    /// like Plaid's.
+    pub fn request_id_withheld(&self) -> bool {
+        self.inner.request_id_withheld
     }
 
     /// The parsed Plaid error, for [`ErrorKind::Api`].
@@ -543,6 +559,8 @@ impl fmt::Display for Error {
         }
         if let Some(id) = &i.request_id {
             details.push(format!("request id {id}"));
+        } else if i.request_id_withheld {
+            details.push("request id withheld: not Plaid-shaped".to_string());
         }
         if let Some(d) = i.retry_after {
             details.push(format!("retry after {}s", d.as_secs_f64()));
@@ -567,6 +585,7 @@ impl fmt::Debug for Error {
         }
         d.field("status", &i.status)
             .field("request_id", &i.request_id)
+            .field("request_id_withheld", &i.request_id_withheld)
             .field("attempts", &i.attempts);
         if let Some(r) = i.retry_after {
             d.field("retry_after", &r);
@@ -615,73 +634,50 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
     out
 }
 
-/// Plaid's token prefixes: anything that starts with one of these is a secret.
-const TOKEN_PREFIXES: [&str; 5] = ["access-", "processor-", "public-", "link-", "btok_"];
-
-/// A request id fit to show: short, plain characters, and nothing token-shaped (a confused
-/// server must not get a token into logs through this field).
-pub(crate) fn plausible_request_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && !TOKEN_PREFIXES.iter().any(|p| id.starts_with(p))
-}
-
-/// A bounded, single-line excerpt of an unexpected body, with every token-shaped word and
-/// every given secret replaced: a proxy that echoes the request must not leak it into errors.
-pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
+/// A bounded, single-line excerpt of an unexpected body. The head of the body is redacted as
+/// a whole before it is cut, so a secret cannot survive in part at the cut.
+pub(crate) fn excerpt(body: &[u8], redactor: &Redactor<'_>) -> String {
     const MAX: usize = 200;
-    let head = &body[..body.len().min(MAX * 4)];
-    one_line(&scrub(&String::from_utf8_lossy(head), secrets), MAX)
-}
-
-/// `text` with every given secret and every token-shaped word (`access-…`, `processor-…`,
-/// ...) replaced.
-pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut text = text.to_string();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        if text.contains(secret) {
-            text = text.replace(secret, "[redacted]");
-        }
-    }
-    if !TOKEN_PREFIXES.iter().any(|p| text.contains(p)) {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    'scan: while !rest.is_empty() {
-        for prefix in TOKEN_PREFIXES {
-            if rest.starts_with(prefix) && out.chars().last().is_none_or(|c| !c.is_alphanumeric()) {
-                out.push_str(prefix);
-                out.push_str("[redacted]");
-                let end = rest
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-                    .unwrap_or(rest.len());
-                rest = &rest[end..];
-                continue 'scan;
-            }
-        }
-        let c = rest.chars().next().unwrap_or(' ');
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
+    const HEAD: usize = 4096;
+    let head = &body[..body.len().min(HEAD)];
+    one_line(&redactor.text(&String::from_utf8_lossy(head)), MAX)
 }
 
 impl PlaidError {
-    /// Scrubs the free-text fields, which a server (or a proxy pretending to be one) controls.
-    pub(crate) fn scrub(&mut self, secrets: &[&str]) {
-        self.error_message = scrub(&self.error_message, secrets);
+    /// Redacts every field a server (or a proxy pretending to be one) controls: codes are
+    /// kept only when Plaid-shaped, the request id only when it looks like one of Plaid's,
+    /// free text and `causes` go through the redactor.
+    pub(crate) fn redact(&mut self, r: &Redactor<'_>) {
+        if !self.error_type.is_known() && !self.error_type.as_str().is_empty() {
+            let shown = r
+                .code(self.error_type.as_str())
+                .unwrap_or_else(|| REDACTED.into());
+            self.error_type = ErrorType::from(shown);
+        }
+        if !self.error_code.is_empty() {
+            self.error_code = r.code(&self.error_code).unwrap_or_else(|| REDACTED.into());
+        }
+        self.error_message = r.text(&self.error_message);
         for field in [
             &mut self.display_message,
             &mut self.suggested_action,
             &mut self.error_code_reason,
+            &mut self.documentation_url,
         ] {
             if let Some(text) = field.as_mut() {
-                *text = scrub(text, secrets);
+                *text = r.text(text);
             }
+        }
+        self.request_id = self.request_id.as_deref().and_then(|id| r.request_id(id));
+        for cause in &mut self.causes {
+            r.json(cause);
+        }
+        for subtype in self
+            .required_account_subtypes
+            .iter_mut()
+            .chain(self.provided_account_subtypes.iter_mut())
+        {
+            *subtype = r.text(subtype);
         }
     }
 }
@@ -708,22 +704,6 @@ mod tests {
     }
 
     #[test]
-    fn request_ids_that_could_be_tokens_are_not_shown() {
-        assert!(plausible_request_id("xrQNYZ7Zoh6R7gV"));
-        assert!(plausible_request_id("req-err-1"));
-        for bad in [
-            "",
-            "processor-sandbox-1",
-            "access-x",
-            "a b",
-            "<html>",
-            &"x".repeat(65),
-        ] {
-            assert!(!plausible_request_id(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn one_line_collapses_and_cuts() {
         assert_eq!(one_line("  a\n\tb\u{0}  c ", 100), "a b c");
         assert_eq!(one_line("abcdef", 3), "abc…");
@@ -731,9 +711,10 @@ mod tests {
     }
 
     #[test]
-    fn excerpts_hide_tokens_and_secrets() {
-        let body = b"<html>echo: {\"access_token\":\"access-sandbox-123-abc\",\"secret\":\"s3cr3tvalue\"} processor-production-9</html>";
-        let x = excerpt(body, &["s3cr3tvalue"]);
+    fn excerpts_hide_tokens_and_secrets_even_across_the_cut() {
+        let r = Redactor::new(["s3cr3tvalue-0123"]);
+        let body = b"<html>echo: {\"access_token\":\"access-sandbox-123-abc\",\"secret\":\"s3cr3tvalue-0123\"} processor-production-9</html>";
+        let x = excerpt(body, &r);
         assert!(
             !x.contains("123-abc") && !x.contains("s3cr3tvalue") && !x.contains("-9<"),
             "{x}"
@@ -742,28 +723,42 @@ mod tests {
             x.contains("access-[redacted]") && x.contains("processor-[redacted]"),
             "{x}"
         );
-        // Words merely containing a prefix are left alone.
-        assert_eq!(excerpt(b"preaccess-x", &[]), "preaccess-x");
+        // A secret that straddles the 200-character cut is redacted before the cut.
+        let mut long = "a".repeat(195).into_bytes();
+        long.extend_from_slice(b" s3cr3tvalue-0123 tail");
+        let x = excerpt(&long, &r);
+        assert!(!x.contains("s3cr3t"), "{x}");
     }
 
     #[test]
-    fn plaid_errors_lose_echoed_secrets() {
+    fn plaid_errors_are_redacted_field_by_field() {
+        let r = Redactor::new(["s3cr3tvalue-0123"]);
         let mut e: PlaidError = serde_json::from_str(
-            r#"{"error_type":"INVALID_INPUT","error_code":"X","error_message":"bad token access-sandbox-123 with s3cr3tvalue","display_message":"processor-sandbox-9"}"#,
+            r#"{"error_type":"access-sandbox-1","error_code":"X","error_message":"bad token access-sandbox-123 with s3cr3tvalue-0123","display_message":"processor-sandbox-9","request_id":"access-sandbox-2","causes":[{"error_message":"s3cr3tvalue-0123"}]}"#,
         )
         .expect("json");
-        e.scrub(&["s3cr3tvalue"]);
+        e.redact(&r);
+        assert_eq!(e.error_type.as_str(), "[redacted]");
+        assert_eq!(e.error_code, "X");
         assert_eq!(
             e.error_message,
             "bad token access-[redacted] with [redacted]"
         );
         assert_eq!(e.display_message.as_deref(), Some("processor-[redacted]"));
+        assert_eq!(e.request_id, None);
+        assert_eq!(e.causes[0]["error_message"], "[redacted]");
+        let mut lower: PlaidError =
+            serde_json::from_str(r#"{"error_type":"INVALID_INPUT","error_code":"not-plaid's"}"#)
+                .expect("json");
+        lower.redact(&r);
+        assert_eq!(lower.error_code, "[redacted]");
+        assert_eq!(lower.error_type, ErrorType::InvalidInput);
         // Ordinary messages are left as they are.
         let mut plain: PlaidError = serde_json::from_str(
             r#"{"error_message":"the provided access token is in an invalid format"}"#,
         )
         .expect("json");
-        plain.scrub(&[]);
+        plain.redact(&Redactor::default());
         assert_eq!(
             plain.error_message,
             "the provided access token is in an invalid format"
@@ -772,10 +767,11 @@ mod tests {
 
     #[test]
     fn excerpts_are_bounded_and_survive_any_bytes() {
+        let none = Redactor::default();
         let big = vec![b'a'; 1 << 20];
-        assert!(excerpt(&big, &[]).chars().count() <= 201);
+        assert!(excerpt(&big, &none).chars().count() <= 201);
         let junk: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
-        let x = excerpt(&junk, &[]);
+        let x = excerpt(&junk, &none);
         assert!(x.chars().count() <= 201);
         assert!(!x.chars().any(char::is_control));
     }

@@ -8,6 +8,7 @@ mod environment;
 mod error;
 pub mod open_enum;
 mod operation;
+mod redact;
 pub mod retry;
 mod secret;
 mod transport;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::PlaidClient;
 use crate::error::{Error, InvalidInput};
+use crate::redact::Redactor;
 use crate::retry::RetryPolicy;
 use crate::transport::CallOptions;
 
@@ -131,6 +132,7 @@ pub(crate) mod private {
     /// The request id every success response carries.
     pub trait HasRequestId {
         fn request_id(&self) -> &str;
+        fn request_id_mut(&mut self) -> Option<&mut String>;
     }
 
     /// A request type's checks, generated from the spec.
@@ -177,11 +179,23 @@ pub(crate) mod private {
 
     /// Walks a request, keeping the path of the field being checked (`options.account_ids[2]`)
     /// and the first problem found.
-    #[derive(Debug)]
+    ///
+    /// In visiting mode it checks nothing and hands each secret value of the request (its
+    /// tokens) to a callback instead: what redaction compares server text against.
     pub struct Validator<'a> {
         environment: &'a Environment,
         path: String,
         error: Option<InvalidInput>,
+        visit: Option<&'a mut (dyn FnMut(&str) + Send)>,
+    }
+
+    impl fmt::Debug for Validator<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Validator")
+                .field("path", &self.path)
+                .field("error", &self.error)
+                .finish_non_exhaustive()
+        }
     }
 
     impl<'a> Validator<'a> {
@@ -190,6 +204,18 @@ pub(crate) mod private {
                 environment,
                 path: String::new(),
                 error: None,
+                visit: None,
+            }
+        }
+
+        /// A walk that calls `f` with each secret value of the request.
+        pub(crate) fn visiting(
+            environment: &'a Environment,
+            f: &'a mut (dyn FnMut(&str) + Send),
+        ) -> Self {
+            Validator {
+                visit: Some(f),
+                ..Validator::new(environment)
             }
         }
 
@@ -213,7 +239,7 @@ pub(crate) mod private {
         }
 
         fn fail(&mut self, make: impl FnOnce(String) -> InvalidInput) {
-            if self.error.is_none() {
+            if self.error.is_none() && self.visit.is_none() {
                 self.error = Some(make(self.path.clone()));
             }
         }
@@ -235,6 +261,9 @@ pub(crate) mod private {
 
         /// A secret token: never blank, and its prefix must not name another environment.
         pub(crate) fn token(&mut self, token: &str, rules: &Rules) {
+            if let Some(visit) = self.visit.as_mut() {
+                return visit(token);
+            }
             if token.trim().is_empty() {
                 return self.fail(|field| InvalidInput::Blank { field });
             }
@@ -354,9 +383,12 @@ impl PlaidClient {
     ) -> Result<R::Response, Error> {
         use tracing::Instrument;
         let operation = R::OPERATION;
-        let mut validator = private::Validator::new(&self.shared.environment);
-        body.validate(&mut validator);
-        if let Some(invalid) = validator.finish() {
+        let invalid = {
+            let mut validator = private::Validator::new(&self.shared.environment);
+            body.validate(&mut validator);
+            validator.finish()
+        };
+        if let Some(invalid) = invalid {
             return Err(Error::from(invalid).with_operation(operation));
         }
         if R::SANDBOX_ONLY && matches!(self.shared.environment, crate::Environment::Production) {
@@ -385,7 +417,29 @@ impl PlaidClient {
         // Boxed once here, so the outer futures stay small and are not copied at each level.
         let result = Box::pin(body.send(&client).instrument(span.clone())).await;
         let record = client.inner.take_record();
-        let result = crate::transport::finish(operation, &client.inner, &record, result);
+        let result = if result.is_ok() && record.failure.is_none() {
+            // The common case: nothing to redact, no secrets gathered.
+            let none = Redactor::default();
+            crate::transport::finish(operation, &client.inner, &record, result, &none).map(
+                |mut response| {
+                    self.check_request_id(&body, &mut response);
+                    response
+                },
+            )
+        } else {
+            let mut tokens = Vec::new();
+            let mut collect = |t: &str| tokens.push(t.to_string());
+            body.validate(&mut private::Validator::visiting(
+                &self.shared.environment,
+                &mut collect,
+            ));
+            let redactor = Redactor::new(
+                self.shared
+                    .secret_values()
+                    .chain(tokens.iter().map(String::as_str)),
+            );
+            crate::transport::finish(operation, &client.inner, &record, result, &redactor)
+        };
         span.record("attempts", record.attempts);
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         if let Some(status) = record.status {
@@ -400,6 +454,41 @@ impl PlaidClient {
             Err(e) => tracing::debug!(error = %e, "plaid: request failed"),
         });
         result
+    }
+}
+
+impl PlaidClient {
+    /// A success's request id is kept only when it looks like Plaid's and holds no part of a
+    /// secret of this client or of the request; otherwise it is emptied, and a warning says so.
+    fn check_request_id<R: private::Dispatch>(&self, body: &R, response: &mut R::Response) {
+        use private::HasRequestId;
+        let Some(id) = response.request_id_mut() else {
+            return;
+        };
+        if id.is_empty() {
+            return;
+        }
+        let mut clean = crate::redact::request_id_shaped(id)
+            && self
+                .shared
+                .secret_values()
+                .all(|s| Redactor::new([s]).is_clean(id));
+        if clean {
+            let mut leaked = false;
+            let mut check = |token: &str| leaked |= !Redactor::new([token]).is_clean(id);
+            body.validate(&mut private::Validator::visiting(
+                &self.shared.environment,
+                &mut check,
+            ));
+            clean = !leaked;
+        }
+        if !clean {
+            id.clear();
+            tracing::warn!(
+                operation = R::OPERATION,
+                "plaid: the response's request id does not look like Plaid's and was dropped"
+            );
+        }
     }
 }
 

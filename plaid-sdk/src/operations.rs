@@ -792,11 +792,17 @@ impl crate::operation::private::HasRequestId for types::ProcessorTokenCreateResp
     fn request_id(&self) -> &str {
         &self.request_id
     }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
 }
 impl crate::operation::private::HasRequestId
 for types::ProcessorTokenPermissionsSetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
     }
 }
 impl crate::operation::private::HasRequestId
@@ -804,16 +810,25 @@ for types::ProcessorTokenPermissionsGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
 }
 impl crate::operation::private::HasRequestId
 for types::ProcessorStripeBankAccountTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
 }
 impl crate::operation::private::HasRequestId for types::ItemRemoveResponse {
     fn request_id(&self) -> &str {
         &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
     }
 }
 impl crate::operation::private::HasRequestId
@@ -821,25 +836,40 @@ for types::SandboxPublicTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
 }
 impl crate::operation::private::HasRequestId for types::ItemPublicTokenExchangeResponse {
     fn request_id(&self) -> &str {
         &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
     }
 }
 impl crate::operation::private::HasRequestId for types::AccountsGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
 }
 impl crate::operation::private::HasRequestId for types::LinkTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
 }
 impl crate::operation::private::HasRequestId for types::ItemGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
     }
 }
 /// Every operation of this version of the SDK, in the order of `spec/operations.txt`.

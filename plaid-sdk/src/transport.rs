@@ -18,6 +18,7 @@ use reqwest::header::HeaderMap;
 use crate::environment::Environment;
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::generated;
+use crate::redact::Redactor;
 use crate::retry::{Decision, Outcome, RetryPolicy, decide, parse_retry_after};
 use crate::secret::ClientSecret;
 
@@ -45,6 +46,11 @@ pub(crate) struct Limits {
 }
 
 impl Shared {
+    /// The secrets this client holds (its Plaid secret, a gateway token), for redaction.
+    pub(crate) fn secret_values(&self) -> impl Iterator<Item = &str> {
+        self.secrets.iter().map(ClientSecret::expose_secret)
+    }
+
     pub(crate) fn new(
         environment: Environment,
         http: reqwest::Client,
@@ -158,14 +164,6 @@ impl Call {
 
     fn policy(&self) -> &RetryPolicy {
         self.options.retry.as_ref().unwrap_or(&self.shared.retry)
-    }
-
-    pub(crate) fn secrets(&self) -> Vec<&str> {
-        self.shared
-            .secrets
-            .iter()
-            .map(ClientSecret::expose_secret)
-            .collect()
     }
 
     /// Sends `request`, retrying as the policy allows, and hands the generated code a response
@@ -334,12 +332,11 @@ impl Call {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            // Kept as received (bounded); `finish` shows it only when it looks like Plaid's.
             let from_header = body
                 .headers
                 .get("plaid-request-id")
-                .and_then(|v| v.to_str().ok())
-                .filter(|id| crate::error::plausible_request_id(id))
-                .map(str::to_string);
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
             (retry_after, request_id_of(&body.bytes).or(from_header))
         };
         self.update(|r| {
@@ -415,16 +412,14 @@ fn rebuild(status: reqwest::StatusCode, body: Bytes, url: &reqwest::Url) -> reqw
     }
 }
 
-/// The `request_id` of a JSON body, if it has one, without parsing anything else.
+/// The `request_id` of a JSON body, if it has one, without parsing anything else. Not yet
+/// checked: see [`Redactor::request_id`].
 fn request_id_of(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Id {
         request_id: Option<String>,
     }
-    serde_json::from_slice::<Id>(body)
-        .ok()?
-        .request_id
-        .filter(|id| crate::error::plausible_request_id(id))
+    serde_json::from_slice::<Id>(body).ok()?.request_id
 }
 
 /// The `error_type` of a JSON error body, if it has one.
@@ -470,7 +465,7 @@ impl ClientHooks<Call> for generated::Client {
 }
 
 /// Turns what the generated method returned, and what the call recorded, into the SDK's
-/// result.
+/// result. Everything the server controlled that the error keeps goes through `redactor`.
 pub(crate) fn finish<T: serde::de::DeserializeOwned>(
     operation: &'static str,
     call: &Call,
@@ -479,13 +474,21 @@ pub(crate) fn finish<T: serde::de::DeserializeOwned>(
         progenitor_client::ResponseValue<T>,
         progenitor_client::Error<crate::PlaidError>,
     >,
+    redactor: &Redactor<'_>,
 ) -> Result<T, Error> {
+    let with_id = |e: Error, raw: Option<&str>| {
+        let shown = raw.and_then(|id| redactor.request_id(id));
+        let withheld = raw.is_some() && shown.is_none();
+        e.with_request_id(shown).with_request_id_withheld(withheld)
+    };
     let error = |kind| {
-        Error::new(kind)
-            .with_operation(operation)
-            .with_attempts(record.attempts)
-            .with_request_id(record.request_id.clone())
-            .with_retry_after(record.retry_after)
+        with_id(
+            Error::new(kind)
+                .with_operation(operation)
+                .with_attempts(record.attempts)
+                .with_retry_after(record.retry_after),
+            record.request_id.as_deref(),
+        )
     };
     let with_status = |e: Error| match record.status {
         Some(s) => e.with_status(s),
@@ -501,27 +504,29 @@ pub(crate) fn finish<T: serde::de::DeserializeOwned>(
             let status = value.status().as_u16();
             let mut plaid = value.into_inner();
             if plaid.is_plaid_shaped() {
-                plaid.scrub(&call.secrets());
+                plaid.redact(redactor);
                 Err(error(ErrorKind::Api(Box::new(plaid))).with_status(status))
             } else {
-                Err(unexpected(error, status, &record.body, call))
+                Err(unexpected(error, status, &record.body, redactor))
             }
         }
         Err(G::InvalidResponsePayload(body, e)) => match record.status {
             // A success's request id is not recorded up front; read it from the body here.
             Some(status) if (200..300).contains(&status) => {
-                Err(error(ErrorKind::Decode(decode_message::<T>(&body, &e)))
-                    .with_status(status)
-                    .with_request_id(request_id_of(&body)))
+                let message = redactor.text(&decode_message::<T>(&body, &e));
+                let e = error(ErrorKind::Decode(message)).with_status(status);
+                Err(with_id(e, request_id_of(&body).as_deref()))
             }
-            Some(status) => Err(unexpected(error, status, &body, call)),
-            None => Err(error(ErrorKind::Decode(decode_message::<T>(&body, &e)))),
+            Some(status) => Err(unexpected(error, status, &body, redactor)),
+            None => Err(error(ErrorKind::Decode(
+                redactor.text(&decode_message::<T>(&body, &e)),
+            ))),
         },
         Err(G::UnexpectedResponse(response)) => Err(unexpected(
             error,
             response.status().as_u16(),
             &record.body,
-            call,
+            redactor,
         )),
         Err(G::CommunicationError(e)) | Err(G::ResponseBodyError(e)) => {
             let error = if e.is_timeout() {
@@ -532,21 +537,24 @@ pub(crate) fn finish<T: serde::de::DeserializeOwned>(
             } else {
                 error(ErrorKind::Transport)
             };
-            Err(with_status(error).with_source(StrippedError::of(&e)))
+            Err(with_status(error).with_source(StrippedError::of(&e, redactor)))
         }
-        Err(other) => {
-            Err(with_status(error(ErrorKind::Transport))
-                .with_source(StrippedError(other.to_string())))
-        }
+        Err(other) => Err(with_status(error(ErrorKind::Transport))
+            .with_source(StrippedError(redactor.text(&other.to_string())))),
     }
 }
 
-fn unexpected(error: impl Fn(ErrorKind) -> Error, status: u16, body: &[u8], call: &Call) -> Error {
+fn unexpected(
+    error: impl Fn(ErrorKind) -> Error,
+    status: u16,
+    body: &[u8],
+    redactor: &Redactor<'_>,
+) -> Error {
     let e = error(ErrorKind::UnexpectedResponse).with_status(status);
     if body.is_empty() {
         e
     } else {
-        e.with_excerpt(crate::error::excerpt(body, &call.secrets()))
+        e.with_excerpt(crate::error::excerpt(body, redactor))
     }
 }
 
@@ -592,14 +600,14 @@ struct StrippedError(String);
 impl StrippedError {
     /// The innermost cause (such as `Connection refused (os error 111)`), which is what a
     /// reader needs; the outer layers only repeat that a request failed.
-    fn of(e: &reqwest::Error) -> Self {
+    fn of(e: &reqwest::Error, redactor: &Redactor<'_>) -> Self {
         let mut text = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
             text = s.to_string();
             source = s.source();
         }
-        StrippedError(text)
+        StrippedError(redactor.text(&text))
     }
 }
 
@@ -673,7 +681,8 @@ pub mod fuzzing {
                     Err(e) => Err(G::CommunicationError(e)),
                 };
                 let record = call.take_record();
-                match finish("processor_token_create", call, &record, result) {
+                let redactor = Redactor::new(client.shared.secret_values());
+                match finish("processor_token_create", call, &record, result, &redactor) {
                     Ok(value) => {
                         let _ = format!("{value:?}");
                     }

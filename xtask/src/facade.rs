@@ -301,16 +301,20 @@ pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> String {
             continue;
         }
         let response = &model.structs[&op.response];
-        let expr = match response.fields.iter().find(|f| f.json == "request_id") {
-            Some(f) if option_inner(&f.ty).is_some() => {
-                "self.request_id.as_deref().unwrap_or_default()"
-            }
-            Some(_) => "&self.request_id",
-            None => "\"\"",
+        let (get, get_mut) = match response.fields.iter().find(|f| f.json == "request_id") {
+            Some(f) if option_inner(&f.ty).is_some() => (
+                "self.request_id.as_deref().unwrap_or_default()",
+                "self.request_id.as_mut()",
+            ),
+            Some(_) => (
+                "&self.request_id",
+                "::std::option::Option::Some(&mut self.request_id)",
+            ),
+            None => ("\"\"", "::std::option::Option::None"),
         };
         let _ = writeln!(
             out,
-            "impl {RT}::HasRequestId for types::{} {{ fn request_id(&self) -> &str {{ {expr} }} }}",
+            "impl {RT}::HasRequestId for types::{} {{ fn request_id(&self) -> &str {{ {get} }} fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {{ {get_mut} }} }}",
             op.response
         );
     }

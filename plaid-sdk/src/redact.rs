@@ -1,0 +1,351 @@
+//! The one redaction of everything a server (or a proxy, or anything in between) controls that
+//! the SDK shows: Plaid error fields, excerpts of unexpected bodies, request ids, decode
+//! messages, transport errors. Every rendering (`Display`, `Debug`, the source chain, tracing
+//! spans, what tools print) shows text that went through here once, when the error was built.
+//!
+//! What counts as secret: the values the client holds (its secret, a gateway token) and the
+//! tokens of the request being sent, compared as the headers send them (trimmed), and
+//! anything token-shaped (`access-…`, `processor-…`, `btok_…`) wherever it starts. A text is
+//! also read JSON-unescaped and percent-decoded; when one of those views still shows
+//! something secret, or a run of 8 characters of a known secret survives (a secret cut in
+//! two), the whole text is withheld.
+
+use serde_json::Value;
+
+/// What replaces a secret.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// What replaces a whole text that could not be cleaned word by word.
+pub(crate) const WITHHELD: &str = "[withheld: it held something secret-shaped]";
+
+/// The prefixes of Plaid's tokens (and Stripe's bank account tokens).
+const TOKEN_PREFIXES: [&str; 6] = [
+    "access-",
+    "processor-",
+    "public-",
+    "link-",
+    "user-",
+    "btok_",
+];
+
+/// The shortest run of a secret that must never be shown.
+const WINDOW: usize = 8;
+
+/// Secrets shorter than this are not searched for: they would match ordinary words.
+const MIN_SECRET: usize = 4;
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// Redacts texts against a set of known secrets.
+#[derive(Debug, Default)]
+pub(crate) struct Redactor<'a> {
+    secrets: Vec<&'a str>,
+}
+
+impl<'a> Redactor<'a> {
+    /// A redactor for these secrets (trimmed, as the headers send them; short ones ignored).
+    pub(crate) fn new(secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        Redactor {
+            secrets: secrets
+                .into_iter()
+                .map(str::trim)
+                .filter(|s| s.len() >= MIN_SECRET)
+                .collect(),
+        }
+    }
+
+    /// `text` with every known secret and token-shaped word replaced, or [`WITHHELD`] when
+    /// that is not enough (an escaped or encoded secret, or a part of one).
+    pub(crate) fn text(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.secrets {
+            if out.contains(secret) {
+                out = out.replace(secret, REDACTED);
+            }
+        }
+        let out = redact_token_words(&out);
+        if self.is_clean(&out) {
+            out
+        } else {
+            WITHHELD.to_string()
+        }
+    }
+
+    /// Whether `text` shows nothing secret: no token-shaped word and no run of a known secret,
+    /// read as it is, JSON-unescaped, and percent-decoded.
+    pub(crate) fn is_clean(&self, text: &str) -> bool {
+        let unescaped = json_unescape(text);
+        let views = [percent_decode(text), percent_decode(&unescaped), unescaped];
+        std::iter::once(text)
+            .chain(views.iter().map(String::as_str))
+            .all(|view| !has_token_word(view) && !self.secrets.iter().any(|s| has_window(view, s)))
+    }
+
+    /// A code Plaid sends (`error_type`, `error_code`): shown only when it looks like one of
+    /// Plaid's (upper-case letters, digits and `_`) and holds nothing secret.
+    pub(crate) fn code(&self, code: &str) -> Option<String> {
+        let shaped = code.len() <= 64
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        (shaped && self.is_clean(code)).then(|| code.to_string())
+    }
+
+    /// A request id, kept only when it looks like Plaid's and holds nothing secret.
+    pub(crate) fn request_id(&self, id: &str) -> Option<String> {
+        (request_id_shaped(id) && self.is_clean(id)).then(|| id.to_string())
+    }
+
+    /// Every string of a JSON value, keys included, redacted.
+    pub(crate) fn json(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = self.text(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (key, mut v) in entries {
+                    self.json(&mut v);
+                    map.insert(self.text(&key), v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Plaid's request ids: short, letters and digits (with `-` and `_` allowed), and not
+/// token-shaped. Cheap, for the hot path; [`Redactor::request_id`] also checks secrets.
+pub(crate) fn request_id_shaped(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !has_token_word(id)
+}
+
+/// Whether a token prefix followed by a token character starts anywhere in `text`.
+fn has_token_word(text: &str) -> bool {
+    TOKEN_PREFIXES.iter().any(|prefix| {
+        text.match_indices(prefix).any(|(i, _)| {
+            text[i + prefix.len()..]
+                .chars()
+                .next()
+                .is_some_and(is_token_char)
+        })
+    })
+}
+
+/// Replaces each token-shaped word, wherever it starts, by its prefix and [`REDACTED`].
+fn redact_token_words(text: &str) -> String {
+    if !has_token_word(text) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        for prefix in TOKEN_PREFIXES {
+            if let Some(after) = rest.strip_prefix(prefix)
+                && after.chars().next().is_some_and(is_token_char)
+            {
+                out.push_str(prefix);
+                out.push_str(REDACTED);
+                let end = after
+                    .find(|c: char| !is_token_char(c))
+                    .unwrap_or(after.len());
+                rest = &after[end..];
+                continue 'scan;
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// Whether `text` holds `secret`, or any run of [`WINDOW`] characters of it.
+fn has_window(text: &str, secret: &str) -> bool {
+    if secret.len() <= WINDOW {
+        return text.contains(secret);
+    }
+    (0..=secret.len() - WINDOW)
+        .filter(|&i| secret.is_char_boundary(i) && secret.is_char_boundary(i + WINDOW))
+        .any(|i| text.contains(&secret[i..i + WINDOW]))
+}
+
+/// `text` with JSON string escapes (`\n`, `\"`, `\u0061`, ...) decoded; anything malformed is
+/// kept as it is.
+fn json_unescape(text: &str) -> String {
+    if !text.contains('\\') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hex: String = chars.clone().take(4).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(decoded) if hex.len() == 4 => {
+                        out.push(decoded);
+                        for _ in 0..4 {
+                            chars.next();
+                        }
+                    }
+                    _ => out.push_str("\\u"),
+                }
+            }
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// `text` with `%XX` sequences (and `+`) decoded; invalid UTF-8 becomes U+FFFD.
+fn percent_decode(text: &str) -> String {
+    if !text.contains('%') && !text.contains('+') {
+        return text.to_string();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcd";
+
+    #[test]
+    fn known_secrets_and_token_words_are_replaced_wherever_they_start() {
+        let r = Redactor::new([SECRET]);
+        assert_eq!(
+            r.text(&format!("key {SECRET} and access-sandbox-1234")),
+            "key [redacted] and access-[redacted]"
+        );
+        // After an escape sequence or a percent-encoded quote: still a token.
+        assert_eq!(r.text("x\\naccess-sandbox-1"), "x\\naccess-[redacted]");
+        assert_eq!(
+            r.text("%22processor-sandbox-9%22"),
+            "%22processor-[redacted]%22"
+        );
+        assert_eq!(r.text("preaccess-x"), "preaccess-[redacted]");
+        // Ordinary prose stays.
+        assert_eq!(
+            r.text("the access token is invalid"),
+            "the access token is invalid"
+        );
+    }
+
+    #[test]
+    fn escaped_encoded_or_partial_secrets_withhold_the_whole_text() {
+        let r = Redactor::new([SECRET]);
+        for text in [
+            // JSON-escaped first letter.
+            "\\u0061ccess-sandbox-1".to_string(),
+            // Percent-encoded dash.
+            "access%2Dsandbox-1".to_string(),
+            // A run of 8 characters of the secret, as a cut would leave it.
+            format!("…{}", &SECRET[..12]),
+            // The secret percent-encoded letter by letter.
+            SECRET
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect::<String>(),
+        ] {
+            assert_eq!(r.text(&text), WITHHELD, "{text}");
+        }
+        assert_eq!(r.text("no secret here"), "no secret here");
+    }
+
+    #[test]
+    fn secrets_are_compared_trimmed_and_short_ones_ignored() {
+        let r = Redactor::new([" padded-secret-value \n", "abc"]);
+        assert_eq!(r.text("padded-secret-value"), REDACTED);
+        assert_eq!(r.text("abc"), "abc");
+    }
+
+    #[test]
+    fn codes_and_request_ids_must_look_like_plaids() {
+        let r = Redactor::new([SECRET]);
+        assert_eq!(
+            r.code("INVALID_ACCESS_TOKEN").as_deref(),
+            Some("INVALID_ACCESS_TOKEN")
+        );
+        assert_eq!(r.code("access-sandbox-1"), None);
+        assert_eq!(r.code("lower_case"), None);
+        assert_eq!(r.code("ITEM_LOGIN_REQUIRED").as_deref(), Some("ITEM_LOGIN_REQUIRED"));
+        assert_eq!(r.code("X_01234567"), None, "a run of the secret's digits");
+        let upper = Redactor::new(["ABCDEFGHIJKL"]);
+        assert_eq!(upper.code("X_ABCDEFGHIJ"), None, "a run of a secret");
+        assert_eq!(
+            r.request_id("xrQNYZ7Zoh6R7gV").as_deref(),
+            Some("xrQNYZ7Zoh6R7gV")
+        );
+        assert_eq!(r.request_id(&SECRET[2..14]), None);
+        assert_eq!(r.request_id("processor-sandbox-1"), None);
+        assert_eq!(r.request_id("a b"), None);
+        assert_eq!(r.request_id(""), None);
+    }
+
+    #[test]
+    fn json_values_are_redacted_keys_and_all() {
+        let r = Redactor::new([SECRET]);
+        let mut v = serde_json::json!({"error_message": format!("saw {SECRET}"), "access-sandbox-1": [1, "btok_abc"]});
+        r.json(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"error_message": "saw [redacted]", "access-[redacted]": [1, "btok_[redacted]"]})
+        );
+    }
+
+    #[test]
+    fn decoders_survive_any_input() {
+        for text in ["%", "%4", "%zz", "\\", "\\u12", "\\uZZZZ", "é%C3%A9", "+"] {
+            let _ = percent_decode(text);
+            let _ = json_unescape(text);
+        }
+        assert_eq!(percent_decode("a%2Db+c"), "a-b c");
+        assert_eq!(json_unescape("a\\u002Db\\n"), "a-b\n");
+    }
+}
