@@ -221,7 +221,21 @@ impl Config {
             None | Some("sandbox") => "https://sandbox.plaid.com".to_string(),
             Some("production") => "https://production.plaid.com".to_string(),
             Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
-                url.trim_end_matches('/').to_string()
+                match reqwest::Url::parse(url) {
+                    Ok(parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+                        // Not repeated: the password would reach the log.
+                        problems.push(
+                            "PLAID_GATEWAY_UPSTREAM must not carry a user name or password"
+                                .into(),
+                        );
+                        String::new()
+                    }
+                    Ok(_) => url.trim_end_matches('/').to_string(),
+                    Err(_) => {
+                        problems.push("PLAID_GATEWAY_UPSTREAM is not a URL".into());
+                        String::new()
+                    }
+                }
             }
             Some(_) => {
                 problems.push(
@@ -417,6 +431,25 @@ mod tests {
         assert!(config.callers[0].matches("tok"));
         assert!(!config.callers[0].matches("tok2"));
         assert!(!format!("{config:?}").contains("s3cret-value"));
+    }
+
+    #[test]
+    fn an_upstream_with_credentials_in_it_is_refused_without_repeating_them() {
+        let problems = Config::load(
+            vars(&[
+                ("PLAID_GATEWAY_UPSTREAM", "https://user:hunter2-pass@plaid.example"),
+                ("PLAID_CLIENT_ID", "id"),
+                ("PLAID_SECRET", "s3cret-value"),
+            ]),
+            None,
+        )
+        .expect_err("refused");
+        let text = problems.join("\n");
+        assert!(
+            text.contains("PLAID_GATEWAY_UPSTREAM must not carry a user name or password"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]

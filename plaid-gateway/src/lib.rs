@@ -78,10 +78,18 @@ impl Gateway {
     /// Binds `config.listen` and serves until dropped or shut down.
     pub async fn start(config: Config) -> std::io::Result<Gateway> {
         let listener = TcpListener::bind(config.listen).await?;
+        Gateway::start_on(listener, config)
+    }
+
+    /// Serves on a listener the caller bound (and so knows the address of before anything
+    /// starts) until dropped or shut down. Fails, serving nothing, when the settings are
+    /// unusable.
+    pub fn start_on(listener: TcpListener, config: Config) -> std::io::Result<Gateway> {
         let addr = listener.local_addr()?;
+        let state = Arc::new(state(config)?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let _ = serve(listener, config, async {
+            let _ = serve_state(listener, state, async {
                 let _ = stopped.await;
             })
             .await;
@@ -113,7 +121,14 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let state = Arc::new(state(config)?);
+    serve_state(listener, Arc::new(state(config)?), shutdown).await
+}
+
+async fn serve_state(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -142,6 +157,18 @@ pub async fn serve(
 }
 
 fn state(config: Config) -> std::io::Result<State> {
+    let upstream = reqwest::Url::parse(&config.upstream).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("the upstream is not a URL: {e}"),
+        )
+    })?;
+    if !upstream.username().is_empty() || upstream.password().is_some() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the upstream URL must not carry a user name or password",
+        ));
+    }
     let invalid = |what: &str| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -256,6 +283,7 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
     if parts.method == Method::GET && parts.uri.path() == "/healthz" {
         return json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#));
     }
+    let presented = caller_token(&parts.headers).unwrap_or_default();
     let Some(caller) = authenticate(&state.config.callers, caller_token(&parts.headers)) else {
         log(None, None, StatusCode::UNAUTHORIZED, started, None);
         return refuse(
@@ -325,7 +353,7 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             concat!("plaid-gateway/", env!("CARGO_PKG_VERSION")),
         )
         .timeout(state.config.upstream_timeout)
-        .body(body)
+        .body(body.clone())
         .send()
         .await;
     let response = match upstream {
@@ -370,14 +398,18 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             return refuse(status, code, message);
         }
     };
+    // Logged only when it looks like Plaid's and repeats nothing secret: not the Plaid
+    // secret, not the caller's token, not a run of what the caller sent (its access token).
+    let sent = String::from_utf8_lossy(&body);
     let request_id = serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
         .and_then(|v| v.get("request_id")?.as_str().map(str::to_string))
         .filter(|id| {
-            id.len() <= 64
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            plaid_sdk::redaction::plaid_request_id(
+                id,
+                &[state.config.secret.expose(), presented, &sent],
+            )
+            .is_some()
         });
     log(
         Some(caller),

@@ -45,6 +45,12 @@ pub use generated::{ErrorType, Processor, Product};
 pub use operation::{OperationInfo, Pending, Request};
 pub use operations::OPERATIONS;
 pub use retry::RetryPolicy;
+
+/// Redaction of text that servers (or callers) control, as the SDK applies it to its own
+/// errors: for logs of your own.
+pub mod redaction {
+    pub use crate::redact::public::{plaid_request_id, redact};
+}
 pub use secret::{
     AccessToken, ClientSecret, ProcessorToken, PublicToken, StripeBankAccountToken, UserToken,
 };

@@ -166,14 +166,21 @@ fn redact_token_words(text: &str) -> String {
     out
 }
 
-/// Whether `text` holds `secret`, or any run of [`WINDOW`] characters of it.
+/// Whether `text` holds `secret`, or any run of [`WINDOW`] bytes of it. The runs of the
+/// shorter of the two are looked for in the longer.
 fn has_window(text: &str, secret: &str) -> bool {
     if secret.len() <= WINDOW {
         return text.contains(secret);
     }
-    (0..=secret.len() - WINDOW)
-        .filter(|&i| secret.is_char_boundary(i) && secret.is_char_boundary(i + WINDOW))
-        .any(|i| text.contains(&secret[i..i + WINDOW]))
+    let (short, long) = if text.len() < secret.len() {
+        (text, secret)
+    } else {
+        (secret, text)
+    };
+    short.len() >= WINDOW
+        && (0..=short.len() - WINDOW)
+            .filter(|&i| short.is_char_boundary(i) && short.is_char_boundary(i + WINDOW))
+            .any(|i| long.contains(&short[i..i + WINDOW]))
 }
 
 /// `text` with JSON string escapes (`\n`, `\"`, `\u0061`, ...) decoded; anything malformed is
@@ -248,6 +255,27 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The redaction the SDK applies to what servers send, for logs and errors of your own (the
+/// gateway logs through it): known secrets and token-shaped words replaced, and a text that
+/// still shows something secret once JSON-unescaped or percent-decoded withheld whole.
+pub mod public {
+    use super::Redactor;
+
+    /// `text` with every secret of `secrets` (and any run of 8 characters of one) and every
+    /// token-shaped word (`access-…`, `processor-…`, `btok_…`) removed.
+    pub fn redact(text: &str, secrets: &[&str]) -> String {
+        Redactor::new(secrets.iter().copied()).text(text)
+    }
+
+    /// `id` if it looks like one of Plaid's request ids (letters, digits, `-` and `_`, at most
+    /// 64) and shares no run of 8 characters with any of `secrets`.
+    pub fn plaid_request_id<'a>(id: &'a str, secrets: &[&str]) -> Option<&'a str> {
+        Redactor::new(secrets.iter().copied())
+            .request_id(id)
+            .map(|_| id)
+    }
 }
 
 #[cfg(test)]

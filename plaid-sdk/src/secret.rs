@@ -66,7 +66,7 @@ macro_rules! secret_type {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({}[redacted])"), kind_prefix(&self.0))
+                write!(f, concat!(stringify!($name), "({}[redacted])"), Self::shown_prefix(&self.0))
             }
         }
 
@@ -91,8 +91,35 @@ macro_rules! secret_type {
 }
 
 secret_type!(
-    /// Your Plaid secret for one environment, sent as the `PLAID-SECRET` header.
+    /// Your Plaid secret for one environment, sent as the `PLAID-SECRET` header, or a token
+    /// of your own for a gateway. Its value is chosen by whoever made it, so its `Debug` shows
+    /// nothing of it, not even a prefix.
     ClientSecret
+);
+
+impl ClientSecret {
+    fn shown_prefix(_: &str) -> &'static str {
+        ""
+    }
+}
+
+/// The public part of a Plaid token: its kind and environment (`access-sandbox-`).
+macro_rules! plaid_token_prefix {
+    ($($name:ident),*) => {$(
+        impl $name {
+            fn shown_prefix(value: &str) -> &str {
+                kind_prefix(value)
+            }
+        }
+    )*};
+}
+
+plaid_token_prefix!(
+    AccessToken,
+    ProcessorToken,
+    PublicToken,
+    StripeBankAccountToken,
+    UserToken
 );
 
 secret_type!(
@@ -140,6 +167,11 @@ mod tests {
         );
         assert_eq!(
             format!("{:?}", ClientSecret::new("0123456789abcdef")),
+            "ClientSecret([redacted])"
+        );
+        // A caller-chosen value shows nothing of itself, even when it looks like a token.
+        assert_eq!(
+            format!("{:?}", ClientSecret::new("access-sandbox-mine")),
             "ClientSecret([redacted])"
         );
         // A value with dashes but no lowercase kind prefix shows nothing of itself.
