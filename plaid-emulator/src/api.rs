@@ -103,6 +103,8 @@ pub(crate) async fn handle(state: &State, parts: &http::request::Parts, body: &[
     if let Some(fault) = fault {
         match fault {
             Fault::Delay(delay) => tokio::time::sleep(delay).await,
+            Fault::Hold(gate) => gate.pass().await,
+            Fault::EchoRequest { status } => return echo_reply(status, parts, body),
             other => return fault_reply(other),
         }
     }
@@ -110,6 +112,29 @@ pub(crate) async fn handle(state: &State, parts: &http::request::Parts, body: &[
         Ok(value) => json_reply(200, &value),
         Err(refusal) => refusal.reply(),
     }
+}
+
+/// What a proxy that echoes its request would answer.
+fn echo_reply(status: u16, parts: &http::request::Parts, body: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(body);
+    let headers: Vec<String> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v.as_bytes())))
+        .collect();
+    let access_token = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("access_token")?.as_str().map(str::to_string));
+    json_reply(
+        status,
+        &json!({
+            "error_type": "INVALID_REQUEST",
+            "error_code": "ECHO",
+            "error_message": format!("you sent {text} with {}", headers.join("; ")),
+            "display_message": null,
+            "request_id": access_token,
+        }),
+    )
 }
 
 fn fault_reply(fault: Fault) -> Reply {
@@ -139,7 +164,9 @@ fn fault_reply(fault: Fault) -> Reply {
             body: b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
         },
         Fault::DropConnection => Reply::Drop,
-        Fault::Delay(_) => error_reply(500, "API_ERROR", "INTERNAL_SERVER_ERROR", "unreachable fault"),
+        Fault::Delay(_) | Fault::Hold(_) | Fault::EchoRequest { .. } => {
+            error_reply(500, "API_ERROR", "INTERNAL_SERVER_ERROR", "unreachable fault")
+        }
     }
 }
 

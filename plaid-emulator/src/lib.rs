@@ -314,6 +314,49 @@ pub enum Fault {
     BadGatewayHtml,
     /// Close the connection without answering.
     DropConnection,
+    /// Hold the request until the gate opens, then answer normally: a request that stays in
+    /// flight exactly as long as a test needs, with no timing involved.
+    Hold(Gate),
+    /// Behave like a misbehaving proxy that echoes what it received: answer with this status
+    /// and a Plaid-shaped error whose `error_message` holds the raw request (body and every
+    /// header value) and whose `request_id` is the request's `access_token`.
+    EchoRequest {
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+/// Opens held requests ([`Fault::Hold`]); clones share one gate.
+#[derive(Clone, Debug)]
+pub struct Gate(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Gate(std::sync::Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+
+    /// Lets every request held now or later through.
+    pub fn open(&self) {
+        self.0.close();
+    }
+
+    async fn pass(&self) {
+        // Closed means open: `acquire` fails at once for every waiter, now and later.
+        let _ = self.0.acquire().await;
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// A request as the emulator received it.

@@ -225,8 +225,7 @@ impl Config {
                     Ok(parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
                         // Not repeated: the password would reach the log.
                         problems.push(
-                            "PLAID_GATEWAY_UPSTREAM must not carry a user name or password"
-                                .into(),
+                            "PLAID_GATEWAY_UPSTREAM must not carry a user name or password".into(),
                         );
                         String::new()
                     }
@@ -437,7 +436,10 @@ mod tests {
     fn an_upstream_with_credentials_in_it_is_refused_without_repeating_them() {
         let problems = Config::load(
             vars(&[
-                ("PLAID_GATEWAY_UPSTREAM", "https://user:hunter2-pass@plaid.example"),
+                (
+                    "PLAID_GATEWAY_UPSTREAM",
+                    "https://user:hunter2-pass@plaid.example",
+                ),
                 ("PLAID_CLIENT_ID", "id"),
                 ("PLAID_SECRET", "s3cret-value"),
             ]),

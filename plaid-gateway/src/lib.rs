@@ -201,6 +201,15 @@ fn state(config: Config) -> std::io::Result<State> {
 type Reply = hyper::Response<Full<Bytes>>;
 
 /// A refusal in Plaid's error shape.
+/// `YYYY-MM-DD`, the form of Plaid's API versions.
+fn is_version_date(v: &[u8]) -> bool {
+    v.len() == 10
+        && v.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
+}
+
 fn refuse(status: StatusCode, code: &str, message: &str) -> Reply {
     let body = serde_json::json!({
         "error_type": "GATEWAY_ERROR",
@@ -334,12 +343,24 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             );
         }
     };
-    let version = parts
-        .headers
-        .get("plaid-version")
-        .filter(|v| !v.is_empty())
-        .cloned()
-        .unwrap_or_else(|| state.default_version.clone());
+    let version = match parts.headers.get("plaid-version").filter(|v| !v.is_empty()) {
+        None => state.default_version.clone(),
+        Some(v) if is_version_date(v.as_bytes()) => v.clone(),
+        Some(_) => {
+            log(
+                Some(caller),
+                Some(operation),
+                StatusCode::BAD_REQUEST,
+                started,
+                None,
+            );
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "INVALID_PLAID_VERSION",
+                "Plaid-Version must be an API version date such as 2020-09-14",
+            );
+        }
+    };
     // Only these headers go upstream: nothing the caller sent besides Plaid-Version.
     let upstream = state
         .http

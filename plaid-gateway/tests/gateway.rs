@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use plaid_emulator::{Emulator, Fault};
+use plaid_emulator::{Emulator, Fault, Gate};
 use plaid_gateway::{Caller, Config, Gateway, hash_token};
 use plaid_sdk::{Environment, ErrorKind, PlaidClient, Processor, Product, RetryPolicy};
 
@@ -111,6 +111,60 @@ async fn every_sdk_operation_works_through_the_gateway() {
         );
     }
     assert_eq!(emulator.request_count(), 9);
+}
+
+#[tokio::test]
+async fn a_callers_plaid_version_goes_upstream_and_a_malformed_one_is_refused() {
+    let (emulator, gateway) = setup(|_| {}).await;
+    let item = emulator.add_item();
+    let body = serde_json::json!({ "access_token": item.access_token }).to_string();
+    let send = async |version: Option<&str>| {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/plaid/accounts/get", gateway.url()))
+            .header("x-gateway-token", CALLER_TOKEN)
+            .body(body.clone());
+        if let Some(v) = version {
+            request = request.header("plaid-version", v);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let reply: serde_json::Value = response.json().await.expect("json");
+        (status, reply)
+    };
+    let (status, _) = send(Some("2021-03-15")).await;
+    assert_eq!(status, 200);
+    let (status, _) = send(None).await;
+    assert_eq!(status, 200);
+    let seen: Vec<Option<String>> = emulator
+        .requests()
+        .iter()
+        .map(|r| r.header("plaid-version").map(str::to_string))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            Some("2021-03-15".to_string()),
+            Some("2020-09-14".to_string())
+        ],
+        "the caller's version, then the gateway's default"
+    );
+    for bad in ["latest", "2021-3-15", "2021-03-15; x=1"] {
+        let (status, reply) = send(Some(bad)).await;
+        assert_eq!(
+            (
+                status,
+                reply["error_type"].as_str(),
+                reply["error_code"].as_str()
+            ),
+            (400, Some("GATEWAY_ERROR"), Some("INVALID_PLAID_VERSION")),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        emulator.request_count(),
+        2,
+        "nothing malformed went upstream"
+    );
 }
 
 #[tokio::test]
@@ -240,11 +294,12 @@ async fn no_path_spelling_reaches_an_operation_outside_the_allow_list() {
 
 #[tokio::test]
 async fn the_gateways_own_failures_have_their_statuses() {
-    // Upstream unreachable.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    // Upstream unreachable: a port held bound but not listening refuses every connection,
+    // and no other test can take it meanwhile.
+    let held = tokio::net::TcpSocket::new_v4().expect("socket");
+    held.bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let closed = held.local_addr().expect("addr").port();
     let mut config = Config::new(
         &format!("http://127.0.0.1:{closed}"),
         "id",
@@ -268,17 +323,15 @@ async fn the_gateways_own_failures_have_their_statuses() {
         .await
         .expect("health");
     assert_eq!(health.status().as_u16(), 200);
+    drop(held);
 
-    // Upstream too slow, and the gateway full.
-    let (emulator, gateway) = setup(|c| {
-        // Long enough that the second request surely arrives while the first holds the slot.
-        c.upstream_timeout = Duration::from_secs(2);
-        c.concurrency = 1;
-    })
-    .await;
-    emulator.inject(Fault::Delay(Duration::from_secs(30)), 1);
+    // The gateway full: its one slot is held by a request that upstream keeps until the gate
+    // opens, so the second request surely finds it taken.
+    let (emulator, gateway) = setup(|c| c.concurrency = 1).await;
+    let gate = Gate::new();
+    emulator.inject(Fault::Hold(gate.clone()), 1);
     let url = gateway.url();
-    let slow = tokio::spawn(async move {
+    let held_request = tokio::spawn(async move {
         reqwest::Client::new()
             .post(format!("{url}/plaid/accounts/get"))
             .header("x-gateway-token", CALLER_TOKEN)
@@ -289,7 +342,7 @@ async fn the_gateways_own_failures_have_their_statuses() {
             .status()
             .as_u16()
     });
-    // Wait until the slow request holds the only slot (it has reached the emulator).
+    // The held request has reached upstream, so it holds the only slot.
     while emulator.request_count() == 0 {
         tokio::task::yield_now().await;
     }
@@ -304,15 +357,34 @@ async fn the_gateways_own_failures_have_their_statuses() {
         (status, reply["error_code"].as_str()),
         (503, Some("OVERLOADED"))
     );
-    assert_eq!(slow.await.expect("task"), 504);
+    gate.open();
+    assert_eq!(
+        held_request.await.expect("task"),
+        400,
+        "the held request was answered (the emulator refuses its empty body)"
+    );
     assert_eq!(
         emulator.request_count(),
         1,
         "the refused request never went upstream"
     );
 
+    // Upstream too slow: a request held past the gateway's upstream timeout.
+    let (emulator, gateway) = setup(|c| c.upstream_timeout = Duration::from_millis(200)).await;
+    let gate = Gate::new();
+    emulator.inject(Fault::Hold(gate.clone()), 10);
+    let (status, reply) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &[("x-gateway-token", CALLER_TOKEN)],
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error_code"].as_str()),
+        (504, Some("UPSTREAM_TIMEOUT"))
+    );
     // Through the SDK, the gateway's 504 is a retryable error with its code.
-    emulator.inject(Fault::Delay(Duration::from_secs(30)), 1);
     let err = sdk(&gateway, CALLER_TOKEN)
         .accounts_get("access-sandbox-x")
         .await
@@ -323,13 +395,15 @@ async fn the_gateways_own_failures_have_their_statuses() {
         (Some(504), Some("UPSTREAM_TIMEOUT"))
     );
     assert!(err.is_retryable());
+    gate.open();
 }
 
 #[tokio::test]
 async fn shutdown_lets_requests_in_flight_finish() {
     let (emulator, gateway) = setup(|_| {}).await;
     let item = emulator.add_item();
-    emulator.inject(Fault::Delay(Duration::from_millis(300)), 1);
+    let gate = Gate::new();
+    emulator.inject(Fault::Hold(gate.clone()), 1);
     let url = gateway.url();
     let token = item.access_token.clone();
     let in_flight = tokio::spawn(async move {
@@ -347,12 +421,19 @@ async fn shutdown_lets_requests_in_flight_finish() {
         tokio::task::yield_now().await;
     }
     let url = gateway.url();
-    gateway.shutdown().await;
+    let shutdown = tokio::spawn(gateway.shutdown());
+    // The gateway stops accepting while the held request is still in flight.
+    while reqwest::get(format!("{url}/healthz")).await.is_ok() {
+        tokio::task::yield_now().await;
+    }
+    assert!(!in_flight.is_finished(), "the request is still held");
+    gate.open();
     assert_eq!(
         in_flight.await.expect("task"),
         200,
         "the request in flight completed"
     );
+    shutdown.await.expect("shutdown");
     assert!(
         reqwest::get(format!("{url}/healthz")).await.is_err(),
         "no new connection after shutdown"

@@ -44,13 +44,21 @@ async fn no_secret_token_or_body_in_logs_or_responses() {
         "gw-plaid-secret-91b2",
         vec![Caller::new("notebook", &hash_token(CALLER_TOKEN)).expect("caller")],
     );
-    let gateway = Gateway::start(config).await.expect("gateway");
+    let gateway = Gateway::start(config.clone()).await.expect("gateway");
     let http = reqwest::Client::new();
     let mut responses = String::new();
+    let mut sent = 0;
     let bodies = [
         serde_json::json!({"access_token": item.access_token, "account_id": item.accounts[0].account_id, "processor": "dwolla"}),
         serde_json::json!({"access_token": item.access_token}),
         serde_json::json!({"access_token": "access-sandbox-unknown-4444", "secret": "caller-sent-secret"}),
+    ];
+    // Both ways of presenting a caller token, right and wrong.
+    let presented = [
+        ("x-gateway-token", CALLER_TOKEN.to_string()),
+        ("x-gateway-token", "wrong-token-x".to_string()),
+        ("authorization", format!("Bearer {CALLER_TOKEN}")),
+        ("authorization", "Bearer wrong-token-x".to_string()),
     ];
     for path in [
         "/processor/token/create",
@@ -59,20 +67,105 @@ async fn no_secret_token_or_body_in_logs_or_responses() {
         "/institutions/get",
     ] {
         for body in &bodies {
-            for token in [CALLER_TOKEN, "wrong-token-x"] {
+            for (header, value) in &presented {
                 let response = http
                     .post(format!("{}{path}", gateway.url()))
-                    .header("x-gateway-token", token)
+                    .header(*header, value)
                     .json(body)
                     .send()
                     .await
                     .expect("send");
+                sent += 1;
                 responses.push_str(&format!("{:?}\n", response.headers()));
                 responses.push_str(&response.text().await.expect("body"));
                 responses.push('\n');
             }
         }
     }
+    // An upstream that echoes the request, with the access token as its request id.
+    emulator.inject(plaid_emulator::Fault::EchoRequest { status: 400 }, 2);
+    for (header, value) in &presented[..1] {
+        for _ in 0..2 {
+            let response = http
+                .post(format!("{}/accounts/get", gateway.url()))
+                .header(*header, value)
+                .json(&bodies[1])
+                .send()
+                .await
+                .expect("send");
+            sent += 1;
+            assert_eq!(response.status().as_u16(), 400);
+            let _ = response.text().await;
+        }
+    }
+    // The gateway's own refusals: 413, and 502/503/504 through gateways in front of a port
+    // that refuses connections, a held upstream, and a slow one.
+    let too_big = http
+        .post(format!("{}/accounts/get", gateway.url()))
+        .header("x-gateway-token", CALLER_TOKEN)
+        .body(format!(
+            r#"{{"access_token":"{}","pad":"{}"}}"#,
+            item.access_token,
+            "x".repeat(128 * 1024)
+        ))
+        .send()
+        .await
+        .expect("send");
+    sent += 1;
+    assert_eq!(too_big.status().as_u16(), 413);
+    responses.push_str(&too_big.text().await.expect("body"));
+
+    let held = tokio::net::TcpSocket::new_v4().expect("socket");
+    held.bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let mut unreachable = config.clone();
+    unreachable.upstream = format!("http://{}", held.local_addr().expect("addr"));
+    let gate = plaid_emulator::Gate::new();
+    let mut full = config.clone();
+    full.concurrency = 1;
+    let mut slow = config.clone();
+    slow.upstream_timeout = std::time::Duration::from_millis(100);
+    let unreachable = Gateway::start(unreachable).await.expect("gateway");
+    let full = Gateway::start(full).await.expect("gateway");
+    let slow = Gateway::start(slow).await.expect("gateway");
+    let post = |url: String| {
+        let http = http.clone();
+        let body = bodies[1].clone();
+        async move {
+            let response = http
+                .post(format!("{url}/accounts/get"))
+                .header("x-gateway-token", CALLER_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            (
+                response.status().as_u16(),
+                response.text().await.expect("body"),
+            )
+        }
+    };
+    let (status, text) = post(unreachable.url()).await;
+    assert_eq!(status, 502, "{text}");
+    responses.push_str(&text);
+    emulator.inject(plaid_emulator::Fault::Hold(gate.clone()), 2);
+    let before = emulator.request_count();
+    let holder = tokio::spawn(post(full.url()));
+    while emulator.request_count() == before {
+        tokio::task::yield_now().await;
+    }
+    let (status, text) = post(full.url()).await;
+    assert_eq!(status, 503, "{text}");
+    responses.push_str(&text);
+    let (status, text) = post(slow.url()).await;
+    assert_eq!(status, 504, "{text}");
+    responses.push_str(&text);
+    gate.open();
+    // Answered once released (400: the Item was removed above).
+    assert_eq!(holder.await.expect("task").0, 400);
+    sent += 4;
+    drop(held);
+
     let logs = String::from_utf8(captured.0.lock().expect("logs").clone()).expect("utf8");
     assert!(
         logs.contains("caller=\"notebook\""),
@@ -99,9 +192,19 @@ async fn no_secret_token_or_body_in_logs_or_responses() {
             );
         }
     }
+    for status in [413, 502, 503, 504] {
+        assert!(
+            logs.contains(&format!("status={status}")),
+            "{status} logged:\n{logs}"
+        );
+    }
+    assert!(
+        logs.contains("request_id=\"-\"") && logs.contains("status=400"),
+        "the echoed request id is not logged:\n{logs}"
+    );
     assert_eq!(
         logs.lines().filter(|l| l.contains(" request ")).count(),
-        24,
+        sent,
         "one line per request:\n{logs}"
     );
 }

@@ -342,7 +342,10 @@ mod tests {
         );
         assert_eq!(r.code("access-sandbox-1"), None);
         assert_eq!(r.code("lower_case"), None);
-        assert_eq!(r.code("ITEM_LOGIN_REQUIRED").as_deref(), Some("ITEM_LOGIN_REQUIRED"));
+        assert_eq!(
+            r.code("ITEM_LOGIN_REQUIRED").as_deref(),
+            Some("ITEM_LOGIN_REQUIRED")
+        );
         assert_eq!(r.code("X_01234567"), None, "a run of the secret's digits");
         let upper = Redactor::new(["ABCDEFGHIJKL"]);
         assert_eq!(upper.code("X_ABCDEFGHIJ"), None, "a run of a secret");
