@@ -10,7 +10,10 @@
 //! `{"processor_token":…,"request_id":…}` and exits 0. On failure it prints the error on
 //! stderr, first as a sentence, then as one JSON line with its kind, status, `error_type`,
 //! `error_code` and `request_id`, and exits 1 (2 for bad arguments). It never prints a secret
-//! other than the token it was asked to create.
+//! other than the token it was asked to create: a "token" that repeats the access token or
+//! the client secret (a server echoing the request) is refused, not printed. `RUST_LOG`
+//! (`debug`, `trace`, `plaid_sdk=debug`, ...) sets what is logged on stderr; nothing secret
+//! is logged at any level.
 
 use std::process::ExitCode;
 
@@ -72,6 +75,13 @@ fn report(error: &Error) -> serde_json::Value {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
@@ -79,6 +89,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let secret = std::env::var("PLAID_SECRET").unwrap_or_default();
+    let access_token = args.access_token.clone();
     let result = async {
         let client = PlaidClient::from_env()?;
         client
@@ -87,6 +99,17 @@ async fn main() -> ExitCode {
     }
     .await;
     match result {
+        Ok(created)
+            if plaid_sdk::redaction::repeats_secret(
+                created.processor_token.expose_secret(),
+                &[&access_token, &secret],
+            ) =>
+        {
+            eprintln!(
+                "error: the server answered with a processor token that repeats the access token or the secret; not printed"
+            );
+            ExitCode::FAILURE
+        }
         Ok(created) => {
             let line = serde_json::json!({
                 "processor_token": created.processor_token.expose_secret(),

@@ -49,7 +49,7 @@ pub use retry::RetryPolicy;
 /// Redaction of text that servers (or callers) control, as the SDK applies it to its own
 /// errors: for logs of your own.
 pub mod redaction {
-    pub use crate::redact::public::{plaid_request_id, redact};
+    pub use crate::redact::public::{plaid_request_id, redact, repeats_secret};
 }
 pub use secret::{
     AccessToken, ClientSecret, ProcessorToken, PublicToken, StripeBankAccountToken, UserToken,

@@ -80,7 +80,27 @@ impl<'a> Redactor<'a> {
         let views = [percent_decode(text), percent_decode(&unescaped), unescaped];
         std::iter::once(text)
             .chain(views.iter().map(String::as_str))
-            .all(|view| !has_token_word(view) && !self.secrets.iter().any(|s| has_window(view, s)))
+            .all(|view| {
+                !has_token_word(view)
+                    && !self
+                        .secrets
+                        .iter()
+                        .any(|s| has_window(view, secret_part(s)))
+            })
+    }
+
+    /// Whether `text` repeats a run of 8 characters of a known secret, read as it is,
+    /// JSON-unescaped, or percent-decoded. Token-shaped words alone do not count.
+    pub(crate) fn repeats_secret(&self, text: &str) -> bool {
+        let unescaped = json_unescape(text);
+        let views = [percent_decode(text), percent_decode(&unescaped), unescaped];
+        std::iter::once(text)
+            .chain(views.iter().map(String::as_str))
+            .any(|view| {
+                self.secrets
+                    .iter()
+                    .any(|s| has_window(view, secret_part(s)))
+            })
     }
 
     /// A code Plaid sends (`error_type`, `error_code`): shown only when it looks like one of
@@ -164,6 +184,21 @@ fn redact_token_words(text: &str) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// The part of a secret that is secret: a token's `kind-environment-` prefix (such as
+/// `access-sandbox-`) is public, and shared by every token of its kind.
+fn secret_part(secret: &str) -> &str {
+    let mut dashes = secret.match_indices('-').map(|(i, _)| i);
+    if let (Some(_), Some(second)) = (dashes.next(), dashes.next())
+        && secret[..second]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-')
+        && secret.len() - second > WINDOW
+    {
+        return &secret[second + 1..];
+    }
+    secret
 }
 
 /// Whether `text` holds `secret`, or any run of [`WINDOW`] bytes of it. The runs of the
@@ -269,6 +304,13 @@ pub mod public {
         Redactor::new(secrets.iter().copied()).text(text)
     }
 
+    /// Whether `text` repeats a run of 8 characters of any of `secrets` (or a whole one, if
+    /// shorter), as it is or once JSON-unescaped or percent-decoded: a server echoing what it
+    /// was sent.
+    pub fn repeats_secret(text: &str, secrets: &[&str]) -> bool {
+        Redactor::new(secrets.iter().copied()).repeats_secret(text)
+    }
+
     /// `id` if it looks like one of Plaid's request ids (letters, digits, `-` and `_`, at most
     /// 64) and shares no run of 8 characters with any of `secrets`.
     pub fn plaid_request_id<'a>(id: &'a str, secrets: &[&str]) -> Option<&'a str> {
@@ -324,6 +366,20 @@ mod tests {
             assert_eq!(r.text(&text), WITHHELD, "{text}");
         }
         assert_eq!(r.text("no secret here"), "no secret here");
+    }
+
+    #[test]
+    fn a_tokens_public_prefix_is_not_a_secret_run() {
+        let r = Redactor::new(["access-sandbox-e1d2c3b4-a596"]);
+        assert!(!r.repeats_secret("processor-sandbox-0123"));
+        assert!(r.repeats_secret("e1d2c3b4"));
+        assert_eq!(secret_part("access-sandbox-e1d2c3b4-a596"), "e1d2c3b4-a596");
+        assert_eq!(secret_part("sEcReT-0f1e2d3c"), "sEcReT-0f1e2d3c");
+        assert_eq!(
+            secret_part("a-b-c"),
+            "a-b-c",
+            "too short a tail to stand alone"
+        );
     }
 
     #[test]
