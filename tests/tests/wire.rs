@@ -8,7 +8,7 @@ use plaid_sdk::{
     Environment, ErrorKind, ErrorType, InvalidInput, PlaidClient, Processor, RetryPolicy,
 };
 use plaid_sdk_tests::{
-    Action, RecordingSleeper, ScriptedServer, closed_port, json, json_retry_after, plaid_error,
+    Action, ClosedPort, RecordingSleeper, ScriptedServer, json, json_retry_after, plaid_error,
 };
 
 const SECRET: &str = "wire-test-secret-9f8e7d";
@@ -225,7 +225,18 @@ async fn a_503_twice_then_success_takes_three_hits() {
     assert_eq!(server.hits(), 3);
     let delays = sleeper.delays();
     assert_eq!(delays.len(), 2);
-    assert!(delays[1] > delays[0] / 2, "backoff grows: {delays:?}");
+    // The default policy: a step of 250 ms that doubles, each delay between half and all of
+    // its step. A constant delay cannot meet both ranges and the strict growth.
+    let ms = Duration::from_millis;
+    assert!(
+        (ms(125)..ms(250)).contains(&delays[0]),
+        "first delay within its step: {delays:?}"
+    );
+    assert!(
+        (ms(250)..ms(500)).contains(&delays[1]),
+        "second delay within the doubled step: {delays:?}"
+    );
+    assert!(delays[1] > delays[0], "backoff grows: {delays:?}");
 }
 
 #[tokio::test]
@@ -362,11 +373,10 @@ async fn a_stalled_server_times_out_within_the_bound() {
 
 #[tokio::test]
 async fn a_refused_connection_is_a_connect_error_after_retries() {
+    let closed = ClosedPort::new();
     let sleeper = RecordingSleeper::new();
     let client = PlaidClient::builder()
-        .environment(
-            Environment::custom(&format!("http://127.0.0.1:{}", closed_port())).expect("url"),
-        )
+        .environment(Environment::custom(&closed.url()).expect("url"))
         .credentials("id", SECRET)
         .retry_policy(RetryPolicy::default().sleeper(sleeper.clone()))
         .build()
