@@ -356,11 +356,19 @@ async fn a_malformed_success_body_names_the_missing_field() {
 #[tokio::test]
 async fn a_stalled_server_times_out_within_the_bound() {
     let (server, client, _) = setup(Action::Stall).await;
+    let started = std::time::Instant::now();
     let err = client
         .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
         .timeout(Duration::from_millis(300))
         .await
         .expect_err("stall");
+    let elapsed = started.elapsed();
+    // The call's own bound applied: not before it, and far from the 30 s default (the upper
+    // margin is wide so that a loaded machine cannot fail it).
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
     assert!(err.is_timeout(), "{err:?}");
     assert!(
         err.to_string()
