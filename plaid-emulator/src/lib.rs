@@ -1,7 +1,8 @@
 //! An offline emulator of Plaid's processor-token API and its neighbours, for tests and demos:
 //! `/processor/token/create`, `/processor/token/permissions/set` and `/get`,
-//! `/processor/stripe/bank_account_token/create`, `/item/remove`, `/sandbox/public_token/create`,
-//! `/item/public_token/exchange` and `/accounts/get`.
+//! `/processor/stripe/bank_account_token/create`, `/item/remove`, `/item/get`,
+//! `/link/token/create`, `/sandbox/public_token/create`, `/item/public_token/exchange` and
+//! `/accounts/get`: every operation of `plaid_sdk::OPERATIONS`.
 //!
 //! [`Emulator::start`] serves on `127.0.0.1` with a port the OS picks and stops when the value
 //! is dropped. It checks credentials, `Plaid-Version` and request bodies the way Plaid
