@@ -8,12 +8,10 @@
 //! and a processor token (their `kind-environment-` prefix is public). One test in its own
 //! binary: it installs a global subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use plaid_sdk::{Environment, PlaidClient, Processor, RetryPolicy};
-use plaid_sdk_tests::{Action, ScriptedServer};
+use plaid_sdk_tests::{Action, Captured, ScriptedServer};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -268,19 +266,6 @@ fn renderings<T: std::fmt::Debug>(result: &Result<T, plaid_sdk::Error>) -> Strin
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn no_part_of_a_secret_reaches_any_rendering_or_the_trace_log() {
     let captured = Captured::default();
@@ -348,7 +333,7 @@ fn no_part_of_a_secret_reaches_any_rendering_or_the_trace_log() {
         })
         .expect("no leak");
 
-    let logs = String::from_utf8(captured.0.lock().expect("logs").clone()).expect("utf8 logs");
+    let logs = captured.text();
     assert!(
         logs.contains("the log bridge is installed"),
         "log records reach the subscriber"

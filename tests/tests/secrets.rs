@@ -3,30 +3,17 @@
 //!
 //! One test in its own binary, because it installs a global tracing subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use plaid_sdk::{Environment, PlaidClient, Processor, RetryPolicy};
-use plaid_sdk_tests::{Action, ClosedPort, RecordingSleeper, ScriptedServer, json, plaid_error};
+use plaid_sdk_tests::{
+    Action, Captured, ClosedPort, RecordingSleeper, ScriptedServer, json, plaid_error,
+};
 
 const SECRET: &str = "sEcReT-0f1e2d3c4b5a";
 const GATEWAY_TOKEN: &str = "gw-tok-77aa88bb99cc";
 const ACCESS_TAIL: &str = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a";
 const TOKEN_TAIL: &str = "tok-5544332211";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn assert_clean(what: &str, text: &str) {
     for secret in [SECRET, GATEWAY_TOKEN, ACCESS_TAIL, TOKEN_TAIL] {
@@ -295,7 +282,7 @@ async fn no_secret_in_any_rendering_or_log() {
     for (what, text) in &rendered {
         assert_clean(what, text);
     }
-    let logs = String::from_utf8(captured.0.lock().expect("logs").clone()).expect("utf8 logs");
+    let logs = captured.text();
     assert!(
         logs.contains("plaid.request"),
         "the request span is logged:\n{logs}"
