@@ -139,7 +139,7 @@ async fn serve_state(
                 let state = Arc::clone(&state);
                 let service = service_fn(move |request| {
                     let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(handle(&state, request).await) }
+                    async move { Ok::<_, Infallible>(with_security_headers(handle(&state, request).await)) }
                 });
                 let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
@@ -210,9 +210,33 @@ fn is_version_date(v: &[u8]) -> bool {
         })
 }
 
+/// Headers on every reply: nothing a browser should sniff, cache or refer onwards (replies
+/// carry tokens).
+fn with_security_headers(mut reply: Reply) -> Reply {
+    let headers = reply.headers_mut();
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    reply
+}
+
 fn refuse(status: StatusCode, code: &str, message: &str) -> Reply {
+    refuse_as(status, "GATEWAY_ERROR", code, message)
+}
+
+/// A refusal in Plaid's error shape with the given `error_type`.
+fn refuse_as(status: StatusCode, error_type: &str, code: &str, message: &str) -> Reply {
     let body = serde_json::json!({
-        "error_type": "GATEWAY_ERROR",
+        "error_type": error_type,
         "error_code": code,
         "error_message": message,
         "display_message": null,
@@ -267,23 +291,53 @@ fn operation<'c>(config: &'c Config, method: &Method, uri: &http::Uri) -> Option
     config.operations.get(rest).map(String::as_str)
 }
 
-/// Removes `client_id` and `secret` from a JSON object body; other bodies pass unchanged.
-fn strip_body_credentials(body: Bytes) -> Bytes {
-    if !(contains_bytes(&body, b"client_id") || contains_bytes(&body, b"secret")) {
-        return body;
+/// How deep a forwarded body may nest (Plaid's requests nest a few levels).
+const MAX_DEPTH: usize = 32;
+
+/// The only bytes the gateway forwards: the caller's body parsed as one JSON object and
+/// serialized anew, so that no spelling the gateway did not read can reach Plaid. Keys that
+/// name a credential are removed however they were written: escaped (`"s\u0065cret"`), in
+/// any case or with the Unicode letters that case-insensitive decoders fold into ASCII
+/// (`ſ`, `K`), or repeated (the object keeps one of each key). Anything but a JSON object,
+/// or nested deeper than [`MAX_DEPTH`], is refused.
+fn canonical_body(body: &[u8]) -> Result<Bytes, &'static str> {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice::<serde_json::Value>(body)
+    else {
+        return Err("the body must be one JSON object");
+    };
+    map.retain(|key, _| !is_credential_key(key));
+    if map.values().any(|v| depth(v) >= MAX_DEPTH) {
+        return Err("the body is nested too deeply");
     }
-    match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(serde_json::Value::Object(mut map)) => {
-            map.remove("client_id");
-            map.remove("secret");
-            serde_json::to_vec(&map).map(Bytes::from).unwrap_or(body)
-        }
-        _ => body,
-    }
+    serde_json::to_vec(&map)
+        .map(Bytes::from)
+        .map_err(|_| "the body could not be serialized")
 }
 
-fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether a key names a credential (`client_id`, `secret`) to a decoder that compares keys
+/// case-insensitively, as Go's does (folding `ſ` to `s` and the Kelvin sign to `k`).
+fn is_credential_key(key: &str) -> bool {
+    let folded: String = key
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '\u{17F}' => 's',
+            '\u{212A}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    matches!(
+        folded.as_str(),
+        "client_id" | "secret" | "clientid" | "client-id"
+    )
+}
+
+fn depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
@@ -327,7 +381,24 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
         .collect()
         .await
     {
-        Ok(collected) => strip_body_credentials(collected.to_bytes()),
+        Ok(collected) => match canonical_body(&collected.to_bytes()) {
+            Ok(body) => body,
+            Err(why) => {
+                log(
+                    Some(caller),
+                    Some(operation),
+                    StatusCode::BAD_REQUEST,
+                    started,
+                    None,
+                );
+                return refuse_as(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_REQUEST",
+                    "INVALID_BODY",
+                    why,
+                );
+            }
+        },
         Err(_) => {
             log(
                 Some(caller),
@@ -507,15 +578,39 @@ mod tests {
     }
 
     #[test]
-    fn body_credentials_are_removed_and_other_bodies_pass() {
-        let stripped = strip_body_credentials(Bytes::from_static(
-            br#"{"client_id":"x","secret":"y","access_token":"a"}"#,
-        ));
-        assert_eq!(&stripped[..], br#"{"access_token":"a"}"#);
-        let plain = Bytes::from_static(br#"{"access_token":"a"}"#);
-        assert_eq!(strip_body_credentials(plain.clone()), plain);
-        let not_json = Bytes::from_static(b"secret but not json");
-        assert_eq!(strip_body_credentials(not_json.clone()), not_json);
+    fn bodies_are_forwarded_as_the_gateway_serialized_them_without_credentials() {
+        let canonical = |raw: &str| canonical_body(raw.as_bytes());
+        assert_eq!(
+            &canonical(r#"{"client_id":"x","secret":"y","access_token":"a"}"#).expect("ok")[..],
+            br#"{"access_token":"a"}"#
+        );
+        // Escaped, in other cases, folded, repeated: all gone.
+        for raw in [
+            r#"{"s\u0065cret":"y","access_token":"a"}"#,
+            r#"{"SECRET":"y","access_token":"a"}"#,
+            r#"{"Client_ID":"x","access_token":"a"}"#,
+            "{\"\u{17F}ecret\":\"y\",\"access_token\":\"a\"}",
+            r#"{"secret":"y","secret":"z","access_token":"a"}"#,
+            r#"{" secret ":"y","access_token":"a"}"#,
+        ] {
+            assert_eq!(
+                &canonical(raw).expect("object")[..],
+                br#"{"access_token":"a"}"#,
+                "{raw}"
+            );
+        }
+        // Whitespace and key order as the gateway writes them, nothing the caller chose.
+        assert_eq!(
+            &canonical(" {\n \"access_token\" : \"a\" } ").expect("ok")[..],
+            br#"{"access_token":"a"}"#
+        );
+        for bad in ["", "secret but not json", "[]", "\"text\"", "{} {}", "null"] {
+            assert!(canonical(bad).is_err(), "{bad:?} refused");
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(40), "]".repeat(40));
+        assert!(canonical(&deep).is_err(), "nesting is bounded");
+        let fine = format!("{{\"a\":{}{}}}", "[".repeat(8), "]".repeat(8));
+        assert!(canonical(&fine).is_ok());
     }
 
     #[test]

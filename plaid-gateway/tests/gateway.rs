@@ -168,6 +168,41 @@ async fn a_callers_plaid_version_goes_upstream_and_a_malformed_one_is_refused() 
 }
 
 #[tokio::test]
+async fn every_reply_carries_the_security_headers() {
+    let (emulator, gateway) = setup(|_| {}).await;
+    let item = emulator.add_item();
+    let http = reqwest::Client::new();
+    let replies = [
+        http.get(format!("{}/healthz", gateway.url())).send().await,
+        http.post(format!("{}/plaid/accounts/get", gateway.url()))
+            .body("{}")
+            .send()
+            .await,
+        http.post(format!("{}/plaid/accounts/get", gateway.url()))
+            .header("x-gateway-token", CALLER_TOKEN)
+            .body(serde_json::json!({ "access_token": item.access_token }).to_string())
+            .send()
+            .await,
+    ];
+    for reply in replies {
+        let reply = reply.expect("send");
+        let h = reply.headers();
+        assert_eq!(
+            (
+                h.get("x-content-type-options")
+                    .and_then(|v| v.to_str().ok()),
+                h.get("cache-control").and_then(|v| v.to_str().ok()),
+                h.get("referrer-policy").and_then(|v| v.to_str().ok()),
+            ),
+            (Some("nosniff"), Some("no-store"), Some("no-referrer")),
+            "{} {:?}",
+            reply.status(),
+            h
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_caller_cannot_override_the_injected_credentials() {
     let (emulator, gateway) = setup(|_| {}).await;
     let item = emulator.add_item();
