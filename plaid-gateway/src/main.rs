@@ -3,16 +3,43 @@
 //! ```text
 //! plaid-gateway [--config FILE]      run (settings from the environment and FILE)
 //! plaid-gateway hash-token TOKEN     print the SHA-256 to list a caller token under
-//! plaid-gateway --help               list the settings
+//! plaid-gateway --help               list the arguments and the settings
 //! ```
+//!
+//! `RUST_LOG` sets the log level (default `info`: one line per request).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use plaid_gateway::{Config, VARIABLES, hash_token, serve};
 
-fn usage() -> String {
+/// A gateway that authenticates callers, adds Plaid's credentials server-side and forwards
+/// to Plaid. Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+/// RUST_LOG sets the log level (default `info`).
+#[derive(Parser, Debug)]
+#[command(name = "plaid-gateway", version)]
+struct Cli {
+    /// A file of KEY=VALUE lines with the settings below (the environment wins).
+    #[arg(long, value_name = "FILE", env = "PLAID_GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the SHA-256 of a caller token, to list it in PLAID_GATEWAY_CALLERS.
+    HashToken {
+        /// The caller's token.
+        token: String,
+    },
+}
+
+/// The settings, for `--help`.
+fn settings() -> String {
     let mut text = String::from(
-        "usage: plaid-gateway [--config FILE] | hash-token TOKEN\n\nSettings (environment, or KEY=VALUE lines in FILE; the environment wins):\n",
+        "Settings (environment variables, or KEY=VALUE lines in the --config file):\n",
     );
     for (name, what) in VARIABLES {
         text.push_str(&format!("  {name:<38} {what}\n"));
@@ -43,35 +70,26 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut file = None;
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] => {}
-        ["hash-token", token] => {
-            println!("{}", hash_token(token));
-            return ExitCode::SUCCESS;
-        }
-        ["--config", path] => match std::fs::read_to_string(path) {
-            Ok(text) => file = Some(text),
+    // Usage errors name the argument and exit with 2; `--help` and `--version` exit 0.
+    let matches = Cli::command().after_help(settings()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if let Some(Command::HashToken { token }) = cli.command {
+        println!("{}", hash_token(&token));
+        return ExitCode::SUCCESS;
+    }
+    let file = match &cli.config {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
             Err(e) => {
-                eprintln!("error: cannot read {path}: {e}");
+                eprintln!("error: cannot read {}: {e}", path.display());
                 return ExitCode::from(2);
             }
         },
-        ["-h" | "--help"] => {
-            print!("{}", usage());
-            return ExitCode::SUCCESS;
-        }
-        _ => {
-            eprint!("{}", usage());
-            return ExitCode::from(2);
-        }
-    }
+    };
     let config = match Config::load(|name| std::env::var(name).ok(), file.as_deref()) {
         Ok(config) => config,
         Err(problems) => {
@@ -82,6 +100,10 @@ async fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();

@@ -19,6 +19,8 @@
 //! With `PLAID_GATEWAY_TOKEN` and `PLAID_ENV` (the gateway's URL) set instead of credentials, it
 //! runs the flow in gateway mode: no credentials of its own, the token sent as
 //! `x-gateway-token` to a gateway that adds them.
+//!
+//! `RUST_LOG=debug` (or `trace`) logs each request's span on stderr, secrets left out.
 
 use std::process::ExitCode;
 
@@ -205,6 +207,14 @@ async fn run() -> Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // RUST_LOG (`debug`, `plaid_sdk=trace`, ...) logs on stderr; nothing by default.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

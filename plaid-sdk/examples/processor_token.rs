@@ -9,7 +9,8 @@
 //! URL) and `PLAID_VERSION`, like `PlaidClient::from_env()`. On success it prints one JSON line
 //! `{"processor_token":…,"request_id":…}` and exits 0. On failure it prints the error on
 //! stderr, first as a sentence, then as one JSON line with its kind, status, `error_type`,
-//! `error_code` and `request_id`, and exits 1 (2 for bad arguments). It never prints a secret
+//! `error_code` and `request_id`, and exits 1 (2 for bad arguments, named by the message; `--help`
+//! lists every argument and the environment variable that can set it). It never prints a secret
 //! other than the token it was asked to create: a "token" that repeats the access token or
 //! the client secret (a server echoing the request) is refused, not printed. `RUST_LOG`
 //! (`debug`, `trace`, `plaid_sdk=debug`, ...) sets what is logged on stderr; nothing secret
@@ -17,46 +18,27 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use plaid_sdk::{Error, PlaidClient};
 
-const USAGE: &str =
-    "usage: processor_token --access-token <token> --account-id <id> --processor <name>";
-
+/// Creates a processor token for one account of an Item and prints it as one JSON line.
+///
+/// Plaid credentials and environment come from PLAID_CLIENT_ID, PLAID_SECRET, PLAID_ENV
+/// (sandbox, production or a URL) and PLAID_VERSION. RUST_LOG sets the log level (on
+/// stderr); nothing secret is logged at any level.
+#[derive(Parser, Debug)]
+#[command(version)]
 struct Args {
+    /// The Item's access token (access-sandbox-… or access-production-…).
+    #[arg(long, env = "PLAID_ACCESS_TOKEN", hide_env_values = true)]
     access_token: String,
+    /// The account of the Item the token is for.
+    #[arg(long, env = "PLAID_ACCOUNT_ID")]
     account_id: String,
+    /// The payment partner, such as dwolla (any name Plaid accepts, also one newer than
+    /// this SDK).
+    #[arg(long, env = "PLAID_PROCESSOR")]
     processor: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut access_token = None;
-    let mut account_id = None;
-    let mut processor = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (arg, None),
-        };
-        let slot = match name.as_str() {
-            "--access-token" => &mut access_token,
-            "--account-id" => &mut account_id,
-            "--processor" => &mut processor,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        };
-        let value = inline
-            .or_else(|| args.next())
-            .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))?;
-        *slot = Some(value);
-    }
-    let need =
-        |v: Option<String>, name: &str| v.ok_or_else(|| format!("{name} is required\n{USAGE}"));
-    Ok(Args {
-        access_token: need(access_token, "--access-token")?,
-        account_id: need(account_id, "--account-id")?,
-        processor: need(processor, "--processor")?,
-    })
 }
 
 fn report(error: &Error) -> serde_json::Value {
@@ -82,13 +64,8 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    // Usage errors name the argument and exit with 2; `--help` and `--version` exit 0.
+    let args = Args::parse();
     let secret = std::env::var("PLAID_SECRET").unwrap_or_default();
     let access_token = args.access_token.clone();
     let result = async {
