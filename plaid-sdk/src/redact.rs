@@ -135,6 +135,14 @@ impl<'a> Redactor<'a> {
     }
 }
 
+/// Whether `text` shares a run of 8 characters with `secret` (a token's public prefix aside),
+/// read as it is: enough for a text of plain characters, such as a request id that passed
+/// [`request_id_shaped`], which no escape or encoding can hide in. Allocates nothing.
+pub(crate) fn shares_run(text: &str, secret: &str) -> bool {
+    let secret = secret.trim();
+    secret.len() >= MIN_SECRET && has_window(text, secret_part(secret))
+}
+
 /// Plaid's request ids: short, letters and digits (with `-` and `_` allowed), and not
 /// token-shaped. Cheap, for the hot path; [`Redactor::request_id`] also checks secrets.
 pub(crate) fn request_id_shaped(id: &str) -> bool {
