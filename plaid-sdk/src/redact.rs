@@ -137,10 +137,35 @@ impl<'a> Redactor<'a> {
 
 /// Whether `text` shares a run of 8 characters with `secret` (a token's public prefix aside),
 /// read as it is: enough for a text of plain characters, such as a request id that passed
-/// [`request_id_shaped`], which no escape or encoding can hide in. Allocates nothing.
+/// [`request_id_shaped`], which no escape or encoding can hide in. For texts of at most 64
+/// bytes (request ids) it compares 8-byte runs as integers and allocates nothing: it runs on
+/// every successful call.
 pub(crate) fn shares_run(text: &str, secret: &str) -> bool {
     let secret = secret.trim();
-    secret.len() >= MIN_SECRET && has_window(text, secret_part(secret))
+    if secret.len() < MIN_SECRET {
+        return false;
+    }
+    let secret = secret_part(secret);
+    if secret.len() <= WINDOW || text.len() > 64 {
+        return has_window(text, secret);
+    }
+    let text = text.as_bytes();
+    if text.len() < WINDOW {
+        return false;
+    }
+    let run = |bytes: &[u8], i: usize| {
+        let mut word = [0u8; WINDOW];
+        word.copy_from_slice(&bytes[i..i + WINDOW]);
+        u64::from_ne_bytes(word)
+    };
+    let mut runs = [0u64; 64];
+    let n = text.len() - WINDOW + 1;
+    for (i, slot) in runs.iter_mut().enumerate().take(n) {
+        *slot = run(text, i);
+    }
+    let runs = &runs[..n];
+    let secret = secret.as_bytes();
+    (0..=secret.len() - WINDOW).any(|i| runs.contains(&run(secret, i)))
 }
 
 /// Plaid's request ids: short, letters and digits (with `-` and `_` allowed), and not
@@ -154,15 +179,18 @@ pub(crate) fn request_id_shaped(id: &str) -> bool {
         && !has_token_word(id)
 }
 
-/// Whether a token prefix followed by a token character starts anywhere in `text`.
+/// Whether a token prefix followed by a token character starts anywhere in `text`. One pass
+/// over the bytes: it runs on every successful call's request id.
 fn has_token_word(text: &str) -> bool {
-    TOKEN_PREFIXES.iter().any(|prefix| {
-        text.match_indices(prefix).any(|(i, _)| {
-            text[i + prefix.len()..]
-                .chars()
-                .next()
-                .is_some_and(is_token_char)
-        })
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|i| {
+        matches!(bytes[i], b'a' | b'p' | b'l' | b'u' | b'b')
+            && TOKEN_PREFIXES.iter().any(|prefix| {
+                bytes[i..].starts_with(prefix.as_bytes())
+                    && bytes
+                        .get(i + prefix.len())
+                        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+            })
     })
 }
 
@@ -374,6 +402,28 @@ mod tests {
             assert_eq!(r.text(&text), WITHHELD, "{text}");
         }
         assert_eq!(r.text("no secret here"), "no secret here");
+    }
+
+    #[test]
+    fn shared_runs_are_found_the_fast_way_as_the_slow_way_finds_them() {
+        let secret = "access-sandbox-e1d2c3b4-a596-4877-8899";
+        for (text, expected) in [
+            ("xrQNYZ7Zoh6R7gV", false),
+            ("e1d2c3b4", true),
+            ("xxe1d2c3b4yy", true),
+            ("4877-889", true),
+            ("4877-88", false),
+            ("-sandbox-1", false),
+            ("", false),
+        ] {
+            assert_eq!(shares_run(text, secret), expected, "{text}");
+            assert_eq!(has_window(text, secret_part(secret)), expected, "{text}");
+        }
+        assert!(
+            shares_run("abc-secret-x", " secret "),
+            "short secrets compare whole"
+        );
+        assert!(!shares_run("abc", "ab"), "too short to be a secret");
     }
 
     #[test]
