@@ -35,7 +35,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "PLAID_GATEWAY_CALLERS",
-        "callers as name=sha256hex pairs, comma-separated (required)",
+        "callers as name=sha256hex pairs, comma-separated; a name listed twice has two tokens (rotation) (required)",
+    ),
+    (
+        "PLAID_GATEWAY_CALLER_OPERATIONS",
+        "per caller, the only paths it may reach: name=/a|/b;name2=/c (default: all allowed)",
     ),
     (
         "PLAID_GATEWAY_LISTEN",
@@ -73,6 +77,8 @@ pub struct Caller {
     /// The name logged for its requests.
     pub name: String,
     digest: [u8; 32],
+    /// The operations this caller may reach, when narrower than the gateway's list.
+    operations: Option<BTreeSet<String>>,
 }
 
 impl fmt::Debug for Caller {
@@ -97,7 +103,22 @@ impl Caller {
         Some(Caller {
             name: name.into(),
             digest,
+            operations: None,
         })
+    }
+
+    /// This caller may reach only these operations (paths such as `/accounts/get`), of those
+    /// the gateway allows at all.
+    pub fn with_operations(mut self, operations: impl IntoIterator<Item = String>) -> Caller {
+        self.operations = Some(operations.into_iter().collect());
+        self
+    }
+
+    /// Whether this caller may reach `operation` (one the gateway allows).
+    pub fn may_reach(&self, operation: &str) -> bool {
+        self.operations
+            .as_ref()
+            .is_none_or(|ops| ops.contains(operation))
     }
 
     /// Whether `token` is this caller's, compared in constant time.
@@ -309,6 +330,40 @@ impl Config {
                 ));
             }
         }
+        if let Some(list) = get("PLAID_GATEWAY_CALLER_OPERATIONS") {
+            for entry in list.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+                let Some((name, paths)) = entry.split_once('=') else {
+                    problems.push(format!(
+                        "PLAID_GATEWAY_CALLER_OPERATIONS: `{entry}` is not name=/path|/path"
+                    ));
+                    continue;
+                };
+                let name = name.trim();
+                let paths: BTreeSet<String> = paths
+                    .split('|')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                for path in &paths {
+                    if !operations.contains(path) {
+                        problems.push(format!(
+                            "PLAID_GATEWAY_CALLER_OPERATIONS: `{path}` for `{name}` is not among the gateway's operations"
+                        ));
+                    }
+                }
+                let mut found = false;
+                for caller in callers.iter_mut().filter(|c| c.name == name) {
+                    caller.operations = Some(paths.clone());
+                    found = true;
+                }
+                if !found {
+                    problems.push(format!(
+                        "PLAID_GATEWAY_CALLER_OPERATIONS: `{name}` is not a caller of PLAID_GATEWAY_CALLERS"
+                    ));
+                }
+            }
+        }
         let path_prefix = get("PLAID_GATEWAY_PATH_PREFIX")
             .map(|p| p.trim().trim_end_matches('/').to_string())
             .unwrap_or_default();
@@ -452,6 +507,70 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn callers_may_have_several_tokens_and_their_own_operations() {
+        let config = Config::load(
+            vars(&[
+                ("PLAID_CLIENT_ID", "id"),
+                ("PLAID_SECRET", "s3cret-value"),
+                (
+                    "PLAID_GATEWAY_CALLERS",
+                    &format!(
+                        "web={},web={},etl={}",
+                        hash_token("old"),
+                        hash_token("new"),
+                        hash_token("etl")
+                    ),
+                ),
+                (
+                    "PLAID_GATEWAY_CALLER_OPERATIONS",
+                    "web=/link/token/create|/item/get",
+                ),
+            ]),
+            None,
+        )
+        .expect("valid");
+        let web: Vec<&Caller> = config.callers.iter().filter(|c| c.name == "web").collect();
+        assert_eq!(web.len(), 2);
+        assert!(web[0].matches("old") && web[1].matches("new"));
+        assert!(
+            web.iter()
+                .all(|c| c.may_reach("/item/get") && !c.may_reach("/accounts/get"))
+        );
+        let etl = config
+            .callers
+            .iter()
+            .find(|c| c.name == "etl")
+            .expect("etl");
+        assert!(
+            etl.may_reach("/accounts/get"),
+            "unlisted callers keep the gateway's list"
+        );
+
+        let problems = Config::load(
+            vars(&[
+                ("PLAID_CLIENT_ID", "id"),
+                ("PLAID_SECRET", "s3cret-value"),
+                ("PLAID_GATEWAY_CALLERS", &format!("web={}", hash_token("t"))),
+                ("PLAID_GATEWAY_OPERATIONS", "/accounts/get"),
+                (
+                    "PLAID_GATEWAY_CALLER_OPERATIONS",
+                    "web=/item/remove;ghost=/accounts/get;junk",
+                ),
+            ]),
+            None,
+        )
+        .expect_err("invalid");
+        let text = problems.join("\n");
+        for expected in [
+            "`/item/remove` for `web` is not among the gateway's operations",
+            "`ghost` is not a caller",
+            "`junk` is not name=",
+        ] {
+            assert!(text.contains(expected), "{expected}: {text}");
+        }
     }
 
     #[test]

@@ -355,7 +355,9 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             "a valid caller token is required",
         );
     };
-    let Some(operation) = operation(&state.config, &parts.method, &parts.uri) else {
+    let Some(operation) =
+        operation(&state.config, &parts.method, &parts.uri).filter(|op| caller.may_reach(op))
+    else {
         log(Some(caller), None, StatusCode::FORBIDDEN, started, None);
         return refuse(
             StatusCode::FORBIDDEN,

@@ -168,6 +168,79 @@ async fn a_callers_plaid_version_goes_upstream_and_a_malformed_one_is_refused() 
 }
 
 #[tokio::test]
+async fn callers_reach_only_their_operations_and_rotate_tokens() {
+    let emulator = Emulator::start().await.expect("emulator");
+    let item = emulator.add_item();
+    let caller = |token: &str| Caller::new("etl", &hash_token(token)).expect("caller");
+    let start = |callers: Vec<Caller>| {
+        let mut config = Config::new(
+            emulator.base_url(),
+            emulator.client_id(),
+            emulator.secret(),
+            callers,
+        );
+        config.path_prefix = "/plaid".into();
+        Gateway::start(config)
+    };
+    // During a rotation the caller has two tokens; it may reach /item/get only.
+    let gateway = start(vec![
+        caller("old-token").with_operations(["/item/get".to_string()]),
+        caller("new-token").with_operations(["/item/get".to_string()]),
+    ])
+    .await
+    .expect("gateway");
+    let body = serde_json::json!({ "access_token": item.access_token }).to_string();
+    for token in ["old-token", "new-token"] {
+        let (status, _) = raw(
+            &gateway,
+            "/plaid/item/get",
+            &[("x-gateway-token", token)],
+            &body,
+        )
+        .await;
+        assert_eq!(status, 200, "{token}");
+        let (status, reply) = raw(
+            &gateway,
+            "/plaid/accounts/get",
+            &[("x-gateway-token", token)],
+            &body,
+        )
+        .await;
+        assert_eq!(
+            (status, reply["error_code"].as_str()),
+            (403, Some("OPERATION_NOT_ALLOWED")),
+            "{token}"
+        );
+    }
+    assert_eq!(
+        emulator.request_count(),
+        2,
+        "refused calls never went upstream"
+    );
+    // After it: the old token is gone.
+    let gateway = start(vec![caller("new-token")]).await.expect("gateway");
+    let (status, _) = raw(
+        &gateway,
+        "/plaid/item/get",
+        &[("x-gateway-token", "old-token")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &[("x-gateway-token", "new-token")],
+        &body,
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "without a list of its own, the gateway's list applies"
+    );
+}
+
+#[tokio::test]
 async fn every_reply_carries_the_security_headers() {
     let (emulator, gateway) = setup(|_| {}).await;
     let item = emulator.add_item();
