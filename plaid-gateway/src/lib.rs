@@ -59,11 +59,55 @@ struct State {
     default_version: HeaderValue,
 }
 
+/// The settings a gateway serves with. [`reload`](Self::reload) swaps them for new ones while
+/// it runs: requests in flight finish with the settings they started with, the next ones use
+/// the new. Everything but the listen address can change (callers and their tokens,
+/// operations, credentials, limits).
+#[derive(Clone)]
+pub struct Settings(Arc<std::sync::RwLock<Arc<State>>>);
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Settings")
+            .field(&self.current().config)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Checks `config` and makes the settings; unusable settings are an error.
+    pub fn new(config: Config) -> std::io::Result<Settings> {
+        Ok(Settings(Arc::new(std::sync::RwLock::new(Arc::new(state(
+            config,
+        )?)))))
+    }
+
+    /// Serves with `config` from now on; unusable settings are refused and the old ones kept.
+    pub fn reload(&self, config: Config) -> std::io::Result<()> {
+        let next = Arc::new(state(config)?);
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<State> {
+        Arc::clone(
+            &self
+                .0
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
 /// A gateway serving in the background; dropping it stops it at once, and
 /// [`shutdown`](Self::shutdown) stops it gracefully.
 #[derive(Debug)]
 pub struct Gateway {
     addr: SocketAddr,
+    settings: Settings,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -86,19 +130,26 @@ impl Gateway {
     /// unusable.
     pub fn start_on(listener: TcpListener, config: Config) -> std::io::Result<Gateway> {
         let addr = listener.local_addr()?;
-        let state = Arc::new(state(config)?);
+        let settings = Settings::new(config)?;
+        let serving = settings.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let _ = serve_state(listener, state, async {
+            let _ = serve_with(listener, serving, async {
                 let _ = stopped.await;
             })
             .await;
         });
         Ok(Gateway {
             addr,
+            settings,
             stop: Some(stop),
             task,
         })
+    }
+
+    /// Serves with `config` from now on (see [`Settings::reload`]).
+    pub fn reload(&self, config: Config) -> std::io::Result<()> {
+        self.settings.reload(config)
     }
 
     /// `http://<address>`.
@@ -121,12 +172,14 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    serve_state(listener, Arc::new(state(config)?), shutdown).await
+    serve_with(listener, Settings::new(config)?, shutdown).await
 }
 
-async fn serve_state(
+/// Serves on `listener` with `settings`, which may be reloaded meanwhile, until `shutdown`
+/// completes, then finishes the requests in flight.
+pub async fn serve_with(
     listener: TcpListener,
-    state: Arc<State>,
+    settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -136,9 +189,10 @@ async fn serve_state(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let state = Arc::clone(&state);
+                let settings = settings.clone();
                 let service = service_fn(move |request| {
-                    let state = Arc::clone(&state);
+                    // Each request keeps the settings it started with, whatever a reload does.
+                    let state = settings.current();
                     async move { Ok::<_, Infallible>(with_security_headers(handle(&state, request).await)) }
                 });
                 let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);

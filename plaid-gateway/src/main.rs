@@ -6,13 +6,15 @@
 //! plaid-gateway --help               list the arguments and the settings
 //! ```
 //!
-//! `RUST_LOG` sets the log level (default `info`: one line per request).
+//! `RUST_LOG` sets the log level (default `info`: one line per request). SIGHUP reads the
+//! settings again (environment and file) and serves with them from the next request on;
+//! settings with problems are refused, one log line each, and the running ones kept.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use plaid_gateway::{Config, VARIABLES, hash_token, serve};
+use plaid_gateway::{Config, Settings, VARIABLES, hash_token, serve_with};
 
 /// A gateway that authenticates callers, adds Plaid's credentials server-side and forwards
 /// to Plaid. Serves until SIGINT or SIGTERM, then finishes the requests in flight.
@@ -80,17 +82,7 @@ async fn main() -> ExitCode {
         println!("{}", hash_token(&token));
         return ExitCode::SUCCESS;
     }
-    let file = match &cli.config {
-        None => None,
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => Some(text),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        },
-    };
-    let config = match Config::load(|name| std::env::var(name).ok(), file.as_deref()) {
+    let config = match load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(problems) => {
             for problem in problems {
@@ -121,11 +113,59 @@ async fn main() -> ExitCode {
         operations = config.operations.len(),
         "plaid-gateway serving"
     );
-    match serve(listener, config, shutdown_signal()).await {
+    let settings = match Settings::new(config) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    reload_on_sighup(settings.clone(), cli.config.clone());
+    match serve_with(listener, settings, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The settings from the environment and the `--config` file; every problem, one line each.
+fn load(file: Option<&std::path::Path>) -> Result<Config, Vec<String>> {
+    let text = match file {
+        None => None,
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| vec![format!("cannot read {}: {e}", path.display())])?,
+        ),
+    };
+    Config::load(|name| std::env::var(name).ok(), text.as_deref())
+}
+
+/// On SIGHUP, reads the settings again and serves with them; settings with problems are
+/// refused (one log line each) and the running ones kept. Requests in flight are not dropped.
+fn reload_on_sighup(settings: Settings, file: Option<PathBuf>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match load(file.as_deref()).map_err(|problems| problems.join("\n")) {
+                Ok(config) => match settings.reload(config) {
+                    Ok(()) => tracing::info!("settings reloaded"),
+                    Err(e) => tracing::warn!("reload refused, old settings kept: {e}"),
+                },
+                Err(problems) => {
+                    for problem in problems.lines() {
+                        tracing::warn!("reload refused, old settings kept: {problem}");
+                    }
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (settings, file);
 }

@@ -241,6 +241,76 @@ async fn callers_reach_only_their_operations_and_rotate_tokens() {
 }
 
 #[tokio::test]
+async fn a_reload_applies_to_the_next_requests_and_drops_none_in_flight() {
+    let emulator = Emulator::start().await.expect("emulator");
+    let item = emulator.add_item();
+    let config = |token: &str| {
+        let mut c = Config::new(
+            emulator.base_url(),
+            emulator.client_id(),
+            emulator.secret(),
+            vec![Caller::new("app", &hash_token(token)).expect("caller")],
+        );
+        c.path_prefix = "/plaid".into();
+        c
+    };
+    let gateway = Gateway::start(config("first-token"))
+        .await
+        .expect("gateway");
+    let body = serde_json::json!({ "access_token": item.access_token }).to_string();
+    // A request in flight, held upstream, when the settings change.
+    let gate = Gate::new();
+    emulator.inject(Fault::Hold(gate.clone()), 1);
+    let url = gateway.url();
+    let held_body = body.clone();
+    let in_flight = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{url}/plaid/accounts/get"))
+            .header("x-gateway-token", "first-token")
+            .body(held_body)
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    });
+    while emulator.request_count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    gateway.reload(config("second-token")).expect("reload");
+    let auth = |t: &'static str| [("x-gateway-token", t)];
+    let (status, _) = raw(&gateway, "/plaid/accounts/get", &auth("first-token"), &body).await;
+    assert_eq!(status, 401, "the old token is gone for new requests");
+    let (status, _) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &auth("second-token"),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    gate.open();
+    assert_eq!(
+        in_flight.await.expect("task"),
+        200,
+        "the request in flight finished"
+    );
+
+    // Unusable settings are refused; the running ones stay.
+    let mut bad = config("third-token");
+    bad.upstream = "http://user:pw@127.0.0.1:1".into();
+    assert!(gateway.reload(bad).is_err());
+    let (status, _) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &auth("second-token"),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
 async fn every_reply_carries_the_security_headers() {
     let (emulator, gateway) = setup(|_| {}).await;
     let item = emulator.add_item();
