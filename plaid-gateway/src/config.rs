@@ -42,6 +42,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "per caller, the only paths it may reach: name=/a|/b;name2=/c (default: all allowed)",
     ),
     (
+        "PLAID_GATEWAY_QUOTAS",
+        "rate limits per gateway instance: name=120/min;name:/path=10/s (per s, min or h)",
+    ),
+    (
         "PLAID_GATEWAY_LISTEN",
         "the listen address (default 127.0.0.1:8080)",
     ),
@@ -183,6 +187,57 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// Requests forwarded at once.
     pub concurrency: usize,
+    /// Rate limits per caller, or per caller and operation.
+    pub quotas: Vec<Quota>,
+}
+
+/// A rate limit: at most `count` requests per `period` for one caller (of one operation, when
+/// set), as a token bucket that holds `count` and refills evenly over `period`. Limits are per
+/// gateway instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// The caller's name.
+    pub caller: String,
+    /// The operation (path), or every operation when `None`.
+    pub operation: Option<String>,
+    /// How many requests the bucket holds.
+    pub count: u32,
+    /// How long the bucket takes to refill from empty.
+    pub period: Duration,
+}
+
+impl Quota {
+    /// Parses `name=120/min` or `name:/path=10/s` (`/s`, `/min`, `/h`).
+    pub fn parse(entry: &str) -> Result<Quota, String> {
+        let bad = || format!("`{entry}` is not name=N/min or name:/path=N/s (per s, min or h)");
+        let (who, rate) = entry.split_once('=').ok_or_else(bad)?;
+        let (caller, operation) = match who.split_once(':') {
+            Some((caller, op)) => (caller.trim(), Some(op.trim().to_string())),
+            None => (who.trim(), None),
+        };
+        let (count, per) = rate.trim().split_once('/').ok_or_else(bad)?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(bad)?;
+        let period = match per.trim() {
+            "s" => Duration::from_secs(1),
+            "min" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        if caller.is_empty() || operation.as_deref().is_some_and(|op| !is_plain_path(op)) {
+            return Err(bad());
+        }
+        Ok(Quota {
+            caller: caller.to_string(),
+            operation,
+            count,
+            period,
+        })
+    }
 }
 
 impl Config {
@@ -200,6 +255,7 @@ impl Config {
             max_body_bytes: 64 * 1024,
             upstream_timeout: Duration::from_secs(30),
             concurrency: 256,
+            quotas: Vec::new(),
         }
     }
 
@@ -364,6 +420,24 @@ impl Config {
                 }
             }
         }
+        let mut quotas = Vec::new();
+        for entry in get("PLAID_GATEWAY_QUOTAS")
+            .unwrap_or_default()
+            .split(';')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            match Quota::parse(entry) {
+                Ok(quota) if !callers.iter().any(|c| c.name == quota.caller) => {
+                    problems.push(format!(
+                        "PLAID_GATEWAY_QUOTAS: `{}` is not a caller of PLAID_GATEWAY_CALLERS",
+                        quota.caller
+                    ));
+                }
+                Ok(quota) => quotas.push(quota),
+                Err(why) => problems.push(format!("PLAID_GATEWAY_QUOTAS: {why}")),
+            }
+        }
         let path_prefix = get("PLAID_GATEWAY_PATH_PREFIX")
             .map(|p| p.trim().trim_end_matches('/').to_string())
             .unwrap_or_default();
@@ -410,6 +484,7 @@ impl Config {
             max_body_bytes,
             upstream_timeout,
             concurrency,
+            quotas,
         })
     }
 }
@@ -571,6 +646,46 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected}: {text}");
         }
+    }
+
+    #[test]
+    fn quotas_parse_and_name_known_callers() {
+        assert_eq!(
+            Quota::parse("web:/processor/token/create=10/s"),
+            Ok(Quota {
+                caller: "web".into(),
+                operation: Some("/processor/token/create".into()),
+                count: 10,
+                period: Duration::from_secs(1),
+            })
+        );
+        assert_eq!(
+            Quota::parse("web=120/min").map(|q| (q.operation, q.period)),
+            Ok((None, Duration::from_secs(60)))
+        );
+        for bad in [
+            "web",
+            "web=0/min",
+            "web=5/day",
+            "=5/s",
+            "web:x=5/s",
+            "web=five/s",
+        ] {
+            assert!(Quota::parse(bad).is_err(), "{bad}");
+        }
+        let problems = Config::load(
+            vars(&[
+                ("PLAID_CLIENT_ID", "id"),
+                ("PLAID_SECRET", "s3cret-value"),
+                ("PLAID_GATEWAY_CALLERS", &format!("web={}", hash_token("t"))),
+                ("PLAID_GATEWAY_QUOTAS", "web=10/s;ghost=1/s;web=oops"),
+            ]),
+            None,
+        )
+        .expect_err("invalid");
+        let text = problems.join("\n");
+        assert!(text.contains("`ghost` is not a caller"), "{text}");
+        assert!(text.contains("`web=oops` is not"), "{text}");
     }
 
     #[test]

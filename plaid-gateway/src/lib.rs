@@ -42,7 +42,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub use config::{Caller, Config, Secret, VARIABLES, default_operations, hash_token};
+pub use config::{Caller, Config, Quota, Secret, VARIABLES, default_operations, hash_token};
 
 /// The header callers authenticate with (or `Authorization: Bearer <token>`).
 pub const CALLER_HEADER: &str = "x-gateway-token";
@@ -52,6 +52,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 struct State {
     config: Config,
+    /// The token buckets of `config.quotas`, by index: (tokens left, when last refilled).
+    buckets: std::sync::Mutex<Vec<(f64, Instant)>>,
     http: reqwest::Client,
     permits: Semaphore,
     client_id: HeaderValue,
@@ -210,6 +212,46 @@ pub async fn serve_with(
     Ok(())
 }
 
+impl State {
+    /// Takes a token from every bucket that applies to this caller and operation; when one
+    /// is empty, takes none and returns how long until it holds one again.
+    fn over_quota(&self, caller: &str, operation: &str) -> Option<Duration> {
+        let applies = |q: &Quota| {
+            q.caller == caller && q.operation.as_deref().is_none_or(|op| op == operation)
+        };
+        if !self.config.quotas.iter().any(applies) {
+            return None;
+        }
+        let now = Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut wait = None;
+        for (quota, (tokens, last)) in self.config.quotas.iter().zip(buckets.iter_mut()) {
+            if !applies(quota) {
+                continue;
+            }
+            let per_token = quota.period.as_secs_f64() / f64::from(quota.count);
+            let refill = now.duration_since(*last).as_secs_f64() / per_token;
+            *tokens = (*tokens + refill).min(f64::from(quota.count));
+            *last = now;
+            if *tokens < 1.0 {
+                let until = Duration::from_secs_f64((1.0 - *tokens) * per_token);
+                wait = Some(wait.map_or(until, |w: Duration| w.max(until)));
+            }
+        }
+        if wait.is_none() {
+            for (quota, (tokens, _)) in self.config.quotas.iter().zip(buckets.iter_mut()) {
+                if applies(quota) {
+                    *tokens -= 1.0;
+                }
+            }
+        }
+        wait
+    }
+}
+
 fn state(config: Config) -> std::io::Result<State> {
     let upstream = reqwest::Url::parse(&config.upstream).map_err(|e| {
         std::io::Error::new(
@@ -242,7 +284,15 @@ fn state(config: Config) -> std::io::Result<State> {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
+    let now = Instant::now();
     Ok(State {
+        buckets: std::sync::Mutex::new(
+            config
+                .quotas
+                .iter()
+                .map(|q| (f64::from(q.count), now))
+                .collect(),
+        ),
         permits: Semaphore::new(config.concurrency),
         config,
         http,
@@ -419,6 +469,26 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             "this operation is not open to callers of this gateway",
         );
     };
+    if let Some(wait) = state.over_quota(&caller.name, operation) {
+        log(
+            Some(caller),
+            Some(operation),
+            StatusCode::TOO_MANY_REQUESTS,
+            started,
+            None,
+        );
+        let mut reply = refuse_as(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMIT_EXCEEDED",
+            "RATE_LIMIT",
+            "this caller's quota at the gateway is spent; retry after the Retry-After delay",
+        );
+        reply.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64),
+        );
+        return reply;
+    }
     let Ok(_permit) = state.permits.try_acquire() else {
         log(
             Some(caller),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use plaid_emulator::{Emulator, Fault, Gate};
-use plaid_gateway::{Caller, Config, Gateway, hash_token};
+use plaid_gateway::{Caller, Config, Gateway, Quota, hash_token};
 use plaid_sdk::{Environment, ErrorKind, PlaidClient, Processor, Product, RetryPolicy};
 
 const CALLER_TOKEN: &str = "caller-token-7f3a9c";
@@ -308,6 +308,55 @@ async fn a_reload_applies_to_the_next_requests_and_drops_none_in_flight() {
     )
     .await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_spent_quota_is_a_429_with_retry_after_and_reaches_nothing() {
+    let (emulator, gateway) = setup(|c| {
+        c.quotas = vec![Quota::parse("web-app:/accounts/get=2/min").expect("quota")];
+    })
+    .await;
+    let item = emulator.add_item();
+    let body = serde_json::json!({ "access_token": item.access_token }).to_string();
+    let auth = [("x-gateway-token", CALLER_TOKEN)];
+    for _ in 0..2 {
+        let (status, _) = raw(&gateway, "/plaid/accounts/get", &auth, &body).await;
+        assert_eq!(status, 200);
+    }
+    let response = reqwest::Client::new()
+        .post(format!("{}/plaid/accounts/get", gateway.url()))
+        .header("x-gateway-token", CALLER_TOKEN)
+        .body(body.clone())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    // One token comes back every 30 s.
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    let reply: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(reply["error_type"], "RATE_LIMIT_EXCEEDED");
+    assert_eq!(
+        emulator.request_count(),
+        2,
+        "the refused request never went upstream"
+    );
+    // Another operation has no quota of its own.
+    let (status, _) = raw(&gateway, "/plaid/item/get", &auth, &body).await;
+    assert_eq!(status, 200);
+    // The SDK reads the gateway's 429 as a retryable error with its delay.
+    let err = sdk(&gateway, CALLER_TOKEN)
+        .accounts_get(item.access_token.as_str())
+        .await
+        .expect_err("429");
+    assert_eq!(err.status(), Some(429));
+    assert!(err.is_retryable());
+    assert!(err.retry_after().is_some_and(|d| d.as_secs() >= 1));
 }
 
 #[tokio::test]
