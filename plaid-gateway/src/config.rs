@@ -46,6 +46,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "rate limits per gateway instance: name=120/min;name:/path=10/s (per s, min or h)",
     ),
     (
+        "PLAID_GATEWAY_CORS_ORIGINS",
+        "browser origins allowed to call across origins, comma-separated (default: none)",
+    ),
+    (
         "PLAID_GATEWAY_LISTEN",
         "the listen address (default 127.0.0.1:8080)",
     ),
@@ -189,6 +193,8 @@ pub struct Config {
     pub concurrency: usize,
     /// Rate limits per caller, or per caller and operation.
     pub quotas: Vec<Quota>,
+    /// Browser origins allowed to call across origins (CORS); none by default.
+    pub cors_origins: BTreeSet<String>,
 }
 
 /// A rate limit: at most `count` requests per `period` for one caller (of one operation, when
@@ -256,6 +262,7 @@ impl Config {
             upstream_timeout: Duration::from_secs(30),
             concurrency: 256,
             quotas: Vec::new(),
+            cors_origins: BTreeSet::new(),
         }
     }
 
@@ -438,6 +445,27 @@ impl Config {
                 Err(why) => problems.push(format!("PLAID_GATEWAY_QUOTAS: {why}")),
             }
         }
+        let mut cors_origins = BTreeSet::new();
+        for origin in get("PLAID_GATEWAY_CORS_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+        {
+            // An origin is a scheme and a host (and port): no path, no wildcard.
+            let valid = reqwest::Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.origin().ascii_serialization() == origin
+            });
+            if valid {
+                cors_origins.insert(origin.to_string());
+            } else {
+                problems.push(format!(
+                    "PLAID_GATEWAY_CORS_ORIGINS: `{origin}` is not an origin such as https://app.example.com"
+                ));
+            }
+        }
         let path_prefix = get("PLAID_GATEWAY_PATH_PREFIX")
             .map(|p| p.trim().trim_end_matches('/').to_string())
             .unwrap_or_default();
@@ -485,6 +513,7 @@ impl Config {
             upstream_timeout,
             concurrency,
             quotas,
+            cors_origins,
         })
     }
 }
@@ -686,6 +715,33 @@ mod tests {
         let text = problems.join("\n");
         assert!(text.contains("`ghost` is not a caller"), "{text}");
         assert!(text.contains("`web=oops` is not"), "{text}");
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        let base = |origins: &str| {
+            Config::load(
+                vars(&[
+                    ("PLAID_CLIENT_ID", "id"),
+                    ("PLAID_SECRET", "s3cret-value"),
+                    ("PLAID_GATEWAY_CALLERS", &format!("web={}", hash_token("t"))),
+                    ("PLAID_GATEWAY_CORS_ORIGINS", origins),
+                ]),
+                None,
+            )
+        };
+        let config = base("https://app.example.com, http://localhost:3000").expect("valid");
+        assert_eq!(config.cors_origins.len(), 2);
+        assert!(base("").expect("none").cors_origins.is_empty());
+        for bad in [
+            "*",
+            "https://app.example.com/path",
+            "app.example.com",
+            "ftp://x.example",
+        ] {
+            let problems = base(bad).expect_err(bad);
+            assert!(problems.join(" ").contains("is not an origin"), "{bad}");
+        }
     }
 
     #[test]

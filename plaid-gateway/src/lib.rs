@@ -195,7 +195,7 @@ pub async fn serve_with(
                 let service = service_fn(move |request| {
                     // Each request keeps the settings it started with, whatever a reload does.
                     let state = settings.current();
-                    async move { Ok::<_, Infallible>(with_security_headers(handle(&state, request).await)) }
+                    async move { Ok::<_, Infallible>(with_security_headers(cors(&state, request).await)) }
                 });
                 let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
@@ -312,6 +312,48 @@ fn is_version_date(v: &[u8]) -> bool {
             4 | 7 => *b == b'-',
             _ => b.is_ascii_digit(),
         })
+}
+
+/// CORS, off unless origins are configured: a preflight from an allowed origin is answered
+/// (no caller token needed: browsers send none in it), and replies to an allowed origin say
+/// so. Any other origin gets no CORS header, so the browser keeps the reply from its page.
+async fn cors(state: &State, request: hyper::Request<Incoming>) -> Reply {
+    let origin = request
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .filter(|o| state.config.cors_origins.contains(*o))
+        .and_then(|o| HeaderValue::from_str(o).ok());
+    let preflight = request.method() == Method::OPTIONS;
+    let mut reply = match (&origin, preflight) {
+        (Some(_), true) => {
+            let mut reply = hyper::Response::new(Full::new(Bytes::new()));
+            *reply.status_mut() = StatusCode::NO_CONTENT;
+            let h = reply.headers_mut();
+            h.insert(
+                http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST"),
+            );
+            h.insert(
+                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(
+                    "content-type, x-gateway-token, authorization, plaid-version",
+                ),
+            );
+            h.insert(
+                http::header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+            reply
+        }
+        _ => handle(state, request).await,
+    };
+    if let Some(origin) = origin {
+        let h = reply.headers_mut();
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(http::header::VARY, HeaderValue::from_static("origin"));
+    }
+    reply
 }
 
 /// Headers on every reply: nothing a browser should sniff, cache or refer onwards (replies

@@ -360,6 +360,78 @@ async fn a_spent_quota_is_a_429_with_retry_after_and_reaches_nothing() {
 }
 
 #[tokio::test]
+async fn cors_is_off_unless_an_origin_is_allowed() {
+    let allowed = "https://app.example.com";
+    let (emulator, gateway) = setup(|c| {
+        c.cors_origins = [allowed.to_string()].into_iter().collect();
+    })
+    .await;
+    let (_, closed) = setup(|_| {}).await;
+    let item = emulator.add_item();
+    let http = reqwest::Client::new();
+    let preflight = |url: String, origin: &'static str| {
+        let http = http.clone();
+        async move {
+            http.request(
+                reqwest::Method::OPTIONS,
+                format!("{url}/plaid/accounts/get"),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "x-gateway-token, content-type",
+            )
+            .send()
+            .await
+            .expect("preflight")
+        }
+    };
+    let ok = preflight(gateway.url(), allowed).await;
+    assert_eq!(ok.status().as_u16(), 204);
+    assert_eq!(
+        ok.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some(allowed)
+    );
+    assert!(
+        ok.headers()
+            .get("access-control-allow-headers")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|h| h.contains("x-gateway-token"))
+    );
+    for (url, origin) in [
+        (gateway.url(), "https://evil.example"),
+        (closed.url(), allowed),
+    ] {
+        let refused = preflight(url, origin).await;
+        assert_ne!(refused.status().as_u16(), 204, "{origin}");
+        assert!(
+            refused
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+        );
+    }
+    let call = http
+        .post(format!("{}/plaid/item/get", gateway.url()))
+        .header("origin", allowed)
+        .header("x-gateway-token", CALLER_TOKEN)
+        .body(serde_json::json!({ "access_token": item.access_token }).to_string())
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(call.status().as_u16(), 200);
+    assert_eq!(
+        call.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some(allowed)
+    );
+}
+
+#[tokio::test]
 async fn every_reply_carries_the_security_headers() {
     let (emulator, gateway) = setup(|_| {}).await;
     let item = emulator.add_item();
