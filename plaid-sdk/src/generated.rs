@@ -270,13 +270,13 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook: ::std::option::Option<::std::string::String>,
     }
-    ///`ItemGetRequest`: an object, as Plaid documents it.
+    ///What `/item/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ItemGetRequest {
         pub access_token: crate::AccessToken,
     }
-    ///`ItemGetResponse`: an object, as Plaid documents it.
+    ///An Item with its consent details, and the state of its data refreshes.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ItemGetResponse {
@@ -317,7 +317,7 @@ pub mod types {
     pub struct ItemRemoveResponse {
         pub request_id: ::std::string::String,
     }
-    ///`ItemStatus`: an object, as Plaid documents it.
+    ///When Plaid last refreshed the Item's data, per product, and its last webhook.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct ItemStatus {
@@ -328,25 +328,25 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub transactions: ::std::option::Option<ItemStatusTransactions>,
     }
-    ///`ItemStatusInvestments`: an object, as Plaid documents it.
+    ///Refresh times of the Item's investment data.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct ItemStatusInvestments {
-        ///`last_failed_update`: a string, as Plaid documents it.
+        ///When a refresh of investment data last failed (ISO 8601).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_failed_update: ::std::option::Option<::std::string::String>,
-        ///`last_successful_update`: a string, as Plaid documents it.
+        ///When investment data was last refreshed successfully (ISO 8601).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_successful_update: ::std::option::Option<::std::string::String>,
     }
-    ///`ItemStatusLastWebhook`: an object, as Plaid documents it.
+    ///The last webhook Plaid sent about the Item.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct ItemStatusLastWebhook {
-        ///`code_sent`: a string, as Plaid documents it.
+        ///Its `webhook_code`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub code_sent: ::std::option::Option<::std::string::String>,
-        ///`sent_at`: a string, as Plaid documents it.
+        ///When it was sent (ISO 8601).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sent_at: ::std::option::Option<::std::string::String>,
     }
@@ -370,18 +370,18 @@ pub mod types {
             Self(value)
         }
     }
-    ///`ItemStatusTransactions`: an object, as Plaid documents it.
+    ///Refresh times of the Item's transaction data.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct ItemStatusTransactions {
-        ///`last_failed_update`: a string, as Plaid documents it.
+        ///When a refresh of transactions last failed (ISO 8601).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_failed_update: ::std::option::Option<::std::string::String>,
-        ///`last_successful_update`: a string, as Plaid documents it.
+        ///When transactions were last refreshed successfully (ISO 8601).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_successful_update: ::std::option::Option<::std::string::String>,
     }
-    ///`ItemWithConsentFields`: an object, as Plaid documents it.
+    ///An Item, with when it was created and what the user consented to.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ItemWithConsentFields {
@@ -492,23 +492,23 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub routing_number: ::std::option::Option<::std::string::String>,
     }
-    ///`LinkTokenCreateRequest`: an object, as Plaid documents it.
+    ///What `/link/token/create` needs; most fields tune a particular product's flow.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct LinkTokenCreateRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub access_token: ::std::option::Option<crate::AccessToken>,
-        ///`access_tokens`: a list of strings, as Plaid documents it.
+        ///Access tokens of several existing Items, for flows that work across Items.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub access_tokens: ::std::vec::Vec<crate::AccessToken>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub account_filters: ::std::option::Option<LinkTokenAccountFilters>,
-        ///`additional_consented_products`: a list, as Plaid documents it.
+        ///Products the user consents to now, to be used later without another Link session.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub additional_consented_products: ::std::option::Option<
             ::std::vec::Vec<crate::generated::Product>,
         >,
-        ///`android_package_name`: a string, as Plaid documents it.
+        ///Your Android app's package name, when Link runs in it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub android_package_name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -523,15 +523,15 @@ pub mod types {
         pub card_switch: ::std::option::Option<LinkTokenCreateCardSwitch>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cashflow_report: ::std::option::Option<LinkTokenCashflowReport>,
-        ///`client_name`: a string, as Plaid documents it.
+        ///Your app's name as Link shows it to the user (keep it to 30 characters).
         pub client_name: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub consumer_report_permissible_purpose: ::std::option::Option<
             crate::generated::ConsumerReportPermissiblePurpose,
         >,
-        ///`country_codes`: a list, as Plaid documents it.
+        ///The countries whose institutions Link offers, as two-letter codes.
         pub country_codes: ::std::vec::Vec<crate::generated::CountryCode>,
-        ///`cra_enabled`: a boolean, as Plaid documents it.
+        ///Whether the session is for Plaid's consumer report products.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cra_enabled: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -542,12 +542,12 @@ pub mod types {
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub employment: ::std::option::Option<LinkTokenCreateRequestEmployment>,
-        ///`enable_multi_item_link`: a boolean, as Plaid documents it.
+        ///Whether the user may link several Items in one session.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enable_multi_item_link: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub eu_config: ::std::option::Option<LinkTokenEuConfig>,
-        ///`financekit_supported`: a boolean, as Plaid documents it.
+        ///Whether the iOS app can use Apple's FinanceKit.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub financekit_supported: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -564,19 +564,19 @@ pub mod types {
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub institution_data: ::std::option::Option<LinkTokenCreateInstitutionData>,
-        ///`institution_id`: a string, as Plaid documents it.
+        ///Start Link at this institution, skipping the search.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub institution_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub investments: ::std::option::Option<LinkTokenInvestments>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub investments_auth: ::std::option::Option<LinkTokenInvestmentsAuth>,
-        ///`language`: a string, as Plaid documents it.
+        ///The language Link speaks, as a two-letter code such as `en`, `fr` or `es`.
         pub language: ::std::string::String,
-        ///`link_customization_name`: a string, as Plaid documents it.
+        ///The name of a Link customization made in the Plaid dashboard.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub link_customization_name: ::std::option::Option<::std::string::String>,
-        ///`optional_products`: a list, as Plaid documents it.
+        ///Products the Item may be used for later, added only when the user's institution supports them.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub optional_products: ::std::option::Option<
             ::std::vec::Vec<crate::generated::Product>,
@@ -589,12 +589,12 @@ pub mod types {
         pub payment_initiation: ::std::option::Option<
             LinkTokenCreateRequestPaymentInitiation,
         >,
-        ///`products`: a list, as Plaid documents it.
+        ///The products the Item must support; institutions without them are not offered.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub products: ::std::option::Option<::std::vec::Vec<crate::generated::Product>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub redirect_uri: ::std::option::Option<::std::string::String>,
-        ///`required_if_supported_products`: a list, as Plaid documents it.
+        ///Products added when the institution supports them, without excluding institutions that do not.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub required_if_supported_products: ::std::option::Option<
             ::std::vec::Vec<crate::generated::Product>,
@@ -611,12 +611,12 @@ pub mod types {
         pub update: ::std::option::Option<LinkTokenCreateRequestUpdate>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user: ::std::option::Option<LinkTokenCreateRequestUser>,
-        ///`user_id`: a string, as Plaid documents it.
+        ///The id of a Plaid user made earlier, for products that work per user.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user_token: ::std::option::Option<crate::UserToken>,
-        ///`webhook`: a string, as Plaid documents it.
+        ///The URL Plaid sends this Item's webhooks to.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook: ::std::option::Option<::std::string::String>,
     }
@@ -941,37 +941,37 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user: ::std::option::Option<bool>,
     }
-    ///`LinkTokenCreateRequestUser`: an object, as Plaid documents it.
+    ///Who the end user is. Only `client_user_id` is required; the rest can prefill Link.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct LinkTokenCreateRequestUser {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub address: ::std::option::Option<UserAddress>,
-        ///`client_user_id`: a string, as Plaid documents it.
+        ///Your own stable id for the user (not personal data such as an email address).
         pub client_user_id: ::std::string::String,
-        ///`date_of_birth`: a string, as Plaid documents it.
+        ///The user's date of birth (YYYY-MM-DD).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub date_of_birth: ::std::option::Option<::std::string::String>,
-        ///`email_address`: a string, as Plaid documents it.
+        ///The user's email address.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email_address: ::std::option::Option<::std::string::String>,
-        ///`email_address_verified_time`: a string, as Plaid documents it.
+        ///When you verified the email address (ISO 8601).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email_address_verified_time: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id_number: ::std::option::Option<UserIdNumber>,
-        ///`legal_name`: a string, as Plaid documents it.
+        ///Legal name of the user, as on official documents.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub legal_name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<IdentityVerificationRequestUserName>,
-        ///`phone_number`: a string, as Plaid documents it.
+        ///The user's phone number in E.164 form.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_number: ::std::option::Option<::std::string::String>,
-        ///`phone_number_verified_time`: a string, as Plaid documents it.
+        ///When you verified the phone number (ISO 8601).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_number_verified_time: ::std::option::Option<::std::string::String>,
-        ///`ssn`: a string, as Plaid documents it.
+        ///The user's US Social Security number, for identity products only.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ssn: ::std::option::Option<::std::string::String>,
     }
@@ -1001,16 +1001,16 @@ pub mod types {
             crate::generated::UserStatedIncomeSourcePayType,
         >,
     }
-    ///`LinkTokenCreateResponse`: an object, as Plaid documents it.
+    ///A link token for one Link session.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct LinkTokenCreateResponse {
-        ///`expiration`: a string, as Plaid documents it.
+        ///When the link token stops working (ISO 8601).
         pub expiration: ::std::string::String,
-        ///`hosted_link_url`: a string, as Plaid documents it.
+        ///The URL of Plaid-hosted Link, when hosted Link was asked for.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub hosted_link_url: ::std::option::Option<::std::string::String>,
-        ///`link_token`: a string, as Plaid documents it.
+        ///The token to start Link with; it expires at `expiration`.
         pub link_token: ::std::string::String,
         pub request_id: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1744,7 +1744,7 @@ Sends a `POST` request to `/accounts/get`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**`POST /link/token/create`, as Plaid documents it.
+    /**Makes a short-lived link token that starts one Link session in the user's browser or app: who the user is, which products and countries to offer, where webhooks go. Also starts update mode for an existing Item when given its access token.
 
 Sends a `POST` request to `/link/token/create`
 
@@ -1792,7 +1792,7 @@ Sends a `POST` request to `/link/token/create`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**`POST /item/get`, as Plaid documents it.
+    /**Reads an Item: its institution, products, webhook URL, error state and when its data was last refreshed.
 
 Sends a `POST` request to `/item/get`
 
@@ -6730,7 +6730,7 @@ impl types::LinkTokenCreateRequest {
         self.access_token = ::std::option::Option::Some(value.into());
         self
     }
-    /// `access_tokens`: a list of strings, as Plaid documents it.
+    /// Access tokens of several existing Items, for flows that work across Items.
     pub fn access_tokens(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::AccessToken>,
@@ -6748,7 +6748,7 @@ impl types::LinkTokenCreateRequest {
         self.account_filters = ::std::option::Option::Some(value.into());
         self
     }
-    /// `additional_consented_products`: a list, as Plaid documents it.
+    /// Products the user consents to now, to be used later without another Link session.
     pub fn additional_consented_products(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
@@ -6758,7 +6758,7 @@ impl types::LinkTokenCreateRequest {
         );
         self
     }
-    /// `android_package_name`: a string, as Plaid documents it.
+    /// Your Android app's package name, when Link runs in it.
     pub fn android_package_name(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -6828,7 +6828,7 @@ impl types::LinkTokenCreateRequest {
         );
         self
     }
-    /// `cra_enabled`: a boolean, as Plaid documents it.
+    /// Whether the session is for Plaid's consumer report products.
     pub fn cra_enabled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
         self.cra_enabled = ::std::option::Option::Some(value.into());
         self
@@ -6863,7 +6863,7 @@ impl types::LinkTokenCreateRequest {
         self.employment = ::std::option::Option::Some(value.into());
         self
     }
-    /// `enable_multi_item_link`: a boolean, as Plaid documents it.
+    /// Whether the user may link several Items in one session.
     pub fn enable_multi_item_link(
         mut self,
         value: impl ::std::convert::Into<bool>,
@@ -6879,7 +6879,7 @@ impl types::LinkTokenCreateRequest {
         self.eu_config = ::std::option::Option::Some(value.into());
         self
     }
-    /// `financekit_supported`: a boolean, as Plaid documents it.
+    /// Whether the iOS app can use Apple's FinanceKit.
     pub fn financekit_supported(
         mut self,
         value: impl ::std::convert::Into<bool>,
@@ -6937,7 +6937,7 @@ impl types::LinkTokenCreateRequest {
         self.institution_data = ::std::option::Option::Some(value.into());
         self
     }
-    /// `institution_id`: a string, as Plaid documents it.
+    /// Start Link at this institution, skipping the search.
     pub fn institution_id(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -6963,7 +6963,7 @@ impl types::LinkTokenCreateRequest {
         self.investments_auth = ::std::option::Option::Some(value.into());
         self
     }
-    /// `link_customization_name`: a string, as Plaid documents it.
+    /// The name of a Link customization made in the Plaid dashboard.
     pub fn link_customization_name(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -6971,7 +6971,7 @@ impl types::LinkTokenCreateRequest {
         self.link_customization_name = ::std::option::Option::Some(value.into());
         self
     }
-    /// `optional_products`: a list, as Plaid documents it.
+    /// Products the Item may be used for later, added only when the user's institution supports them.
     pub fn optional_products(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
@@ -7001,7 +7001,7 @@ impl types::LinkTokenCreateRequest {
         self.payment_initiation = ::std::option::Option::Some(value.into());
         self
     }
-    /// `products`: a list, as Plaid documents it.
+    /// The products the Item must support; institutions without them are not offered.
     pub fn products(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
@@ -7017,7 +7017,7 @@ impl types::LinkTokenCreateRequest {
         self.redirect_uri = ::std::option::Option::Some(value.into());
         self
     }
-    /// `required_if_supported_products`: a list, as Plaid documents it.
+    /// Products added when the institution supports them, without excluding institutions that do not.
     pub fn required_if_supported_products(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
@@ -7073,7 +7073,7 @@ impl types::LinkTokenCreateRequest {
         self.update = ::std::option::Option::Some(value.into());
         self
     }
-    /// `LinkTokenCreateRequestUser`: an object, as Plaid documents it.
+    /// Who the end user is. Only `client_user_id` is required; the rest can prefill Link.
     pub fn user(
         mut self,
         value: impl ::std::convert::Into<
@@ -7083,7 +7083,7 @@ impl types::LinkTokenCreateRequest {
         self.user = ::std::option::Option::Some(value.into());
         self
     }
-    /// `user_id`: a string, as Plaid documents it.
+    /// The id of a Plaid user made earlier, for products that work per user.
     pub fn user_id(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -7099,7 +7099,7 @@ impl types::LinkTokenCreateRequest {
         self.user_token = ::std::option::Option::Some(value.into());
         self
     }
-    /// `webhook`: a string, as Plaid documents it.
+    /// The URL Plaid sends this Item's webhooks to.
     pub fn webhook(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -8707,7 +8707,7 @@ impl types::LinkTokenCreateRequestUser {
             ssn: ::std::default::Default::default(),
         }
     }
-    /// `address`: a value, as Plaid documents it.
+    /// The user's postal address.
     pub fn address(
         mut self,
         value: impl ::std::convert::Into<crate::generated::types::UserAddress>,
@@ -8715,7 +8715,7 @@ impl types::LinkTokenCreateRequestUser {
         self.address = ::std::option::Option::Some(value.into());
         self
     }
-    /// `date_of_birth`: a string, as Plaid documents it.
+    /// The user's date of birth (YYYY-MM-DD).
     pub fn date_of_birth(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -8723,7 +8723,7 @@ impl types::LinkTokenCreateRequestUser {
         self.date_of_birth = ::std::option::Option::Some(value.into());
         self
     }
-    /// `email_address`: a string, as Plaid documents it.
+    /// The user's email address.
     pub fn email_address(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -8731,7 +8731,7 @@ impl types::LinkTokenCreateRequestUser {
         self.email_address = ::std::option::Option::Some(value.into());
         self
     }
-    /// `email_address_verified_time`: a string, as Plaid documents it.
+    /// When you verified the email address (ISO 8601).
     pub fn email_address_verified_time(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -8739,7 +8739,7 @@ impl types::LinkTokenCreateRequestUser {
         self.email_address_verified_time = ::std::option::Option::Some(value.into());
         self
     }
-    /// `id_number`: a value, as Plaid documents it.
+    /// A government id number of the user, for identity verification.
     pub fn id_number(
         mut self,
         value: impl ::std::convert::Into<crate::generated::types::UserIdNumber>,
@@ -8747,7 +8747,7 @@ impl types::LinkTokenCreateRequestUser {
         self.id_number = ::std::option::Option::Some(value.into());
         self
     }
-    /// `legal_name`: a string, as Plaid documents it.
+    /// Legal name of the user, as on official documents.
     pub fn legal_name(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -8755,7 +8755,7 @@ impl types::LinkTokenCreateRequestUser {
         self.legal_name = ::std::option::Option::Some(value.into());
         self
     }
-    /// `name`: a value, as Plaid documents it.
+    /// The user's name, in parts.
     pub fn name(
         mut self,
         value: impl ::std::convert::Into<
@@ -8765,7 +8765,7 @@ impl types::LinkTokenCreateRequestUser {
         self.name = ::std::option::Option::Some(value.into());
         self
     }
-    /// `phone_number`: a string, as Plaid documents it.
+    /// The user's phone number in E.164 form.
     pub fn phone_number(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -8773,7 +8773,7 @@ impl types::LinkTokenCreateRequestUser {
         self.phone_number = ::std::option::Option::Some(value.into());
         self
     }
-    /// `phone_number_verified_time`: a string, as Plaid documents it.
+    /// When you verified the phone number (ISO 8601).
     pub fn phone_number_verified_time(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -8781,7 +8781,7 @@ impl types::LinkTokenCreateRequestUser {
         self.phone_number_verified_time = ::std::option::Option::Some(value.into());
         self
     }
-    /// `ssn`: a string, as Plaid documents it.
+    /// The user's US Social Security number, for identity products only.
     pub fn ssn(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,

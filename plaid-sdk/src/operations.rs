@@ -335,7 +335,7 @@ impl crate::operation::private::Dispatch for types::AccountsGetRequest {
     }
 }
 impl crate::PlaidClient {
-    /// `POST /link/token/create`, as Plaid documents it.
+    /// Makes a short-lived link token that starts one Link session in the user's browser or app: who the user is, which products and countries to offer, where webhooks go. Also starts update mode for an existing Item when given its access token.
     ///
     /// `POST /link/token/create`. Awaiting the call returns [`LinkTokenCreateResponse`](crate::types::LinkTokenCreateResponse). Optional fields: `access_token`, `access_tokens`, `account_filters`, `additional_consented_products`, `android_package_name`, `appearance_mode`, `auth`, `base_report`, `card_switch`, `cashflow_report`, `consumer_report_permissible_purpose`, `cra_enabled`, `cra_options`, `credit_partner_insights`, `employment`, `enable_multi_item_link`, `eu_config`, `financekit_supported`, `hosted_link`, `identity`, `identity_verification`, `income_verification`, `institution_data`, `institution_id`, `investments`, `investments_auth`, `link_customization_name`, `optional_products`, `payment_configuration`, `payment_initiation`, `products`, `redirect_uri`, `required_if_supported_products`, `statements`, `third_party_user_token`, `transactions`, `transfer`, `update`, `user`, `user_id`, `user_token`, `webhook`.
     pub fn link_token_create(
@@ -361,7 +361,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.access_token = ::std::option::Option::Some(value.into());
         self
     }
-    /// `access_tokens`: a list of strings, as Plaid documents it.
+    /// Access tokens of several existing Items, for flows that work across Items.
     pub fn access_tokens(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::AccessToken>,
@@ -379,7 +379,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.account_filters = ::std::option::Option::Some(value.into());
         self
     }
-    /// `additional_consented_products`: a list, as Plaid documents it.
+    /// Products the user consents to now, to be used later without another Link session.
     pub fn additional_consented_products(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
@@ -389,7 +389,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         );
         self
     }
-    /// `android_package_name`: a string, as Plaid documents it.
+    /// Your Android app's package name, when Link runs in it.
     pub fn android_package_name(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -459,7 +459,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         );
         self
     }
-    /// `cra_enabled`: a boolean, as Plaid documents it.
+    /// Whether the session is for Plaid's consumer report products.
     pub fn cra_enabled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
         self.body.cra_enabled = ::std::option::Option::Some(value.into());
         self
@@ -494,7 +494,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.employment = ::std::option::Option::Some(value.into());
         self
     }
-    /// `enable_multi_item_link`: a boolean, as Plaid documents it.
+    /// Whether the user may link several Items in one session.
     pub fn enable_multi_item_link(
         mut self,
         value: impl ::std::convert::Into<bool>,
@@ -510,7 +510,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.eu_config = ::std::option::Option::Some(value.into());
         self
     }
-    /// `financekit_supported`: a boolean, as Plaid documents it.
+    /// Whether the iOS app can use Apple's FinanceKit.
     pub fn financekit_supported(
         mut self,
         value: impl ::std::convert::Into<bool>,
@@ -568,7 +568,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.institution_data = ::std::option::Option::Some(value.into());
         self
     }
-    /// `institution_id`: a string, as Plaid documents it.
+    /// Start Link at this institution, skipping the search.
     pub fn institution_id(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -594,7 +594,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.investments_auth = ::std::option::Option::Some(value.into());
         self
     }
-    /// `link_customization_name`: a string, as Plaid documents it.
+    /// The name of a Link customization made in the Plaid dashboard.
     pub fn link_customization_name(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -602,7 +602,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.link_customization_name = ::std::option::Option::Some(value.into());
         self
     }
-    /// `optional_products`: a list, as Plaid documents it.
+    /// Products the Item may be used for later, added only when the user's institution supports them.
     pub fn optional_products(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
@@ -632,7 +632,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.payment_initiation = ::std::option::Option::Some(value.into());
         self
     }
-    /// `products`: a list, as Plaid documents it.
+    /// The products the Item must support; institutions without them are not offered.
     pub fn products(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
@@ -648,7 +648,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.redirect_uri = ::std::option::Option::Some(value.into());
         self
     }
-    /// `required_if_supported_products`: a list, as Plaid documents it.
+    /// Products added when the institution supports them, without excluding institutions that do not.
     pub fn required_if_supported_products(
         mut self,
         value: impl ::std::iter::IntoIterator<Item = crate::generated::Product>,
@@ -704,7 +704,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.update = ::std::option::Option::Some(value.into());
         self
     }
-    /// `LinkTokenCreateRequestUser`: an object, as Plaid documents it.
+    /// Who the end user is. Only `client_user_id` is required; the rest can prefill Link.
     pub fn user(
         mut self,
         value: impl ::std::convert::Into<
@@ -714,7 +714,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.user = ::std::option::Option::Some(value.into());
         self
     }
-    /// `user_id`: a string, as Plaid documents it.
+    /// The id of a Plaid user made earlier, for products that work per user.
     pub fn user_id(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -730,7 +730,7 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self.body.user_token = ::std::option::Option::Some(value.into());
         self
     }
-    /// `webhook`: a string, as Plaid documents it.
+    /// The URL Plaid sends this Item's webhooks to.
     pub fn webhook(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -760,7 +760,7 @@ impl crate::operation::private::Dispatch for types::LinkTokenCreateRequest {
     }
 }
 impl crate::PlaidClient {
-    /// `POST /item/get`, as Plaid documents it.
+    /// Reads an Item: its institution, products, webhook URL, error state and when its data was last refreshed.
     ///
     /// `POST /item/get`. Awaiting the call returns [`ItemGetResponse`](crate::types::ItemGetResponse).
     pub fn item_get(
