@@ -23,6 +23,35 @@ async fn setup(tune: impl FnOnce(&mut Config)) -> (Emulator, Gateway) {
     (emulator, gateway)
 }
 
+/// Sends one request through the gateway that upstream holds until the returned gate opens;
+/// returns once it has reached upstream (so it is surely in flight), with its status to come.
+async fn held_request(
+    emulator: &Emulator,
+    gateway: &Gateway,
+    token: &str,
+    body: String,
+) -> (Gate, tokio::task::JoinHandle<u16>) {
+    let gate = Gate::new();
+    emulator.inject(Fault::Hold(gate.clone()), 1);
+    let before = emulator.request_count();
+    let (url, token) = (gateway.url(), token.to_string());
+    let status = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{url}/plaid/accounts/get"))
+            .header("x-gateway-token", token)
+            .body(body)
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    });
+    while emulator.request_count() == before {
+        tokio::task::yield_now().await;
+    }
+    (gate, status)
+}
+
 fn sdk(gateway: &Gateway, token: &str) -> PlaidClient {
     PlaidClient::builder()
         .environment(Environment::custom(&format!("{}/plaid", gateway.url())).expect("url"))
@@ -259,24 +288,7 @@ async fn a_reload_applies_to_the_next_requests_and_drops_none_in_flight() {
         .expect("gateway");
     let body = serde_json::json!({ "access_token": item.access_token }).to_string();
     // A request in flight, held upstream, when the settings change.
-    let gate = Gate::new();
-    emulator.inject(Fault::Hold(gate.clone()), 1);
-    let url = gateway.url();
-    let held_body = body.clone();
-    let in_flight = tokio::spawn(async move {
-        reqwest::Client::new()
-            .post(format!("{url}/plaid/accounts/get"))
-            .header("x-gateway-token", "first-token")
-            .body(held_body)
-            .send()
-            .await
-            .expect("send")
-            .status()
-            .as_u16()
-    });
-    while emulator.request_count() == 0 {
-        tokio::task::yield_now().await;
-    }
+    let (gate, in_flight) = held_request(&emulator, &gateway, "first-token", body.clone()).await;
     gateway.reload(config("second-token")).expect("reload");
     let auth = |t: &'static str| [("x-gateway-token", t)];
     let (status, _) = raw(&gateway, "/plaid/accounts/get", &auth("first-token"), &body).await;
@@ -627,24 +639,8 @@ async fn the_gateways_own_failures_have_their_statuses() {
     // The gateway full: its one slot is held by a request that upstream keeps until the gate
     // opens, so the second request surely finds it taken.
     let (emulator, gateway) = setup(|c| c.concurrency = 1).await;
-    let gate = Gate::new();
-    emulator.inject(Fault::Hold(gate.clone()), 1);
-    let url = gateway.url();
-    let held_request = tokio::spawn(async move {
-        reqwest::Client::new()
-            .post(format!("{url}/plaid/accounts/get"))
-            .header("x-gateway-token", CALLER_TOKEN)
-            .body("{}")
-            .send()
-            .await
-            .expect("send")
-            .status()
-            .as_u16()
-    });
-    // The held request has reached upstream, so it holds the only slot.
-    while emulator.request_count() == 0 {
-        tokio::task::yield_now().await;
-    }
+    // Held upstream, it holds the only slot.
+    let (gate, held_request) = held_request(&emulator, &gateway, CALLER_TOKEN, "{}".into()).await;
     let (status, reply) = raw(
         &gateway,
         "/plaid/accounts/get",
@@ -701,24 +697,8 @@ async fn the_gateways_own_failures_have_their_statuses() {
 async fn shutdown_lets_requests_in_flight_finish() {
     let (emulator, gateway) = setup(|_| {}).await;
     let item = emulator.add_item();
-    let gate = Gate::new();
-    emulator.inject(Fault::Hold(gate.clone()), 1);
-    let url = gateway.url();
-    let token = item.access_token.clone();
-    let in_flight = tokio::spawn(async move {
-        reqwest::Client::new()
-            .post(format!("{url}/plaid/accounts/get"))
-            .header("x-gateway-token", CALLER_TOKEN)
-            .body(serde_json::json!({ "access_token": token }).to_string())
-            .send()
-            .await
-            .expect("send")
-            .status()
-            .as_u16()
-    });
-    while emulator.request_count() == 0 {
-        tokio::task::yield_now().await;
-    }
+    let body = serde_json::json!({ "access_token": item.access_token }).to_string();
+    let (gate, in_flight) = held_request(&emulator, &gateway, CALLER_TOKEN, body).await;
     let url = gateway.url();
     let shutdown = tokio::spawn(gateway.shutdown());
     // The gateway stops accepting while the held request is still in flight.
