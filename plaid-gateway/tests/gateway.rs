@@ -640,7 +640,7 @@ async fn the_gateways_own_failures_have_their_statuses() {
     // opens, so the second request surely finds it taken.
     let (emulator, gateway) = setup(|c| c.concurrency = 1).await;
     // Held upstream, it holds the only slot.
-    let (gate, held_request) = held_request(&emulator, &gateway, CALLER_TOKEN, "{}".into()).await;
+    let (gate, holder) = held_request(&emulator, &gateway, CALLER_TOKEN, "{}".into()).await;
     let (status, reply) = raw(
         &gateway,
         "/plaid/accounts/get",
@@ -654,7 +654,7 @@ async fn the_gateways_own_failures_have_their_statuses() {
     );
     gate.open();
     assert_eq!(
-        held_request.await.expect("task"),
+        holder.await.expect("task"),
         400,
         "the held request was answered (the emulator refuses its empty body)"
     );
