@@ -5,7 +5,8 @@
 //! gateway's core job: check the caller-token header, allow the one path, set the credential
 //! headers, keep upstream connections alive.
 //!
-//! `cargo bench -p plaid-gateway --bench load` (add `-- --quick` for 2,000 requests).
+//! `cargo bench -p plaid-gateway --bench load` (add `-- --quick` for 2,000 requests;
+//! `PLAID_BENCH_GATEWAY_BIN=path` measures another build of the gateway the same way).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -175,7 +176,12 @@ fn main() {
         let item = emulator.add_item();
         let port = free_port();
         let gateway = Killed(
-            Command::new(env!("CARGO_BIN_EXE_plaid-gateway"))
+            // PLAID_BENCH_GATEWAY_BIN runs another build of the gateway (an older version, for a
+            // before/after figure) under the same load.
+            Command::new(
+                std::env::var_os("PLAID_BENCH_GATEWAY_BIN")
+                    .unwrap_or_else(|| env!("CARGO_BIN_EXE_plaid-gateway").into()),
+            )
                 .env("PLAID_GATEWAY_UPSTREAM", emulator.base_url())
                 .env("PLAID_CLIENT_ID", emulator.client_id())
                 .env("PLAID_SECRET", emulator.secret())

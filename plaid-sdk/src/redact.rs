@@ -18,6 +18,20 @@ pub(crate) const REDACTED: &str = "[redacted]";
 /// What replaces a whole text that could not be cleaned word by word.
 pub(crate) const WITHHELD: &str = "[withheld: it held something secret-shaped]";
 
+/// Whether `found` holds for `text` as it is or (when it has anything to decode)
+/// JSON-unescaped, percent-decoded, or both. A plain text, such as a request id, is read once
+/// and nothing is allocated.
+fn any_view(text: &str, mut found: impl FnMut(&str) -> bool) -> bool {
+    if found(text) {
+        return true;
+    }
+    if !text.contains(['\\', '%', '+']) {
+        return false;
+    }
+    let unescaped = json_unescape(text);
+    found(&percent_decode(text)) || found(&percent_decode(&unescaped)) || found(&unescaped)
+}
+
 /// The prefixes of Plaid's tokens (and Stripe's bank account tokens).
 const TOKEN_PREFIXES: [&str; 6] = [
     "access-",
@@ -76,31 +90,23 @@ impl<'a> Redactor<'a> {
     /// Whether `text` shows nothing secret: no token-shaped word and no run of a known secret,
     /// read as it is, JSON-unescaped, and percent-decoded.
     pub(crate) fn is_clean(&self, text: &str) -> bool {
-        let unescaped = json_unescape(text);
-        let views = [percent_decode(text), percent_decode(&unescaped), unescaped];
-        std::iter::once(text)
-            .chain(views.iter().map(String::as_str))
-            .all(|view| {
-                !has_token_word(view)
-                    && !self
-                        .secrets
-                        .iter()
-                        .any(|s| has_window(view, secret_part(s)))
-            })
+        !any_view(text, |view| {
+            has_token_word(view)
+                || self
+                    .secrets
+                    .iter()
+                    .any(|s| has_window(view, secret_part(s)))
+        })
     }
 
     /// Whether `text` repeats a run of 8 characters of a known secret, read as it is,
     /// JSON-unescaped, or percent-decoded. Token-shaped words alone do not count.
     pub(crate) fn repeats_secret(&self, text: &str) -> bool {
-        let unescaped = json_unescape(text);
-        let views = [percent_decode(text), percent_decode(&unescaped), unescaped];
-        std::iter::once(text)
-            .chain(views.iter().map(String::as_str))
-            .any(|view| {
-                self.secrets
-                    .iter()
-                    .any(|s| has_window(view, secret_part(s)))
-            })
+        any_view(text, |view| {
+            self.secrets
+                .iter()
+                .any(|s| has_window(view, secret_part(s)))
+        })
     }
 
     /// A code Plaid sends (`error_type`, `error_code`): shown only when it looks like one of
