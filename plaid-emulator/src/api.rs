@@ -184,6 +184,10 @@ fn respond(state: &State, parts: &http::request::Parts, body: &[u8]) -> Result<V
         ("POST", "/accounts/get") => accounts_get,
         ("POST", "/link/token/create") => link_token_create,
         ("POST", "/item/get") => item_get,
+        ("POST", "/webhook_verification_key/get") => webhook_verification_key_get,
+        ("POST", "/item/webhook/update") => item_webhook_update,
+        ("POST", "/sandbox/item/fire_webhook") => sandbox_item_fire_webhook,
+        ("POST", "/sandbox/item/reset_login") => sandbox_item_reset_login,
         _ => {
             return Err(Refusal {
                 status: 404,
@@ -325,9 +329,47 @@ fn live_item<'d>(
     }
 }
 
-/// The access token must reach a live Item, and the account must be one of its own.
-fn check_account(data: &crate::Data, access_token: &str, account_id: &str) -> Result<(), Refusal> {
+/// The live Item behind an access token, if it is not in an error state (such as
+/// `ITEM_LOGIN_REQUIRED` after `/sandbox/item/reset_login`): what reading its data needs.
+fn usable_item<'d>(
+    data: &'d crate::Data,
+    access_token: &str,
+) -> Result<&'d crate::ItemState, Refusal> {
     let item = live_item(data, access_token)?;
+    match item.error {
+        None => Ok(item),
+        Some(code) => Err(item_error_refusal(code)),
+    }
+}
+
+const LOGIN_REQUIRED_MESSAGE: &str = "the login details of this item have changed (credentials, \
+     MFA, or required user action) and a user login is required to update this information. \
+     use Link's update mode to restore the item to a good state";
+
+fn item_error_refusal(code: &'static str) -> Refusal {
+    Refusal {
+        status: 400,
+        error_type: "ITEM_ERROR",
+        error_code: code,
+        message: LOGIN_REQUIRED_MESSAGE.into(),
+    }
+}
+
+/// An Item's error as `/item/get` and the ITEM `ERROR` webhook show it.
+fn item_error_json(code: &str) -> Value {
+    json!({
+        "error_type": "ITEM_ERROR",
+        "error_code": code,
+        "error_code_reason": null,
+        "error_message": LOGIN_REQUIRED_MESSAGE,
+        "display_message": null,
+        "status": 400,
+    })
+}
+
+/// The access token must reach a usable Item, and the account must be one of its own.
+fn check_account(data: &crate::Data, access_token: &str, account_id: &str) -> Result<(), Refusal> {
+    let item = usable_item(data, access_token)?;
     if item
         .item
         .accounts
@@ -543,7 +585,7 @@ fn item_public_token_exchange(
 fn accounts_get(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
     let [access_token] = required_strings(fields, ["access_token"])?;
     let data = state.data();
-    let item = live_item(&data, access_token)?;
+    let item = usable_item(&data, access_token)?;
     let accounts: Vec<Value> = item
         .item
         .accounts
@@ -585,7 +627,7 @@ fn item_json(item: &crate::ItemState) -> Value {
         "institution_id": item.institution_id,
         "institution_name": institution_name,
         "webhook": item.webhook,
-        "error": null,
+        "error": item.error.map(item_error_json),
         "available_products": ["balance", "identity", "transactions"],
         "billed_products": item.products,
         "products": item.products,
@@ -652,10 +694,20 @@ fn link_token_create(state: &State, fields: &Map<String, Value>) -> Result<Value
         }
     }
     let products = products(fields, "products", false)?;
-    // Update mode (an access token given) needs no products; a new Link session does.
+    let webhook = match fields.get("webhook") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(url)) if is_webhook_url(url) => Some(url.clone()),
+        Some(_) => return Err(invalid_webhook_url()),
+    };
+    // Update mode (an access token given) needs no products; a new Link session does. In
+    // update mode, a webhook URL given becomes the Item's.
     match fields.get("access_token").and_then(Value::as_str) {
         Some(token) => {
-            live_item(&state.data(), token)?;
+            let mut data = state.data();
+            live_item(&data, token)?;
+            if let (Some(url), Some(item)) = (webhook, data.items.get_mut(token)) {
+                item.webhook = Some(url);
+            }
         }
         None if products.is_empty() => {
             return Err(Refusal::invalid_request(
@@ -686,6 +738,254 @@ fn item_get(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal
         },
         "request_id": request_id(),
     }))
+}
+
+/// Whether `url` can take webhooks: an absolute http(s) URL.
+fn is_webhook_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty() && !r.starts_with('/') && !r.bytes().any(|b| b.is_ascii_whitespace())
+    })
+}
+
+fn invalid_webhook_url() -> Refusal {
+    Refusal::invalid_request("INVALID_FIELD", "webhook must be an http or https URL")
+}
+
+fn webhook_verification_key_get(
+    state: &State,
+    fields: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    let [key_id] = required_strings(fields, ["key_id"])?;
+    let key = state.webhooks.keys().jwk(key_id).ok_or_else(|| {
+        Refusal::invalid_input(
+            "INVALID_WEBHOOK_VERIFICATION_KEY_ID",
+            "invalid key_id provided; it must be the kid of a webhook's Plaid-Verification header",
+        )
+    })?;
+    Ok(json!({ "key": key, "request_id": request_id() }))
+}
+
+/// A webhook body about `item`, with `extra` fields added.
+fn webhook_body(item: &crate::ItemState, webhook_type: &str, code: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "webhook_type": webhook_type,
+        "webhook_code": code,
+        "item_id": item.item.item_id,
+        "environment": "sandbox",
+    });
+    if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+        body.extend(extra);
+    }
+    body
+}
+
+fn item_webhook_update(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
+    let [access_token] = required_strings(fields, ["access_token"])?;
+    let webhook = match fields.get("webhook") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(url)) if url.is_empty() => None,
+        Some(Value::String(url)) if is_webhook_url(url) => Some(url.clone()),
+        Some(_) => return Err(invalid_webhook_url()),
+    };
+    let mut data = state.data();
+    live_item(&data, access_token)?;
+    let Some(item) = data.items.get_mut(access_token) else {
+        return Err(invalid_access_token());
+    };
+    item.webhook = webhook.clone();
+    let reply = json!({ "item": item_json(item), "request_id": request_id() });
+    if let Some(url) = webhook {
+        let body = webhook_body(
+            item,
+            "ITEM",
+            "WEBHOOK_UPDATE_ACKNOWLEDGED",
+            json!({ "new_webhook_url": url, "error": null }),
+        );
+        state.send_webhook(url, body);
+    }
+    Ok(reply)
+}
+
+/// The codes `/sandbox/item/fire_webhook` takes.
+const FIRE_WEBHOOK_CODES: [&str; 12] = [
+    "DEFAULT_UPDATE",
+    "NEW_ACCOUNTS_AVAILABLE",
+    "SMS_MICRODEPOSITS_VERIFICATION",
+    "AUTHORIZATION_GRANTED",
+    "USER_PERMISSION_REVOKED",
+    "USER_ACCOUNT_REVOKED",
+    "PENDING_DISCONNECT",
+    "RECURRING_TRANSACTIONS_UPDATE",
+    "LOGIN_REPAIRED",
+    "SYNC_UPDATES_AVAILABLE",
+    "PRODUCT_READY",
+    "ERROR",
+];
+
+fn sandbox_error(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status: 400,
+        error_type: "SANDBOX_ERROR",
+        error_code: code,
+        message: message.into(),
+    }
+}
+
+fn sandbox_item_fire_webhook(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
+    let [access_token, code] = required_strings(fields, ["access_token", "webhook_code"])?;
+    if !FIRE_WEBHOOK_CODES.contains(&code) {
+        return Err(Refusal::invalid_request(
+            "INVALID_FIELD",
+            format!(
+                "webhook_code must be one of: {}",
+                FIRE_WEBHOOK_CODES.join(", ")
+            ),
+        ));
+    }
+    let asked_type = match fields.get("webhook_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(t.as_str()),
+        Some(_) => {
+            return Err(Refusal::invalid_request(
+                "INVALID_FIELD",
+                "webhook_type must be a string",
+            ));
+        }
+    };
+    let mut data = state.data();
+    let item = live_item(&data, access_token)?;
+    let has = |product: &str| item.products.iter().any(|p| p == product);
+    let not_enabled = |product: &str| {
+        sandbox_error(
+            "SANDBOX_PRODUCT_NOT_ENABLED",
+            format!("the Item does not have the {product} product this webhook belongs to"),
+        )
+    };
+    let first_account = item
+        .item
+        .accounts
+        .first()
+        .map(|a| a.account_id.clone())
+        .unwrap_or_default();
+    let account_ids: Vec<&str> = item
+        .item
+        .accounts
+        .iter()
+        .map(|a| a.account_id.as_str())
+        .collect();
+    let webhook_type = match (code, asked_type) {
+        ("DEFAULT_UPDATE", Some("AUTH")) => "AUTH",
+        ("DEFAULT_UPDATE", None | Some("TRANSACTIONS"))
+        | (
+            "SYNC_UPDATES_AVAILABLE" | "RECURRING_TRANSACTIONS_UPDATE",
+            None | Some("TRANSACTIONS"),
+        ) => "TRANSACTIONS",
+        (
+            "NEW_ACCOUNTS_AVAILABLE"
+            | "USER_PERMISSION_REVOKED"
+            | "USER_ACCOUNT_REVOKED"
+            | "PENDING_DISCONNECT"
+            | "LOGIN_REPAIRED"
+            | "ERROR",
+            None | Some("ITEM"),
+        ) => "ITEM",
+        ("SMS_MICRODEPOSITS_VERIFICATION", None | Some("AUTH")) => {
+            return Err(sandbox_error(
+                "SANDBOX_PRODUCT_NOT_ENABLED",
+                "SMS_MICRODEPOSITS_VERIFICATION needs an Item made with same-day micro-deposits",
+            ));
+        }
+        ("AUTHORIZATION_GRANTED" | "PRODUCT_READY", None | Some("INCOME")) => {
+            return Err(not_enabled("income_verification"));
+        }
+        (_, Some(other)) => {
+            return Err(Refusal::invalid_request(
+                "INVALID_FIELD",
+                format!("webhook_code {code} cannot be fired with webhook_type {other}"),
+            ));
+        }
+        (_, None) => {
+            return Err(Refusal::invalid_request(
+                "INVALID_FIELD",
+                format!("webhook_code {code} needs a webhook_type"),
+            ));
+        }
+    };
+    match webhook_type {
+        "AUTH" if !has("auth") => return Err(not_enabled("auth")),
+        "TRANSACTIONS" if !has("transactions") => return Err(not_enabled("transactions")),
+        _ => {}
+    }
+    let Some(url) = item.webhook.clone() else {
+        return Err(sandbox_error(
+            "SANDBOX_WEBHOOK_INVALID",
+            "the Item has no webhook URL; set one with /item/webhook/update",
+        ));
+    };
+    let extra = match (webhook_type, code) {
+        ("AUTH", _) => json!({
+            "account_ids_with_new_auth": [],
+            "account_ids_with_updated_auth": { first_account.clone(): ["ACCOUNT_NUMBER"] },
+            "error": null,
+        }),
+        ("TRANSACTIONS", "DEFAULT_UPDATE") => json!({ "new_transactions": 3, "error": null }),
+        ("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE") => json!({
+            "initial_update_complete": true,
+            "historical_update_complete": true,
+        }),
+        ("TRANSACTIONS", _) => json!({ "account_ids": account_ids }),
+        (_, "ERROR") => json!({ "error": item_error_json("ITEM_LOGIN_REQUIRED") }),
+        (_, "USER_PERMISSION_REVOKED") => json!({ "error": {
+            "error_type": "ITEM_ERROR",
+            "error_code": "USER_PERMISSION_REVOKED",
+            "error_code_reason": null,
+            "error_message": "the user has revoked their permissions for this item",
+            "display_message": null,
+            "status": 400,
+        }}),
+        (_, "USER_ACCOUNT_REVOKED") => json!({ "account_id": first_account }),
+        (_, "PENDING_DISCONNECT") => json!({
+            "reason": "INSTITUTION_TOKEN_EXPIRATION",
+            "disconnect_time": iso8601(std::time::SystemTime::now() + std::time::Duration::from_secs(7 * 86_400)),
+        }),
+        _ => json!({ "error": null }),
+    };
+    let body = webhook_body(item, webhook_type, code, extra);
+    if code == "LOGIN_REPAIRED"
+        && let Some(item) = data.items.get_mut(access_token)
+    {
+        item.error = None;
+    }
+    drop(data);
+    state.send_webhook(url, body);
+    Ok(json!({ "webhook_fired": true, "request_id": request_id() }))
+}
+
+fn sandbox_item_reset_login(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
+    let [access_token] = required_strings(fields, ["access_token"])?;
+    let mut data = state.data();
+    live_item(&data, access_token)?;
+    let Some(item) = data.items.get_mut(access_token) else {
+        return Err(invalid_access_token());
+    };
+    item.error = Some("ITEM_LOGIN_REQUIRED");
+    let webhook = item.webhook.clone().map(|url| {
+        let body = webhook_body(
+            item,
+            "ITEM",
+            "ERROR",
+            json!({ "error": item_error_json("ITEM_LOGIN_REQUIRED") }),
+        );
+        (url, body)
+    });
+    drop(data);
+    if let Some((url, body)) = webhook {
+        state.send_webhook(url, body);
+    }
+    Ok(json!({ "reset_login": true, "request_id": request_id() }))
 }
 
 /// A time as `2026-11-28T21:17:39Z`.

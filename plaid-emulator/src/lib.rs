@@ -1,8 +1,10 @@
 //! An offline emulator of Plaid's processor-token API and its neighbours, for tests and demos:
 //! `/processor/token/create`, `/processor/token/permissions/set` and `/get`,
 //! `/processor/stripe/bank_account_token/create`, `/item/remove`, `/item/get`,
-//! `/link/token/create`, `/sandbox/public_token/create`, `/item/public_token/exchange` and
-//! `/accounts/get`: every operation of `plaid_sdk::OPERATIONS`.
+//! `/link/token/create`, `/sandbox/public_token/create`, `/item/public_token/exchange`,
+//! `/accounts/get`, and the webhook family (`/webhook_verification_key/get`,
+//! `/item/webhook/update`, `/sandbox/item/fire_webhook`, `/sandbox/item/reset_login`): every
+//! operation of `plaid_sdk::OPERATIONS`.
 //!
 //! [`Emulator::start`] serves on `127.0.0.1` with a port the OS picks and stops when the value
 //! is dropped. It checks credentials, `Plaid-Version` and request bodies the way Plaid
@@ -25,14 +27,24 @@
 //! Faults for resilience tests ([`Fault`]) apply to the next N requests: rate limits with
 //! `Retry-After`, 5xx errors, delays, malformed bodies, dropped connections. Every request is
 //! recorded ([`Emulator::requests`]) so tests can assert what their code sent.
+//!
+//! Webhooks are signed with an ES256 key of the emulator's own (fresh each run, rotatable with
+//! [`Emulator::rotate_webhook_key`]) and sent to each Item's webhook URL (from the `options`
+//! of `/sandbox/public_token/create`, `/link/token/create` in update mode, or
+//! `/item/webhook/update`); a reply that is not 2xx, or none within 10 seconds, is retried
+//! with growing delays ([`EmulatorBuilder::webhook_retries`]). [`Emulator::sign_webhook`]
+//! signs any body, to test a receiver on its own.
 
 mod api;
 mod server;
+mod webhooks;
+
+pub use webhooks::WebhookAttempt;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The client id the emulator accepts unless configured otherwise.
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client-id";
@@ -44,6 +56,7 @@ pub struct Emulator {
     base_url: String,
     state: Arc<State>,
     server: tokio::task::JoinHandle<()>,
+    delivery: tokio::task::JoinHandle<()>,
 }
 
 impl fmt::Debug for Emulator {
@@ -57,6 +70,7 @@ impl fmt::Debug for Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.server.abort();
+        self.delivery.abort();
     }
 }
 
@@ -66,6 +80,7 @@ pub struct EmulatorBuilder {
     client_id: String,
     secret: String,
     require_plaid_version: bool,
+    delivery: webhooks::DeliveryConfig,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -74,6 +89,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("client_id", &self.client_id)
             .field("secret", &"[redacted]")
             .field("require_plaid_version", &self.require_plaid_version)
+            .field("webhook_delivery", &self.delivery)
             .finish()
     }
 }
@@ -84,6 +100,7 @@ impl Default for EmulatorBuilder {
             client_id: DEFAULT_CLIENT_ID.into(),
             secret: DEFAULT_SECRET.into(),
             require_plaid_version: true,
+            delivery: webhooks::DeliveryConfig::default(),
         }
     }
 }
@@ -104,17 +121,49 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a webhook receiver has to answer before the attempt counts as failed: 10
+    /// seconds unless set, as with Plaid.
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.delivery.timeout = timeout;
+        self
+    }
+
+    /// How failed webhook deliveries are retried: `attempts` in all (at least 1), the first
+    /// retry after `first_retry`, each later one four times as long after the one before.
+    /// Unless set: 6 attempts from 30 seconds, as Plaid's schedule starts; tests want
+    /// milliseconds.
+    pub fn webhook_retries(mut self, first_retry: Duration, attempts: u32) -> Self {
+        self.delivery.first_retry = first_retry;
+        self.delivery.attempts = attempts.max(1);
+        self
+    }
+
     /// Starts serving on `127.0.0.1` with an OS-assigned port.
     pub async fn start(self) -> std::io::Result<Emulator> {
+        let webhooks = Arc::new(webhooks::Shared {
+            keys: Mutex::new(webhooks::Keys::new()),
+            attempts: Mutex::new(Vec::new()),
+            config: self.delivery.clone(),
+        });
+        let (outbox, delivery) = webhooks::start_delivery(Arc::clone(&webhooks));
         let state = Arc::new(State {
             config: self,
             data: Mutex::new(Data::default()),
+            webhooks,
+            outbox,
         });
-        let (base_url, server) = server::serve(Arc::clone(&state)).await?;
+        let (base_url, server) = match server::serve(Arc::clone(&state)).await {
+            Ok(served) => served,
+            Err(e) => {
+                delivery.abort();
+                return Err(e);
+            }
+        };
         Ok(Emulator {
             base_url,
             state,
             server,
+            delivery,
         })
     }
 }
@@ -188,6 +237,58 @@ impl Emulator {
     /// How many requests arrived.
     pub fn request_count(&self) -> usize {
         self.state.data().requests.len()
+    }
+
+    /// The `Plaid-Verification` header value for a webhook with this exact `body`, signed now
+    /// with the emulator's current key: for testing a webhook receiver with any body. The key
+    /// is served by `/webhook_verification_key/get`, as Plaid's are.
+    pub fn sign_webhook(&self, body: &[u8]) -> String {
+        self.sign_webhook_issued_at(body, SystemTime::now())
+    }
+
+    /// Like [`sign_webhook`](Self::sign_webhook), with the JWT's `iat` set to `issued_at`
+    /// (to test that a receiver refuses old or future-dated webhooks).
+    pub fn sign_webhook_issued_at(&self, body: &[u8], issued_at: SystemTime) -> String {
+        let iat = match issued_at.duration_since(UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+        };
+        self.state.webhooks.keys().sign(body, iat)
+    }
+
+    /// The id (`kid`) of the key that signs webhooks now.
+    pub fn webhook_key_id(&self) -> String {
+        self.state.webhooks.keys().current().to_string()
+    }
+
+    /// Starts signing with a fresh key and returns its id; earlier keys stay valid (and
+    /// fetchable) until expired.
+    pub fn rotate_webhook_key(&self) -> String {
+        self.state.webhooks.keys().rotate()
+    }
+
+    /// Sets `expired_at` on key `kid` (now), as Plaid does for a retired key; false when no
+    /// key has that id.
+    pub fn expire_webhook_key(&self, kid: &str) -> bool {
+        self.state.webhooks.keys().expire(kid)
+    }
+
+    /// Sends `body` to `url` as a signed webhook, retried like the emulator's own.
+    pub fn send_webhook(&self, url: impl Into<String>, body: serde_json::Value) {
+        let _ = self.state.outbox.send(webhooks::Outgoing {
+            url: url.into(),
+            body,
+        });
+    }
+
+    /// Every webhook delivery attempt so far, oldest first.
+    pub fn webhook_attempts(&self) -> Vec<WebhookAttempt> {
+        self.state
+            .webhooks
+            .attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// How many processor tokens were minted.
@@ -405,6 +506,15 @@ impl fmt::Debug for ReceivedRequest {
 pub(crate) struct State {
     pub(crate) config: EmulatorBuilder,
     data: Mutex<Data>,
+    pub(crate) webhooks: Arc<webhooks::Shared>,
+    pub(crate) outbox: tokio::sync::mpsc::UnboundedSender<webhooks::Outgoing>,
+}
+
+impl State {
+    /// Queues a signed webhook for delivery.
+    pub(crate) fn send_webhook(&self, url: String, body: serde_json::Value) {
+        let _ = self.outbox.send(webhooks::Outgoing { url, body });
+    }
 }
 
 impl State {
@@ -443,6 +553,7 @@ impl Data {
                 products,
                 removed: false,
                 webhook: None,
+                error: None,
             },
         );
     }
@@ -455,6 +566,8 @@ pub(crate) struct ItemState {
     pub(crate) removed: bool,
     /// Where the Item's webhooks go, if set.
     pub(crate) webhook: Option<String>,
+    /// The Item's error code (`ITEM_LOGIN_REQUIRED` after `/sandbox/item/reset_login`).
+    pub(crate) error: Option<&'static str>,
 }
 
 pub(crate) struct ProcessorTokenState {

@@ -67,6 +67,53 @@ pub mod types {
             crate::generated::AccountBaseVerificationStatus,
         >,
     }
+    ///Per account id, which of its numbers changed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct AccountIdsWithUpdatedAuth(
+        pub ::std::collections::HashMap<
+            ::std::string::String,
+            ::std::vec::Vec<crate::generated::AuthUpdateTypes>,
+        >,
+    );
+    impl ::std::ops::Deref for AccountIdsWithUpdatedAuth {
+        type Target = ::std::collections::HashMap<
+            ::std::string::String,
+            ::std::vec::Vec<crate::generated::AuthUpdateTypes>,
+        >;
+        fn deref(
+            &self,
+        ) -> &::std::collections::HashMap<
+            ::std::string::String,
+            ::std::vec::Vec<crate::generated::AuthUpdateTypes>,
+        > {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AccountIdsWithUpdatedAuth>
+    for ::std::collections::HashMap<
+        ::std::string::String,
+        ::std::vec::Vec<crate::generated::AuthUpdateTypes>,
+    > {
+        fn from(value: AccountIdsWithUpdatedAuth) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::std::collections::HashMap<
+            ::std::string::String,
+            ::std::vec::Vec<crate::generated::AuthUpdateTypes>,
+        >,
+    > for AccountIdsWithUpdatedAuth {
+        fn from(
+            value: ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::vec::Vec<crate::generated::AuthUpdateTypes>,
+            >,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///Signals gathered while verifying the account's numbers through a database match.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -121,6 +168,37 @@ pub mod types {
         pub accounts: ::std::vec::Vec<AccountBase>,
         pub item: Item,
         pub request_id: ::std::string::String,
+    }
+    ///Account or routing numbers of the Item's accounts changed at the institution. Numbers read earlier for the listed accounts should no longer be used; read them again.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AuthDefaultUpdateWebhook {
+        ///Accounts that now have account and routing numbers.
+        pub account_ids_with_new_auth: ::std::vec::Vec<::std::string::String>,
+        pub account_ids_with_updated_auth: AccountIdsWithUpdatedAuth,
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<crate::PlaidError>,
+        pub item_id: ::std::string::String,
+        ///Always `DEFAULT_UPDATE` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `AUTH` for this webhook.
+        pub webhook_type: ::std::string::String,
+    }
+    ///An account added with automated micro-deposits is now verified and usable.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AutomaticallyVerifiedWebhook {
+        ///The verified account.
+        pub account_id: ::std::string::String,
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<crate::PlaidError>,
+        pub item_id: ::std::string::String,
+        ///Always `AUTOMATICALLY_VERIFIED` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `AUTH` for this webhook.
+        pub webhook_type: ::std::string::String,
     }
     ///`CraCheckReportHomeLendingReportOptions`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -211,6 +289,24 @@ pub mod types {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub limited_purpose_types: ::std::vec::Vec<crate::generated::LimitedPurposeType>,
     }
+    ///The user confirmed (or failed to confirm) a same-day micro-deposit account through the SMS link Plaid sent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct HostedMmdVerificationWebhook {
+        ///The account the micro-deposits went to.
+        pub account_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub environment: ::std::option::Option<
+            crate::generated::WebhookEnvironmentValues,
+        >,
+        pub item_id: ::std::string::String,
+        ///The outcome, e.g. `MANUALLY_VERIFIED` or `VERIFICATION_FAILED`.
+        pub status: ::std::string::String,
+        ///Always `SMS_MICRODEPOSITS_VERIFICATION` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `AUTH` for this webhook.
+        pub webhook_type: ::std::string::String,
+    }
     ///`IdentityVerificationRequestUserName`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -270,6 +366,21 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook: ::std::option::Option<::std::string::String>,
     }
+    ///The Item has an error, often `ITEM_LOGIN_REQUIRED`: calls with its access token fail until the user goes through Link's update mode.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ItemErrorWebhook {
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<crate::PlaidError>,
+        pub item_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Always `ERROR` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `ITEM` for this webhook.
+        pub webhook_type: ::std::string::String,
+    }
     ///What `/item/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -284,6 +395,19 @@ pub mod types {
         pub request_id: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<ItemStatusNullable>,
+    }
+    ///The Item works again after an error, without the user going through Link.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ItemLoginRepairedWebhook {
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        pub item_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Always `LOGIN_REPAIRED` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `ITEM` for this webhook.
+        pub webhook_type: ::std::string::String,
     }
     ///What `/item/public_token/exchange` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -381,6 +505,22 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_successful_update: ::std::option::Option<::std::string::String>,
     }
+    ///What `/item/webhook/update` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ItemWebhookUpdateRequest {
+        pub access_token: crate::AccessToken,
+        ///The new webhook URL; null or absent to stop the Item's webhooks.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook: ::std::option::Option<::std::string::String>,
+    }
+    ///The Item, with its new webhook URL.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ItemWebhookUpdateResponse {
+        pub item: Item,
+        pub request_id: ::std::string::String,
+    }
     ///An Item, with when it was created and what the user consented to.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -422,6 +562,31 @@ pub mod types {
         ///The URL Plaid sends this Item's webhooks to, if one is set.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook: ::std::option::Option<::std::string::String>,
+    }
+    ///A public key as a JSON Web Key: a P-256 elliptic-curve point that checks the ES256 signatures of webhooks.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct JwkPublicKey {
+        ///The signature algorithm the key is for; `ES256`.
+        pub alg: ::std::string::String,
+        ///When the key was made, in seconds since the Unix epoch.
+        pub created_at: i64,
+        ///The curve; `P-256`.
+        pub crv: ::std::string::String,
+        ///When the key stopped being valid, in seconds since the Unix epoch; null while it is valid. Webhooks signed by an expired key must be refused.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expired_at: ::std::option::Option<i64>,
+        ///The key's id, as webhooks' JWT headers name it.
+        pub kid: ::std::string::String,
+        ///The key type; `EC`.
+        pub kty: ::std::string::String,
+        ///What the key is for; `sig`.
+        #[serde(rename = "use")]
+        pub use_: ::std::string::String,
+        ///The point's x coordinate, base64url without padding.
+        pub x: ::std::string::String,
+        ///The point's y coordinate, base64url without padding.
+        pub y: ::std::string::String,
     }
     ///`LinkTokenAccountFilters`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1066,11 +1231,63 @@ pub mod types {
     pub struct LoanFilter {
         pub account_subtypes: ::std::vec::Vec<crate::generated::LoanAccountSubtype>,
     }
+    ///The user has accounts at the institution that the Item does not share yet; Link's update mode with account selection adds them.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct NewAccountsAvailableWebhook {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub environment: ::std::option::Option<
+            crate::generated::WebhookEnvironmentValues,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<crate::PlaidError>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub item_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Always `NEW_ACCOUNTS_AVAILABLE` for this webhook.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook_code: ::std::option::Option<::std::string::String>,
+        ///Always `ITEM` for this webhook.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook_type: ::std::option::Option<::std::string::String>,
+    }
     ///`OtherFilter`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct OtherFilter {
         pub account_subtypes: ::std::vec::Vec<crate::generated::OtherAccountSubtype>,
+    }
+    ///The Item will stop working soon (Items at US and Canadian institutions), for the reason given; the user reconnects it in Link's update mode.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PendingDisconnectWebhook {
+        ///When the Item stops working (ISO 8601).
+        pub disconnect_time: ::std::string::String,
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        pub item_id: ::std::string::String,
+        pub reason: crate::generated::PendingDisconnectWebhookReason,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Always `PENDING_DISCONNECT` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `ITEM` for this webhook.
+        pub webhook_type: ::std::string::String,
+    }
+    ///The user's consent for the Item ends in about a week (Items at European institutions); the user renews it in Link's update mode.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PendingExpirationWebhook {
+        ///When the consent ends (ISO 8601).
+        pub consent_expiration_time: ::std::string::String,
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        pub item_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Always `PENDING_EXPIRATION` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `ITEM` for this webhook.
+        pub webhook_type: ::std::string::String,
     }
     ///`PrismVersions`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1147,6 +1364,37 @@ pub mod types {
     #[non_exhaustive]
     pub struct ProcessorTokenPermissionsSetResponse {
         pub request_id: ::std::string::String,
+    }
+    ///What `/sandbox/item/fire_webhook` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct SandboxItemFireWebhookRequest {
+        pub access_token: crate::AccessToken,
+        pub webhook_code: crate::generated::SandboxItemFireWebhookRequestWebhookCode,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook_type: ::std::option::Option<crate::generated::WebhookType>,
+    }
+    ///Whether the webhook was sent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct SandboxItemFireWebhookResponse {
+        pub request_id: ::std::string::String,
+        ///True once the webhook was sent.
+        pub webhook_fired: bool,
+    }
+    ///What `/sandbox/item/reset_login` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct SandboxItemResetLoginRequest {
+        pub access_token: crate::AccessToken,
+    }
+    ///Whether the Item now needs its user to log in again.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct SandboxItemResetLoginResponse {
+        pub request_id: ::std::string::String,
+        ///True once the Item is in the `ITEM_LOGIN_REQUIRED` state.
+        pub reset_login: bool,
     }
     ///What `/sandbox/public_token/create` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1239,6 +1487,21 @@ pub mod types {
         pub public_token: crate::PublicToken,
         pub request_id: ::std::string::String,
     }
+    ///The user took back access to one account of the Item; processor tokens made for that account stop working.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct UserAccountRevokedWebhook {
+        ///The account the user no longer shares.
+        pub account_id: ::std::string::String,
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        pub item_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Always `USER_ACCOUNT_REVOKED` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `ITEM` for this webhook.
+        pub webhook_type: ::std::string::String,
+    }
     ///`UserAddress`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -1262,6 +1525,65 @@ pub mod types {
         #[serde(rename = "type")]
         pub type_: crate::generated::IdNumberType,
         pub value: ::std::string::String,
+    }
+    ///The user took back their consent for the whole Item, at Plaid or at their bank. The Item and its processor tokens no longer work.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct UserPermissionRevokedWebhook {
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<crate::PlaidError>,
+        pub item_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Always `USER_PERMISSION_REVOKED` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `ITEM` for this webhook.
+        pub webhook_type: ::std::string::String,
+    }
+    ///An account added with automated micro-deposits was not verified within seven days; it cannot be used.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct VerificationExpiredWebhook {
+        ///The account whose verification expired.
+        pub account_id: ::std::string::String,
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<crate::PlaidError>,
+        pub item_id: ::std::string::String,
+        ///Always `VERIFICATION_EXPIRED` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `AUTH` for this webhook.
+        pub webhook_type: ::std::string::String,
+    }
+    ///The Item's webhook URL was changed; sent to the new URL.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct WebhookUpdateAcknowledgedWebhook {
+        pub environment: crate::generated::WebhookEnvironmentValues,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<crate::PlaidError>,
+        pub item_id: ::std::string::String,
+        ///The URL the Item's webhooks now go to.
+        pub new_webhook_url: ::std::string::String,
+        ///Always `WEBHOOK_UPDATE_ACKNOWLEDGED` for this webhook.
+        pub webhook_code: ::std::string::String,
+        ///Always `ITEM` for this webhook.
+        pub webhook_type: ::std::string::String,
+    }
+    ///What `/webhook_verification_key/get` needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct WebhookVerificationKeyGetRequest {
+        ///The `kid` from the header of the webhook's `Plaid-Verification` JWT.
+        pub key_id: ::std::string::String,
+    }
+    ///The public key asked for.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct WebhookVerificationKeyGetResponse {
+        pub key: JwkPublicKey,
+        pub request_id: ::std::string::String,
     }
     /// Error types.
     pub mod error {
@@ -1821,6 +2143,198 @@ Sends a `POST` request to `/item/get`
             .build()?;
         let info = OperationInfo {
             operation_id: "item_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Fetches the public key, by its key id, that verifies the signature of Plaid's webhooks. The key id is the `kid` of the webhook's `Plaid-Verification` header.
+
+Sends a `POST` request to `/webhook_verification_key/get`
+
+*/
+    pub async fn webhook_verification_key_get<'a>(
+        &'a self,
+        body: &'a types::WebhookVerificationKeyGetRequest,
+    ) -> Result<
+        ResponseValue<types::WebhookVerificationKeyGetResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!("{}/webhook_verification_key/get", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "webhook_verification_key_get",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Moves an Item's webhooks to another URL (or stops them). A `WEBHOOK_UPDATE_ACKNOWLEDGED` webhook is sent to the new URL.
+
+Sends a `POST` request to `/item/webhook/update`
+
+*/
+    pub async fn item_webhook_update<'a>(
+        &'a self,
+        body: &'a types::ItemWebhookUpdateRequest,
+    ) -> Result<
+        ResponseValue<types::ItemWebhookUpdateResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!("{}/item/webhook/update", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "item_webhook_update",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Sandbox only: sends the chosen webhook for an Item to its webhook URL, to exercise a receiver.
+
+Sends a `POST` request to `/sandbox/item/fire_webhook`
+
+*/
+    pub async fn sandbox_item_fire_webhook<'a>(
+        &'a self,
+        body: &'a types::SandboxItemFireWebhookRequest,
+    ) -> Result<
+        ResponseValue<types::SandboxItemFireWebhookResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!("{}/sandbox/item/fire_webhook", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "sandbox_item_fire_webhook",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            500u16..=599u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Sandbox only: puts an Item into the `ITEM_LOGIN_REQUIRED` state, as if the user's bank wanted them to log in again; an ITEM `ERROR` webhook follows.
+
+Sends a `POST` request to `/sandbox/item/reset_login`
+
+*/
+    pub async fn sandbox_item_reset_login<'a>(
+        &'a self,
+        body: &'a types::SandboxItemResetLoginRequest,
+    ) -> Result<
+        ResponseValue<types::SandboxItemResetLoginResponse>,
+        Error<crate::PlaidError>,
+    > {
+        let url = format!("{}/sandbox/item/reset_login", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "sandbox_item_reset_login",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2407,6 +2921,44 @@ impl AccountVerificationInsightsAccountNumberFormat {
     }
 }
 crate::open_enum::impl_open_enum!(AccountVerificationInsightsAccountNumberFormat);
+/// Which number of an account changed.
+///
+/// Open: a value this version does not know parses into [`AuthUpdateTypes::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthUpdateTypes {
+    /// `ACCOUNT_NUMBER`
+    AccountNumber,
+    /// `ROUTING_NUMBER`
+    RoutingNumber,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl AuthUpdateTypes {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [AuthUpdateTypes] = &[
+        AuthUpdateTypes::AccountNumber,
+        AuthUpdateTypes::RoutingNumber,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AccountNumber => "ACCOUNT_NUMBER",
+            Self::RoutingNumber => "ROUTING_NUMBER",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "ACCOUNT_NUMBER" => Self::AccountNumber,
+                "ROUTING_NUMBER" => Self::RoutingNumber,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(AuthUpdateTypes);
 /// `CashflowAttributesVersion`: one of a set of strings, as Plaid documents it.
 ///
 /// Open: a value this version does not know parses into [`CashflowAttributesVersion::Unrecognized`], keeps its text and is sent back unchanged.
@@ -4209,6 +4761,44 @@ impl OtherAccountSubtype {
     }
 }
 crate::open_enum::impl_open_enum!(OtherAccountSubtype);
+/// Why the Item will stop working.
+///
+/// Open: a value this version does not know parses into [`PendingDisconnectWebhookReason::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PendingDisconnectWebhookReason {
+    /// `INSTITUTION_MIGRATION`
+    InstitutionMigration,
+    /// `INSTITUTION_TOKEN_EXPIRATION`
+    InstitutionTokenExpiration,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl PendingDisconnectWebhookReason {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [PendingDisconnectWebhookReason] = &[
+        PendingDisconnectWebhookReason::InstitutionMigration,
+        PendingDisconnectWebhookReason::InstitutionTokenExpiration,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InstitutionMigration => "INSTITUTION_MIGRATION",
+            Self::InstitutionTokenExpiration => "INSTITUTION_TOKEN_EXPIRATION",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "INSTITUTION_MIGRATION" => Self::InstitutionMigration,
+                "INSTITUTION_TOKEN_EXPIRATION" => Self::InstitutionTokenExpiration,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(PendingDisconnectWebhookReason);
 /// The broad class of a Plaid error, stable enough to branch on.
 ///
 /// Open: a value this version does not know parses into [`ErrorType::Unrecognized`], keeps its text and is sent back unchanged.
@@ -4995,6 +5585,107 @@ impl UserStatedIncomeSourcePayType {
     }
 }
 crate::open_enum::impl_open_enum!(UserStatedIncomeSourcePayType);
+/// The Plaid environment that sent the webhook.
+///
+/// Open: a value this version does not know parses into [`WebhookEnvironmentValues::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WebhookEnvironmentValues {
+    /// `sandbox`
+    Sandbox,
+    /// `production`
+    Production,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl WebhookEnvironmentValues {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [WebhookEnvironmentValues] = &[
+        WebhookEnvironmentValues::Sandbox,
+        WebhookEnvironmentValues::Production,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sandbox => "sandbox",
+            Self::Production => "production",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "sandbox" => Self::Sandbox,
+                "production" => Self::Production,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(WebhookEnvironmentValues);
+/// The family of a webhook, its `webhook_type` (`ITEM`, `AUTH`, ...).
+///
+/// Open: a value this version does not know parses into [`WebhookType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WebhookType {
+    /// `AUTH`
+    Auth,
+    /// `HOLDINGS`
+    Holdings,
+    /// `INVESTMENTS_TRANSACTIONS`
+    InvestmentsTransactions,
+    /// `ITEM`
+    Item,
+    /// `LIABILITIES`
+    Liabilities,
+    /// `TRANSACTIONS`
+    Transactions,
+    /// `ASSETS`
+    Assets,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl WebhookType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [WebhookType] = &[
+        WebhookType::Auth,
+        WebhookType::Holdings,
+        WebhookType::InvestmentsTransactions,
+        WebhookType::Item,
+        WebhookType::Liabilities,
+        WebhookType::Transactions,
+        WebhookType::Assets,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Auth => "AUTH",
+            Self::Holdings => "HOLDINGS",
+            Self::InvestmentsTransactions => "INVESTMENTS_TRANSACTIONS",
+            Self::Item => "ITEM",
+            Self::Liabilities => "LIABILITIES",
+            Self::Transactions => "TRANSACTIONS",
+            Self::Assets => "ASSETS",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "AUTH" => Self::Auth,
+                "HOLDINGS" => Self::Holdings,
+                "INVESTMENTS_TRANSACTIONS" => Self::InvestmentsTransactions,
+                "ITEM" => Self::Item,
+                "LIABILITIES" => Self::Liabilities,
+                "TRANSACTIONS" => Self::Transactions,
+                "ASSETS" => Self::Assets,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(WebhookType);
 /// The payment partner that will receive the token.
 ///
 /// Open: a value this version does not know parses into [`Processor::Unrecognized`], keeps its text and is sent back unchanged.
@@ -5599,6 +6290,94 @@ impl LinkTokenCreateRequestAuthFlowType {
     }
 }
 crate::open_enum::impl_open_enum!(LinkTokenCreateRequestAuthFlowType);
+/// The webhook to send; the Item must have the product it belongs to.
+///
+/// Open: a value this version does not know parses into [`SandboxItemFireWebhookRequestWebhookCode::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SandboxItemFireWebhookRequestWebhookCode {
+    /// `DEFAULT_UPDATE`
+    DefaultUpdate,
+    /// `NEW_ACCOUNTS_AVAILABLE`
+    NewAccountsAvailable,
+    /// `SMS_MICRODEPOSITS_VERIFICATION`
+    SmsMicrodepositsVerification,
+    /// `AUTHORIZATION_GRANTED`
+    AuthorizationGranted,
+    /// `USER_PERMISSION_REVOKED`
+    UserPermissionRevoked,
+    /// `USER_ACCOUNT_REVOKED`
+    UserAccountRevoked,
+    /// `PENDING_DISCONNECT`
+    PendingDisconnect,
+    /// `RECURRING_TRANSACTIONS_UPDATE`
+    RecurringTransactionsUpdate,
+    /// `LOGIN_REPAIRED`
+    LoginRepaired,
+    /// `SYNC_UPDATES_AVAILABLE`
+    SyncUpdatesAvailable,
+    /// `PRODUCT_READY`
+    ProductReady,
+    /// `ERROR`
+    Error,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl SandboxItemFireWebhookRequestWebhookCode {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [SandboxItemFireWebhookRequestWebhookCode] = &[
+        SandboxItemFireWebhookRequestWebhookCode::DefaultUpdate,
+        SandboxItemFireWebhookRequestWebhookCode::NewAccountsAvailable,
+        SandboxItemFireWebhookRequestWebhookCode::SmsMicrodepositsVerification,
+        SandboxItemFireWebhookRequestWebhookCode::AuthorizationGranted,
+        SandboxItemFireWebhookRequestWebhookCode::UserPermissionRevoked,
+        SandboxItemFireWebhookRequestWebhookCode::UserAccountRevoked,
+        SandboxItemFireWebhookRequestWebhookCode::PendingDisconnect,
+        SandboxItemFireWebhookRequestWebhookCode::RecurringTransactionsUpdate,
+        SandboxItemFireWebhookRequestWebhookCode::LoginRepaired,
+        SandboxItemFireWebhookRequestWebhookCode::SyncUpdatesAvailable,
+        SandboxItemFireWebhookRequestWebhookCode::ProductReady,
+        SandboxItemFireWebhookRequestWebhookCode::Error,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::DefaultUpdate => "DEFAULT_UPDATE",
+            Self::NewAccountsAvailable => "NEW_ACCOUNTS_AVAILABLE",
+            Self::SmsMicrodepositsVerification => "SMS_MICRODEPOSITS_VERIFICATION",
+            Self::AuthorizationGranted => "AUTHORIZATION_GRANTED",
+            Self::UserPermissionRevoked => "USER_PERMISSION_REVOKED",
+            Self::UserAccountRevoked => "USER_ACCOUNT_REVOKED",
+            Self::PendingDisconnect => "PENDING_DISCONNECT",
+            Self::RecurringTransactionsUpdate => "RECURRING_TRANSACTIONS_UPDATE",
+            Self::LoginRepaired => "LOGIN_REPAIRED",
+            Self::SyncUpdatesAvailable => "SYNC_UPDATES_AVAILABLE",
+            Self::ProductReady => "PRODUCT_READY",
+            Self::Error => "ERROR",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "DEFAULT_UPDATE" => Self::DefaultUpdate,
+                "NEW_ACCOUNTS_AVAILABLE" => Self::NewAccountsAvailable,
+                "SMS_MICRODEPOSITS_VERIFICATION" => Self::SmsMicrodepositsVerification,
+                "AUTHORIZATION_GRANTED" => Self::AuthorizationGranted,
+                "USER_PERMISSION_REVOKED" => Self::UserPermissionRevoked,
+                "USER_ACCOUNT_REVOKED" => Self::UserAccountRevoked,
+                "PENDING_DISCONNECT" => Self::PendingDisconnect,
+                "RECURRING_TRANSACTIONS_UPDATE" => Self::RecurringTransactionsUpdate,
+                "LOGIN_REPAIRED" => Self::LoginRepaired,
+                "SYNC_UPDATES_AVAILABLE" => Self::SyncUpdatesAvailable,
+                "PRODUCT_READY" => Self::ProductReady,
+                "ERROR" => Self::Error,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(SandboxItemFireWebhookRequestWebhookCode);
 impl types::AccountsGetRequest {
     /// A `AccountsGetRequest` with its required fields; set the optional ones with the methods below.
     pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
@@ -6355,6 +7134,46 @@ impl crate::operation::private::Validate for types::ItemRemoveRequest {
     }
 }
 impl crate::operation::private::Field for types::ItemRemoveRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ItemWebhookUpdateRequest {
+    /// A `ItemWebhookUpdateRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
+        Self {
+            access_token: access_token.into(),
+            webhook: ::std::default::Default::default(),
+        }
+    }
+    /// The new webhook URL; null or absent to stop the Item's webhooks.
+    pub fn webhook(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.webhook = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::ItemWebhookUpdateRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("webhook", &self.webhook, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::ItemWebhookUpdateRequest {
     fn check(
         &self,
         v: &mut crate::operation::private::Validator<'_>,
@@ -9423,6 +10242,94 @@ impl crate::operation::private::Field for types::ProcessorTokenPermissionsSetReq
         crate::operation::private::Validate::validate(self, v)
     }
 }
+impl types::SandboxItemFireWebhookRequest {
+    /// A `SandboxItemFireWebhookRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        access_token: impl ::std::convert::Into<crate::AccessToken>,
+        webhook_code: impl ::std::convert::Into<
+            crate::generated::SandboxItemFireWebhookRequestWebhookCode,
+        >,
+    ) -> Self {
+        Self {
+            access_token: access_token.into(),
+            webhook_code: webhook_code.into(),
+            webhook_type: ::std::default::Default::default(),
+        }
+    }
+    /// The family of a webhook, its `webhook_type` (`ITEM`, `AUTH`, ...).
+    pub fn webhook_type(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::WebhookType>,
+    ) -> Self {
+        self.webhook_type = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::SandboxItemFireWebhookRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "webhook_code",
+            &self.webhook_code,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "webhook_type",
+            &self.webhook_type,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::SandboxItemFireWebhookRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::SandboxItemResetLoginRequest {
+    /// A `SandboxItemResetLoginRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
+        Self {
+            access_token: access_token.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::SandboxItemResetLoginRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::SandboxItemResetLoginRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
 impl types::SandboxPublicTokenCreateRequest {
     /// A `SandboxPublicTokenCreateRequest` with its required fields; set the optional ones with the methods below.
     pub fn new(
@@ -9912,6 +10819,33 @@ impl crate::operation::private::Validate for types::UserIdNumber {
     }
 }
 impl crate::operation::private::Field for types::UserIdNumber {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::WebhookVerificationKeyGetRequest {
+    /// A `WebhookVerificationKeyGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(key_id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { key_id: key_id.into() }
+    }
+}
+impl crate::operation::private::Validate for types::WebhookVerificationKeyGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "key_id",
+            &self.key_id,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::WebhookVerificationKeyGetRequest {
     fn check(
         &self,
         v: &mut crate::operation::private::Validator<'_>,

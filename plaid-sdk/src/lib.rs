@@ -12,6 +12,7 @@ mod redact;
 pub mod retry;
 mod secret;
 mod transport;
+pub mod webhooks;
 
 // The generated client: private, never edited by hand (see ARCHITECTURE.md). Lints are
 // relaxed here alone, because the code is progenitor's, not ours:

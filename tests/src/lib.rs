@@ -113,6 +113,8 @@ struct State {
     default: Action,
     requests: Mutex<Vec<Recorded>>,
     hits: AtomicUsize,
+    /// The number of requests recorded, for waiting on arrivals.
+    arrived: tokio::sync::watch::Sender<usize>,
 }
 
 /// A scripted HTTP/1.1 server on `127.0.0.1`, stopped when dropped.
@@ -143,6 +145,7 @@ impl ScriptedServer {
             default,
             requests: Mutex::new(Vec::new()),
             hits: AtomicUsize::new(0),
+            arrived: tokio::sync::watch::Sender::new(0),
         });
         let tasks = Arc::new(Mutex::new(JoinSet::new()));
         let accept_state = Arc::clone(&state);
@@ -177,6 +180,17 @@ impl ScriptedServer {
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().expect("requests").clone()
     }
+
+    /// Waits until `n` requests have arrived (the server records a request before it
+    /// answers it), then returns every request received so far.
+    pub async fn wait_for_requests(&self, n: usize) -> Vec<Recorded> {
+        let mut arrived = self.state.arrived.subscribe();
+        arrived
+            .wait_for(|count| *count >= n)
+            .await
+            .expect("the server outlives its handle");
+        self.requests()
+    }
 }
 
 async fn serve(mut stream: TcpStream, state: Arc<State>) {
@@ -185,8 +199,13 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         let Some(request) = read_request(&mut stream, &mut buf).await else {
             return;
         };
-        state.requests.lock().expect("requests").push(request);
+        let count = {
+            let mut requests = state.requests.lock().expect("requests");
+            requests.push(request);
+            requests.len()
+        };
         state.hits.fetch_add(1, Ordering::SeqCst);
+        state.arrived.send_replace(count);
         let action = state
             .script
             .lock()

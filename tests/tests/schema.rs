@@ -266,6 +266,24 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
         json!({"processor_token": processor_token}),
     )
     .await;
+    let key = call(
+        "/webhook_verification_key/get",
+        json!({"key_id": emulator.webhook_key_id()}),
+    )
+    .await;
+    assert_eq!(key["key"]["kid"], json!(emulator.webhook_key_id()));
+    let receiver = plaid_sdk_tests::ScriptedServer::start(plaid_sdk_tests::json(200, "{}")).await;
+    call(
+        "/item/webhook/update",
+        json!({"access_token": access, "webhook": receiver.url()}),
+    )
+    .await;
+    call(
+        "/sandbox/item/fire_webhook",
+        json!({"access_token": access, "webhook_code": "NEW_ACCOUNTS_AVAILABLE"}),
+    )
+    .await;
+    call("/sandbox/item/reset_login", json!({"access_token": access})).await;
     call("/item/remove", json!({"access_token": access})).await;
     // And each one's failure, now that the Item is gone.
     for (path, body) in [
@@ -296,6 +314,19 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
         ),
         ("/item/remove", json!({"access_token": access})),
         ("/item/get", json!({"access_token": access})),
+        (
+            "/webhook_verification_key/get",
+            json!({"key_id": "no-such-key"}),
+        ),
+        (
+            "/item/webhook/update",
+            json!({"access_token": access, "webhook": receiver.url()}),
+        ),
+        (
+            "/sandbox/item/fire_webhook",
+            json!({"access_token": access, "webhook_code": "NEW_ACCOUNTS_AVAILABLE"}),
+        ),
+        ("/sandbox/item/reset_login", json!({"access_token": access})),
         (
             "/link/token/create",
             json!({"client_name": "x".repeat(31), "language": "en", "country_codes": ["US"],

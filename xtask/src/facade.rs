@@ -11,6 +11,7 @@
 //! Everything here is text (Rust or Markdown) built from the model; `generate.rs` parses the
 //! Rust through `syn` and prints it with prettyplease.
 
+use crate::Failure;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -465,5 +466,120 @@ pub fn api_listing(model: &Model, enums: &[(String, Vec<String>)]) -> String {
         let _ = writeln!(out, "enum {name}: {}", values.join(" "));
     }
     out.push_str("```\n");
+    out
+}
+
+/// One listed webhook, as the fragment's `x-webhooks` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub webhook_type: String,
+    pub webhook_code: String,
+    /// The body's schema name in the fragment.
+    pub schema: String,
+    /// The schema's description.
+    pub doc: String,
+}
+
+/// The listed webhooks of the (transformed) fragment, in their listed order.
+pub fn webhooks(doc: &serde_json::Value) -> Result<Vec<Webhook>, Failure> {
+    use serde_json::Value;
+    let mut out = Vec::new();
+    for entry in doc
+        .get("x-webhooks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let text = |key: &str| {
+            entry
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| Failure(format!("x-webhooks: an entry has no `{key}`")))
+        };
+        let reference = entry
+            .pointer("/schema/$ref")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let schema = reference
+            .strip_prefix("#/components/schemas/")
+            .ok_or_else(|| Failure(format!("x-webhooks: `{reference}` is not a schema")))?
+            .to_string();
+        let body = doc
+            .pointer(&format!("/components/schemas/{schema}"))
+            .ok_or_else(|| Failure(format!("x-webhooks: schema `{schema}` is missing")))?;
+        out.push(Webhook {
+            webhook_type: text("webhook_type")?,
+            webhook_code: text("webhook_code")?,
+            doc: body
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            schema,
+        });
+    }
+    Ok(out)
+}
+
+/// The Rust variant name of a webhook: `ITEM` `PENDING_EXPIRATION` → `ItemPendingExpiration`.
+pub fn webhook_variant(w: &Webhook) -> String {
+    use heck::ToPascalCase;
+    format!("{}_{}", w.webhook_type, w.webhook_code)
+        .to_lowercase()
+        .to_pascal_case()
+}
+
+/// `WebhookKind`: one variant per listed webhook, holding its generated body type, and
+/// `Other` for every webhook not listed; `KNOWN_WEBHOOKS` lists the typed ones.
+pub fn webhook_kinds(webhooks: &[Webhook]) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "/// A webhook's body, typed by its `webhook_type` and `webhook_code` \
+         ([`WebhookEvent::kind`](crate::webhooks::WebhookEvent::kind)).\n\
+         #[derive(Clone, Debug, ::serde::Serialize)]\n#[serde(untagged)]\n#[non_exhaustive]\n\
+         pub enum WebhookKind {\n",
+    );
+    for w in webhooks {
+        doc_lines(
+            &mut out,
+            &format!("`{}` `{}`: {}", w.webhook_type, w.webhook_code, w.doc),
+        );
+        let _ = writeln!(
+            out,
+            "{}(types::{}),",
+            webhook_variant(w),
+            crate::generate::typify_name(&w.schema)
+        );
+    }
+    out.push_str(
+        "/// A webhook this version of the SDK has no type for (Plaid adds them without \
+         notice): its fields as JSON.\nOther(crate::webhooks::OtherWebhook),\n}\n",
+    );
+    out.push_str(
+        "impl WebhookKind {\n\
+         /// Reads `body` as the webhook `webhook_type` `webhook_code` names.\n\
+         pub(crate) fn parse(webhook_type: &str, webhook_code: &str, body: &[u8]) \
+         -> ::std::result::Result<Self, ::serde_json::Error> {\n\
+         ::std::result::Result::Ok(match (webhook_type, webhook_code) {\n",
+    );
+    for w in webhooks {
+        let _ = writeln!(
+            out,
+            "({:?}, {:?}) => Self::{}(::serde_json::from_slice(body)?),",
+            w.webhook_type,
+            w.webhook_code,
+            webhook_variant(w)
+        );
+    }
+    out.push_str("_ => Self::Other(::serde_json::from_slice(body)?),\n})\n}\n}\n");
+    out.push_str(
+        "/// The webhooks with a [`WebhookKind`] variant, as (`webhook_type`, `webhook_code`).\n\
+         pub const KNOWN_WEBHOOKS: &[(&str, &str)] = &[\n",
+    );
+    for w in webhooks {
+        let _ = writeln!(out, "({:?}, {:?}),", w.webhook_type, w.webhook_code);
+    }
+    out.push_str("];\n");
     out
 }

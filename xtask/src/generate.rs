@@ -273,7 +273,13 @@ pub fn generate(fragment: &str, operations_txt: &str) -> Result<Generated, Failu
     let extra: syn::File = syn::parse_str(&extra)
         .map_err(|e| Failure(format!("open enum or struct code does not parse: {e}")))?;
     file.items.extend(extra.items);
-    let operations: syn::File = syn::parse_str(&facade::operations_module(&model, &enums))
+    let webhooks = facade::webhooks(&doc)?;
+    let operations_text = format!(
+        "{}\n{}",
+        facade::operations_module(&model, &enums),
+        facade::webhook_kinds(&webhooks)
+    );
+    let operations: syn::File = syn::parse_str(&operations_text)
         .map_err(|e| Failure(format!("operations code does not parse: {e}")))?;
     let enum_values = enum_values(&doc)?;
     Ok(Generated {

@@ -58,6 +58,9 @@ impl Layout {
     pub fn operations(&self) -> PathBuf {
         self.root.join("spec/operations.txt")
     }
+    pub fn webhooks(&self) -> PathBuf {
+        self.root.join("spec/webhooks.txt")
+    }
     pub fn descriptions(&self) -> PathBuf {
         self.root.join("spec/descriptions.yaml")
     }

@@ -94,6 +94,102 @@ pub fn parse_operations(text: &str) -> Result<Vec<OperationRef>, Failure> {
     Ok(out)
 }
 
+/// One line of `spec/webhooks.txt`: a webhook's `webhook_type`, its `webhook_code`, and the
+/// schema of its body in Plaid's spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRef {
+    pub webhook_type: String,
+    pub webhook_code: String,
+    pub schema: String,
+}
+
+/// Parses the webhooks list: one `TYPE CODE Schema` a line; `#` starts a comment.
+pub fn parse_webhooks(text: &str) -> Result<Vec<WebhookRef>, Failure> {
+    let mut out: Vec<WebhookRef> = Vec::new();
+    let upper = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    };
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let [ty, code, schema] = words[..] else {
+            return Err(Failure(format!(
+                "spec/webhooks.txt line {}: expected `TYPE CODE Schema`, found `{line}`",
+                n + 1
+            )));
+        };
+        if !upper(ty) || !upper(code) || !schema.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Failure(format!(
+                "spec/webhooks.txt line {}: expected `TYPE CODE Schema`, found `{line}`",
+                n + 1
+            )));
+        }
+        if out
+            .iter()
+            .any(|w| w.webhook_type == ty && w.webhook_code == code)
+        {
+            return Err(Failure(format!(
+                "spec/webhooks.txt line {}: `{ty} {code}` is listed twice",
+                n + 1
+            )));
+        }
+        out.push(WebhookRef {
+            webhook_type: ty.to_string(),
+            webhook_code: code.to_string(),
+            schema: schema.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Checks a listed webhook against its schema in Plaid's spec: the schema exists, has the
+/// `webhook_type` and `webhook_code` fields, and its examples carry the listed type and code.
+fn check_webhook(root: &Value, w: &WebhookRef, name: &str) -> Result<(), Failure> {
+    let schema = root
+        .pointer(&format!("/components/schemas/{}", w.schema))
+        .ok_or_else(|| {
+            Failure(format!(
+                "webhook `{} {}`: schema `{}` is not in {name}",
+                w.webhook_type, w.webhook_code, w.schema
+            ))
+        })?;
+    for field in ["webhook_type", "webhook_code"] {
+        if schema.pointer(&format!("/properties/{field}")).is_none() {
+            return Err(Failure(format!(
+                "webhook `{} {}`: schema `{}` has no `{field}` field",
+                w.webhook_type, w.webhook_code, w.schema
+            )));
+        }
+    }
+    let examples = schema
+        .get("x-examples")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|e| e.values());
+    for example in examples {
+        let found = (
+            example.get("webhook_type").and_then(Value::as_str),
+            example.get("webhook_code").and_then(Value::as_str),
+        );
+        if found != (Some(w.webhook_type.as_str()), Some(w.webhook_code.as_str())) {
+            return Err(Failure(format!(
+                "webhook `{} {}`: the examples of schema `{}` are `{} {}`",
+                w.webhook_type,
+                w.webhook_code,
+                w.schema,
+                found.0.unwrap_or("?"),
+                found.1.unwrap_or("?")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The project's own descriptions, applied to the fragment.
 #[derive(Debug, Default)]
 pub struct Descriptions {
@@ -188,12 +284,13 @@ pub fn extract_from_file(from: &Path, layout: &Layout) -> Result<Extracted, Fail
     let bytes =
         std::fs::read(from).map_err(|e| Failure(format!("cannot read {}: {e}", from.display())))?;
     let ops = read_text(&layout.operations()).and_then(|t| parse_operations(&t))?;
+    let webhooks = read_text(&layout.webhooks()).and_then(|t| parse_webhooks(&t))?;
     let descriptions = read_text(&layout.descriptions()).and_then(|t| Descriptions::parse(&t))?;
     let name = from
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    extract(&bytes, &name, &ops, &descriptions)
+    extract(&bytes, &name, &ops, &webhooks, &descriptions)
 }
 
 fn read_text(path: &Path) -> Result<String, Failure> {
@@ -206,6 +303,7 @@ pub fn extract(
     bytes: &[u8],
     name: &str,
     ops: &[OperationRef],
+    webhooks: &[WebhookRef],
     descriptions: &Descriptions,
 ) -> Result<Extracted, Failure> {
     let sha256 = hex(&Sha256::digest(bytes));
@@ -256,10 +354,23 @@ pub fn extract(
         }
     }
 
+    // The listed webhooks: `TYPE CODE` → the schema of the body.
+    let mut webhook_list = Vec::new();
+    for w in webhooks {
+        check_webhook(&doc, w, name)?;
+        webhook_list.push(json!({
+            "webhook_type": w.webhook_type,
+            "webhook_code": w.webhook_code,
+            "schema": { "$ref": format!("#/components/schemas/{}", w.schema) },
+        }));
+    }
+    let webhook_list = Value::Array(webhook_list);
+
     // The closure of referenced components.
     let mut components: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     let mut pending = Vec::new();
     collect_refs(&Value::Object(paths.clone()), &mut pending);
+    collect_refs(&webhook_list, &mut pending);
     let mut seen = BTreeSet::new();
     while let Some(reference) = pending.pop() {
         if !seen.insert(reference.clone()) {
@@ -356,6 +467,11 @@ pub fn extract(
         "paths": Value::Object(paths),
         "components": Value::Object(fragment_components),
     });
+    if !webhooks.is_empty()
+        && let Value::Object(f) = &mut fragment
+    {
+        f.insert("x-webhooks".into(), webhook_list);
+    }
     let warnings = apply_descriptions(&mut fragment, descriptions)?;
     Ok(Extracted {
         text: to_yaml(&fragment, HEADER)?,
@@ -707,6 +823,15 @@ components:
       properties:
         code: {type: string}
     Unused: {type: string}
+    ThingWebhook:
+      type: object
+      properties:
+        webhook_type: {type: string}
+        webhook_code: {type: string}
+        thing: {$ref: '#/components/schemas/WebhookThing'}
+      x-examples:
+        example-1: {webhook_type: THING, webhook_code: MADE, thing: x}
+    WebhookThing: {type: string, description: Upstream.}
 "##;
 
     const DESCRIPTIONS: &str = r#"
@@ -741,12 +866,82 @@ schemas:
             spec.as_bytes(),
             "in.yml",
             &ops(),
+            &[],
             &Descriptions::parse(descriptions).expect("descriptions"),
         )
     }
 
     fn fragment() -> Value {
         parse_document(&run(SPEC, DESCRIPTIONS).expect("extract"), "out").expect("yaml")
+    }
+
+    #[test]
+    fn webhooks_list_is_validated() {
+        let w = parse_webhooks("# list\nITEM ERROR ItemErrorWebhook\n\nAUTH DEFAULT_UPDATE X1\n")
+            .expect("parses");
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (
+                w[1].webhook_type.as_str(),
+                w[1].webhook_code.as_str(),
+                w[1].schema.as_str()
+            ),
+            ("AUTH", "DEFAULT_UPDATE", "X1")
+        );
+        assert_eq!(parse_webhooks("").expect("empty is fine"), vec![]);
+        for (bad, says) in [
+            ("ITEM ERROR", "line 1: expected `TYPE CODE Schema`"),
+            ("item ERROR S", "line 1: expected"),
+            ("ITEM ERROR S extra", "line 1: expected"),
+            ("ITEM ERROR Not-A-Name", "line 1: expected"),
+            (
+                "ITEM ERROR A\nITEM ERROR B",
+                "line 2: `ITEM ERROR` is listed twice",
+            ),
+        ] {
+            let Failure(msg) = parse_webhooks(bad).expect_err(bad);
+            assert!(msg.contains(says), "{bad}: {msg}");
+        }
+    }
+
+    #[test]
+    fn listed_webhooks_bring_their_schemas_and_are_checked_against_examples() {
+        let d = Descriptions::parse(&format!(
+            "{DESCRIPTIONS}  ThingWebhook: {{description: Our webhook., properties: \
+             {{webhook_type: Our type., webhook_code: Our code.}}}}\n  \
+             WebhookThing: {{description: Our thing.}}\n"
+        ))
+        .expect("descriptions");
+        let list = parse_webhooks("THING MADE ThingWebhook").expect("list");
+        let out = extract(SPEC.as_bytes(), "in.yml", &ops(), &list, &d).expect("extracts");
+        assert_eq!(out.warnings, Vec::<String>::new());
+        let f = parse_document(&out.text, "out").expect("yaml");
+        assert_eq!(
+            f["x-webhooks"],
+            json!([{"webhook_type": "THING", "webhook_code": "MADE",
+                    "schema": {"$ref": "#/components/schemas/ThingWebhook"}}])
+        );
+        assert!(f["components"]["schemas"]["WebhookThing"].is_object());
+        assert!(f["components"]["schemas"]["ThingWebhook"]["x-examples"].is_null());
+
+        for (line, says) in [
+            (
+                "THING BROKEN ThingWebhook",
+                "the examples of schema `ThingWebhook` are `THING MADE`",
+            ),
+            ("THING MADE Missing", "schema `Missing` is not in in.yml"),
+            (
+                "THING MADE Token",
+                "schema `Token` has no `webhook_type` field",
+            ),
+        ] {
+            let list = parse_webhooks(line).expect("list");
+            let Failure(msg) =
+                extract(SPEC.as_bytes(), "in.yml", &ops(), &list, &d).expect_err(line);
+            assert!(msg.contains(says), "{line}: {msg}");
+        }
+        // Without webhooks, the fragment has no list at all.
+        assert!(fragment().get("x-webhooks").is_none());
     }
 
     #[test]
@@ -879,12 +1074,13 @@ schemas:
             (b"- a list\n", "not a mapping"),
         ];
         for (input, expected) in cases {
-            let Failure(msg) = extract(input, "in.yml", &ops(), &d).expect_err(expected);
+            let Failure(msg) = extract(input, "in.yml", &ops(), &[], &d).expect_err(expected);
             assert!(msg.contains(expected), "{expected}: {msg}");
             assert_eq!(msg.lines().count(), 1, "{msg}");
         }
         let missing_op = parse_operations("GET /nope").expect("ops");
-        let Failure(msg) = extract(SPEC.as_bytes(), "in.yml", &missing_op, &d).expect_err("op");
+        let Failure(msg) =
+            extract(SPEC.as_bytes(), "in.yml", &missing_op, &[], &d).expect_err("op");
         assert_eq!(msg, "operation `GET /nope` is not in in.yml");
         let dangling = SPEC.replace("    Token: {type: string, description: Upstream.}\n", "");
         let Failure(msg) = run(&dangling, DESCRIPTIONS).expect_err("dangling");

@@ -607,6 +607,10 @@ pub fn lenient_nullable_in_responses(doc: &mut Value) {
             }
         }
     }
+    // Webhook bodies come from Plaid too.
+    if let Some(webhooks) = doc.get("x-webhooks") {
+        collect_refs(webhooks, &mut pending);
+    }
     let reached = reachable_schemas(doc, pending);
     let Some(schemas) = schemas_mut(doc) else {
         return;
@@ -629,12 +633,14 @@ pub fn lenient_nullable_in_responses(doc: &mut Value) {
     }
 }
 
-/// Drops component schemas that no operation reaches (left over after the transforms above),
-/// so no dead type is generated.
+/// Drops component schemas that no operation or listed webhook reaches (left over after the
+/// transforms above), so no dead type is generated.
 pub fn prune_unreferenced_schemas(doc: &mut Value) {
     let mut pending = Vec::new();
-    if let Some(paths) = doc.get("paths") {
-        collect_refs(paths, &mut pending);
+    for roots in ["paths", "x-webhooks"] {
+        if let Some(found) = doc.get(roots) {
+            collect_refs(found, &mut pending);
+        }
     }
     let reached = reachable_schemas(doc, pending);
     if let Some(schemas) = schemas_mut(doc) {
@@ -897,6 +903,26 @@ mod tests {
             .keys()
             .collect();
         assert_eq!(names, ["Req", "Res", "Err"]);
+    }
+
+    #[test]
+    fn listed_webhooks_keep_their_schemas_and_are_read_leniently() {
+        let mut doc = spec();
+        doc["components"]["schemas"]["Hook"] = json!({"type": "object",
+            "required": ["webhook_code", "error"],
+            "properties": {"webhook_code": {"type": "string"},
+                           "error": {"type": "string", "nullable": true}}});
+        doc["x-webhooks"] = json!([{"webhook_type": "T", "webhook_code": "C",
+            "schema": {"$ref": "#/components/schemas/Hook"}}]);
+        lenient_nullable_in_responses(&mut doc);
+        assert_eq!(
+            doc["components"]["schemas"]["Hook"]["required"],
+            json!(["webhook_code"]),
+            "a webhook body is server data: a null field is not an error"
+        );
+        prune_unreferenced_schemas(&mut doc);
+        assert!(doc["components"]["schemas"]["Hook"].is_object());
+        assert!(doc["components"]["schemas"].get("Token").is_none());
     }
 
     #[test]
