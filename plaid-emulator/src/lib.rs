@@ -143,6 +143,7 @@ impl EmulatorBuilder {
         let webhooks = Arc::new(webhooks::Shared {
             keys: Mutex::new(webhooks::Keys::new()),
             attempts: Mutex::new(Vec::new()),
+            attempted: tokio::sync::watch::Sender::new(0),
             config: self.delivery.clone(),
         });
         let (outbox, delivery) = webhooks::start_delivery(Arc::clone(&webhooks));
@@ -281,14 +282,19 @@ impl Emulator {
         });
     }
 
-    /// Every webhook delivery attempt so far, oldest first.
+    /// Every webhook delivery attempt so far, oldest first. An attempt is listed once its
+    /// outcome is known (the receiver answered, failed, or timed out).
     pub fn webhook_attempts(&self) -> Vec<WebhookAttempt> {
-        self.state
-            .webhooks
-            .attempts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.state.webhooks.attempts()
+    }
+
+    /// Waits until `n` delivery attempts are listed, then returns them all: for tests that
+    /// assert on deliveries without guessing how long they take.
+    pub async fn wait_for_webhook_attempts(&self, n: usize) -> Vec<WebhookAttempt> {
+        let mut attempted = self.state.webhooks.attempted.subscribe();
+        // The sender lives as long as the emulator, which `self` keeps alive.
+        let _ = attempted.wait_for(|count| *count >= n).await;
+        self.webhook_attempts()
     }
 
     /// How many processor tokens were minted.

@@ -173,6 +173,8 @@ pub(crate) struct Outgoing {
 pub(crate) struct Shared {
     pub(crate) keys: Mutex<Keys>,
     pub(crate) attempts: Mutex<Vec<WebhookAttempt>>,
+    /// How many attempts are recorded, for waiting on them.
+    pub(crate) attempted: tokio::sync::watch::Sender<usize>,
     pub(crate) config: DeliveryConfig,
 }
 
@@ -181,10 +183,19 @@ impl Shared {
         self.keys.lock().unwrap_or_else(PoisonError::into_inner)
     }
     fn record(&self, attempt: WebhookAttempt) {
+        let count = {
+            let mut attempts = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+            attempts.push(attempt);
+            attempts.len()
+        };
+        self.attempted.send_replace(count);
+    }
+
+    pub(crate) fn attempts(&self) -> Vec<WebhookAttempt> {
         self.attempts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(attempt);
+            .clone()
     }
 }
 

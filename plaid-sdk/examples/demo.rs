@@ -6,9 +6,11 @@
 //!
 //! With no `PLAID_CLIENT_ID` in the environment it starts the offline emulator
 //! (`plaid-emulator`) and runs against that: no credentials, no network. The flow: create a
-//! link token for a Link session → create a Sandbox public token → exchange it for an access token → list the accounts → create a
-//! processor token → limit its products and read them back → remove the Item → show that the
-//! processor token no longer works.
+//! link token for a Link session → create a Sandbox public token → exchange it for an access
+//! token → list the accounts → create a processor token → limit its products and read them
+//! back → point the Item's webhooks at a receiver in this process, fire one, and verify what
+//! arrives (emulator only: a real environment cannot reach loopback) → remove the Item → show
+//! that the processor token no longer works.
 //!
 //! With `PLAID_CLIENT_ID`, `PLAID_SECRET` and `PLAID_ENV` set it calls that environment: the
 //! same flow in the Sandbox, or, when `PLAID_ACCESS_TOKEN` and `PLAID_ACCOUNT_ID` (or
@@ -24,9 +26,15 @@
 
 use std::process::ExitCode;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use plaid_emulator::Emulator;
-use plaid_sdk::types::{CountryCode, LinkTokenCreateRequestUser};
-use plaid_sdk::{Environment, PlaidClient, Processor, Product};
+use plaid_sdk::types::{
+    CountryCode, LinkTokenCreateRequestUser, SandboxItemFireWebhookRequestWebhookCode,
+};
+use plaid_sdk::webhooks::{WebhookKind, WebhookVerifier};
+use plaid_sdk::{AccessToken, Environment, PlaidClient, Processor, Product};
+use tokio::sync::mpsc;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -52,8 +60,69 @@ fn products(list: &[Product]) -> String {
     }
 }
 
-/// The whole flow on a Sandbox-like environment.
-async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
+/// A webhook receiver on loopback: every POST's headers and body go to the channel, answered
+/// 200. Returns its URL.
+async fn receiver() -> Result<(String, mpsc::UnboundedReceiver<(http::HeaderMap, Bytes)>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/plaid/webhook", listener.local_addr()?);
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+                let tx = tx.clone();
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let body: Bytes = BodyExt::collect(body).await?.to_bytes();
+                    let _ = tx.send((parts.headers, body));
+                    Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::new())))
+                }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    Ok((url, rx))
+}
+
+/// Sets the Item's webhook URL to a receiver here, fires a webhook, and verifies what arrives.
+async fn webhooks(client: &PlaidClient, access_token: &AccessToken, step: u32) -> Result<u32> {
+    let (url, mut inbox) = receiver().await?;
+    let verifier = WebhookVerifier::new(client.clone());
+    client.item_webhook_update(access_token).webhook(&url).await?;
+    let (headers, body) = inbox.recv().await.ok_or("the receiver stopped")?;
+    let event = verifier.verify(&headers, &body).await?;
+    println!(
+        "{step}. webhook URL set to {url}: {} {} arrived, signature verified",
+        event.webhook_type, event.webhook_code
+    );
+    client
+        .sandbox_item_fire_webhook(
+            access_token,
+            SandboxItemFireWebhookRequestWebhookCode::NewAccountsAvailable,
+        )
+        .await?;
+    let (headers, body) = inbox.recv().await.ok_or("the receiver stopped")?;
+    let event = verifier.verify(&headers, &body).await?;
+    let what = match &event.kind {
+        WebhookKind::ItemNewAccountsAvailable(_) => "the user has accounts to add in Link",
+        _ => "(unexpected)",
+    };
+    println!(
+        "{}. fired NEW_ACCOUNTS_AVAILABLE: {} {} for item {} arrived and verified: {what}",
+        step + 1,
+        event.webhook_type,
+        event.webhook_code,
+        event.item_id.as_deref().unwrap_or("-")
+    );
+    Ok(step + 2)
+}
+
+/// The whole flow on a Sandbox-like environment; `with_webhooks` when the environment can
+/// reach a receiver on this machine's loopback.
+async fn flow(client: &PlaidClient, processor: Processor, with_webhooks: bool) -> Result<()> {
     // What an app's backend does first: a link token for the user's Link session.
     let link = client
         .link_token_create("Platypus Pay", "en", [CountryCode::Us])
@@ -126,9 +195,15 @@ async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
         .await?;
     println!("7. read back: {}", products(&read.products));
 
+    let step = if with_webhooks {
+        webhooks(client, &exchanged.access_token, 8).await?
+    } else {
+        8
+    };
+
     let removed = client.item_remove(&exchanged.access_token).await?;
     println!(
-        "8. removed item {} (request {})",
+        "{step}. removed item {} (request {})",
         exchanged.item_id, removed.request_id
     );
 
@@ -137,7 +212,8 @@ async fn flow(client: &PlaidClient, processor: Processor) -> Result<()> {
         .await
     {
         Err(e) => println!(
-            "9. the processor token no longer works: {}/{}",
+            "{}. the processor token no longer works: {}/{}",
+            step + 1,
             e.error_type().map_or("-", |t| t.as_str()),
             e.error_code().unwrap_or("-")
         ),
@@ -165,7 +241,7 @@ async fn run() -> Result<()> {
             "environment: the gateway at {} (gateway mode: no credentials here)",
             client.environment()
         );
-        return flow(&client, processor).await;
+        return flow(&client, processor, false).await;
     }
     if std::env::var_os("PLAID_CLIENT_ID").is_none() {
         let emulator = Emulator::start().await?;
@@ -177,13 +253,13 @@ async fn run() -> Result<()> {
             .environment(Environment::custom(emulator.base_url())?)
             .credentials(emulator.client_id(), emulator.secret())
             .build()?;
-        return flow(&client, processor).await;
+        return flow(&client, processor, true).await;
     }
     let client = PlaidClient::from_env()?;
     println!("environment: {}", client.environment());
     let access_token = arg_or_env("--access-token", "PLAID_ACCESS_TOKEN");
     if access_token.is_none() && *client.environment() != Environment::Production {
-        return flow(&client, processor).await;
+        return flow(&client, processor, false).await;
     }
     let (Some(access_token), Some(account_id)) =
         (access_token, arg_or_env("--account-id", "PLAID_ACCOUNT_ID"))

@@ -82,6 +82,12 @@ macro_rules! secret_type {
             }
         }
 
+        impl From<&String> for $name {
+            fn from(value: &String) -> Self {
+                Self::new(value.as_str())
+            }
+        }
+
         impl From<&$name> for $name {
             fn from(value: &$name) -> Self {
                 value.clone()

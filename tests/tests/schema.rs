@@ -352,3 +352,93 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
     );
     assert!(!error.is_valid(&json!({})));
 }
+
+/// Every webhook the emulator sends conforms to the schema `x-webhooks` names for its type and
+/// code, and every listed webhook the Sandbox can fire is covered.
+#[tokio::test]
+async fn every_webhook_the_emulator_sends_conforms_to_its_listed_schema() {
+    let spec = fragment();
+    let components = &spec["components"];
+    let listed: std::collections::BTreeMap<(String, String), String> = spec["x-webhooks"]
+        .as_array()
+        .expect("x-webhooks")
+        .iter()
+        .map(|w| {
+            let name = w["schema"]["$ref"]
+                .as_str()
+                .expect("ref")
+                .rsplit('/')
+                .next()
+                .expect("name");
+            (
+                (
+                    w["webhook_type"].as_str().expect("type").to_string(),
+                    w["webhook_code"].as_str().expect("code").to_string(),
+                ),
+                name.to_string(),
+            )
+        })
+        .collect();
+    let emulator = Emulator::start().await.expect("emulator");
+    let receiver = plaid_sdk_tests::ScriptedServer::start(plaid_sdk_tests::json(200, "{}")).await;
+    let http = reqwest::Client::new();
+    let call = async |path: &str, body: Value| {
+        let response = http
+            .post(format!("{}{path}", emulator.base_url()))
+            .header("plaid-client-id", emulator.client_id())
+            .header("plaid-secret", emulator.secret())
+            .header("plaid-version", "2020-09-14")
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 200, "{path} {body}");
+    };
+    let item = emulator.add_item();
+    let access = item.access_token.as_str();
+    call(
+        "/item/webhook/update",
+        json!({"access_token": access, "webhook": receiver.url()}),
+    )
+    .await;
+    let fired = [
+        ("NEW_ACCOUNTS_AVAILABLE", None),
+        ("PENDING_DISCONNECT", None),
+        ("USER_PERMISSION_REVOKED", None),
+        ("USER_ACCOUNT_REVOKED", None),
+        ("LOGIN_REPAIRED", None),
+        ("ERROR", None),
+        ("DEFAULT_UPDATE", Some("AUTH")),
+    ];
+    for (code, ty) in fired {
+        call(
+            "/sandbox/item/fire_webhook",
+            json!({"access_token": access, "webhook_code": code, "webhook_type": ty}),
+        )
+        .await;
+    }
+    call("/sandbox/item/reset_login", json!({"access_token": access})).await;
+    let expected = 1 + fired.len() + 1;
+    let requests = receiver.wait_for_requests(expected).await;
+    let mut seen = std::collections::BTreeSet::new();
+    for request in &requests {
+        let body: Value = serde_json::from_slice(&request.body).expect("json");
+        let key = (
+            body["webhook_type"].as_str().expect("type").to_string(),
+            body["webhook_code"].as_str().expect("code").to_string(),
+        );
+        let schema = listed
+            .get(&key)
+            .unwrap_or_else(|| panic!("{key:?} is not listed in spec/webhooks.txt"));
+        let problems: Vec<String> = validator(components, schema)
+            .iter_errors(&body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "{key:?} does not conform: {problems:?}\n{body}"
+        );
+        seen.insert(key);
+    }
+    assert_eq!(seen.len(), 8, "{seen:?}");
+}

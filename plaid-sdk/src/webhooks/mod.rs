@@ -58,10 +58,6 @@ pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(30);
 /// set since) unless configured otherwise.
 pub const DEFAULT_KEY_REFRESH: Duration = Duration::from_secs(60 * 60);
 
-/// At most this many keys are cached; a webhook naming another `kid` clears the cache of keys
-/// that did not verify anything yet, so forged `kid`s cannot grow it.
-pub(crate) const MAX_CACHED_KEYS: usize = 32;
-
 /// Why a webhook was refused. Nothing in it is secret: key ids and algorithm names are shown
 /// (shortened when long), bodies and signatures never.
 #[derive(Debug)]

@@ -15,10 +15,14 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{
-    DEFAULT_KEY_REFRESH, DEFAULT_MAX_AGE, DEFAULT_MAX_CLOCK_SKEW, MAX_CACHED_KEYS, MAX_HEADER_LEN,
+    DEFAULT_KEY_REFRESH, DEFAULT_MAX_AGE, DEFAULT_MAX_CLOCK_SKEW, MAX_HEADER_LEN,
     VERIFICATION_HEADER, WebhookError, WebhookEvent, shown,
 };
 use crate::{ErrorKind, PlaidClient};
+
+/// At most this many keys are cached; a webhook naming another `kid` clears the cache of keys
+/// that did not verify anything yet, so forged `kid`s cannot grow it.
+const MAX_CACHED_KEYS: usize = 32;
 
 /// A clock: what the verifier takes as now.
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
