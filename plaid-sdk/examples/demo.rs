@@ -91,7 +91,10 @@ async fn receiver() -> Result<(String, mpsc::UnboundedReceiver<(http::HeaderMap,
 async fn webhooks(client: &PlaidClient, access_token: &AccessToken, step: u32) -> Result<u32> {
     let (url, mut inbox) = receiver().await?;
     let verifier = WebhookVerifier::new(client.clone());
-    client.item_webhook_update(access_token).webhook(&url).await?;
+    client
+        .item_webhook_update(access_token)
+        .webhook(&url)
+        .await?;
     let (headers, body) = inbox.recv().await.ok_or("the receiver stopped")?;
     let event = verifier.verify(&headers, &body).await?;
     println!(

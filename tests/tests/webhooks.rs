@@ -96,6 +96,8 @@ async fn a_signed_webhook_verifies_and_reads_as_its_type() {
     );
     verifier.verify(&h, BODY).await.expect("valid again");
     assert_eq!(key_fetches(&emulator), 1, "the key was cached");
+    let shown = format!("{verifier:?} {event:?}");
+    assert!(!shown.contains(emulator.secret()), "{shown}");
 }
 
 #[tokio::test]
