@@ -77,6 +77,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "PLAID_GATEWAY_CONCURRENCY",
         "requests forwarded at once before refusing with 503 (default 256)",
     ),
+    (
+        "PLAID_GATEWAY_CONSOLE",
+        "on (default) serves the Try-it console at GET /console; off turns it off",
+    ),
 ];
 
 /// A caller: a name for the logs and the SHA-256 of its token.
@@ -195,6 +199,8 @@ pub struct Config {
     pub quotas: Vec<Quota>,
     /// Browser origins allowed to call across origins (CORS); none by default.
     pub cors_origins: BTreeSet<String>,
+    /// Whether the Try-it console is served at `GET /console` (on by default).
+    pub console: bool,
 }
 
 /// A rate limit: at most `count` requests per `period` for one caller (of one operation, when
@@ -263,6 +269,7 @@ impl Config {
             concurrency: 256,
             quotas: Vec::new(),
             cors_origins: BTreeSet::new(),
+            console: true,
         }
     }
 
@@ -492,6 +499,14 @@ impl Config {
             &mut problems,
         ));
         let concurrency = number("PLAID_GATEWAY_CONCURRENCY", 256, &mut problems) as usize;
+        let console = match get("PLAID_GATEWAY_CONSOLE").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => {
+                problems.push("PLAID_GATEWAY_CONSOLE must be `on` or `off`".into());
+                true
+            }
+        };
         let plaid_version = get("PLAID_GATEWAY_PLAID_VERSION")
             .unwrap_or_else(|| "2020-09-14".into())
             .trim()
@@ -514,6 +529,7 @@ impl Config {
             concurrency,
             quotas,
             cors_origins,
+            console,
         })
     }
 }

@@ -19,13 +19,17 @@
 //! | 502 | `UPSTREAM_UNREACHABLE` | Plaid could not be reached |
 //! | 504 | `UPSTREAM_TIMEOUT` | Plaid did not answer in time |
 //!
-//! `GET /healthz` answers `{"status":"ok"}` without authentication. The gateway keeps no state
+//! `GET /healthz` answers `{"status":"ok"}` without authentication, and so does `GET /console`,
+//! the Try-it console (a page, its script and style, and the operations model, all built into
+//! the binary), unless `PLAID_GATEWAY_CONSOLE=off`. Every reply carries a strict
+//! Content-Security-Policy (same-origin script, style and requests only; no inline code). The gateway keeps no state
 //! between requests, so any number of instances can run behind a load balancer.
 //!
 //! Each request is logged on one line (caller, operation, status, latency, Plaid's request
 //! id); never a token, a secret or a body.
 
 mod config;
+mod console;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -52,6 +56,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 struct State {
     config: Config,
+    /// The console's page for these settings (`None` when the console is off).
+    console_page: Option<Bytes>,
     /// The token buckets of `config.quotas`, by index: (tokens left, when last refilled).
     buckets: std::sync::Mutex<Vec<(f64, Instant)>>,
     http: reqwest::Client,
@@ -284,8 +290,12 @@ fn state(config: Config) -> std::io::Result<State> {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
+    let console_page = config
+        .console
+        .then(|| console::page(&config.path_prefix, &config.operations, &upstream));
     let now = Instant::now();
     Ok(State {
+        console_page,
         buckets: std::sync::Mutex::new(
             config
                 .quotas
@@ -360,6 +370,10 @@ async fn cors(state: &State, request: hyper::Request<Incoming>) -> Reply {
 /// carry tokens).
 fn with_security_headers(mut reply: Reply) -> Reply {
     let headers = reply.headers_mut();
+    headers.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(console::CONTENT_SECURITY_POLICY),
+    );
     headers.insert(
         http::header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -491,6 +505,11 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
     let (parts, body) = request.into_parts();
     if parts.method == Method::GET && parts.uri.path() == "/healthz" {
         return json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#));
+    }
+    if let Some(page) = &state.console_page
+        && let Some(reply) = console::serve(&parts.method, &parts.uri, page)
+    {
+        return reply;
     }
     let presented = caller_token(&parts.headers).unwrap_or_default();
     let Some(caller) = authenticate(&state.config.callers, caller_token(&parts.headers)) else {

@@ -3,6 +3,7 @@
 //! ```text
 //! plaid-gateway [--config FILE]      run (settings from the environment and FILE)
 //! plaid-gateway hash-token TOKEN     print the SHA-256 to list a caller token under
+//! plaid-gateway demo [--listen ADDR] the embedded emulator behind a gateway, with the console
 //! plaid-gateway --help               list the arguments and the settings
 //! ```
 //!
@@ -35,6 +36,13 @@ enum Command {
     HashToken {
         /// The caller's token.
         token: String,
+    },
+    /// Try it offline: start the embedded Plaid emulator and a gateway in front of it with a
+    /// fresh caller token, and print the console's URL and the token. No credentials needed.
+    Demo {
+        /// The address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
     },
 }
 
@@ -78,9 +86,22 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    if let Some(Command::HashToken { token }) = cli.command {
-        println!("{}", hash_token(&token));
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Some(Command::HashToken { token }) => {
+            println!("{}", hash_token(&token));
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Demo { listen }) => {
+            init_logs();
+            return match demo(listen).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        None => {}
     }
     let config = match load(cli.config.as_deref()) {
         Ok(config) => config,
@@ -91,14 +112,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    init_logs();
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -128,6 +142,54 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs on stdout at `RUST_LOG`'s level (default `info`: one line per request).
+fn init_logs() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+}
+
+/// `plaid-gateway demo`: the emulator, a gateway in front of it holding the emulator's
+/// credentials, and one caller (`demo`) with a fresh random token. Prints the console's URL
+/// and that token, nothing else secret; serves until SIGINT or SIGTERM.
+async fn demo(listen: std::net::SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let emulator = plaid_emulator::Emulator::start().await?;
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for the caller token: {e}"))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let caller = plaid_gateway::Caller::new("demo", &hash_token(&token))
+        .ok_or("the caller token's digest is malformed")?;
+    let mut config = Config::new(
+        emulator.base_url(),
+        emulator.client_id(),
+        emulator.secret(),
+        vec![caller],
+    );
+    config.listen = listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e} (try --listen 127.0.0.1:0)"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let settings = Settings::new(config)?;
+    println!("plaid-gateway demo: Plaid's API, emulated offline, behind this gateway");
+    println!("  console:      {url}/console");
+    println!("  caller token: {token}");
+    println!("  for the SDK (gateway mode) and curl:");
+    println!("    export PLAID_ENV={url} PLAID_GATEWAY_TOKEN={token}");
+    println!(
+        "  a flow to try: sandbox_public_token_create (ins_109508, auth), \
+         item_public_token_exchange, accounts_get, processor_token_create"
+    );
+    serve_with(listener, settings, shutdown_signal()).await?;
+    drop(emulator);
+    Ok(())
 }
 
 /// The settings from the environment and the `--config` file; every problem, one line each.

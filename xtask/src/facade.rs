@@ -232,7 +232,7 @@ fn field_doc(f: &Field) -> String {
     }
 }
 
-fn setter_name(f: &Field) -> String {
+pub fn setter_name(f: &Field) -> String {
     if PENDING_METHODS.contains(&f.rust.as_str()) {
         format!("set_{}", f.rust)
     } else {

@@ -151,6 +151,8 @@ pub struct Generated {
     /// `plaid-sdk/src/operations.rs`: one method per operation, its pending call's setters,
     /// the `Request` impls, `OPERATIONS` and the public types' re-exports.
     pub operations: String,
+    /// `plaid-gateway/console/operations.json`: the Try-it console's model.
+    pub console: String,
     /// The operations table of `plaid-sdk/README.md`.
     pub readme_table: String,
     /// `plaid-sdk/API.md`: the generated public API, for review.
@@ -282,7 +284,23 @@ pub fn generate(fragment: &str, operations_txt: &str) -> Result<Generated, Failu
     let operations: syn::File = syn::parse_str(&operations_text)
         .map_err(|e| Failure(format!("operations code does not parse: {e}")))?;
     let enum_values = enum_values(&doc)?;
+    let mut console_enums = crate::console::Enums::new();
+    for (rust, values) in &enum_values {
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let variants = enum_variants(rust, &refs)?
+            .into_iter()
+            .map(|(variant, value)| (value.to_string(), variant))
+            .collect();
+        console_enums.insert(rust.clone(), variants);
+    }
+    let plaid_version = doc
+        .pointer("/info/version")
+        .and_then(Value::as_str)
+        .and_then(|v| v.split('_').next())
+        .unwrap_or_default();
+    let console = crate::console::console_model(&model, &console_enums, plaid_version)?;
     Ok(Generated {
+        console,
         types: format!("{HEADER}\n{}", prettyplease::unparse(&file)),
         operations: format!("{HEADER}\n{}", prettyplease::unparse(&operations)),
         readme_table: facade::readme_table(&model),
@@ -381,7 +399,11 @@ pub fn open_enums(doc: &Value) -> Result<String, Failure> {
 /// The name of the variant that holds values the SDK does not know.
 const CATCH_ALL: &str = "Unrecognized";
 
-fn open_enum(name: &str, doc: &str, values: &[&str]) -> Result<String, Failure> {
+/// The Rust variant of each value of open enum `name`, in order.
+pub fn enum_variants<'v>(
+    name: &str,
+    values: &[&'v str],
+) -> Result<Vec<(String, &'v str)>, Failure> {
     let mut variants = Vec::with_capacity(values.len());
     for value in values {
         let mut variant = variant_name(value)
@@ -397,6 +419,11 @@ fn open_enum(name: &str, doc: &str, values: &[&str]) -> Result<String, Failure> 
         }
         variants.push((variant, *value));
     }
+    Ok(variants)
+}
+
+fn open_enum(name: &str, doc: &str, values: &[&str]) -> Result<String, Failure> {
+    let variants = enum_variants(name, values)?;
     let mut s = String::new();
     for line in doc.lines() {
         s.push_str(&format!("#[doc = {:?}]\n", format!(" {line}")));
@@ -645,6 +672,63 @@ components:
         );
         assert!(g.readme_table.contains("| `processor_token_create(access_token, account_id, processor)` | `POST /processor/token/create` | `ProcessorTokenCreateResponse` |"), "{}", g.readme_table);
         assert!(g.api.contains("PlaidClient::sandbox_thing_make(name: String) -> Pending<SandboxThingMakeRequest>\n    .options(SandboxThingMakeRequestOptions)"), "{}", g.api);
+    }
+
+    #[test]
+    fn the_console_model_follows_the_operation_model() {
+        let g = generate(SMALL, OPS).expect("generate");
+        let model: Value = serde_json::from_str(&g.console).expect("json");
+        let ops = model["operations"].as_array().expect("operations");
+        let create = &ops[0];
+        assert_eq!(create["name"], "processor_token_create");
+        assert_eq!(create["path"], "/processor/token/create");
+        let fields = create["fields"].as_array().expect("fields");
+        let names: Vec<&str> = fields.iter().filter_map(|f| f["name"].as_str()).collect();
+        assert_eq!(
+            names,
+            ["access_token", "account_id", "processor"],
+            "pinned order first"
+        );
+        assert_eq!(fields[0]["kind"], "token");
+        assert_eq!(fields[0]["argument"], 0);
+        assert_eq!(
+            fields[0]["token"],
+            serde_json::json!({"kind": "access", "rust": "AccessToken", "env": "PLAID_ACCESS_TOKEN"})
+        );
+        assert_eq!(fields[2]["kind"], "enum");
+        assert_eq!(fields[2]["enum"]["rust"], "Processor");
+        assert!(
+            fields[2]["enum"]["values"]
+                .as_array()
+                .expect("values")
+                .contains(&serde_json::json!(["galileo", "Galileo"]))
+        );
+        let make = &ops[1];
+        assert_eq!(make["sandbox_only"], true);
+        let by_name = |name: &str| {
+            make["fields"]
+                .as_array()
+                .expect("fields")
+                .iter()
+                .find(|f| f["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no field {name}"))
+        };
+        assert_eq!(by_name("name")["rules"]["max_length"], 30);
+        let options = by_name("options");
+        assert_eq!(options["kind"], "object");
+        assert_eq!(options["setter"], "options");
+        assert_eq!(options["required"], false);
+        let nested = options["object"]["fields"].as_array().expect("nested");
+        let days = nested.iter().find(|f| f["name"] == "days").expect("days");
+        assert_eq!(days["kind"], "integer");
+        assert_eq!(days["rust_type"], "i64");
+        assert_eq!(days["rules"]["maximum"], 730.0);
+        assert_eq!(
+            g.console,
+            generate(SMALL, OPS).expect("again").console,
+            "deterministic"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! when a step fails.
 
 mod check;
+mod console;
 mod facade;
 mod generate;
 mod model;
@@ -72,6 +73,9 @@ impl Layout {
     }
     pub fn operations_rs(&self) -> PathBuf {
         self.root.join("plaid-sdk/src/operations.rs")
+    }
+    pub fn console(&self) -> PathBuf {
+        self.root.join("plaid-gateway/console/operations.json")
     }
     pub fn api(&self) -> PathBuf {
         self.root.join("plaid-sdk/API.md")
@@ -168,6 +172,7 @@ fn run(args: &[String], layout: &Layout) -> Result<(), Failure> {
                 (layout.generated(), generated.types),
                 (layout.operations_rs(), generated.operations),
                 (layout.api(), generated.api),
+                (layout.console(), generated.console),
                 (layout.readme(), readme),
             ];
             // Every output is compared (or written) before the first failure is reported.

@@ -1,0 +1,759 @@
+//! The Try-it console in a real browser: Debian's `chromium`, headless, driven over the
+//! DevTools protocol. The gateway serves the console in front of the emulator; each test
+//! loads the page, fills forms with the keyboard (or by setting selects), sends, and reads
+//! the page. Without a browser the tests fail in CI (`CI` set) and skip elsewhere, saying so.
+//! Screenshots of every operation's form and response go to `target/console-screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chromiumoxide::Page;
+use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::cdp::browser_protocol::network::EventRequestWillBeSent;
+use chromiumoxide::page::ScreenshotParams;
+use futures_util::StreamExt;
+use plaid_emulator::Emulator;
+use plaid_gateway::{Caller, Config, Gateway, hash_token};
+use plaid_sdk::{Environment, PlaidClient, Processor, Product};
+use serde_json::Value;
+
+/// A guard against a hang: every wait below is for something that must happen.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PLAID_CONSOLE_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+struct Console {
+    emulator: Emulator,
+    gateway: Option<Gateway>,
+    url: String,
+    token: String,
+    _browser: Browser,
+    page: Page,
+    requests: Arc<Mutex<Vec<String>>>,
+    profile: PathBuf,
+    _handler: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// Records CSP violations from the first line of the page on (a DevTools script, which the
+/// page's own policy does not apply to).
+const RECORD_VIOLATIONS: &str = "window.__violations = []; \
+    document.addEventListener('securitypolicyviolation', (e) => \
+      window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));";
+
+impl Console {
+    /// The emulator, a gateway with the console in front of it, and a browser on the page.
+    /// `None` (after saying why) when there is no browser outside CI.
+    async fn start(name: &str) -> Option<Console> {
+        let Some(chromium) = chromium() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no chromium: CI must install Debian's `chromium` (see .ci/run)"
+            );
+            eprintln!(
+                "skipped: no chromium (install Debian's `chromium` to run the console tests)"
+            );
+            return None;
+        };
+        let emulator = Emulator::start().await.expect("emulator");
+        let token = "console-test-caller-token-0123456789".to_string();
+        let caller = Caller::new("browser", &hash_token(&token)).expect("caller");
+        let config = Config::new(
+            emulator.base_url(),
+            emulator.client_id(),
+            emulator.secret(),
+            vec![caller],
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let gateway = Gateway::start_on(listener, config).expect("gateway");
+        let url = gateway.url();
+        let profile = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("chromium-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        let config = BrowserConfig::builder()
+            .chrome_executable(chromium)
+            .no_sandbox()
+            .user_data_dir(&profile)
+            .window_size(1100, 900)
+            .args([
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ])
+            .launch_timeout(PATIENCE)
+            .request_timeout(PATIENCE)
+            .build()
+            .expect("browser config");
+        let (browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
+        let handler = tokio::spawn(async move {
+            while let Some(event) = handler.next().await {
+                if event.is_err() {
+                    break;
+                }
+            }
+        });
+        let page = browser.new_page("about:blank").await.expect("page");
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let mut sent = page
+            .event_listener::<EventRequestWillBeSent>()
+            .await
+            .expect("network events");
+        let record = Arc::clone(&requests);
+        tokio::spawn(async move {
+            while let Some(event) = sent.next().await {
+                record
+                    .lock()
+                    .expect("requests")
+                    .push(event.request.url.clone());
+            }
+        });
+        page.evaluate_on_new_document(RECORD_VIOLATIONS)
+            .await
+            .expect("violation recorder");
+        let console = Console {
+            emulator,
+            gateway: Some(gateway),
+            url,
+            token,
+            _browser: browser,
+            page,
+            requests,
+            profile,
+            _handler: handler,
+        };
+        console.open("").await;
+        Some(console)
+    }
+
+    /// Loads the console afresh (at `#operation`, when given) and waits until it is ready.
+    async fn open(&self, operation: &str) {
+        self.page.goto("about:blank").await.expect("navigate away");
+        let url = format!("{}/console#{operation}", self.url);
+        self.page.goto(url).await.expect("navigate");
+        self.wait("document.body && document.body.dataset.ready === 'true'")
+            .await;
+    }
+
+    async fn eval<T: serde::de::DeserializeOwned>(&self, js: &str) -> T {
+        let result = tokio::time::timeout(PATIENCE, self.page.evaluate(js))
+            .await
+            .unwrap_or_else(|_| panic!("no answer in time to {js}"))
+            .unwrap_or_else(|e| panic!("{js}: {e}"));
+        let value = result.value().cloned().unwrap_or(Value::Null);
+        serde_json::from_value(value).unwrap_or_else(|e| panic!("{js}: {e}"))
+    }
+
+    /// Waits until `condition` (a JavaScript expression) holds, re-checking on every change
+    /// of the page.
+    async fn wait(&self, condition: &str) {
+        let js = format!(
+            "new Promise((resolve) => {{
+               const done = () => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }};
+               if (done()) return resolve(true);
+               const o = new MutationObserver(() => {{ if (done()) {{ o.disconnect(); resolve(true); }} }});
+               o.observe(document, {{ subtree: true, childList: true, attributes: true, characterData: true }});
+             }})"
+        );
+        let _: bool = self.eval(&js).await;
+    }
+
+    async fn text(&self, selector: &str) -> String {
+        self.eval(&format!(
+            "document.querySelector({}).textContent",
+            serde_json::to_string(selector).expect("json")
+        ))
+        .await
+    }
+
+    async fn attr(&self, selector: &str, name: &str) -> Option<String> {
+        self.eval(&format!(
+            "document.querySelector({}).getAttribute({})",
+            serde_json::to_string(selector).expect("json"),
+            serde_json::to_string(name).expect("json")
+        ))
+        .await
+    }
+
+    /// Clicks into the element and types `text` with key events, as a person would.
+    async fn type_into(&self, selector: &str, text: &str) {
+        self.page
+            .find_element(selector)
+            .await
+            .unwrap_or_else(|e| panic!("{selector}: {e}"))
+            .click()
+            .await
+            .expect("click")
+            .type_str(text)
+            .await
+            .expect("type");
+    }
+
+    async fn field(&self, path: &str, text: &str) {
+        self.type_into(&format!("[data-field=\"{path}\"]"), text)
+            .await;
+    }
+
+    /// Chooses `value` in the select of field `path`.
+    async fn choose(&self, path: &str, value: &str) {
+        let js = format!(
+            "(() => {{ const s = document.querySelector('[data-field=\"{path}\"]');
+               s.value = {value}; s.dispatchEvent(new Event('change', {{ bubbles: true }}));
+               return s.value; }})()",
+            value = serde_json::to_string(value).expect("json")
+        );
+        let chosen: String = self.eval(&js).await;
+        assert_eq!(chosen, value, "{path} has no option {value}");
+    }
+
+    async fn check(&self, path: &str, value: &str) {
+        self.page
+            .find_element(format!("[data-field=\"{path}\"] input[value=\"{value}\"]"))
+            .await
+            .unwrap_or_else(|e| panic!("{path}={value}: {e}"))
+            .click()
+            .await
+            .expect("click");
+    }
+
+    async fn caller_token(&self, token: &str) {
+        self.type_into("#caller-token", token).await;
+    }
+
+    /// Clicks Send and waits for the response's status line; returns it.
+    async fn send(&self) -> String {
+        assert_eq!(
+            self.attr("#send", "disabled").await,
+            None,
+            "Send is off: {}",
+            self.text("#send-reason").await
+        );
+        let before: u64 = self
+            .eval("Number(document.getElementById('response').dataset.seq || 0)")
+            .await;
+        self.page
+            .find_element("#send")
+            .await
+            .expect("send")
+            .click()
+            .await
+            .expect("click");
+        self.wait(&format!(
+            "Number(document.getElementById('response').dataset.seq || 0) > {before}"
+        ))
+        .await;
+        self.text("#response .status").await
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        self.page
+            .save_screenshot(
+                ScreenshotParams::builder().full_page(true).build(),
+                dir.join(format!("{name}.png")),
+            )
+            .await
+            .expect("screenshot");
+    }
+
+    fn client(&self) -> PlaidClient {
+        PlaidClient::builder()
+            .environment(Environment::custom(self.emulator.base_url()).expect("url"))
+            .credentials(self.emulator.client_id(), self.emulator.secret())
+            .build()
+            .expect("client")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_loads_under_its_policy_and_requests_nothing_elsewhere() {
+    let Some(c) = Console::start("load").await else {
+        return;
+    };
+    let origin = c.url.clone();
+    let violations: Vec<String> = c.eval("window.__violations").await;
+    assert_eq!(violations, Vec::<String>::new());
+    let requests = c.requests.lock().expect("requests").clone();
+    assert!(
+        requests.iter().any(|u| u.ends_with("/console/app.js")),
+        "{requests:?}"
+    );
+    for url in &requests {
+        assert!(
+            url.starts_with(&format!("{origin}/")) || url == "about:blank",
+            "a request left the gateway's origin: {url}"
+        );
+    }
+    // The recorder is not blind: an inline script is refused and reported.
+    c.eval::<Value>(
+        "(() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';
+           document.head.append(s); return null; })()",
+    )
+    .await;
+    c.wait("window.__violations.length > 0").await;
+    let ran: Value = c.eval("window.__ran ?? null").await;
+    assert_eq!(ran, Value::Null, "an inline script ran");
+    // The operations offered are the gateway's, each with a form.
+    let offered: Vec<String> = c
+        .eval("[...document.querySelectorAll('#operation option')].map(o => o.value)")
+        .await;
+    assert_eq!(offered.len(), plaid_sdk::OPERATIONS.len());
+    c.screenshot("page").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incomplete_form_keeps_send_off_and_marks_the_field() {
+    let Some(c) = Console::start("incomplete").await else {
+        return;
+    };
+    c.open("processor_token_create").await;
+    assert_eq!(c.attr("#send", "disabled").await.as_deref(), Some(""));
+    assert!(c.text("#send-reason").await.contains("caller token"));
+    c.caller_token(&c.token).await;
+    c.field(
+        "access_token",
+        "access-sandbox-00000000-0000-0000-0000-000000000000",
+    )
+    .await;
+    let reason = c.text("#send-reason").await;
+    assert!(reason.contains("account_id: required"), "{reason}");
+    assert_eq!(c.attr("#send", "disabled").await.as_deref(), Some(""));
+    // A field edited and left blank is marked, for assistive technology too.
+    c.field("account_id", "x").await;
+    c.page
+        .find_element("[data-field=\"account_id\"]")
+        .await
+        .expect("field")
+        .press_key("Backspace")
+        .await
+        .expect("key");
+    assert_eq!(
+        c.attr("[data-field=\"account_id\"]", "aria-invalid")
+            .await
+            .as_deref(),
+        Some("true")
+    );
+    let described = c
+        .attr("[data-field=\"account_id\"]", "aria-describedby")
+        .await
+        .expect("described");
+    let error_id = described
+        .split(' ')
+        .find(|id| id.ends_with("-error"))
+        .expect("error id");
+    assert_eq!(c.text(&format!("#{error_id}")).await, "required");
+    // The spec's bounds are checked as the SDK checks them, in nested objects too.
+    c.open("sandbox_public_token_create").await;
+    c.caller_token(&c.token).await;
+    c.field("institution_id", "ins_109508").await;
+    c.check("initial_products", "auth").await;
+    assert_eq!(c.text("#send-reason").await, "Ready to send.");
+    c.eval::<Value>(
+        "document.querySelectorAll('#optional-fields, [data-field=\"options\"], [data-field=\"options.transactions\"]')
+           .forEach((d) => (d.open = true))",
+    )
+    .await;
+    c.field("options.transactions.days_requested", "731").await;
+    let reason = c.text("#send-reason").await;
+    assert_eq!(
+        reason,
+        "Send is off: options.transactions.days_requested: at most 730."
+    );
+    assert_eq!(
+        c.attr(
+            "[data-field=\"options.transactions.days_requested\"]",
+            "aria-invalid"
+        )
+        .await
+        .as_deref(),
+        Some("true")
+    );
+    c.screenshot("incomplete").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filled_form_creates_a_processor_token_and_the_snippets_match_what_was_sent() {
+    let Some(c) = Console::start("filled").await else {
+        return;
+    };
+    let item = c.emulator.add_item();
+    let account = item.accounts[0].account_id.clone();
+    c.open("processor_token_create").await;
+    // Keyboard only: the caller token, then Tab from field to field.
+    c.page
+        .find_element("#caller-token")
+        .await
+        .expect("token field")
+        .focus()
+        .await
+        .expect("focus")
+        .type_str(&c.token)
+        .await
+        .expect("type");
+    c.field("access_token", &item.access_token).await;
+    c.field("account_id", &account).await;
+    c.choose("processor", "dwolla").await;
+    assert_eq!(c.text("#send-reason").await, "Ready to send.");
+
+    let rust = c.text("#rust-snippet").await;
+    let curl = c.text("#curl-snippet").await;
+    for snippet in [&rust, &curl] {
+        assert!(snippet.contains(&account), "{snippet}");
+        assert!(
+            !snippet.contains(&item.access_token),
+            "the access token is inlined: {snippet}"
+        );
+        assert!(
+            !snippet.contains(&c.token),
+            "the caller token is inlined: {snippet}"
+        );
+        assert!(!snippet.contains(c.emulator.secret()), "{snippet}");
+    }
+    assert!(rust.contains("Processor::Dwolla"), "{rust}");
+    assert!(
+        rust.contains("std::env::var(\"PLAID_ACCESS_TOKEN\")?"),
+        "{rust}"
+    );
+    assert!(rust.contains(".processor_token_create("), "{rust}");
+    assert!(
+        curl.contains("\"access_token\": \"$PLAID_ACCESS_TOKEN\""),
+        "{curl}"
+    );
+    assert!(curl.contains("$PLAID_GATEWAY_TOKEN"), "{curl}");
+
+    // Enter in a field sends the form, as any form does.
+    c.page
+        .find_element("[data-field=\"account_id\"]")
+        .await
+        .expect("field")
+        .focus()
+        .await
+        .expect("focus")
+        .press_key("Enter")
+        .await
+        .expect("enter");
+    c.wait("document.getElementById('response-status') !== null")
+        .await;
+    let status = c.text("#response-status").await;
+    assert!(status.starts_with("HTTP 200"), "{status}");
+    let request_id = c.text("#response-request-id").await;
+    let body = c.text("#response-body").await;
+    assert!(
+        body.contains(&format!("\"request_id\": \"{request_id}\"")),
+        "{body}"
+    );
+    assert!(
+        body.contains("\"processor_token\": \"processor-sandbox-••••••••\""),
+        "masked: {body}"
+    );
+    c.page
+        .find_element("#reveal")
+        .await
+        .expect("reveal")
+        .click()
+        .await
+        .expect("click");
+    let revealed = c.text("#response-body").await;
+    let shown: Value = serde_json::from_str(&revealed).expect("json body");
+    let token = shown["processor_token"].as_str().expect("token");
+    assert!(
+        token.starts_with("processor-sandbox-") && !token.contains('•'),
+        "{token}"
+    );
+    assert_eq!(c.emulator.processor_token_count(), 1);
+
+    // What reached the emulator is what the curl snippet says, the token variable filled in.
+    let sent = c
+        .emulator
+        .requests()
+        .last()
+        .expect("a request")
+        .json()
+        .expect("json");
+    let heredoc = curl
+        .split("<<EOF\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\nEOF").next())
+        .expect("body in the snippet")
+        .replace("$PLAID_ACCESS_TOKEN", &item.access_token);
+    let snippet_body: Value = serde_json::from_str(&heredoc).expect("snippet body");
+    assert_eq!(sent, snippet_body);
+
+    // Nothing secret was stored.
+    let stored: String = c
+        .eval("JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
+        .await;
+    assert_eq!(stored, "[[],[]]");
+    c.screenshot("processor_token_create-sent").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_caller_token_shows_the_401_and_storage_holds_only_what_was_asked() {
+    let Some(c) = Console::start("wrong-token").await else {
+        return;
+    };
+    c.open("item_get").await;
+    c.caller_token("not-the-token").await;
+    c.field(
+        "access_token",
+        "access-sandbox-00000000-0000-0000-0000-000000000000",
+    )
+    .await;
+    let status = c.send().await;
+    assert!(status.starts_with("HTTP 401"), "{status}");
+    let error = c.text("#response-error").await;
+    assert!(
+        error.contains("caller token") && error.contains("401"),
+        "{error}"
+    );
+    assert!(error.contains("GATEWAY_ERROR / UNAUTHENTICATED"), "{error}");
+
+    // "Remember in this tab" keeps the caller token in sessionStorage, and nothing else.
+    c.page
+        .find_element("#remember")
+        .await
+        .expect("box")
+        .click()
+        .await
+        .expect("click");
+    let stored: Value = c
+        .eval("[Object.entries(localStorage), Object.entries(sessionStorage)]")
+        .await;
+    assert_eq!(
+        stored,
+        serde_json::json!([[], [["plaid-console-caller-token", "not-the-token"]]])
+    );
+    c.open("item_get").await;
+    assert_eq!(
+        c.eval::<String>("document.getElementById('caller-token').value")
+            .await,
+        "not-the-token"
+    );
+    c.page
+        .find_element("#remember")
+        .await
+        .expect("box")
+        .click()
+        .await
+        .expect("click");
+    let stored: String = c
+        .eval("JSON.stringify(Object.entries(sessionStorage))")
+        .await;
+    assert_eq!(stored, "[]");
+    c.screenshot("wrong-token").await;
+
+    // A gateway that is gone is named as such.
+    let mut c = c;
+    c.caller_token(&c.token.clone()).await;
+    c.field(
+        "access_token",
+        "access-sandbox-00000000-0000-0000-0000-000000000000",
+    )
+    .await;
+    c.gateway.take().expect("gateway").shutdown().await;
+    let status = c.send().await;
+    assert_eq!(status, "The request did not reach the gateway.");
+    let text = c.text("#response").await;
+    assert!(text.contains("still running"), "{text}");
+}
+
+/// The values to fill each operation's required (and a few optional) fields with, from a
+/// Sandbox flow run through the SDK against the same emulator.
+struct Flow {
+    access_token: String,
+    removable: String,
+    account_id: String,
+    public_token: String,
+    processor_token: String,
+}
+
+async fn flow(c: &Console) -> Flow {
+    let client = c.client();
+    let item = c.emulator.add_item();
+    let removable = c.emulator.add_item();
+    let public = client
+        .sandbox_public_token_create("ins_109508", [Product::Auth])
+        .await
+        .expect("public token");
+    let created = client
+        .processor_token_create(
+            item.access_token.as_str(),
+            item.accounts[0].account_id.as_str(),
+            Processor::Dwolla,
+        )
+        .await
+        .expect("processor token");
+    Flow {
+        access_token: item.access_token.clone(),
+        removable: removable.access_token.clone(),
+        account_id: item.accounts[0].account_id.clone(),
+        public_token: public.public_token.expose_secret().to_string(),
+        processor_token: created.processor_token.expose_secret().to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
+    let Some(c) = Console::start("every").await else {
+        return;
+    };
+    let f = flow(&c).await;
+    let model: Value =
+        serde_json::from_str(include_str!("../console/operations.json")).expect("operations.json");
+    let mut snippets = Vec::new();
+    for op in model["operations"].as_array().expect("operations") {
+        let name = op["name"].as_str().expect("name");
+        c.open(name).await;
+        c.caller_token(&c.token).await;
+        for field in op["fields"].as_array().expect("fields") {
+            if field["required"] != Value::Bool(true) {
+                continue;
+            }
+            let path = field["name"].as_str().expect("name");
+            match field["kind"].as_str().expect("kind") {
+                "token" => {
+                    let value = match (name, path) {
+                        ("item_remove", _) => f.removable.clone(),
+                        (_, "access_token") => f.access_token.clone(),
+                        (_, "public_token") => f.public_token.clone(),
+                        (_, "processor_token") => f.processor_token.clone(),
+                        other => panic!("no value for token {other:?}"),
+                    };
+                    c.field(path, &value).await;
+                }
+                "string" => {
+                    let value = match path {
+                        "account_id" => f.account_id.clone(),
+                        "institution_id" => "ins_109508".into(),
+                        "client_name" => "Console test".into(),
+                        "language" => "en".into(),
+                        "key_id" => c.emulator.webhook_key_id(),
+                        other => format!("console-{other}"),
+                    };
+                    c.field(path, &value).await;
+                }
+                "enum" => {
+                    let value = match path {
+                        "processor" => "dwolla",
+                        "webhook_code" => "NEW_ACCOUNTS_AVAILABLE",
+                        _ => field["enum"]["values"][0][0].as_str().expect("value"),
+                    };
+                    c.choose(path, value).await;
+                }
+                "enum_list" => {
+                    let value = match path {
+                        "country_codes" => "US",
+                        _ => "auth",
+                    };
+                    c.check(path, value).await;
+                }
+                other => panic!("{name}.{path}: no way to fill a required {other}"),
+            }
+        }
+        // The few optional fields the emulator wants to say yes.
+        match name {
+            "link_token_create" => {
+                c.eval::<Value>(
+                    "(['#optional-fields', '[data-field=\"user\"]']
+                       .forEach((s) => (document.querySelector(s).open = true)), null)",
+                )
+                .await;
+                c.field("user.client_user_id", "console-user-1").await;
+                c.check("products", "auth").await;
+            }
+            "item_webhook_update" => {
+                c.eval::<Value>("(document.getElementById('optional-fields').open = true, null)")
+                    .await;
+                c.field("webhook", "http://127.0.0.1:9/webhook").await;
+            }
+            _ => {}
+        }
+        c.screenshot(&format!("{name}-form")).await;
+        let status = c.send().await;
+        c.screenshot(name).await;
+        assert!(
+            status.starts_with("HTTP 200"),
+            "{name}: {status}: {}",
+            c.text("#response").await
+        );
+        let rust = c.text("#rust-snippet").await;
+        assert!(!rust.contains("todo!()"), "{name}: {rust}");
+        snippets.push((name.to_string(), rust));
+        // The direct-to-Plaid variant, for one operation.
+        if name == "processor_token_create" {
+            c.choose_id("rust-mode", "direct").await;
+            snippets.push((
+                "processor_token_create_direct".into(),
+                c.text("#rust-snippet").await,
+            ));
+        }
+    }
+    assert_eq!(snippets.len(), plaid_sdk::OPERATIONS.len() + 1);
+    compile(&snippets).await;
+}
+
+impl Console {
+    async fn choose_id(&self, id: &str, value: &str) {
+        let js = format!(
+            "(() => {{ const s = document.getElementById('{id}'); s.value = '{value}';
+               s.dispatchEvent(new Event('change', {{ bubbles: true }})); return s.value; }})()"
+        );
+        let chosen: String = self.eval(&js).await;
+        assert_eq!(chosen, value);
+    }
+}
+
+/// Compiles every snippet, each as a module of one crate that depends on this workspace's
+/// plaid-sdk, with the workspace's lock file and target directory (so nothing is fetched and
+/// little is rebuilt).
+async fn compile(snippets: &[(String, String)]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root.canonicalize().expect("workspace root");
+    let dir = root.join("target/console-snippets");
+    std::fs::create_dir_all(dir.join("src")).expect("snippet crate");
+    let manifest = format!(
+        "[package]\nname = \"console-snippets\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\nplaid-sdk = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }}\n\n\
+         [workspace]\n\n[profile.dev]\ndebug = \"line-tables-only\"\n\n[profile.dev.package.\"*\"]\ndebug = false\n",
+        root.join("plaid-sdk").display().to_string()
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).expect("manifest");
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock file");
+    let mut main = String::from("#![allow(dead_code, unused_imports)]\nfn main() {}\n");
+    for (name, snippet) in snippets {
+        main.push_str(&format!("\nmod {name} {{\n{snippet}\n}}\n"));
+    }
+    std::fs::write(dir.join("src/main.rs"), &main).expect("main.rs");
+    let output = tokio::process::Command::new(env!("CARGO"))
+        .current_dir(&dir)
+        .args(["check", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .await
+        .expect("cargo check");
+    assert!(
+        output.status.success(),
+        "the snippets do not compile:\n{}\n{main}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

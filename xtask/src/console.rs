@@ -1,0 +1,216 @@
+//! The Try-it console's model (`plaid-gateway/console/operations.json`), from the same
+//! operation model as the SDK's facade: per operation, its path, its description, and its
+//! request fields with what the console needs to render, check and write the Rust call for
+//! each (kind, required, argument position, setter, description, the SDK's rules, token kind,
+//! enum values with their Rust variants, nested structs).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::Failure;
+use crate::generate::TOKEN_KINDS;
+use crate::model::{Field, Model, Struct, option_inner, type_for_people, type_text, vec_inner};
+
+/// How deep nested request structs are shown (deeper ones are left to the SDK).
+const MAX_DEPTH: usize = 4;
+
+/// Open enums by Rust name: (value, variant) pairs in the spec's order.
+pub type Enums = BTreeMap<String, Vec<(String, String)>>;
+
+/// The environment variable a token kind is read from in snippets.
+fn token_env(rust: &str) -> String {
+    let name = rust.rsplit("::").next().unwrap_or(rust);
+    let mut out = String::from("PLAID");
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+fn field_json(
+    field: &Field,
+    argument: Option<usize>,
+    setter: String,
+    model: &Model,
+    enums: &Enums,
+    depth: usize,
+) -> Value {
+    let ty = option_inner(&field.ty).unwrap_or(&field.ty);
+    let mut out = Map::new();
+    out.insert("name".into(), json!(field.json));
+    out.insert("required".into(), json!(field.required));
+    if let Some(position) = argument {
+        out.insert("argument".into(), json!(position));
+    } else {
+        out.insert("setter".into(), json!(setter));
+    }
+    out.insert("doc".into(), json!(field.description));
+    let r = &field.rules;
+    let mut rules = Map::new();
+    for (name, value) in [
+        ("min_length", r.min_length.map(|n| json!(n))),
+        ("max_length", r.max_length.map(|n| json!(n))),
+        ("min_items", r.min_items.map(|n| json!(n))),
+        ("max_items", r.max_items.map(|n| json!(n))),
+        ("minimum", r.minimum.map(|n| json!(n))),
+        ("maximum", r.maximum.map(|n| json!(n))),
+    ] {
+        if let Some(value) = value {
+            rules.insert(name.into(), value);
+        }
+    }
+    if !rules.is_empty() {
+        out.insert("rules".into(), Value::Object(rules));
+    }
+    let text = type_text(ty);
+    let enum_of = |t: &str| {
+        t.strip_prefix("crate::generated::")
+            .filter(|n| enums.contains_key(*n))
+            .map(|n| {
+                let values: Vec<Value> = enums[n].iter().map(|(v, r)| json!([v, r])).collect();
+                json!({ "rust": n, "values": values })
+            })
+    };
+    let kind = if let Some(token) = TOKEN_KINDS.iter().find(|t| t.rust == text) {
+        let rust = text.trim_start_matches("crate::");
+        out.insert(
+            "token".into(),
+            json!({ "kind": token.kind, "rust": rust, "env": token_env(rust) }),
+        );
+        "token"
+    } else if let Some(e) = enum_of(&text) {
+        out.insert("enum".into(), e);
+        "enum"
+    } else if let Some(item) = vec_inner(ty) {
+        let item_text = type_text(item);
+        if let Some(e) = enum_of(&item_text) {
+            out.insert("enum".into(), e);
+            "enum_list"
+        } else if item_text == "::std::string::String" {
+            "string_list"
+        } else {
+            out.insert("type".into(), json!(type_for_people(&field.ty)));
+            "unsupported"
+        }
+    } else {
+        match text.as_str() {
+            "::std::string::String" => "string",
+            "i64" | "i32" | "u64" | "u32" => {
+                out.insert("rust_type".into(), json!(text));
+                "integer"
+            }
+            "f64" | "f32" => {
+                out.insert("rust_type".into(), json!(text));
+                "number"
+            }
+            "bool" => "boolean",
+            other => match other
+                .strip_prefix("crate::generated::types::")
+                .and_then(|n| model.structs.get(n))
+                .filter(|s| s.request_side && depth < MAX_DEPTH)
+            {
+                Some(nested) => {
+                    out.insert(
+                        "object".into(),
+                        json!({
+                            "rust": nested.name,
+                            "fields": struct_fields(nested, None, model, enums, depth + 1),
+                        }),
+                    );
+                    "object"
+                }
+                None => {
+                    out.insert("type".into(), json!(type_for_people(&field.ty)));
+                    "unsupported"
+                }
+            },
+        }
+    };
+    out.insert("kind".into(), json!(kind));
+    Value::Object(out)
+}
+
+/// The fields of `s`: required ones first in argument order (`pinned` for an operation's
+/// request, the schema's order for nested structs), then the optional ones.
+fn struct_fields(
+    s: &Struct,
+    pinned: Option<&[String]>,
+    model: &Model,
+    enums: &Enums,
+    depth: usize,
+) -> Vec<Value> {
+    let order: Vec<String> = pinned.map_or_else(|| s.required_order.clone(), <[String]>::to_vec);
+    let mut required: Vec<&Field> = order
+        .iter()
+        .filter_map(|json| s.fields.iter().find(|f| f.required && &f.json == json))
+        .collect();
+    for f in s.fields.iter().filter(|f| f.required) {
+        if !required.iter().any(|r| r.json == f.json) {
+            required.push(f);
+        }
+    }
+    let mut out: Vec<Value> = required
+        .iter()
+        .enumerate()
+        .map(|(i, f)| field_json(f, Some(i), f.rust.clone(), model, enums, depth))
+        .collect();
+    for f in s.fields.iter().filter(|f| !f.required) {
+        // Setters of an operation's pending call avoid the names its own methods take.
+        let setter = if pinned.is_some() {
+            crate::facade::setter_name(f)
+        } else {
+            f.rust.clone()
+        };
+        out.push(field_json(f, None, setter, model, enums, depth));
+    }
+    out
+}
+
+/// The console's model as pretty JSON.
+pub fn console_model(model: &Model, enums: &Enums, plaid_version: &str) -> Result<String, Failure> {
+    let mut operations = Vec::new();
+    for op in &model.operations {
+        let request = model
+            .structs
+            .get(&op.request)
+            .ok_or_else(|| Failure(format!("the model has no request struct {}", op.request)))?;
+        operations.push(json!({
+            "name": op.name,
+            "method": op.method.to_uppercase(),
+            "path": op.path,
+            "doc": op.description,
+            "sandbox_only": op.sandbox_only,
+            "response": op.response,
+            "fields": struct_fields(request, Some(&op.arguments), model, enums, 0),
+        }));
+    }
+    let doc = json!({
+        "generated": "by `cargo xtask generate` from spec/plaid.yaml and spec/operations.txt; do not edit",
+        "plaid_version": plaid_version,
+        "operations": operations,
+    });
+    serde_json::to_string_pretty(&doc)
+        .map(|mut s| {
+            s.push('\n');
+            s
+        })
+        .map_err(|e| Failure(format!("the console model does not serialize: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_variables() {
+        assert_eq!(token_env("AccessToken"), "PLAID_ACCESS_TOKEN");
+        assert_eq!(
+            token_env("StripeBankAccountToken"),
+            "PLAID_STRIPE_BANK_ACCOUNT_TOKEN"
+        );
+    }
+}
