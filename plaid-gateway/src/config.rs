@@ -734,6 +734,27 @@ mod tests {
     }
 
     #[test]
+    fn the_console_setting_is_on_or_off() {
+        let with = |value: &str| {
+            Config::load(
+                |name| match name {
+                    "PLAID_CLIENT_ID" => Some("id".into()),
+                    "PLAID_SECRET" => Some("secret".into()),
+                    "PLAID_GATEWAY_CALLERS" => Some(format!("app={}", hash_token("t"))),
+                    "PLAID_GATEWAY_CONSOLE" if !value.is_empty() => Some(value.into()),
+                    _ => None,
+                },
+                None,
+            )
+        };
+        assert!(with("").expect("default").console);
+        assert!(with("on").expect("on").console);
+        assert!(!with("off").expect("off").console);
+        let problems = with("maybe").expect_err("neither");
+        assert_eq!(problems, ["PLAID_GATEWAY_CONSOLE must be `on` or `off`"]);
+    }
+
+    #[test]
     fn cors_origins_must_be_origins() {
         let base = |origins: &str| {
             Config::load(

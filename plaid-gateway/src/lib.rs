@@ -25,7 +25,7 @@
 //! Content-Security-Policy (same-origin script, style and requests only; no inline code). The gateway keeps no state
 //! between requests, so any number of instances can run behind a load balancer.
 //!
-//! Each request is logged on one line (caller, operation, status, latency, Plaid's request
+//! Each API request is logged on one line (caller, operation, status, latency, Plaid's request
 //! id); never a token, a secret or a body.
 
 mod config;

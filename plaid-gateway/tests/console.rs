@@ -5,8 +5,10 @@
 //! Screenshots of every operation's form and response go to `target/console-screenshots/`.
 
 use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
 
 use chromiumoxide::Page;
 use chromiumoxide::browser::{Browser, BrowserConfig};
@@ -31,21 +33,35 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-struct Console {
-    emulator: Emulator,
-    gateway: Option<Gateway>,
+/// A browser with one page, recording the page's requests; its profile is removed on drop.
+struct Tab {
+    /// The gateway's URL.
     url: String,
-    token: String,
-    _browser: Browser,
     page: Page,
     requests: Arc<Mutex<Vec<String>>>,
     profile: PathBuf,
+    _browser: Browser,
     _handler: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Console {
+impl Drop for Tab {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// The emulator, a gateway in front of it with one caller, and a tab on its console.
+struct Console {
+    tab: Tab,
+    emulator: Emulator,
+    gateway: Option<Gateway>,
+    token: String,
+}
+
+impl std::ops::Deref for Console {
+    type Target = Tab;
+    fn deref(&self) -> &Tab {
+        &self.tab
     }
 }
 
@@ -55,20 +71,83 @@ const RECORD_VIOLATIONS: &str = "window.__violations = []; \
     document.addEventListener('securitypolicyviolation', (e) => \
       window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));";
 
+/// The browser, if there is one; `None` (after saying why) outside CI.
+fn browser_or_skip() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no chromium: CI must install Debian's `chromium` (see .ci/run)"
+        );
+        eprintln!("skipped: no chromium (install Debian's `chromium` to run the console tests)");
+    }
+    found
+}
+
+/// Starts chromium with a fresh profile (named `name`) on a blank page whose requests are
+/// recorded and whose documents record CSP violations, for the console of the gateway at `url`.
+async fn launch(chromium: PathBuf, name: &str, url: String) -> Tab {
+    let profile = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("chromium-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&profile);
+    let config = BrowserConfig::builder()
+        .chrome_executable(chromium)
+        .no_sandbox()
+        .user_data_dir(&profile)
+        .window_size(1100, 900)
+        .args([
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .launch_timeout(PATIENCE)
+        .request_timeout(PATIENCE)
+        .build()
+        .expect("browser config");
+    let (browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
+    let handler = tokio::spawn(async move {
+        while let Some(event) = handler.next().await {
+            if event.is_err() {
+                break;
+            }
+        }
+    });
+    let page = browser.new_page("about:blank").await.expect("page");
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let mut sent = page
+        .event_listener::<EventRequestWillBeSent>()
+        .await
+        .expect("network events");
+    let record = Arc::clone(&requests);
+    tokio::spawn(async move {
+        while let Some(event) = sent.next().await {
+            record
+                .lock()
+                .expect("requests")
+                .push(event.request.url.clone());
+        }
+    });
+    page.evaluate_on_new_document(RECORD_VIOLATIONS)
+        .await
+        .expect("violation recorder");
+    Tab {
+        url,
+        page,
+        requests,
+        profile,
+        _browser: browser,
+        _handler: handler,
+    }
+}
+
 impl Console {
     /// The emulator, a gateway with the console in front of it, and a browser on the page.
     /// `None` (after saying why) when there is no browser outside CI.
     async fn start(name: &str) -> Option<Console> {
-        let Some(chromium) = chromium() else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "no chromium: CI must install Debian's `chromium` (see .ci/run)"
-            );
-            eprintln!(
-                "skipped: no chromium (install Debian's `chromium` to run the console tests)"
-            );
-            return None;
-        };
+        let chromium = browser_or_skip()?;
         let emulator = Emulator::start().await.expect("emulator");
         let token = "console-test-caller-token-0123456789".to_string();
         let caller = Caller::new("browser", &hash_token(&token)).expect("caller");
@@ -83,67 +162,27 @@ impl Console {
             .expect("bind");
         let gateway = Gateway::start_on(listener, config).expect("gateway");
         let url = gateway.url();
-        let profile = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("chromium-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&profile);
-        let config = BrowserConfig::builder()
-            .chrome_executable(chromium)
-            .no_sandbox()
-            .user_data_dir(&profile)
-            .window_size(1100, 900)
-            .args([
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ])
-            .launch_timeout(PATIENCE)
-            .request_timeout(PATIENCE)
-            .build()
-            .expect("browser config");
-        let (browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
-        let handler = tokio::spawn(async move {
-            while let Some(event) = handler.next().await {
-                if event.is_err() {
-                    break;
-                }
-            }
-        });
-        let page = browser.new_page("about:blank").await.expect("page");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let mut sent = page
-            .event_listener::<EventRequestWillBeSent>()
-            .await
-            .expect("network events");
-        let record = Arc::clone(&requests);
-        tokio::spawn(async move {
-            while let Some(event) = sent.next().await {
-                record
-                    .lock()
-                    .expect("requests")
-                    .push(event.request.url.clone());
-            }
-        });
-        page.evaluate_on_new_document(RECORD_VIOLATIONS)
-            .await
-            .expect("violation recorder");
+        let tab = launch(chromium, name, url).await;
         let console = Console {
+            tab,
             emulator,
             gateway: Some(gateway),
-            url,
             token,
-            _browser: browser,
-            page,
-            requests,
-            profile,
-            _handler: handler,
         };
         console.open("").await;
         Some(console)
     }
 
+    fn client(&self) -> PlaidClient {
+        PlaidClient::builder()
+            .environment(Environment::custom(self.emulator.base_url()).expect("url"))
+            .credentials(self.emulator.client_id(), self.emulator.secret())
+            .build()
+            .expect("client")
+    }
+}
+
+impl Tab {
     /// Loads the console afresh (at `#operation`, when given) and waits until it is ready.
     async fn open(&self, operation: &str) {
         self.page.goto("about:blank").await.expect("navigate away");
@@ -273,14 +312,6 @@ impl Console {
             )
             .await
             .expect("screenshot");
-    }
-
-    fn client(&self) -> PlaidClient {
-        PlaidClient::builder()
-            .environment(Environment::custom(self.emulator.base_url()).expect("url"))
-            .credentials(self.emulator.client_id(), self.emulator.secret())
-            .build()
-            .expect("client")
     }
 }
 
@@ -711,7 +742,7 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
     compile(&snippets).await;
 }
 
-impl Console {
+impl Tab {
     async fn choose_id(&self, id: &str, value: &str) {
         let js = format!(
             "(() => {{ const s = document.getElementById('{id}'); s.value = '{value}';
@@ -756,4 +787,112 @@ async fn compile(snippets: &[(String, String)]) {
         "the snippets do not compile:\n{}\n{main}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// `plaid-gateway demo`, run as users run it: the URL and token it prints open a console on
+/// which the Sandbox flow, one form after the other, ends in a processor token; it prints
+/// nothing secret but the caller token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_command_serves_a_console_that_creates_a_processor_token() {
+    let Some(chromium) = browser_or_skip() else {
+        return;
+    };
+    let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_plaid-gateway"))
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the demo");
+    let mut lines = tokio::io::BufReader::new(demo.stdout.take().expect("stdout")).lines();
+    let mut printed = Vec::new();
+    let (mut url, mut token) = (None, None);
+    while url.is_none() || token.is_none() {
+        let line = tokio::time::timeout(PATIENCE, lines.next_line())
+            .await
+            .expect("the demo prints in time")
+            .expect("read")
+            .expect("the demo ended early");
+        if let Some(rest) = line.trim().strip_prefix("console:") {
+            url = rest.trim().strip_suffix("/console").map(str::to_string);
+        }
+        if let Some(rest) = line.trim().strip_prefix("caller token:") {
+            token = Some(rest.trim().to_string());
+        }
+        printed.push(line);
+    }
+    let (url, token) = (url.expect("url"), token.expect("token"));
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(token.len() >= 32, "a fresh random token: {token}");
+    let printed = printed.join("\n");
+    assert!(
+        !printed.contains(plaid_emulator::DEFAULT_SECRET),
+        "{printed}"
+    );
+
+    let tab = launch(chromium, "demo", url).await;
+    let reveal_and_read = async |field: &str| -> String {
+        tab.page
+            .find_element("#reveal")
+            .await
+            .expect("reveal")
+            .click()
+            .await
+            .expect("click");
+        let body: Value = serde_json::from_str(&tab.text("#response-body").await).expect("json");
+        body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field}: {body}"))
+            .to_string()
+    };
+
+    tab.open("sandbox_public_token_create").await;
+    tab.caller_token(&token).await;
+    tab.field("institution_id", "ins_109508").await;
+    tab.check("initial_products", "auth").await;
+    assert!(tab.send().await.starts_with("HTTP 200"));
+    let public_token = reveal_and_read("public_token").await;
+
+    tab.open("item_public_token_exchange").await;
+    tab.caller_token(&token).await;
+    tab.field("public_token", &public_token).await;
+    assert!(tab.send().await.starts_with("HTTP 200"));
+    let access_token = reveal_and_read("access_token").await;
+
+    tab.open("accounts_get").await;
+    tab.caller_token(&token).await;
+    tab.field("access_token", &access_token).await;
+    assert!(tab.send().await.starts_with("HTTP 200"));
+    let body: Value = serde_json::from_str(&tab.text("#response-body").await).expect("json");
+    let account_id = body["accounts"][0]["account_id"]
+        .as_str()
+        .expect("account")
+        .to_string();
+
+    tab.open("processor_token_create").await;
+    tab.caller_token(&token).await;
+    tab.field("access_token", &access_token).await;
+    tab.field("account_id", &account_id).await;
+    tab.choose("processor", "dwolla").await;
+    assert!(tab.send().await.starts_with("HTTP 200"));
+    let processor_token = reveal_and_read("processor_token").await;
+    assert!(
+        processor_token.starts_with("processor-sandbox-"),
+        "{processor_token}"
+    );
+    let curl = tab.text("#curl-snippet").await;
+    let rust = tab.text("#rust-snippet").await;
+    for snippet in [&curl, &rust] {
+        assert!(
+            snippet.contains(&account_id)
+                && (snippet.contains("\"dwolla\"") || snippet.contains("Processor::Dwolla")),
+            "{snippet}"
+        );
+        assert!(
+            !snippet.contains(&access_token) && !snippet.contains(&token),
+            "{snippet}"
+        );
+    }
+    tab.screenshot("demo-processor_token_create").await;
+    let _ = demo.kill().await;
 }

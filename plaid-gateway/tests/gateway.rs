@@ -475,6 +475,68 @@ async fn every_reply_carries_the_security_headers() {
             reply.status(),
             h
         );
+        assert_eq!(
+            h.get("content-security-policy")
+                .and_then(|v| v.to_str().ok()),
+            Some(
+                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+                 img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_console_is_served_without_a_token_unless_turned_off() {
+    let http = reqwest::Client::new();
+    let (_emulator, gateway) = setup(|_| {}).await;
+    for (path, content_type) in [
+        ("/console", "text/html; charset=utf-8"),
+        ("/console/app.js", "text/javascript; charset=utf-8"),
+        ("/console/app.css", "text/css; charset=utf-8"),
+        ("/console/operations.json", "application/json"),
+    ] {
+        let reply = http
+            .get(format!("{}{path}", gateway.url()))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(reply.status(), 200, "{path}");
+        assert_eq!(
+            reply
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some(content_type),
+            "{path}"
+        );
+    }
+    let page = http
+        .get(format!("{}/console", gateway.url()))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains(r#"<meta name="plaid-gateway-prefix" content="/plaid">"#));
+    assert!(
+        page.contains("/processor/token/create"),
+        "the allowed operations are listed"
+    );
+
+    let (_emulator, gateway) = setup(|c| c.console = false).await;
+    for path in ["/console", "/console/app.js", "/console/operations.json"] {
+        let reply = http
+            .get(format!("{}{path}", gateway.url()))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            reply.status(),
+            401,
+            "{path} is just another unauthenticated request"
+        );
     }
 }
 
