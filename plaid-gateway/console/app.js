@@ -381,7 +381,7 @@ function objectController(object, children) {
       const setters = [];
       object.fields.forEach((f, i) => {
         const r = results[i];
-        for (const t of r.types || []) types.push(t);
+        if (r.set || f.argument !== undefined) for (const t of r.types || []) types.push(t);
         if (r.set) value[f.name] = r.value;
         if (f.argument !== undefined) args[f.argument] = r.rust;
         else if (r.set) setters.push(`.${f.setter}(${r.rust})`);
@@ -441,7 +441,8 @@ function state() {
   let problem = null;
   fields.forEach((f, i) => {
     const r = results[i];
-    for (const t of r.types || []) types.add(t);
+    // Only what the call uses is imported: an unset optional field adds nothing.
+    if (r.set || f.argument !== undefined) for (const t of r.types || []) types.add(t);
     if (r.set) body[f.name] = r.value;
     if (f.argument !== undefined) args[f.argument] = r.rust;
     else if (r.set) setters.push({ setter: f.setter, rust: r.rust });

@@ -557,6 +557,7 @@ async fn a_wrong_caller_token_shows_the_401_and_storage_holds_only_what_was_aske
         "{error}"
     );
     assert!(error.contains("GATEWAY_ERROR / UNAUTHENTICATED"), "{error}");
+    c.screenshot("wrong-token").await;
 
     // "Remember in this tab" keeps the caller token in sessionStorage, and nothing else.
     c.page
@@ -590,7 +591,6 @@ async fn a_wrong_caller_token_shows_the_401_and_storage_holds_only_what_was_aske
         .eval("JSON.stringify(Object.entries(sessionStorage))")
         .await;
     assert_eq!(stored, "[]");
-    c.screenshot("wrong-token").await;
 
     // A gateway that is gone is named as such.
     let mut c = c;
@@ -605,6 +605,7 @@ async fn a_wrong_caller_token_shows_the_401_and_storage_holds_only_what_was_aske
     assert_eq!(status, "The request did not reach the gateway.");
     let text = c.text("#response").await;
     assert!(text.contains("still running"), "{text}");
+    c.screenshot("gateway-gone").await;
 }
 
 /// The values to fill each operation's required (and a few optional) fields with, from a
@@ -769,7 +770,7 @@ async fn compile(snippets: &[(String, String)]) {
     );
     std::fs::write(dir.join("Cargo.toml"), manifest).expect("manifest");
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock file");
-    let mut main = String::from("#![allow(dead_code, unused_imports)]\nfn main() {}\n");
+    let mut main = String::from("#![deny(warnings)]\n#![allow(dead_code)]\nfn main() {}\n");
     for (name, snippet) in snippets {
         main.push_str(&format!("\nmod {name} {{\n{snippet}\n}}\n"));
     }
