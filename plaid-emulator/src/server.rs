@@ -75,9 +75,23 @@ async fn handle(
             return Ok(into_response(reply));
         }
     };
+    let started = std::time::Instant::now();
     match api::handle(&state, &parts, &body).await {
-        Reply::Drop => Err(Dropped),
-        reply => Ok(into_response(reply)),
+        Reply::Drop => {
+            tracing::info!(method = %parts.method, path = parts.uri.path(), "dropped the connection (injected fault)");
+            Err(Dropped)
+        }
+        reply => {
+            let response = into_response(reply);
+            tracing::info!(
+                method = %parts.method,
+                path = parts.uri.path(),
+                status = response.status().as_u16(),
+                latency_us = started.elapsed().as_micros() as u64,
+                "request"
+            );
+            Ok(response)
+        }
     }
 }
 

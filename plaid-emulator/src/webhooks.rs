@@ -252,6 +252,13 @@ async fn deliver(client: reqwest::Client, shared: Arc<Shared>, outgoing: Outgoin
             .await
             .ok()
             .map(|r| r.status().as_u16());
+        tracing::info!(
+            webhook_type = %field("webhook_type"),
+            webhook_code = %field("webhook_code"),
+            attempt,
+            status = ?status,
+            "webhook delivery"
+        );
         shared.record(WebhookAttempt {
             url: outgoing.url.clone(),
             webhook_type: field("webhook_type"),

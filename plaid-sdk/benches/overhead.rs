@@ -76,7 +76,9 @@ struct CreateRequest<'a> {
 }
 
 /// The floor: what a careful hand-written client sends and parses, with the same per-request
-/// timeout the SDK applies by default.
+/// timeout the SDK applies by default. Its `reqwest::Client` is built with the same features,
+/// and so the same TLS backend (rustls with aws-lc-rs), as the SDK's: the TLS configuration a
+/// real client needs is in both, in memory and in set-up.
 struct HandWritten {
     http: reqwest::Client,
     url: String,
@@ -210,6 +212,7 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     // `--profile sdk|hand`: only that side, sequentially, for a profiler to sample.
     let profile = std::env::args().skip_while(|a| a != "--profile").nth(1);
+    let rss_side = std::env::args().skip_while(|a| a != "--rss").nth(1);
     let (rounds, calls, in_flight) = if quick { (3, 500, 32) } else { (7, 2000, 32) };
     let base = serve();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -232,6 +235,22 @@ fn main() {
                     hand.call().await;
                 }
             }
+            return;
+        }
+        // `--rss sdk|hand`: one side alone, sequential then at 32 in flight, and this
+        // process's peak RSS (the server included, the same in both), for the parent to compare.
+        if let Some(side) = rss_side.as_deref() {
+            for _ in 0..calls {
+                if side == "sdk" { sdk_call(&sdk).await; } else { hand.call().await; }
+            }
+            if side == "sdk" {
+                let c = sdk.clone();
+                concurrent(calls * 2, in_flight, move || { let c = c.clone(); async move { sdk_call(&c).await; } }).await;
+            } else {
+                let h = Arc::clone(&hand);
+                concurrent(calls * 2, in_flight, move || { let h = Arc::clone(&h); async move { h.call().await; } }).await;
+            }
+            println!("{}", peak_rss_kib().unwrap_or(0));
             return;
         }
         // Same wire request: compare once before timing anything.
@@ -294,8 +313,30 @@ fn main() {
             s_p50 / h_p50,
             s_conc / h_conc
         );
-        if let Some(kib) = peak_rss_kib() {
-            println!("peak RSS of this process (server, both clients): {:.1} MiB", kib as f64 / 1024.0);
+        // Peak RSS, each side in a process of its own (with its own copy of the server).
+        let rss = |side: &str| -> Option<f64> {
+            let out = std::process::Command::new(std::env::current_exe().ok()?)
+                .args(["--rss", side])
+                .args(if quick { &["--quick"][..] } else { &[][..] })
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout).trim().lines().last()?.parse::<f64>().ok()
+        };
+        let (mut sdk_rss, mut hand_rss) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            if let (Some(s), Some(h)) = (rss("sdk"), rss("hand")) {
+                sdk_rss.push(s);
+                hand_rss.push(h);
+            }
+        }
+        if !sdk_rss.is_empty() {
+            let (s, h) = (median(sdk_rss), median(hand_rss));
+            println!(
+                "peak RSS (one side per process, server included, median of 3): hand-written {:.1} MiB, plaid-sdk {:.1} MiB, ratio {:.3}",
+                h / 1024.0,
+                s / 1024.0,
+                s / h
+            );
         }
     });
 }
