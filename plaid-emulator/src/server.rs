@@ -88,7 +88,7 @@ async fn handle(
                 path = parts.uri.path(),
                 status = response.status().as_u16(),
                 latency_us = started.elapsed().as_micros() as u64,
-                "request"
+                "answered"
             );
             Ok(response)
         }
