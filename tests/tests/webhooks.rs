@@ -413,12 +413,11 @@ async fn a_key_that_cannot_be_fetched_is_a_retryable_refusal() {
         .await
         .expect_err("bad credentials");
     assert!(
-        matches!(
-            e,
-            WebhookError::UnknownKey { .. } | WebhookError::KeyFetch(_)
-        ),
-        "{e:?}"
+        matches!(e, WebhookError::KeyFetch(_)),
+        "not the webhook's fault: {e:?}"
     );
+    assert_eq!(e.http_status(), 503);
+    assert!(e.to_string().contains("INVALID_API_KEYS"), "{e}");
 }
 
 #[test]

@@ -273,10 +273,15 @@ impl WebhookVerifier {
     async fn fetch(&self, kid: &str) -> Result<Result<VerifyingKey, KeyProblem>, WebhookError> {
         let response = match self.client.webhook_verification_key_get(kid).await {
             Ok(response) => response,
+            // Plaid says the key id is unknown with a 400 `INVALID_INPUT`. Anything else (bad
+            // credentials, a malformed request, rate limits, 5xx, the network) is this side's
+            // or a passing problem, not the webhook's: a retryable `KeyFetch`.
             Err(e)
                 if matches!(e.kind(), ErrorKind::Api(_))
-                    && e.status().is_some_and(|s| (400..500).contains(&s))
-                    && e.status() != Some(429) =>
+                    && e.status() == Some(400)
+                    && e.error_type()
+                        .is_some_and(|t| t.as_str() == "INVALID_INPUT")
+                    && e.error_code() != Some("INVALID_API_KEYS") =>
             {
                 tracing::debug!(kid = %shown(kid), code = ?e.error_code(), "unknown webhook key");
                 return Err(WebhookError::UnknownKey { kid: shown(kid) });
