@@ -118,7 +118,7 @@ fn field_json(
                         "object".into(),
                         json!({
                             "rust": nested.name,
-                            "fields": struct_fields(nested, None, model, enums, depth + 1),
+                            "fields": struct_fields(nested, false, model, enums, depth + 1),
                         }),
                     );
                     "object"
@@ -134,33 +134,24 @@ fn field_json(
     Value::Object(out)
 }
 
-/// The fields of `s`: required ones first in argument order (`pinned` for an operation's
-/// request, the schema's order for nested structs), then the optional ones.
+/// The fields of `s`: the required ones first, in the order of the arguments the SDK's
+/// method (for an operation's request, `top_level`) or `new` takes them, then the optional
+/// ones with their setters.
 fn struct_fields(
     s: &Struct,
-    pinned: Option<&[String]>,
+    top_level: bool,
     model: &Model,
     enums: &Enums,
     depth: usize,
 ) -> Vec<Value> {
-    let order: Vec<String> = pinned.map_or_else(|| s.required_order.clone(), <[String]>::to_vec);
-    let mut required: Vec<&Field> = order
-        .iter()
-        .filter_map(|json| s.fields.iter().find(|f| f.required && &f.json == json))
-        .collect();
-    for f in s.fields.iter().filter(|f| f.required) {
-        if !required.iter().any(|r| r.json == f.json) {
-            required.push(f);
-        }
-    }
-    let mut out: Vec<Value> = required
-        .iter()
+    let mut out: Vec<Value> = crate::facade::arguments(s, model)
+        .into_iter()
         .enumerate()
         .map(|(i, f)| field_json(f, Some(i), f.rust.clone(), model, enums, depth))
         .collect();
     for f in s.fields.iter().filter(|f| !f.required) {
         // Setters of an operation's pending call avoid the names its own methods take.
-        let setter = if pinned.is_some() {
+        let setter = if top_level {
             crate::facade::setter_name(f)
         } else {
             f.rust.clone()
@@ -185,7 +176,7 @@ pub fn console_model(model: &Model, enums: &Enums, plaid_version: &str) -> Resul
             "doc": op.description,
             "sandbox_only": op.sandbox_only,
             "response": op.response,
-            "fields": struct_fields(request, Some(&op.arguments), model, enums, 0),
+            "fields": struct_fields(request, true, model, enums, 0),
         }));
     }
     let doc = json!({

@@ -132,7 +132,7 @@ fn rules_expr(field: &Field) -> String {
 
 /// The required fields of `s` in argument order: an operation's pinned order, or the
 /// schema's.
-fn arguments<'a>(s: &'a Struct, model: &Model) -> Vec<&'a Field> {
+pub fn arguments<'a>(s: &'a Struct, model: &Model) -> Vec<&'a Field> {
     let pinned = model
         .operations
         .iter()
