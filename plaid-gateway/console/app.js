@@ -137,7 +137,7 @@ function textField(field, kind, path) {
   const input = el("input", {
     id,
     "data-field": path,
-    type: secret ? "password" : kind === "integer" || kind === "number" ? "text" : "text",
+    type: secret ? "password" : "text",
     inputmode: kind === "integer" ? "numeric" : kind === "number" ? "decimal" : undefined,
     autocomplete: "off",
     spellcheck: "false",

@@ -264,13 +264,19 @@ impl Tab {
     }
 
     async fn check(&self, path: &str, value: &str) {
+        self.click(&format!("[data-field=\"{path}\"] input[value=\"{value}\"]"))
+            .await;
+    }
+
+    /// Clicks the element `selector` finds, as a person would.
+    async fn click(&self, selector: &str) {
         self.page
-            .find_element(format!("[data-field=\"{path}\"] input[value=\"{value}\"]"))
+            .find_element(selector)
             .await
-            .unwrap_or_else(|e| panic!("{path}={value}: {e}"))
+            .unwrap_or_else(|e| panic!("{selector}: {e}"))
             .click()
             .await
-            .expect("click");
+            .unwrap_or_else(|e| panic!("click {selector}: {e}"));
     }
 
     async fn caller_token(&self, token: &str) {
@@ -288,13 +294,7 @@ impl Tab {
         let before: u64 = self
             .eval("Number(document.getElementById('response').dataset.seq || 0)")
             .await;
-        self.page
-            .find_element("#send")
-            .await
-            .expect("send")
-            .click()
-            .await
-            .expect("click");
+        self.click("#send").await;
         self.wait(&format!(
             "Number(document.getElementById('response').dataset.seq || 0) > {before}"
         ))
@@ -496,13 +496,7 @@ async fn a_filled_form_creates_a_processor_token_and_the_snippets_match_what_was
         body.contains("\"processor_token\": \"processor-sandbox-••••••••\""),
         "masked: {body}"
     );
-    c.page
-        .find_element("#reveal")
-        .await
-        .expect("reveal")
-        .click()
-        .await
-        .expect("click");
+    c.click("#reveal").await;
     let revealed = c.text("#response-body").await;
     let shown: Value = serde_json::from_str(&revealed).expect("json body");
     let token = shown["processor_token"].as_str().expect("token");
@@ -560,13 +554,7 @@ async fn a_wrong_caller_token_shows_the_401_and_storage_holds_only_what_was_aske
     c.screenshot("wrong-token").await;
 
     // "Remember in this tab" keeps the caller token in sessionStorage, and nothing else.
-    c.page
-        .find_element("#remember")
-        .await
-        .expect("box")
-        .click()
-        .await
-        .expect("click");
+    c.click("#remember").await;
     let stored: Value = c
         .eval("[Object.entries(localStorage), Object.entries(sessionStorage)]")
         .await;
@@ -580,13 +568,7 @@ async fn a_wrong_caller_token_shows_the_401_and_storage_holds_only_what_was_aske
             .await,
         "not-the-token"
     );
-    c.page
-        .find_element("#remember")
-        .await
-        .expect("box")
-        .click()
-        .await
-        .expect("click");
+    c.click("#remember").await;
     let stored: String = c
         .eval("JSON.stringify(Object.entries(sessionStorage))")
         .await;
@@ -833,13 +815,7 @@ async fn the_demo_command_serves_a_console_that_creates_a_processor_token() {
 
     let tab = launch(chromium, "demo", url).await;
     let reveal_and_read = async |field: &str| -> String {
-        tab.page
-            .find_element("#reveal")
-            .await
-            .expect("reveal")
-            .click()
-            .await
-            .expect("click");
+        tab.click("#reveal").await;
         let body: Value = serde_json::from_str(&tab.text("#response-body").await).expect("json");
         body[field]
             .as_str()
