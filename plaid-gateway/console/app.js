@@ -66,9 +66,14 @@ function shellQuote(text) {
 // Each has: node (DOM), read() -> { set, value, rust, problem, secretEnv? }, where `value`
 // is the JSON sent, `rust` the Rust expression, and `problem` the first input problem.
 
+// Description text, with `code spans` shown as code (as text nodes: nothing is parsed as HTML).
+function prose(text) {
+  return text.split("`").map((part, i) => (i % 2 ? el("code", { text: part }) : document.createTextNode(part)));
+}
+
 function describe(field, id) {
   const parts = [];
-  const help = field.doc ? el("p", { class: "help", id: `${id}-help`, text: field.doc }) : null;
+  const help = field.doc ? el("p", { class: "help", id: `${id}-help` }, ...prose(field.doc)) : null;
   const error = el("p", { class: "error", id: `${id}-error` });
   const hint = el("p", { class: "hint", id: `${id}-hint` });
   if (help) parts.push(help);
@@ -540,7 +545,7 @@ function showOperation(name) {
   operation = model.operations.find((op) => op.name === name) ?? model.operations[0];
   $("operation").value = operation.name;
   $("endpoint").textContent = `${operation.method} ${BASE_URL}${operation.path}`;
-  $("operation-doc").textContent = operation.doc;
+  $("operation-doc").replaceChildren(...prose(operation.doc));
   const fields = $("fields");
   fields.replaceChildren();
   root = operation.fields.map((f) => makeField(f));
