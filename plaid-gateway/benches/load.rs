@@ -5,7 +5,8 @@
 //! gateway's core job: check the caller-token header, allow the one path, set the credential
 //! headers, keep upstream connections alive.
 //!
-//! `cargo bench -p plaid-gateway --bench load` (add `-- --quick` for 2,000 requests;
+//! `cargo bench -p plaid-gateway --bench load` (7 rounds of 10,000 requests, alternated between
+//! the paths; `-- --quick` for one round of 2,000, `-- --rounds N --requests N` to choose;
 //! `PLAID_BENCH_GATEWAY_BIN=path` measures another build of the gateway the same way).
 
 use std::process::{Child, Command, Stdio};
@@ -22,6 +23,38 @@ struct Outcome {
     throughput: f64,
     p50: Duration,
     p99: Duration,
+    /// CPU time the proxy's processes spent per request (zero for direct calls).
+    cpu: Duration,
+}
+
+/// CPU time spent so far by the processes `pids` and their children (nginx's workers), all
+/// threads, from `/proc/<pid>/task/*/schedstat` (nanoseconds).
+fn cpu_time(pids: &[u32]) -> Duration {
+    let mut total = 0u64;
+    let mut pending: Vec<u32> = pids.to_vec();
+    while let Some(pid) = pending.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let path = task.path();
+            if let Ok(stat) = std::fs::read_to_string(path.join("schedstat")) {
+                total += stat
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+            if let Ok(children) = std::fs::read_to_string(path.join("children")) {
+                pending.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    Duration::from_nanos(total)
 }
 
 async fn load(
@@ -30,7 +63,9 @@ async fn load(
     account: &str,
     total: usize,
     in_flight: usize,
+    proxy: &[u32],
 ) -> Outcome {
+    let cpu_before = cpu_time(proxy);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..in_flight {
@@ -60,8 +95,10 @@ async fn load(
         failures += f;
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_time(proxy).saturating_sub(cpu_before) / latencies.len().max(1) as u32;
     latencies.sort();
     Outcome {
+        cpu,
         failures,
         throughput: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: latencies[latencies.len() / 2],
@@ -91,6 +128,33 @@ impl Drop for Killed {
     }
 }
 
+/// nginx's master process, stopped with its workers when dropped (killing the master alone
+/// would leave the workers running).
+struct Nginx {
+    master: Child,
+    binary: &'static str,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let stopped = Command::new(self.binary)
+            .arg("-p")
+            .arg(&self.dir)
+            .arg("-c")
+            .arg(self.dir.join("nginx.conf"))
+            .args(["-s", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = self.master.kill();
+        }
+        let _ = self.master.wait();
+    }
+}
+
 /// nginx doing the gateway's core job in front of `upstream`, on `port`, with its files in
 /// `dir`; `None` when nginx is not installed.
 fn start_nginx(
@@ -99,7 +163,7 @@ fn start_nginx(
     upstream: &str,
     client_id: &str,
     secret: &str,
-) -> Option<Killed> {
+) -> Option<Nginx> {
     let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())?;
@@ -149,7 +213,63 @@ http {{
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    Some(Killed(child))
+    Some(Nginx {
+        master: child,
+        binary: nginx,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// The medians, field by field, of some outcomes (at least one).
+fn median<'o>(outcomes: impl Iterator<Item = &'o Outcome>) -> Outcome {
+    let all: Vec<&Outcome> = outcomes.collect();
+    let mid = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Outcome {
+        failures: all.iter().map(|o| o.failures).sum(),
+        throughput: mid(all.iter().map(|o| o.throughput).collect()),
+        p50: Duration::from_secs_f64(mid(all.iter().map(|o| o.p50.as_secs_f64()).collect())),
+        p99: Duration::from_secs_f64(mid(all.iter().map(|o| o.p99.as_secs_f64()).collect())),
+        cpu: Duration::from_secs_f64(mid(all.iter().map(|o| o.cpu.as_secs_f64()).collect())),
+    }
+}
+
+struct Args {
+    requests: usize,
+    rounds: usize,
+}
+
+impl Args {
+    /// `--quick` (2,000 requests, 1 round), `--requests N`, `--rounds N`; cargo's own
+    /// arguments (`--bench`) are ignored.
+    fn parse() -> Args {
+        let mut args = Args {
+            requests: 10_000,
+            rounds: 7,
+        };
+        let mut given = std::env::args().skip(1);
+        while let Some(arg) = given.next() {
+            let mut number = |what: &str| -> usize {
+                given
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .unwrap_or_else(|| panic!("{what} takes a positive number"))
+            };
+            match arg.as_str() {
+                "--quick" => {
+                    args.requests = 2_000;
+                    args.rounds = 1;
+                }
+                "--requests" => args.requests = number("--requests"),
+                "--rounds" => args.rounds = number("--rounds"),
+                _ => {}
+            }
+        }
+        args
+    }
 }
 
 /// Waits until `url` answers (a bench may poll: nothing is decided by the wait).
@@ -164,8 +284,8 @@ async fn wait_ready(http: &reqwest::Client, url: &str) -> bool {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let (total, in_flight) = if quick { (2_000, 32) } else { (10_000, 32) };
+    let args = Args::parse();
+    let in_flight = 32;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -215,6 +335,7 @@ fn main() {
             assert!(wait_ready(&http, &nginx_url).await, "nginx did not come up");
         }
         let pid = gateway.0.id();
+        let nginx_pid: Vec<u32> = nginx.iter().map(|n| n.master.id()).collect();
         let rss_idle = memory_kib(pid, "VmRSS:");
 
         let direct = PlaidClient::builder()
@@ -239,35 +360,79 @@ fn main() {
             .expect("nginx client");
         let (access, account) = (item.access_token.clone(), item.accounts[0].account_id.clone());
         // Warm every path.
-        load(&direct, &access, &account, 640, in_flight).await;
-        load(&through, &access, &account, 640, in_flight).await;
+        load(&direct, &access, &account, 640, in_flight, &[]).await;
+        load(&through, &access, &account, 640, in_flight, &[pid]).await;
         if nginx.is_some() {
-            load(&via_nginx, &access, &account, 640, in_flight).await;
+            load(&via_nginx, &access, &account, 640, in_flight, &nginx_pid).await;
         }
 
-        let d = load(&direct, &access, &account, total, in_flight).await;
-        let g = load(&through, &access, &account, total, in_flight).await;
-        let n = match nginx {
-            Some(_) => Some(load(&via_nginx, &access, &account, total, in_flight).await),
-            None => {
-                println!("nginx is not installed (apt-get install nginx-light): no comparison");
-                None
+        // Rounds alternate the three paths so that a swing in this machine's load hits them
+        // alike; the figures are the medians over the rounds.
+        let mut rounds: Vec<(Outcome, Outcome, Option<Outcome>)> = Vec::new();
+        for round in 0..args.rounds {
+            let d = load(&direct, &access, &account, args.requests, in_flight, &[]).await;
+            let g = load(&through, &access, &account, args.requests, in_flight, &[pid]).await;
+            let n = match nginx {
+                Some(_) => Some(load(&via_nginx, &access, &account, args.requests, in_flight, &nginx_pid).await),
+                None => None,
+            };
+            if args.rounds > 1 {
+                let ratio = n.as_ref().map_or(String::new(), |n| {
+                    format!(
+                        "; gateway / nginx: throughput {:.2}, p99 {:.2}, CPU per request {:.1} / {:.1} µs",
+                        g.throughput / n.throughput,
+                        g.p99.as_secs_f64() / n.p99.as_secs_f64(),
+                        g.cpu.as_secs_f64() * 1e6,
+                        n.cpu.as_secs_f64() * 1e6
+                    )
+                });
+                println!(
+                    "round {}: direct {:.0}/s, gateway {:.0}/s{}{ratio}",
+                    round + 1,
+                    d.throughput,
+                    g.throughput,
+                    n.as_ref().map_or(String::new(), |n| format!(", nginx {:.0}/s", n.throughput)),
+                );
             }
-        };
+            rounds.push((d, g, n));
+        }
+        if nginx.is_none() {
+            println!("nginx is not installed (apt-get install nginx-light): no comparison");
+        }
+        let failures: usize = rounds
+            .iter()
+            .map(|(d, g, n)| d.failures + g.failures + n.as_ref().map_or(0, |n| n.failures))
+            .sum();
+        let d = median(rounds.iter().map(|r| &r.0));
+        let g = median(rounds.iter().map(|r| &r.1));
+        let n = nginx.as_ref().map(|_| median(rounds.iter().filter_map(|r| r.2.as_ref())));
+        let ratios = nginx.as_ref().map(|_| {
+            let mut throughput: Vec<f64> = rounds
+                .iter()
+                .filter_map(|(_, g, n)| Some(g.throughput / n.as_ref()?.throughput))
+                .collect();
+            let mut p99: Vec<f64> = rounds
+                .iter()
+                .filter_map(|(_, g, n)| Some(g.p99.as_secs_f64() / n.as_ref()?.p99.as_secs_f64()))
+                .collect();
+            throughput.sort_by(f64::total_cmp);
+            p99.sort_by(f64::total_cmp);
+            (throughput[throughput.len() / 2], p99[p99.len() / 2])
+        });
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        println!("{total} × /processor/token/create at {in_flight} in flight, loopback, emulator upstream");
-        println!("{:<16} {:>9} {:>12} {:>9} {:>9}", "", "failures", "requests/s", "p50 ms", "p99 ms");
+        println!(
+            "{} × /processor/token/create at {in_flight} in flight, loopback, emulator upstream; medians of {} rounds",
+            args.requests, args.rounds
+        );
+        println!("{:<16} {:>9} {:>12} {:>9} {:>9} {:>12}", "", "failures", "requests/s", "p50 ms", "p99 ms", "proxy CPU µs");
         for (name, o) in [("direct", Some(&d)), ("via gateway", Some(&g)), ("via nginx", n.as_ref())] {
             if let Some(o) = o {
-                println!("{name:<16} {:>9} {:>12.0} {:>9.2} {:>9.2}", o.failures, o.throughput, ms(o.p50), ms(o.p99));
+                let cpu = if o.cpu.is_zero() { "-".to_string() } else { format!("{:.1}", o.cpu.as_secs_f64() * 1e6) };
+                println!("{name:<16} {:>9} {:>12.0} {:>9.2} {:>9.2} {cpu:>12}", o.failures, o.throughput, ms(o.p50), ms(o.p99));
             }
         }
-        if let Some(n) = &n {
-            println!(
-                "gateway / nginx: throughput {:.2}, p99 {:.2}",
-                g.throughput / n.throughput,
-                ms(g.p99) / ms(n.p99)
-            );
+        if let Some((throughput, p99)) = ratios {
+            println!("gateway / nginx (median of the rounds' ratios): throughput {throughput:.2}, p99 {p99:.2}");
         }
         println!("gateway's added latency: p50 +{:.2} ms, p99 +{:.2} ms", ms(g.p50) - ms(d.p50), ms(g.p99) - ms(d.p99));
         if let (Some(idle), Some(peak), Some(now)) = (rss_idle, memory_kib(pid, "VmHWM:"), memory_kib(pid, "VmRSS:")) {
@@ -278,11 +443,8 @@ fn main() {
                 peak as f64 / 1024.0
             );
         }
-        assert_eq!(
-            d.failures + g.failures + n.as_ref().map_or(0, |n| n.failures),
-            0,
-            "no request may fail"
-        );
+        assert_eq!(failures, 0, "no request may fail");
+        drop(nginx);
         let _ = std::fs::remove_dir_all(&nginx_dir);
     });
 }

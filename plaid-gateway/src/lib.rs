@@ -60,7 +60,9 @@ struct State {
     console_page: Option<Bytes>,
     /// The token buckets of `config.quotas`, by index: (tokens left, when last refilled).
     buckets: std::sync::Mutex<Vec<(f64, Instant)>>,
-    http: reqwest::Client,
+    http: Upstream,
+    /// The upstream URI of each operation, parsed once.
+    uris: std::collections::HashMap<String, http::Uri>,
     permits: Semaphore,
     client_id: HeaderValue,
     secret: HeaderValue,
@@ -284,12 +286,22 @@ fn state(config: Config) -> std::io::Result<State> {
     secret.set_sensitive(true);
     let default_version =
         HeaderValue::from_str(&config.plaid_version).map_err(|_| invalid("the Plaid-Version"))?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        // A followed redirect would carry the injected credentials to the host it names.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
+    let http = upstream_client()?;
+    let uris = config
+        .operations
+        .iter()
+        .map(|op| {
+            format!("{}{op}", config.upstream)
+                .parse::<http::Uri>()
+                .map(|uri| (op.clone(), uri))
+                .map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("the upstream URL of {op} is not a URI: {e}"),
+                    )
+                })
+        })
+        .collect::<std::io::Result<_>>()?;
     let console_page = config
         .console
         .then(|| console::page(&config.path_prefix, &config.operations, &upstream));
@@ -306,6 +318,7 @@ fn state(config: Config) -> std::io::Result<State> {
         permits: Semaphore::new(config.concurrency),
         config,
         http,
+        uris,
         client_id,
         secret,
         default_version,
@@ -313,6 +326,38 @@ fn state(config: Config) -> std::io::Result<State> {
 }
 
 type Reply = hyper::Response<Full<Bytes>>;
+
+/// The connection pool to the upstream: HTTP/1.1 over rustls (the platform's roots) or plain
+/// HTTP (a local emulator). It follows no redirect, which would carry the injected
+/// credentials to the host it names.
+type Upstream = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+/// How long connecting to the upstream may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most an upstream answer may hold; a longer one is cut and refused.
+pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+
+fn upstream_client() -> std::io::Result<Upstream> {
+    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+        .try_with_platform_verifier()
+        .map_err(|e| std::io::Error::other(format!("cannot set up TLS: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(tls),
+    )
+}
 
 /// A refusal in Plaid's error shape.
 /// `YYYY-MM-DD`, the form of Plaid's API versions.
@@ -520,8 +565,9 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             "a valid caller token is required",
         );
     };
-    let Some(operation) =
-        operation(&state.config, &parts.method, &parts.uri).filter(|op| caller.may_reach(op))
+    let Some((operation, uri)) = operation(&state.config, &parts.method, &parts.uri)
+        .filter(|op| caller.may_reach(op))
+        .and_then(|op| state.uris.get_key_value(op))
     else {
         log(Some(caller), None, StatusCode::FORBIDDEN, started, None);
         return refuse(
@@ -620,25 +666,26 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
         }
     };
     // Only these headers go upstream: nothing the caller sent besides Plaid-Version.
-    let upstream = state
-        .http
-        .post(format!("{}{operation}", state.config.upstream))
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header("plaid-client-id", state.client_id.clone())
-        .header("plaid-secret", state.secret.clone())
-        .header("plaid-version", version)
-        .header(
-            http::header::USER_AGENT,
-            concat!("plaid-gateway/", env!("CARGO_PKG_VERSION")),
-        )
-        .timeout(state.config.upstream_timeout)
-        .body(body.clone())
-        .send()
-        .await;
-    let response = match upstream {
-        Ok(response) => response,
-        Err(e) => {
-            let (status, code, message) = if e.is_timeout() {
+    let mut upstream = hyper::Request::new(Full::new(body.clone()));
+    *upstream.method_mut() = Method::POST;
+    *upstream.uri_mut() = uri.clone();
+    let headers = upstream.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("plaid-client-id", state.client_id.clone());
+    headers.insert("plaid-secret", state.secret.clone());
+    headers.insert("plaid-version", version);
+    headers.insert(
+        http::header::USER_AGENT,
+        HeaderValue::from_static(concat!("plaid-gateway/", env!("CARGO_PKG_VERSION"))),
+    );
+    let deadline = tokio::time::Instant::now() + state.config.upstream_timeout;
+    let response = match tokio::time::timeout_at(deadline, state.http.request(upstream)).await {
+        Ok(Ok(response)) => response,
+        failed => {
+            let (status, code, message) = if failed.is_err() {
                 (
                     StatusCode::GATEWAY_TIMEOUT,
                     "UPSTREAM_TIMEOUT",
@@ -655,12 +702,15 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             return refuse(status, code, message);
         }
     };
-    let status = response.status();
-    let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
-    let bytes = match response.bytes().await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            let (status, code, message) = if e.is_timeout() {
+    let (head, answer) = response.into_parts();
+    let status = head.status;
+    let content_type = head.headers.get(http::header::CONTENT_TYPE).cloned();
+    let collected =
+        tokio::time::timeout_at(deadline, Limited::new(answer, MAX_UPSTREAM_BODY).collect()).await;
+    let bytes = match collected {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        failed => {
+            let (status, code, message) = if failed.is_err() {
                 (
                     StatusCode::GATEWAY_TIMEOUT,
                     "UPSTREAM_TIMEOUT",
@@ -670,7 +720,7 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
                 (
                     StatusCode::BAD_GATEWAY,
                     "UPSTREAM_UNREACHABLE",
-                    "the connection to Plaid failed mid-answer",
+                    "the connection to Plaid failed mid-answer, or its answer was over the gateway's limit",
                 )
             };
             log(Some(caller), Some(operation), status, started, None);

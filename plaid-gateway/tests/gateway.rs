@@ -845,3 +845,92 @@ async fn raw_traversal_paths_are_refused_as_sent() {
     }
     assert_eq!(emulator.request_count(), 0);
 }
+
+/// An upstream that answers every request with a redirect to `location` is passed through as
+/// it is: the gateway follows no redirect, which would carry the injected credentials to the
+/// host it names.
+#[tokio::test]
+async fn upstream_redirects_are_returned_not_followed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Where the redirect points: counts the connections it gets.
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let location = format!("http://{}/stolen", elsewhere.local_addr().expect("addr"));
+    let visits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = visits.clone();
+    tokio::spawn(async move {
+        while let Ok((_stream, _)) = elsewhere.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let upstream_url = format!("http://{}", upstream.local_addr().expect("addr"));
+    let answer = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n"
+    );
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = upstream.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut seen = Vec::new();
+                // One request: its head, then its content-length bytes.
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&seen).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length: usize = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if seen.len() >= end + 4 + length {
+                            let _ = stream.write_all(answer.as_bytes()).await;
+                            seen.clear();
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let config = Config::new(
+        &upstream_url,
+        "id",
+        "secret",
+        vec![Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")],
+    );
+    let gateway = Gateway::start(config).await.expect("gateway");
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(format!("{}/accounts/get", gateway.url()))
+        .header("x-gateway-token", CALLER_TOKEN)
+        .body(r#"{"access_token":"access-sandbox-x"}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status().as_u16(), 307, "the upstream's status");
+    assert_eq!(
+        visits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the redirect's target was never contacted"
+    );
+}
+
+#[test]
+fn https_upstreams_are_accepted() {
+    let config = Config::new(
+        "https://sandbox.plaid.com",
+        "id",
+        "secret",
+        vec![Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")],
+    );
+    plaid_gateway::Settings::new(config).expect("TLS to the upstream can be set up");
+}
