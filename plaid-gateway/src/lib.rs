@@ -41,7 +41,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -56,6 +55,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 struct State {
     config: Config,
+    /// The CORS layer of these settings (`None` when no origin is listed).
+    cors: Option<tower_http::cors::CorsLayer>,
     /// The console's page for these settings (`None` when the console is off).
     console_page: Option<Bytes>,
     /// The token buckets of `config.quotas`, by index: (tokens left, when last refilled).
@@ -199,12 +200,7 @@ pub async fn serve_with(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let settings = settings.clone();
-                let service = service_fn(move |request| {
-                    // Each request keeps the settings it started with, whatever a reload does.
-                    let state = settings.current();
-                    async move { Ok::<_, Infallible>(with_security_headers(cors(&state, request).await)) }
-                });
+                let service = hyper_util::service::TowerToHyperService::new(service(settings.clone()));
                 let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
@@ -302,11 +298,13 @@ fn state(config: Config) -> std::io::Result<State> {
                 })
         })
         .collect::<std::io::Result<_>>()?;
+    let cors = cors(&config.cors_origins);
     let console_page = config
         .console
         .then(|| console::page(&config.path_prefix, &config.operations, &upstream));
     let now = Instant::now();
     Ok(State {
+        cors,
         console_page,
         buckets: std::sync::Mutex::new(
             config
@@ -369,69 +367,67 @@ fn is_version_date(v: &[u8]) -> bool {
         })
 }
 
-/// CORS, off unless origins are configured: a preflight from an allowed origin is answered
-/// (no caller token needed: browsers send none in it), and replies to an allowed origin say
-/// so. Any other origin gets no CORS header, so the browser keeps the reply from its page.
-async fn cors(state: &State, request: hyper::Request<Incoming>) -> Reply {
-    let origin = request
-        .headers()
-        .get(http::header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .filter(|o| state.config.cors_origins.contains(*o))
-        .and_then(|o| HeaderValue::from_str(o).ok());
-    let preflight = request.method() == Method::OPTIONS;
-    let mut reply = match (&origin, preflight) {
-        (Some(_), true) => {
-            let mut reply = hyper::Response::new(Full::new(Bytes::new()));
-            *reply.status_mut() = StatusCode::NO_CONTENT;
-            let h = reply.headers_mut();
-            h.insert(
-                http::header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("POST"),
-            );
-            h.insert(
-                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static(
-                    "content-type, x-gateway-token, authorization, plaid-version",
-                ),
-            );
-            h.insert(
-                http::header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
-            reply
-        }
-        _ => handle(state, request).await,
+/// What serves each request: tower-http's layers set the security headers on every reply,
+/// around the settings' CORS layer (when origins are listed) and [`handle`]. Each request
+/// takes the settings current when it arrives and keeps them until it ends.
+fn service(
+    settings: Settings,
+) -> impl tower::Service<
+    hyper::Request<Incoming>,
+    Response = Reply,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Reply, Infallible>> + Send,
+> + Clone
++ Send {
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let header = |name: http::HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
-    if let Some(origin) = origin {
-        let h = reply.headers_mut();
-        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        h.insert(http::header::VARY, HeaderValue::from_static("origin"));
-    }
-    reply
+    tower::ServiceBuilder::new()
+        .layer(header(
+            http::header::CONTENT_SECURITY_POLICY,
+            console::CONTENT_SECURITY_POLICY,
+        ))
+        // Nothing a browser should sniff, cache or refer onwards (replies carry tokens).
+        .layer(header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(http::header::CACHE_CONTROL, "no-store"))
+        .layer(header(http::header::REFERRER_POLICY, "no-referrer"))
+        .service_fn(move |request: hyper::Request<Incoming>| {
+            let state = settings.current();
+            async move {
+                let Some(cors) = &state.cors else {
+                    return Ok(handle(&state, request).await);
+                };
+                let inner = tower::service_fn(|request| async {
+                    Ok::<_, Infallible>(handle(&state, request).await)
+                });
+                tower::ServiceExt::oneshot(tower::Layer::layer(cors, inner), request).await
+            }
+        })
 }
 
-/// Headers on every reply: nothing a browser should sniff, cache or refer onwards (replies
-/// carry tokens).
-fn with_security_headers(mut reply: Reply) -> Reply {
-    let headers = reply.headers_mut();
-    headers.insert(
-        http::header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(console::CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        http::header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    headers.insert(
-        http::header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    reply
+/// CORS, off unless origins are listed (tower-http's layer): a preflight is answered without a
+/// caller token (browsers send none in it) and never reaches [`handle`]; replies to a listed
+/// origin say so; any other origin gets no CORS header, so the browser keeps the reply from its
+/// page.
+fn cors(origins: &std::collections::BTreeSet<String>) -> Option<tower_http::cors::CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list(
+                origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+            ))
+            .allow_methods([Method::POST])
+            .allow_headers([
+                http::header::CONTENT_TYPE,
+                http::HeaderName::from_static(CALLER_HEADER),
+                http::header::AUTHORIZATION,
+                http::HeaderName::from_static("plaid-version"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Reply {
@@ -730,9 +726,10 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
     // Logged only when it looks like Plaid's and repeats nothing secret: not the Plaid
     // secret, not the caller's token, not a run of what the caller sent (its access token).
     let sent = String::from_utf8_lossy(&body);
-    let request_id = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("request_id")?.as_str().map(str::to_string))
+    let answer = serde_json::from_slice::<Answer<'_>>(&bytes).ok();
+    let request_id = answer
+        .as_ref()
+        .and_then(|a| a.request_id.as_deref())
         .filter(|id| {
             plaid_sdk::redaction::plaid_request_id(
                 id,
@@ -740,13 +737,7 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             )
             .is_some()
         });
-    log(
-        Some(caller),
-        Some(operation),
-        status,
-        started,
-        request_id.as_deref(),
-    );
+    log(Some(caller), Some(operation), status, started, request_id);
     let mut reply = hyper::Response::new(Full::new(bytes));
     *reply.status_mut() = status;
     reply.headers_mut().insert(
@@ -754,6 +745,13 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
         content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
     );
     reply
+}
+
+/// The one field of an upstream answer the gateway reads (the rest is skipped unread).
+#[derive(serde::Deserialize)]
+struct Answer<'a> {
+    #[serde(borrow, default)]
+    request_id: Option<std::borrow::Cow<'a, str>>,
 }
 
 fn log(

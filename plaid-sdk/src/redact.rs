@@ -356,9 +356,8 @@ pub mod public {
     /// `id` if it looks like one of Plaid's request ids (letters, digits, `-` and `_`, at most
     /// 64) and shares no run of 8 characters with any of `secrets`.
     pub fn plaid_request_id<'a>(id: &'a str, secrets: &[&str]) -> Option<&'a str> {
-        Redactor::new(secrets.iter().copied())
-            .request_id(id)
-            .map(|_| id)
+        (super::request_id_shaped(id) && Redactor::new(secrets.iter().copied()).is_clean(id))
+            .then_some(id)
     }
 }
 
