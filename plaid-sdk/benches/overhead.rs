@@ -153,6 +153,8 @@ struct Round {
     sequential_rps: f64,
     p50: Duration,
     concurrent_rps: f64,
+    /// The client thread's CPU time per call at 32 in flight.
+    concurrent_cpu: Duration,
 }
 
 async fn sequential<F, Fut>(calls: usize, mut f: F) -> (f64, Duration)
@@ -175,12 +177,23 @@ where
     )
 }
 
-async fn concurrent<F, Fut>(calls: usize, in_flight: usize, f: F) -> f64
+/// CPU time this thread (the client's runtime) has spent, from `/proc/thread-self/schedstat`
+/// (zero where that file does not exist).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// Throughput at `in_flight` calls at once, and the client thread's CPU time per call.
+async fn concurrent<F, Fut>(calls: usize, in_flight: usize, f: F) -> (f64, Duration)
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let f = Arc::new(f);
+    let cpu = thread_cpu();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..in_flight {
@@ -192,7 +205,11 @@ where
         });
     }
     while tasks.join_next().await.is_some() {}
-    calls as f64 / start.elapsed().as_secs_f64()
+    let elapsed = start.elapsed();
+    (
+        calls as f64 / elapsed.as_secs_f64(),
+        thread_cpu().saturating_sub(cpu) / calls as u32,
+    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -210,7 +227,8 @@ fn peak_rss_kib() -> Option<u64> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--profile sdk|hand`: only that side, sequentially, for a profiler to sample.
+    // `--profile sdk|hand`: only that side (20,000 calls one by one, then 40,000 at 32 in
+    // flight), for a profiler to sample.
     let profile = std::env::args().skip_while(|a| a != "--profile").nth(1);
     let rss_side = std::env::args().skip_while(|a| a != "--rss").nth(1);
     let (rounds, calls, in_flight) = if quick { (3, 500, 32) } else { (7, 2000, 32) };
@@ -234,6 +252,13 @@ fn main() {
                 } else {
                     hand.call().await;
                 }
+            }
+            if side == "sdk" {
+                let c = sdk.clone();
+                concurrent(40_000, in_flight, move || { let c = c.clone(); async move { sdk_call(&c).await; } }).await;
+            } else {
+                let h = Arc::clone(&hand);
+                concurrent(40_000, in_flight, move || { let h = Arc::clone(&h); async move { h.call().await; } }).await;
             }
             return;
         }
@@ -270,26 +295,26 @@ fn main() {
                     let c = sdk.clone();
                     let (rps, p50) = sequential(calls, || async { sdk_call(&c).await; }).await;
                     let c = sdk.clone();
-                    let crps = concurrent(calls * 2, in_flight, move || {
+                    let (crps, ccpu) = concurrent(calls * 2, in_flight, move || {
                         let c = c.clone();
                         async move {
                             sdk_call(&c).await;
                         }
                     })
                     .await;
-                    Round { sequential_rps: rps, p50, concurrent_rps: crps }
+                    Round { sequential_rps: rps, p50, concurrent_rps: crps, concurrent_cpu: ccpu }
                 } else {
                     let h = Arc::clone(&hand);
                     let (rps, p50) = sequential(calls, || async { h.call().await; }).await;
                     let h = Arc::clone(&hand);
-                    let crps = concurrent(calls * 2, in_flight, move || {
+                    let (crps, ccpu) = concurrent(calls * 2, in_flight, move || {
                         let h = Arc::clone(&h);
                         async move {
                             h.call().await;
                         }
                     })
                     .await;
-                    Round { sequential_rps: rps, p50, concurrent_rps: crps }
+                    Round { sequential_rps: rps, p50, concurrent_rps: crps, concurrent_cpu: ccpu }
                 };
                 if side == 0 { sdk_rounds.push(result) } else { hand_rounds.push(result) }
             }
@@ -299,19 +324,21 @@ fn main() {
                 median(rounds.iter().map(|r| r.sequential_rps).collect()),
                 median(rounds.iter().map(|r| r.p50.as_secs_f64() * 1e6).collect()),
                 median(rounds.iter().map(|r| r.concurrent_rps).collect()),
+                median(rounds.iter().map(|r| r.concurrent_cpu.as_secs_f64() * 1e6).collect()),
             )
         };
-        let (s_seq, s_p50, s_conc) = summarize(&sdk_rounds);
-        let (h_seq, h_p50, h_conc) = summarize(&hand_rounds);
+        let (s_seq, s_p50, s_conc, s_cpu) = summarize(&sdk_rounds);
+        let (h_seq, h_p50, h_conc, h_cpu) = summarize(&hand_rounds);
         println!("processor_token_create, loopback, {rounds} rounds of {calls} sequential + {} at {in_flight} in flight (medians)", calls * 2);
-        println!("{:<14} {:>14} {:>10} {:>16}", "", "sequential/s", "p50 µs", "concurrent/s");
-        println!("{:<14} {:>14.0} {:>10.1} {:>16.0}", "hand-written", h_seq, h_p50, h_conc);
-        println!("{:<14} {:>14.0} {:>10.1} {:>16.0}", "plaid-sdk", s_seq, s_p50, s_conc);
+        println!("{:<14} {:>14} {:>10} {:>16} {:>22}", "", "sequential/s", "p50 µs", "concurrent/s", "client CPU µs per call");
+        println!("{:<14} {:>14.0} {:>10.1} {:>16.0} {:>22.1}", "hand-written", h_seq, h_p50, h_conc, h_cpu);
+        println!("{:<14} {:>14.0} {:>10.1} {:>16.0} {:>22.1}", "plaid-sdk", s_seq, s_p50, s_conc, s_cpu);
         println!(
-            "ratio sdk/hand: sequential throughput {:.3}, p50 latency {:.3}, concurrent throughput {:.3}",
+            "ratio sdk/hand: sequential throughput {:.3}, p50 latency {:.3}, concurrent throughput {:.3}, client CPU per concurrent call {:.3}",
             s_seq / h_seq,
             s_p50 / h_p50,
-            s_conc / h_conc
+            s_conc / h_conc,
+            s_cpu / h_cpu
         );
         // Peak RSS, each side in a process of its own (with its own copy of the server).
         let rss = |side: &str| -> Option<f64> {

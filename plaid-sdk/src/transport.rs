@@ -189,6 +189,7 @@ impl Call {
             };
             *request.timeout_mut() = Some(timeout);
             let headers = request.headers_mut();
+            headers.reserve(self.shared.headers.len());
             for (name, value) in &self.shared.headers {
                 headers.insert(name, value.clone());
             }
