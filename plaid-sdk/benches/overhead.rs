@@ -22,7 +22,13 @@ const BODY: &[u8] =
 
 /// A minimal HTTP/1.1 server that reads the request body and answers with a fixed token, on a
 /// thread and runtime of its own, so that the client side measured is alone on its runtime.
-fn serve() -> String {
+///
+/// With `spin`, the server's thread never sleeps (a task yields in a loop, so the runtime polls
+/// for I/O without blocking): a client's write then never has to wake it. On loopback the
+/// writer pays for that wake-up, and on a virtual machine it costs more than the work being
+/// compared and varies with timing; with a server that is always awake each side pays only
+/// for its own work, as a client does when the server is on another machine.
+fn serve(spin: bool) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -32,6 +38,13 @@ fn serve() -> String {
         runtime.block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let _ = tx.send(format!("http://{}", listener.local_addr().expect("addr")));
+            if spin {
+                tokio::spawn(async {
+                    loop {
+                        tokio::task::yield_now().await;
+                    }
+                });
+            }
             accept(listener).await;
         });
     });
@@ -232,7 +245,8 @@ fn main() {
     let profile = std::env::args().skip_while(|a| a != "--profile").nth(1);
     let rss_side = std::env::args().skip_while(|a| a != "--rss").nth(1);
     let (rounds, calls, in_flight) = if quick { (3, 500, 32) } else { (7, 2000, 32) };
-    let base = serve();
+    // `--sleeping-server`: the server's thread sleeps when idle (see `serve`).
+    let base = serve(!std::env::args().any(|a| a == "--sleeping-server"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
