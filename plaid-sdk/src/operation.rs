@@ -423,7 +423,12 @@ impl PlaidClient {
         let started = std::time::Instant::now();
         let client = crate::transport::Call::client(&self.shared, options);
         // Boxed once here, so the outer futures stay small and are not copied at each level.
-        let result = Box::pin(body.send(&client).instrument(span.clone())).await;
+        // With no subscriber listening, the span is disabled and the call is not wrapped.
+        let result = if span.is_disabled() {
+            Box::pin(body.send(&client)).await
+        } else {
+            Box::pin(body.send(&client).instrument(span.clone())).await
+        };
         let record = client.inner.take_record();
         let result = if result.is_ok() && record.failure.is_none() {
             // The common case: nothing to redact, no secrets gathered.
@@ -478,14 +483,12 @@ impl PlaidClient {
         }
         // A shaped id holds only letters, digits, `-` and `_`: no escape or encoding can hide
         // a secret in it, so plain runs are all there is to compare (and nothing allocates).
-        let mut clean = crate::redact::request_id_shaped(id)
-            && !self
-                .shared
-                .secret_values()
-                .any(|s| crate::redact::shares_run(id, s));
+        let mut clean = crate::redact::request_id_shaped(id);
+        let runs = crate::redact::Runs::new(id);
+        clean = clean && !self.shared.secret_values().any(|s| runs.shares(s));
         if clean {
             let mut leaked = false;
-            let mut check = |token: &str| leaked |= crate::redact::shares_run(id, token);
+            let mut check = |token: &str| leaked |= runs.shares(token);
             body.validate(&mut private::Validator::visiting(
                 &self.shared.environment,
                 &mut check,

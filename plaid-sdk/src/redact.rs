@@ -143,35 +143,68 @@ impl<'a> Redactor<'a> {
 
 /// Whether `text` shares a run of 8 characters with `secret` (a token's public prefix aside),
 /// read as it is: enough for a text of plain characters, such as a request id that passed
-/// [`request_id_shaped`], which no escape or encoding can hide in. For texts of at most 64
-/// bytes (request ids) it compares 8-byte runs as integers and allocates nothing: it runs on
-/// every successful call.
-pub(crate) fn shares_run(text: &str, secret: &str) -> bool {
-    let secret = secret.trim();
-    if secret.len() < MIN_SECRET {
-        return false;
+/// [`request_id_shaped`], which no escape or encoding can hide in.
+#[cfg(test)]
+fn shares_run(text: &str, secret: &str) -> bool {
+    Runs::new(text).shares(secret)
+}
+
+/// The 8-byte runs of a short text (a request id, at most 64 bytes), read once and compared
+/// as integers with the runs of each secret; nothing allocates. It runs on every successful
+/// call.
+pub(crate) struct Runs<'t> {
+    text: &'t str,
+    runs: [u64; 64],
+    n: usize,
+    /// The first bytes of the runs, as a set: most of a secret's runs are ruled out by it.
+    starts: [u64; 4],
+}
+
+impl<'t> Runs<'t> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        let mut runs = Runs {
+            text,
+            runs: [0; 64],
+            n: 0,
+            starts: [0; 4],
+        };
+        let bytes = text.as_bytes();
+        if bytes.len() <= 64 && bytes.len() >= WINDOW {
+            runs.n = bytes.len() - WINDOW + 1;
+            for i in 0..runs.n {
+                runs.runs[i] = run(bytes, i);
+                let b = bytes[i];
+                runs.starts[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
+        runs
     }
-    let secret = secret_part(secret);
-    if secret.len() <= WINDOW || text.len() > 64 {
-        return has_window(text, secret);
+
+    /// Whether the text shares a run of 8 characters with `secret` (a token's public prefix
+    /// aside).
+    pub(crate) fn shares(&self, secret: &str) -> bool {
+        let secret = secret.trim();
+        if secret.len() < MIN_SECRET {
+            return false;
+        }
+        let secret = secret_part(secret);
+        if secret.len() <= WINDOW || self.text.len() > 64 {
+            return has_window(self.text, secret);
+        }
+        let runs = &self.runs[..self.n];
+        let bytes = secret.as_bytes();
+        (0..=bytes.len() - WINDOW).any(|i| {
+            let b = bytes[i];
+            self.starts[usize::from(b >> 6)] & (1 << (b & 63)) != 0 && runs.contains(&run(bytes, i))
+        })
     }
-    let text = text.as_bytes();
-    if text.len() < WINDOW {
-        return false;
-    }
-    let run = |bytes: &[u8], i: usize| {
-        let mut word = [0u8; WINDOW];
-        word.copy_from_slice(&bytes[i..i + WINDOW]);
-        u64::from_ne_bytes(word)
-    };
-    let mut runs = [0u64; 64];
-    let n = text.len() - WINDOW + 1;
-    for (i, slot) in runs.iter_mut().enumerate().take(n) {
-        *slot = run(text, i);
-    }
-    let runs = &runs[..n];
-    let secret = secret.as_bytes();
-    (0..=secret.len() - WINDOW).any(|i| runs.contains(&run(secret, i)))
+}
+
+/// The 8 bytes of `bytes` from `i`, as an integer.
+fn run(bytes: &[u8], i: usize) -> u64 {
+    let mut word = [0u8; WINDOW];
+    word.copy_from_slice(&bytes[i..i + WINDOW]);
+    u64::from_ne_bytes(word)
 }
 
 /// Plaid's request ids: short, letters and digits (with `-` and `_` allowed), and not
