@@ -16,7 +16,7 @@
 //! | 403 | `OPERATION_NOT_ALLOWED` | method, path or query outside the allow-list |
 //! | 413 | `BODY_TOO_LARGE` | request body over the limit |
 //! | 503 | `OVERLOADED` | too many requests in flight |
-//! | 502 | `UPSTREAM_UNREACHABLE` | Plaid could not be reached |
+//! | 502 | `UPSTREAM_UNREACHABLE` | Plaid could not be reached, or its answer was over [`MAX_UPSTREAM_BODY`] |
 //! | 504 | `UPSTREAM_TIMEOUT` | Plaid did not answer in time |
 //!
 //! `GET /healthz` answers `{"status":"ok"}` without authentication, and so does `GET /console`,
