@@ -678,47 +678,26 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
         HeaderValue::from_static(concat!("plaid-gateway/", env!("CARGO_PKG_VERSION"))),
     );
     let deadline = tokio::time::Instant::now() + state.config.upstream_timeout;
-    let response = match tokio::time::timeout_at(deadline, state.http.request(upstream)).await {
-        Ok(Ok(response)) => response,
-        failed => {
-            let (status, code, message) = if failed.is_err() {
-                (
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "UPSTREAM_TIMEOUT",
-                    "Plaid did not answer in time",
-                )
-            } else {
-                (
-                    StatusCode::BAD_GATEWAY,
-                    "UPSTREAM_UNREACHABLE",
-                    "Plaid could not be reached",
-                )
-            };
-            log(Some(caller), Some(operation), status, started, None);
-            return refuse(status, code, message);
+    // Failures as (timed out, while answering).
+    let forwarded = async {
+        let response = match tokio::time::timeout_at(deadline, state.http.request(upstream)).await {
+            Ok(Ok(response)) => response,
+            failed => return Err((failed.is_err(), false)),
+        };
+        let (head, answer) = response.into_parts();
+        let content_type = head.headers.get(http::header::CONTENT_TYPE).cloned();
+        let collected =
+            tokio::time::timeout_at(deadline, Limited::new(answer, MAX_UPSTREAM_BODY).collect())
+                .await;
+        match collected {
+            Ok(Ok(collected)) => Ok((head.status, content_type, collected.to_bytes())),
+            failed => Err((failed.is_err(), true)),
         }
     };
-    let (head, answer) = response.into_parts();
-    let status = head.status;
-    let content_type = head.headers.get(http::header::CONTENT_TYPE).cloned();
-    let collected =
-        tokio::time::timeout_at(deadline, Limited::new(answer, MAX_UPSTREAM_BODY).collect()).await;
-    let bytes = match collected {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        failed => {
-            let (status, code, message) = if failed.is_err() {
-                (
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "UPSTREAM_TIMEOUT",
-                    "Plaid did not finish answering in time",
-                )
-            } else {
-                (
-                    StatusCode::BAD_GATEWAY,
-                    "UPSTREAM_UNREACHABLE",
-                    "the connection to Plaid failed mid-answer, or its answer was over the gateway's limit",
-                )
-            };
+    let (status, content_type, bytes) = match forwarded.await {
+        Ok(forwarded) => forwarded,
+        Err((timed_out, answering)) => {
+            let (status, code, message) = upstream_failure(timed_out, answering);
             log(Some(caller), Some(operation), status, started, None);
             return refuse(status, code, message);
         }
@@ -745,6 +724,32 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
         content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
     );
     reply
+}
+
+/// The refusal for a forwarding that failed: timed out or not, before or while Plaid answered.
+fn upstream_failure(timed_out: bool, answering: bool) -> (StatusCode, &'static str, &'static str) {
+    match (timed_out, answering) {
+        (true, false) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "UPSTREAM_TIMEOUT",
+            "Plaid did not answer in time",
+        ),
+        (true, true) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "UPSTREAM_TIMEOUT",
+            "Plaid did not finish answering in time",
+        ),
+        (false, false) => (
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNREACHABLE",
+            "Plaid could not be reached",
+        ),
+        (false, true) => (
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNREACHABLE",
+            "the connection to Plaid failed mid-answer, or its answer was over the gateway's limit",
+        ),
+    }
 }
 
 /// The one field of an upstream answer the gateway reads (the rest is skipped unread).
