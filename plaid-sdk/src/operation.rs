@@ -483,9 +483,9 @@ impl PlaidClient {
         }
         // A shaped id holds only letters, digits, `-` and `_`: no escape or encoding can hide
         // a secret in it, so plain runs are all there is to compare (and nothing allocates).
-        let mut clean = crate::redact::request_id_shaped(id);
         let runs = crate::redact::Runs::new(id);
-        clean = clean && !self.shared.secret_values().any(|s| runs.shares(s));
+        let mut clean = crate::redact::request_id_shaped(id)
+            && !self.shared.secret_values().any(|s| runs.shares(s));
         if clean {
             let mut leaked = false;
             let mut check = |token: &str| leaked |= runs.shares(token);

@@ -465,6 +465,31 @@ mod tests {
     }
 
     #[test]
+    fn shared_runs_agree_with_the_slow_way_on_many_texts() {
+        // A small alphabet, so that shared runs are common and start at any position.
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut word = |rng: &mut fastrand::Rng, len: usize| -> String {
+            (0..len)
+                .map(|_| ['a', 'b', '-'][rng.usize(..3)])
+                .collect()
+        };
+        let mut shared = 0;
+        for _ in 0..20_000 {
+            let id_len = rng.usize(0..=64);
+            let id = word(&mut rng, id_len);
+            let secret_len = rng.usize(MIN_SECRET..=40);
+            let secret = word(&mut rng, secret_len);
+            let expected = has_window(&id, secret_part(secret.trim()));
+            shared += usize::from(expected);
+            assert_eq!(shares_run(&id, &secret), expected, "{id} / {secret}");
+        }
+        assert!(
+            shared > 1_000,
+            "the texts exercise both answers ({shared} shared)"
+        );
+    }
+
+    #[test]
     fn a_tokens_public_prefix_is_not_a_secret_run() {
         let r = Redactor::new(["access-sandbox-e1d2c3b4-a596"]);
         assert!(!r.repeats_secret("processor-sandbox-0123"));
