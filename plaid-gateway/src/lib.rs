@@ -62,7 +62,7 @@ struct State {
     /// The token buckets of `config.quotas`, by index: (tokens left, when last refilled).
     buckets: std::sync::Mutex<Vec<(f64, Instant)>>,
     http: Upstream,
-    /// The upstream URI of each operation, parsed once.
+    /// The upstream URI of each allowed operation (`config.operations`), parsed once.
     uris: std::collections::HashMap<String, http::Uri>,
     permits: Semaphore,
     client_id: HeaderValue,
@@ -484,12 +484,19 @@ fn authenticate<'c>(callers: &'c [Caller], token: Option<&str>) -> Option<&'c Ca
 /// The operation a request may reach: POST, no query, and a raw path that is exactly the
 /// prefix plus an allowed operation. Nothing is decoded or normalized, so `..`, `//`, `%2f`
 /// and other spellings simply do not match.
-fn operation<'c>(config: &'c Config, method: &Method, uri: &http::Uri) -> Option<&'c str> {
+fn operation<'s>(
+    state: &'s State,
+    method: &Method,
+    uri: &http::Uri,
+) -> Option<(&'s str, &'s http::Uri)> {
     if method != Method::POST || uri.query().is_some() {
         return None;
     }
-    let rest = uri.path().strip_prefix(config.path_prefix.as_str())?;
-    config.operations.get(rest).map(String::as_str)
+    let rest = uri.path().strip_prefix(state.config.path_prefix.as_str())?;
+    state
+        .uris
+        .get_key_value(rest)
+        .map(|(op, upstream)| (op.as_str(), upstream))
 }
 
 /// How deep a forwarded body may nest (Plaid's requests nest a few levels).
@@ -561,9 +568,8 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             "a valid caller token is required",
         );
     };
-    let Some((operation, uri)) = operation(&state.config, &parts.method, &parts.uri)
-        .filter(|op| caller.may_reach(op))
-        .and_then(|op| state.uris.get_key_value(op))
+    let Some((operation, uri)) =
+        operation(state, &parts.method, &parts.uri).filter(|(op, _)| caller.may_reach(op))
     else {
         log(Some(caller), None, StatusCode::FORBIDDEN, started, None);
         return refuse(
@@ -788,10 +794,23 @@ mod tests {
 
     #[test]
     fn only_exact_allowed_paths_match() {
-        let c = config();
+        let c = state(config()).expect("state");
         let post = Method::POST;
         let ok = |p: &str| operation(&c, &post, &p.parse().expect("uri")).is_some();
-        assert!(ok("/plaid/processor/token/create"));
+        let (op, upstream) = operation(
+            &c,
+            &post,
+            &"/plaid/processor/token/create".parse().expect("uri"),
+        )
+        .expect("allowed");
+        assert_eq!(
+            (op, upstream.to_string().as_str()),
+            (
+                "/processor/token/create",
+                "http://127.0.0.1:1/processor/token/create"
+            ),
+            "the prefix is the gateway's own; upstream gets the operation's path"
+        );
         for bad in [
             "/processor/token/create",
             "/plaid/processor/token/create/",
