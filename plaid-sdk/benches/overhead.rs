@@ -241,7 +241,7 @@ fn peak_rss_kib() -> Option<u64> {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     // `--profile sdk|hand`: only that side (20,000 calls one by one, then 40,000 at 32 in
-    // flight), for a profiler to sample.
+    // flight; `--no-sequential` skips the first part), for a profiler to sample.
     let profile = std::env::args().skip_while(|a| a != "--profile").nth(1);
     let rss_side = std::env::args().skip_while(|a| a != "--rss").nth(1);
     let (rounds, calls, in_flight) = if quick { (3, 500, 32) } else { (7, 2000, 32) };
@@ -260,7 +260,8 @@ fn main() {
         let hand = Arc::new(HandWritten::new(&base));
 
         if let Some(side) = profile {
-            for _ in 0..20_000 {
+            let seq = if std::env::args().any(|a| a == "--no-sequential") { 0 } else { 20_000 };
+            for _ in 0..seq {
                 if side == "sdk" {
                     sdk_call(&sdk).await;
                 } else {

@@ -117,16 +117,10 @@ pub(crate) mod private {
     /// Seals [`Request`]: only the SDK's types implement it.
     pub trait Sealed {}
 
-    /// The result of a generated client method.
-    pub type GeneratedResult<T> =
-        Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<crate::PlaidError>>;
-
-    /// Sends a request with progenitor's method for it.
+    /// What the runtime needs of an operation beyond [`Request`]: its position in
+    /// [`OPERATIONS`](crate::OPERATIONS), where the client keeps its parsed URL.
     pub trait Dispatch: Request + Validate {
-        fn send<'a>(
-            &'a self,
-            client: &'a crate::generated::Client,
-        ) -> impl Future<Output = GeneratedResult<Self::Response>> + Send + 'a;
+        const INDEX: usize;
     }
 
     /// The request id every success response carries.
@@ -382,8 +376,7 @@ pub(crate) mod private {
 }
 
 impl PlaidClient {
-    /// Checks and sends one request inside a tracing span, with the per-call client, and maps
-    /// its result.
+    /// Checks and sends one request inside a tracing span, and maps its result.
     pub(crate) async fn run<R: private::Dispatch>(
         &self,
         body: R,
@@ -420,48 +413,53 @@ impl PlaidClient {
             attempts = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
-        let started = std::time::Instant::now();
-        let client = crate::transport::Call::client(&self.shared, options);
-        // Boxed once here, so the outer futures stay small and are not copied at each level.
-        // With no subscriber listening, the span is disabled and the call is not wrapped.
+        let mut record = crate::transport::Record::default();
+        // With no subscriber listening, the span is disabled: the call is neither wrapped in
+        // it nor timed for it.
         let result = if span.is_disabled() {
-            Box::pin(body.send(&client)).await
+            self.shared.send(&body, &options, &mut record).await
         } else {
-            Box::pin(body.send(&client).instrument(span.clone())).await
+            let started = std::time::Instant::now();
+            let send = self.shared.send(&body, &options, &mut record);
+            let result = send.instrument(span.clone()).await;
+            span.record("latency_ms", started.elapsed().as_millis() as u64);
+            result
         };
-        let record = client.inner.take_record();
-        let result = if result.is_ok() && record.failure.is_none() {
-            // The common case: nothing to redact, no secrets gathered.
-            let none = Redactor::default();
-            crate::transport::finish(operation, &client.inner, &record, result, &none).map(
-                |mut response| {
-                    self.check_request_id(&body, &mut response);
-                    response
-                },
-            )
-        } else {
-            let mut tokens = Vec::new();
-            let mut collect = |t: &str| tokens.push(t.to_string());
-            body.validate(&mut private::Validator::visiting(
-                &self.shared.environment,
-                &mut collect,
-            ));
-            let redactor = Redactor::new(
-                self.shared
-                    .secret_values()
-                    .chain(tokens.iter().map(String::as_str)),
-            );
-            crate::transport::finish(operation, &client.inner, &record, result, &redactor)
+        let result = match result {
+            Ok(mut response) => {
+                self.check_request_id(&body, &mut response);
+                Ok(response)
+            }
+            Err(failure) => {
+                // Only an error needs the request's tokens, to redact what the server said.
+                let mut tokens = Vec::new();
+                let mut collect = |t: &str| tokens.push(t.to_string());
+                body.validate(&mut private::Validator::visiting(
+                    &self.shared.environment,
+                    &mut collect,
+                ));
+                let redactor = Redactor::new(
+                    self.shared
+                        .secret_values()
+                        .chain(tokens.iter().map(String::as_str)),
+                );
+                Err(self
+                    .shared
+                    .error(operation, &options, &record, failure, &redactor))
+            }
         };
-        span.record("attempts", record.attempts);
-        span.record("latency_ms", started.elapsed().as_millis() as u64);
-        if let Some(status) = record.status {
-            span.record("status", status);
+        if !span.is_disabled() {
+            span.record("attempts", record.attempts);
+            if let Some(status) = record.status {
+                span.record("status", status);
+            }
+            match &result {
+                Ok(response) => {
+                    span.record("request_id", private::HasRequestId::request_id(response))
+                }
+                Err(e) => span.record("request_id", e.request_id()),
+            };
         }
-        match &result {
-            Ok(response) => span.record("request_id", private::HasRequestId::request_id(response)),
-            Err(e) => span.record("request_id", e.request_id()),
-        };
         span.in_scope(|| match &result {
             Ok(_) => tracing::debug!("plaid: request succeeded"),
             Err(e) => tracing::debug!(error = %e, "plaid: request failed"),

@@ -27,16 +27,7 @@ impl crate::operation::Request for types::ProcessorTokenCreateRequest {
 }
 impl crate::operation::private::Sealed for types::ProcessorTokenCreateRequest {}
 impl crate::operation::private::Dispatch for types::ProcessorTokenCreateRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::ProcessorTokenCreateResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.processor_token_create(self)
-    }
+    const INDEX: usize = 0;
 }
 impl crate::PlaidClient {
     /// Limits the products a partner may use with a processor token. An empty list lifts the limit; the call may be repeated whenever the partner's needs change.
@@ -62,16 +53,7 @@ impl crate::operation::Request for types::ProcessorTokenPermissionsSetRequest {
 }
 impl crate::operation::private::Sealed for types::ProcessorTokenPermissionsSetRequest {}
 impl crate::operation::private::Dispatch for types::ProcessorTokenPermissionsSetRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::ProcessorTokenPermissionsSetResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.processor_token_permissions_set(self)
-    }
+    const INDEX: usize = 1;
 }
 impl crate::PlaidClient {
     /// Reads back the products a processor token is limited to.
@@ -96,16 +78,7 @@ impl crate::operation::Request for types::ProcessorTokenPermissionsGetRequest {
 }
 impl crate::operation::private::Sealed for types::ProcessorTokenPermissionsGetRequest {}
 impl crate::operation::private::Dispatch for types::ProcessorTokenPermissionsGetRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::ProcessorTokenPermissionsGetResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.processor_token_permissions_get(self)
-    }
+    const INDEX: usize = 2;
 }
 impl crate::PlaidClient {
     /// Mints a Stripe bank account token (`btok_…`) for one account of an Item; Stripe takes these in place of processor tokens.
@@ -136,16 +109,7 @@ impl crate::operation::private::Sealed
 for types::ProcessorStripeBankAccountTokenCreateRequest {}
 impl crate::operation::private::Dispatch
 for types::ProcessorStripeBankAccountTokenCreateRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::ProcessorStripeBankAccountTokenCreateResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.processor_stripe_bank_account_token_create(self)
-    }
+    const INDEX: usize = 3;
 }
 impl crate::PlaidClient {
     /// Deletes an Item. Its access token and every processor token made from it stop working, and billing for its products ends.
@@ -185,14 +149,7 @@ impl crate::operation::Request for types::ItemRemoveRequest {
 }
 impl crate::operation::private::Sealed for types::ItemRemoveRequest {}
 impl crate::operation::private::Dispatch for types::ItemRemoveRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<types::ItemRemoveResponse>,
-    > + ::std::marker::Send + 'a {
-        client.item_remove(self)
-    }
+    const INDEX: usize = 4;
 }
 impl crate::PlaidClient {
     /// Sandbox only: makes an Item at a test institution without going through Link and returns a public token for it.
@@ -248,16 +205,7 @@ impl crate::operation::Request for types::SandboxPublicTokenCreateRequest {
 }
 impl crate::operation::private::Sealed for types::SandboxPublicTokenCreateRequest {}
 impl crate::operation::private::Dispatch for types::SandboxPublicTokenCreateRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::SandboxPublicTokenCreateResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.sandbox_public_token_create(self)
-    }
+    const INDEX: usize = 5;
 }
 impl crate::PlaidClient {
     /// Trades a short-lived public token, from Link or the Sandbox, for the Item's access token. Each public token can be exchanged once.
@@ -282,16 +230,7 @@ impl crate::operation::Request for types::ItemPublicTokenExchangeRequest {
 }
 impl crate::operation::private::Sealed for types::ItemPublicTokenExchangeRequest {}
 impl crate::operation::private::Dispatch for types::ItemPublicTokenExchangeRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::ItemPublicTokenExchangeResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.item_public_token_exchange(self)
-    }
+    const INDEX: usize = 6;
 }
 impl crate::PlaidClient {
     /// Lists the accounts of an Item with their names, masks, types and the balances Plaid last saw, plus the Item itself.
@@ -325,14 +264,7 @@ impl crate::operation::Request for types::AccountsGetRequest {
 }
 impl crate::operation::private::Sealed for types::AccountsGetRequest {}
 impl crate::operation::private::Dispatch for types::AccountsGetRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<types::AccountsGetResponse>,
-    > + ::std::marker::Send + 'a {
-        client.accounts_get(self)
-    }
+    const INDEX: usize = 7;
 }
 impl crate::PlaidClient {
     /// Makes a short-lived link token that starts one Link session in the user's browser or app: who the user is, which products and countries to offer, where webhooks go. Also starts update mode for an existing Item when given its access token.
@@ -748,16 +680,7 @@ impl crate::operation::Request for types::LinkTokenCreateRequest {
 }
 impl crate::operation::private::Sealed for types::LinkTokenCreateRequest {}
 impl crate::operation::private::Dispatch for types::LinkTokenCreateRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::LinkTokenCreateResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.link_token_create(self)
-    }
+    const INDEX: usize = 8;
 }
 impl crate::PlaidClient {
     /// Reads an Item: its institution, products, webhook URL, error state and when its data was last refreshed.
@@ -779,14 +702,7 @@ impl crate::operation::Request for types::ItemGetRequest {
 }
 impl crate::operation::private::Sealed for types::ItemGetRequest {}
 impl crate::operation::private::Dispatch for types::ItemGetRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<types::ItemGetResponse>,
-    > + ::std::marker::Send + 'a {
-        client.item_get(self)
-    }
+    const INDEX: usize = 9;
 }
 impl crate::PlaidClient {
     /// Fetches the public key, by its key id, that verifies the signature of Plaid's webhooks. The key id is the `kid` of the webhook's `Plaid-Verification` header.
@@ -808,16 +724,7 @@ impl crate::operation::Request for types::WebhookVerificationKeyGetRequest {
 }
 impl crate::operation::private::Sealed for types::WebhookVerificationKeyGetRequest {}
 impl crate::operation::private::Dispatch for types::WebhookVerificationKeyGetRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::WebhookVerificationKeyGetResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.webhook_verification_key_get(self)
-    }
+    const INDEX: usize = 10;
 }
 impl crate::PlaidClient {
     /// Moves an Item's webhooks to another URL (or stops them). A `WEBHOOK_UPDATE_ACKNOWLEDGED` webhook is sent to the new URL.
@@ -849,16 +756,7 @@ impl crate::operation::Request for types::ItemWebhookUpdateRequest {
 }
 impl crate::operation::private::Sealed for types::ItemWebhookUpdateRequest {}
 impl crate::operation::private::Dispatch for types::ItemWebhookUpdateRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::ItemWebhookUpdateResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.item_webhook_update(self)
-    }
+    const INDEX: usize = 11;
 }
 impl crate::PlaidClient {
     /// Sandbox only: sends the chosen webhook for an Item to its webhook URL, to exercise a receiver.
@@ -896,16 +794,7 @@ impl crate::operation::Request for types::SandboxItemFireWebhookRequest {
 }
 impl crate::operation::private::Sealed for types::SandboxItemFireWebhookRequest {}
 impl crate::operation::private::Dispatch for types::SandboxItemFireWebhookRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::SandboxItemFireWebhookResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.sandbox_item_fire_webhook(self)
-    }
+    const INDEX: usize = 12;
 }
 impl crate::PlaidClient {
     /// Sandbox only: puts an Item into the `ITEM_LOGIN_REQUIRED` state, as if the user's bank wanted them to log in again; an ITEM `ERROR` webhook follows.
@@ -927,16 +816,7 @@ impl crate::operation::Request for types::SandboxItemResetLoginRequest {
 }
 impl crate::operation::private::Sealed for types::SandboxItemResetLoginRequest {}
 impl crate::operation::private::Dispatch for types::SandboxItemResetLoginRequest {
-    fn send<'a>(
-        &'a self,
-        client: &'a crate::generated::Client,
-    ) -> impl ::std::future::Future<
-        Output = crate::operation::private::GeneratedResult<
-            types::SandboxItemResetLoginResponse,
-        >,
-    > + ::std::marker::Send + 'a {
-        client.sandbox_item_reset_login(self)
-    }
+    const INDEX: usize = 13;
 }
 impl crate::operation::private::HasRequestId for types::ProcessorTokenCreateResponse {
     fn request_id(&self) -> &str {

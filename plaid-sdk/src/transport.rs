@@ -1,23 +1,22 @@
-//! The seam between the generated client and the handwritten layer: progenitor's
-//! `ClientHooks`, implemented for the generated `Client`.
+//! The runtime that sends every operation: one request built from the operation's facts
+//! (method and URL, parsed once per client; the JSON body; the client's headers), sent with
+//! retries, its answer read under a size limit and a timeout and parsed into the operation's
+//! response type, or turned into the user's [`Error`] with everything the server controlled
+//! redacted.
 //!
-//! - `pre` removes the `api-version` header progenitor adds.
-//! - `exec` puts the credentials, `Plaid-Version` and `User-Agent` on each attempt, sends with
-//!   retries, reads the body under a size limit and a timeout, and records
-//!   what happened in the call's [`Call`] state, so the error the user sees keeps the status,
-//!   the request id and the attempt count even when the body is not JSON.
+//! What is one per operation (path, request and response types) is generated; the model
+//! refuses at generation time an operation this runtime would not send faithfully (path,
+//! query or header parameters, a success other than `200`).
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::HeaderMap;
 
 use crate::environment::Environment;
 use crate::error::{ConfigError, Error, ErrorKind};
-use crate::generated;
+use crate::operation::private::Dispatch;
 use crate::redact::Redactor;
 use crate::retry::{Decision, Outcome, RetryPolicy, decide, parse_retry_after};
 use crate::secret::ClientSecret;
@@ -25,17 +24,25 @@ use crate::secret::ClientSecret;
 /// What every call of one [`PlaidClient`](crate::PlaidClient) shares. Built once, by
 /// [`Shared::new`], from the builder's checked settings.
 pub(crate) struct Shared {
-    /// The environment's base URL, parsed once.
-    url: reqwest::Url,
     pub(crate) environment: Environment,
     http: reqwest::Client,
-    /// Credentials (marked sensitive), `Plaid-Version` and `User-Agent`, built once.
+    /// Each operation's method and URL, in the order of [`OPERATIONS`](crate::OPERATIONS).
+    routes: Vec<Route>,
+    /// Credentials (marked sensitive), `Plaid-Version`, `User-Agent`, `Accept` and
+    /// `Content-Type`: every request's headers, built once.
     headers: HeaderMap,
     timeout: Duration,
     retry: RetryPolicy,
     max_body_bytes: usize,
     /// Values scrubbed from any body excerpt shown in an error.
     secrets: Vec<ClientSecret>,
+}
+
+/// One operation's method and URL (the base URL followed by its path), parsed once.
+struct Route {
+    path: &'static str,
+    method: reqwest::Method,
+    url: reqwest::Url,
 }
 
 /// The limits a client applies to each call unless the call overrides them.
@@ -54,16 +61,21 @@ impl Shared {
     pub(crate) fn new(
         environment: Environment,
         http: reqwest::Client,
-        headers: HeaderMap,
+        mut headers: HeaderMap,
         secrets: Vec<ClientSecret>,
         limits: Limits,
     ) -> Result<Self, ConfigError> {
-        let url = reqwest::Url::parse(environment.base_url())
-            .map_err(|e| ConfigError::InvalidBaseUrl(e.to_string()))?;
+        let routes = crate::OPERATIONS
+            .iter()
+            .map(|op| route(environment.base_url(), op.method, op.path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let json = reqwest::header::HeaderValue::from_static("application/json");
+        headers.insert(reqwest::header::ACCEPT, json.clone());
+        headers.insert(reqwest::header::CONTENT_TYPE, json);
         Ok(Shared {
-            url,
             environment,
             http,
+            routes,
             headers,
             timeout: limits.timeout,
             retry: limits.retry,
@@ -71,6 +83,246 @@ impl Shared {
             secrets,
         })
     }
+
+    /// The method and URL of `R`'s operation: from the table, or made afresh should the
+    /// table not hold it (it always does; the path is compared, so a mismatch cannot send a
+    /// request to another operation's URL).
+    fn route<R: Dispatch>(&self) -> Result<(reqwest::Method, reqwest::Url), ConfigError> {
+        match self.routes.get(R::INDEX) {
+            Some(r) if r.path == R::PATH => Ok((r.method.clone(), r.url.clone())),
+            _ => route(self.environment.base_url(), R::METHOD, R::PATH).map(|r| (r.method, r.url)),
+        }
+    }
+
+    /// Sends `body` as `R`'s operation, retrying as the policy allows, and returns the parsed
+    /// success, or why the last attempt failed; `record` keeps what an error needs.
+    pub(crate) async fn send<R: Dispatch>(
+        &self,
+        body: &R,
+        options: &CallOptions,
+        record: &mut Record,
+    ) -> Result<R::Response, Failure> {
+        let policy = options.retry.as_ref().unwrap_or(&self.retry);
+        let timeout = options.timeout.unwrap_or(self.timeout);
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            record.attempts = attempt;
+            // Built afresh for each attempt (a retry is rare): nothing is copied ahead of time.
+            let failure = match self.request::<R>(body, timeout) {
+                Ok(request) => match self.http.execute(request).await {
+                    Ok(response) => match self.receive::<R::Response>(response, record).await {
+                        Ok(value) => return Ok(value),
+                        Err(failure) => failure,
+                    },
+                    Err(e) => {
+                        record.clear_answer();
+                        Failure::Transport(e)
+                    }
+                },
+                Err(failure) => failure,
+            };
+            match self.decide(&failure, record, policy, attempt, started.elapsed()) {
+                Decision::Retry(delay) => {
+                    tracing::debug!(
+                        attempt,
+                        status = record.status,
+                        error = failure.class(),
+                        delay_ms = delay.as_millis() as u64,
+                        "plaid: retrying"
+                    );
+                    policy.sleeper.sleep(delay).await;
+                }
+                Decision::Stop => return Err(failure),
+            }
+        }
+    }
+
+    /// One attempt's request: the operation's URL, the client's headers, the JSON body.
+    fn request<R: Dispatch>(
+        &self,
+        body: &R,
+        timeout: Duration,
+    ) -> Result<reqwest::Request, Failure> {
+        let (method, url) = self.route::<R>().map_err(Failure::Route)?;
+        let json = serde_json::to_vec(body).map_err(|e| Failure::Encode(e.to_string()))?;
+        let mut request = reqwest::Request::new(method, url);
+        *request.headers_mut() = self.headers.clone();
+        *request.body_mut() = Some(reqwest::Body::from(json));
+        *request.timeout_mut() = Some(timeout);
+        Ok(request)
+    }
+
+    /// Reads what came back (within the size limit) and parses a `200` into `T`; anything
+    /// else is a [`Failure`], with what an error needs recorded.
+    pub(crate) async fn receive<T: serde::de::DeserializeOwned>(
+        &self,
+        response: reqwest::Response,
+        record: &mut Record,
+    ) -> Result<T, Failure> {
+        let status = response.status();
+        record.clear_answer();
+        record.status = Some(status.as_u16());
+        let limit = self.max_body_bytes;
+        if status == reqwest::StatusCode::OK {
+            // The common case: a declared length within the limit (hyper stops reading at it).
+            let bytes = if response.content_length().is_some_and(|n| n <= limit as u64) {
+                response.bytes().await.map_err(Failure::Transport)?
+            } else {
+                match read_body(response, limit).await {
+                    Ok(Some(body)) => body.bytes,
+                    Ok(None) => return Err(Failure::TooLarge),
+                    Err(e) => return Err(Failure::Transport(e)),
+                }
+            };
+            return serde_json::from_slice::<T>(&bytes).map_err(|e| {
+                let message = decode_message::<T>(&bytes, &e);
+                record.body = bytes;
+                Failure::Decode(message)
+            });
+        }
+        let body = match read_body(response, limit).await {
+            Ok(Some(body)) => body,
+            Ok(None) => return Err(Failure::TooLarge),
+            Err(e) => return Err(Failure::Transport(e)),
+        };
+        record.retry_after = body
+            .headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        // Kept as received (bounded); the error shows it only when it looks like Plaid's.
+        let from_header = body
+            .headers
+            .get("plaid-request-id")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        record.request_id = request_id_of(&body.bytes).or(from_header);
+        record.body = body.bytes;
+        Err(Failure::Status)
+    }
+
+    /// Whether attempt number `attempt`, which ended in `failure`, is retried.
+    pub(crate) fn decide(
+        &self,
+        failure: &Failure,
+        record: &Record,
+        policy: &RetryPolicy,
+        attempt: u32,
+        elapsed: Duration,
+    ) -> Decision {
+        let outcome = match failure {
+            Failure::Status => {
+                let status = record.status.unwrap_or_default();
+                if (200..300).contains(&status) {
+                    return Decision::Stop;
+                }
+                let error_type = if status >= 500 {
+                    error_type_of(&record.body)
+                } else {
+                    None
+                };
+                let outcome = Outcome::Status {
+                    status,
+                    retry_after: record.retry_after,
+                    error_type: error_type.as_ref(),
+                };
+                return decide(policy, outcome, attempt, elapsed, fastrand::f64());
+            }
+            Failure::Transport(e) if e.is_connect() => Outcome::Connect,
+            Failure::Transport(e) if e.is_builder() => Outcome::Fatal,
+            Failure::Transport(_) => Outcome::Ambiguous,
+            Failure::Decode(_) | Failure::TooLarge | Failure::Encode(_) | Failure::Route(_) => {
+                Outcome::Fatal
+            }
+        };
+        decide(policy, outcome, attempt, elapsed, fastrand::f64())
+    }
+
+    /// The user's error for a call whose last attempt ended in `failure`. Everything the
+    /// server controlled that the error keeps goes through `redactor`.
+    pub(crate) fn error(
+        &self,
+        operation: &'static str,
+        options: &CallOptions,
+        record: &Record,
+        failure: Failure,
+        redactor: &Redactor<'_>,
+    ) -> Error {
+        let with_id = |e: Error, raw: Option<&str>| {
+            let shown = raw.and_then(|id| redactor.request_id(id));
+            let withheld = raw.is_some() && shown.is_none();
+            e.with_request_id(shown).with_request_id_withheld(withheld)
+        };
+        let error = |kind| {
+            with_id(
+                Error::new(kind)
+                    .with_operation(operation)
+                    .with_attempts(record.attempts)
+                    .with_retry_after(record.retry_after),
+                record.request_id.as_deref(),
+            )
+        };
+        let with_status = |e: Error| match record.status {
+            Some(s) => e.with_status(s),
+            None => e,
+        };
+        match failure {
+            Failure::Status => {
+                let status = record.status.unwrap_or_default();
+                let plaid = if (400..600).contains(&status) {
+                    serde_json::from_slice::<crate::PlaidError>(&record.body)
+                        .ok()
+                        .filter(crate::PlaidError::is_plaid_shaped)
+                } else {
+                    None
+                };
+                match plaid {
+                    Some(mut plaid) => {
+                        plaid.redact(redactor);
+                        error(ErrorKind::Api(Box::new(plaid))).with_status(status)
+                    }
+                    None => unexpected(error, status, &record.body, redactor),
+                }
+            }
+            Failure::Decode(message) => {
+                // A success's request id is not recorded up front; read it from the body here.
+                let e = error(ErrorKind::Decode(redactor.text(&message)));
+                with_id(with_status(e), request_id_of(&record.body).as_deref())
+            }
+            Failure::TooLarge => with_status(error(ErrorKind::BodyTooLarge {
+                limit: self.max_body_bytes,
+            })),
+            Failure::Transport(e) => {
+                let kind = if e.is_timeout() {
+                    ErrorKind::Timeout
+                } else if e.is_connect() {
+                    ErrorKind::Connect
+                } else {
+                    ErrorKind::Transport
+                };
+                let timeout = options.timeout.unwrap_or(self.timeout);
+                let error = match kind {
+                    ErrorKind::Timeout => error(kind).with_timeout(timeout),
+                    kind => error(kind),
+                };
+                with_status(error).with_source(StrippedError::of(&e, redactor))
+            }
+            Failure::Encode(message) => error(ErrorKind::Transport)
+                .with_source(StrippedError(redactor.text(&redact_serde(&message)))),
+            Failure::Route(e) => error(ErrorKind::Config(e)),
+        }
+    }
+}
+
+/// The method and URL of the operation at `path` below `base`, joined as text (a base URL
+/// with a path prefix keeps it).
+fn route(base: &str, method: &str, path: &'static str) -> Result<Route, ConfigError> {
+    let url = reqwest::Url::parse(&format!("{base}{path}"))
+        .map_err(|e| ConfigError::InvalidBaseUrl(e.to_string()))?;
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| ConfigError::InvalidSetting(format!("unknown HTTP method `{method}`")))?;
+    Ok(Route { path, method, url })
 }
 
 impl fmt::Debug for Shared {
@@ -92,271 +344,52 @@ pub(crate) struct CallOptions {
     pub(crate) retry: Option<RetryPolicy>,
 }
 
-/// The generated client's inner value: one per call.
-pub struct Call {
-    shared: Arc<Shared>,
-    options: CallOptions,
-    record: Mutex<Record>,
-}
-
-/// What the attempts of one call came to.
-#[derive(Clone, Debug, Default)]
+/// What the attempts of one call came to, for its error and its span.
+#[derive(Debug, Default)]
 pub(crate) struct Record {
     pub(crate) attempts: u32,
     pub(crate) status: Option<u16>,
     pub(crate) request_id: Option<String>,
     pub(crate) retry_after: Option<Duration>,
-    /// The last response body, as read.
+    /// The last answer's body, as read, when it is not a success.
     pub(crate) body: Bytes,
-    /// A failure that the generated code cannot express (a body over the limit): it wins over
-    /// whatever the generated code makes of the placeholder response.
-    pub(crate) failure: Option<ErrorKind>,
 }
 
-impl Clone for Call {
-    fn clone(&self) -> Self {
-        Call {
-            shared: Arc::clone(&self.shared),
-            options: self.options.clone(),
-            record: Mutex::new(self.record()),
-        }
-    }
-}
-
-impl fmt::Debug for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Call")
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Call {
-    /// A generated client for one call.
-    pub(crate) fn client(shared: &Arc<Shared>, options: CallOptions) -> generated::Client {
-        generated::Client::new_with_client(
-            shared.environment.base_url(),
-            shared.http.clone(),
-            Call {
-                shared: Arc::clone(shared),
-                options,
-                record: Mutex::new(Record::default()),
-            },
-        )
-    }
-
-    pub(crate) fn record(&self) -> Record {
-        self.inspect(Record::clone)
-    }
-
-    /// Takes what the call recorded, leaving an empty record.
-    pub(crate) fn take_record(&self) -> Record {
-        std::mem::take(&mut self.record.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn inspect<T>(&self, f: impl FnOnce(&Record) -> T) -> T {
-        f(&self.record.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn update(&self, f: impl FnOnce(&mut Record)) {
-        f(&mut self.record.lock().unwrap_or_else(PoisonError::into_inner));
-    }
-
-    fn policy(&self) -> &RetryPolicy {
-        self.options.retry.as_ref().unwrap_or(&self.shared.retry)
-    }
-
-    /// Sends `request`, retrying as the policy allows, and hands the generated code a response
-    /// whose body is already read.
-    async fn execute(
-        &self,
-        client: &reqwest::Client,
-        request: reqwest::Request,
-    ) -> reqwest::Result<reqwest::Response> {
-        let policy = self.policy();
-        let timeout = self.options.timeout.unwrap_or(self.shared.timeout);
-        let started = Instant::now();
-        let mut request = request;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            // The body is a byte buffer (JSON), so cloning for a later retry cannot fail; if it
-            // did, this attempt is simply the last.
-            let next = if attempt < policy.max_attempts {
-                request.try_clone()
-            } else {
-                None
-            };
-            *request.timeout_mut() = Some(timeout);
-            let headers = request.headers_mut();
-            headers.reserve(self.shared.headers.len());
-            for (name, value) in &self.shared.headers {
-                headers.insert(name, value.clone());
-            }
-            self.update(|r| r.attempts = attempt);
-            let result = self.attempt(client, request).await;
-            let decision = self.decide_after(&result, policy, attempt, started.elapsed());
-            match (decision, next) {
-                (Decision::Retry(delay), Some(next)) => {
-                    tracing::debug!(
-                        attempt,
-                        status = result.as_ref().ok().map(|r| r.status().as_u16()),
-                        error = result.as_ref().err().map(|e| error_class(e)),
-                        delay_ms = delay.as_millis() as u64,
-                        "plaid: retrying"
-                    );
-                    policy.sleeper.sleep(delay).await;
-                    request = next;
-                }
-                _ => return result,
-            }
-        }
-    }
-
-    /// One attempt: send, read the body within the limit, record the outcome.
-    async fn attempt(
-        &self,
-        client: &reqwest::Client,
-        request: reqwest::Request,
-    ) -> reqwest::Result<reqwest::Response> {
-        match client.execute(request).await {
-            Ok(response) => self.receive(response).await,
-            Err(e) => {
-                self.update(|r| {
-                    *r = Record {
-                        attempts: r.attempts,
-                        ..Record::default()
-                    }
-                });
-                Err(e)
-            }
-        }
-    }
-
-    /// Whether attempt number `attempt`, which came to `result`, is retried.
-    fn decide_after(
-        &self,
-        result: &reqwest::Result<reqwest::Response>,
-        policy: &RetryPolicy,
-        attempt: u32,
-        elapsed: Duration,
-    ) -> Decision {
-        match result {
-            Ok(response) if response.status().is_success() => Decision::Stop,
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let (failed, retry_after, error_type) = self.inspect(|r| {
-                    let error_type = if status >= 500 {
-                        error_type_of(&r.body)
-                    } else {
-                        None
-                    };
-                    (r.failure.is_some(), r.retry_after, error_type)
-                });
-                if failed {
-                    Decision::Stop
-                } else {
-                    let outcome = Outcome::Status {
-                        status,
-                        retry_after,
-                        error_type: error_type.as_ref(),
-                    };
-                    decide(policy, outcome, attempt, elapsed, fastrand::f64())
-                }
-            }
-            Err(e) => {
-                let outcome = if e.is_connect() {
-                    Outcome::Connect
-                } else if e.is_builder() {
-                    Outcome::Fatal
-                } else {
-                    Outcome::Ambiguous
-                };
-                decide(policy, outcome, attempt, elapsed, fastrand::f64())
-            }
-        }
-    }
-
-    /// Reads what came back (within the size limit), records what an error would need, and
-    /// returns the response for the generated code to parse.
-    pub(crate) async fn receive(
-        &self,
-        mut response: reqwest::Response,
-    ) -> reqwest::Result<reqwest::Response> {
-        let status = response.status();
-        let limit = self.shared.max_body_bytes;
-        // The common case: a success whose declared length is within the limit goes to the
-        // generated code as it is (hyper stops reading at the declared length). Its headers
-        // are dropped, since nothing reads them and the generated code would copy them.
-        if status.is_success() && response.content_length().is_some_and(|n| n <= limit as u64) {
-            drop(std::mem::take(response.headers_mut()));
-            self.update(|r| {
-                *r = Record {
-                    attempts: r.attempts,
-                    status: Some(status.as_u16()),
-                    ..Record::default()
-                }
-            });
-            return Ok(response);
-        }
-        let body = match read_body(response, limit).await {
-            Ok(Some(body)) => body,
-            Ok(None) => {
-                self.update(|r| {
-                    *r = Record {
-                        attempts: r.attempts,
-                        status: Some(status.as_u16()),
-                        failure: Some(ErrorKind::BodyTooLarge { limit }),
-                        ..Record::default()
-                    }
-                });
-                return Ok(rebuild(status, Bytes::new(), &self.shared.url));
-            }
-            Err(e) => {
-                self.update(|r| {
-                    *r = Record {
-                        attempts: r.attempts,
-                        status: Some(status.as_u16()),
-                        ..Record::default()
-                    }
-                });
-                return Err(e);
-            }
+impl Record {
+    /// Forgets the previous attempt's answer (the attempt count stays).
+    fn clear_answer(&mut self) {
+        *self = Record {
+            attempts: self.attempts,
+            ..Record::default()
         };
-        // What an error needs (Retry-After, the request id, the body) is recorded only for
-        // errors: a success's request id is in the parsed response.
-        let (retry_after, request_id) = if status.is_success() {
-            (None, None)
-        } else {
-            let retry_after = body
-                .headers
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            // Kept as received (bounded); `finish` shows it only when it looks like Plaid's.
-            let from_header = body
-                .headers
-                .get("plaid-request-id")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            (retry_after, request_id_of(&body.bytes).or(from_header))
-        };
-        self.update(|r| {
-            *r = Record {
-                attempts: r.attempts,
-                status: Some(status.as_u16()),
-                request_id,
-                retry_after,
-                body: if status.is_success() {
-                    Bytes::new()
-                } else {
-                    body.bytes.clone()
-                },
-                failure: None,
-            }
-        });
-        // The generated code reads only the status and the body. The URL is given so reqwest
-        // need not parse a placeholder for each response.
-        Ok(rebuild(status, body.bytes, &self.shared.url))
+    }
+}
+
+/// Why an attempt did not return a parsed success.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// An answer other than `200`; its status and body are in the [`Record`].
+    Status,
+    /// A `200` whose body is not the response type: why (field path, no values). The body
+    /// is in the [`Record`].
+    Decode(String),
+    /// A body over the limit.
+    TooLarge,
+    /// No answer, or a body that could not be read.
+    Transport(reqwest::Error),
+    /// The request body could not be serialized.
+    Encode(String),
+    /// The operation's URL could not be made from the base URL.
+    Route(ConfigError),
+}
+
+impl Failure {
+    fn class(&self) -> &'static str {
+        match self {
+            Failure::Status => "status",
+            Failure::Transport(e) => error_class(e),
+            _ => "other",
+        }
     }
 }
 
@@ -396,23 +429,6 @@ async fn read_body(
     }
 }
 
-/// A response with this status and body, for the generated code to read.
-fn rebuild(status: reqwest::StatusCode, body: Bytes, url: &reqwest::Url) -> reqwest::Response {
-    use reqwest::ResponseBuilderExt;
-    match http::Response::builder()
-        .status(status)
-        .url(url.clone())
-        .body(body)
-    {
-        Ok(response) => reqwest::Response::from(response),
-        Err(_) => {
-            let mut r = http::Response::new(Bytes::new());
-            *r.status_mut() = status;
-            reqwest::Response::from(r)
-        }
-    }
-}
-
 /// The `request_id` of a JSON body, if it has one, without parsing anything else. Not yet
 /// checked: see [`Redactor::request_id`].
 fn request_id_of(body: &[u8]) -> Option<String> {
@@ -439,109 +455,6 @@ fn error_class(e: &reqwest::Error) -> &'static str {
         "connect"
     } else {
         "transport"
-    }
-}
-
-impl ClientHooks<Call> for generated::Client {
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        _info: &OperationInfo,
-    ) -> Result<(), progenitor_client::Error<E>> {
-        // progenitor's `api-version` goes; the SDK's own headers are added per attempt (see
-        // `Call::execute`), so that the copy kept for a retry stays small.
-        request.headers_mut().remove("api-version");
-        Ok(())
-    }
-
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        _info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        // Boxed: the retry loop is the largest part of the call's state, and every future that
-        // awaits it would otherwise copy it at each level.
-        Box::pin(self.inner.execute(&self.client, request)).await
-    }
-}
-
-/// Turns what the generated method returned, and what the call recorded, into the SDK's
-/// result. Everything the server controlled that the error keeps goes through `redactor`.
-pub(crate) fn finish<T: serde::de::DeserializeOwned>(
-    operation: &'static str,
-    call: &Call,
-    record: &Record,
-    result: Result<
-        progenitor_client::ResponseValue<T>,
-        progenitor_client::Error<crate::PlaidError>,
-    >,
-    redactor: &Redactor<'_>,
-) -> Result<T, Error> {
-    let with_id = |e: Error, raw: Option<&str>| {
-        let shown = raw.and_then(|id| redactor.request_id(id));
-        let withheld = raw.is_some() && shown.is_none();
-        e.with_request_id(shown).with_request_id_withheld(withheld)
-    };
-    let error = |kind| {
-        with_id(
-            Error::new(kind)
-                .with_operation(operation)
-                .with_attempts(record.attempts)
-                .with_retry_after(record.retry_after),
-            record.request_id.as_deref(),
-        )
-    };
-    let with_status = |e: Error| match record.status {
-        Some(s) => e.with_status(s),
-        None => e,
-    };
-    if let Some(kind) = record.failure.clone() {
-        return Err(with_status(error(kind)));
-    }
-    use progenitor_client::Error as G;
-    match result {
-        Ok(value) => Ok(value.into_inner()),
-        Err(G::ErrorResponse(value)) => {
-            let status = value.status().as_u16();
-            let mut plaid = value.into_inner();
-            if plaid.is_plaid_shaped() {
-                plaid.redact(redactor);
-                Err(error(ErrorKind::Api(Box::new(plaid))).with_status(status))
-            } else {
-                Err(unexpected(error, status, &record.body, redactor))
-            }
-        }
-        Err(G::InvalidResponsePayload(body, e)) => match record.status {
-            // A success's request id is not recorded up front; read it from the body here.
-            Some(status) if (200..300).contains(&status) => {
-                let message = redactor.text(&decode_message::<T>(&body, &e));
-                let e = error(ErrorKind::Decode(message)).with_status(status);
-                Err(with_id(e, request_id_of(&body).as_deref()))
-            }
-            Some(status) => Err(unexpected(error, status, &body, redactor)),
-            None => Err(error(ErrorKind::Decode(
-                redactor.text(&decode_message::<T>(&body, &e)),
-            ))),
-        },
-        Err(G::UnexpectedResponse(response)) => Err(unexpected(
-            error,
-            response.status().as_u16(),
-            &record.body,
-            redactor,
-        )),
-        Err(G::CommunicationError(e)) | Err(G::ResponseBodyError(e)) => {
-            let error = if e.is_timeout() {
-                error(ErrorKind::Timeout)
-                    .with_timeout(call.options.timeout.unwrap_or(call.shared.timeout))
-            } else if e.is_connect() {
-                error(ErrorKind::Connect)
-            } else {
-                error(ErrorKind::Transport)
-            };
-            Err(with_status(error).with_source(StrippedError::of(&e, redactor)))
-        }
-        Err(other) => Err(with_status(error(ErrorKind::Transport))
-            .with_source(StrippedError(redactor.text(&other.to_string())))),
     }
 }
 
@@ -626,7 +539,6 @@ impl std::error::Error for StrippedError {}
 pub mod fuzzing {
     use super::*;
     use crate::generated::types::ProcessorTokenCreateResponse;
-    use progenitor_client::ResponseValue;
 
     thread_local! {
         static RUNTIME: Option<tokio::runtime::Runtime> =
@@ -637,8 +549,8 @@ pub mod fuzzing {
     }
 
     /// One response (status, headers, body) through everything the SDK does with a
-    /// `/processor/token/create` response: recording, the retry decision, the generated
-    /// parsing, the mapping to [`Error`], and every rendering of the result.
+    /// `/processor/token/create` response: reading and recording, the parsing, the retry
+    /// decision, the mapping to [`Error`], and every rendering of the result.
     pub fn response(status: u16, headers: &[(Vec<u8>, Vec<u8>)], body: &[u8]) {
         let Ok(status) = reqwest::StatusCode::from_u16(status) else {
             return;
@@ -662,32 +574,29 @@ pub mod fuzzing {
         RUNTIME.with(|runtime| {
             let Some(runtime) = runtime else { return };
             runtime.block_on(async {
-                let generated = Call::client(&client.shared, CallOptions::default());
-                let call = &generated.inner;
-                let received = call.receive(response).await;
-                let _ = call.decide_after(&received, call.policy(), 1, Duration::ZERO);
-                use progenitor_client::Error as G;
-                let result: Result<
-                    ResponseValue<ProcessorTokenCreateResponse>,
-                    G<crate::PlaidError>,
-                > = match received {
-                    Ok(r) => match r.status().as_u16() {
-                        200 => ResponseValue::from_response(r).await,
-                        400..=599 => match ResponseValue::from_response(r).await {
-                            Ok(v) => Err(G::ErrorResponse(v)),
-                            Err(e) => Err(e),
-                        },
-                        _ => Err(G::UnexpectedResponse(r)),
-                    },
-                    Err(e) => Err(G::CommunicationError(e)),
+                let shared = &client.shared;
+                let options = CallOptions::default();
+                let mut record = Record {
+                    attempts: 1,
+                    ..Record::default()
                 };
-                let record = call.take_record();
-                let redactor = Redactor::new(client.shared.secret_values());
-                match finish("processor_token_create", call, &record, result, &redactor) {
+                let received = shared
+                    .receive::<ProcessorTokenCreateResponse>(response, &mut record)
+                    .await;
+                match received {
                     Ok(value) => {
                         let _ = format!("{value:?}");
                     }
-                    Err(e) => {
+                    Err(failure) => {
+                        let _ = shared.decide(&failure, &record, &shared.retry, 1, Duration::ZERO);
+                        let redactor = Redactor::new(shared.secret_values());
+                        let e = shared.error(
+                            "processor_token_create",
+                            &options,
+                            &record,
+                            failure,
+                            &redactor,
+                        );
                         let _ = (
                             e.to_string(),
                             format!("{e:?}"),

@@ -245,7 +245,7 @@ pub fn setter_name(f: &Field) -> String {
 pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> String {
     let mut out = String::new();
     out.push_str("use crate::generated::types;\n");
-    for op in &model.operations {
+    for (index, op) in model.operations.iter().enumerate() {
         let request = &model.structs[&op.request];
         let args = arguments(request, model);
         out.push_str("impl crate::PlaidClient {\n");
@@ -292,8 +292,8 @@ pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> String {
         let _ = writeln!(out, "impl {RT}::Sealed for types::{} {{}}", op.request);
         let _ = writeln!(
             out,
-            "impl {RT}::Dispatch for types::{} {{ fn send<'a>(&'a self, client: &'a crate::generated::Client) -> impl ::std::future::Future<Output = {RT}::GeneratedResult<types::{}>> + ::std::marker::Send + 'a {{ client.{}(self) }} }}",
-            op.request, op.response, op.name
+            "impl {RT}::Dispatch for types::{} {{ const INDEX: usize = {index}; }}",
+            op.request
         );
     }
     let mut responses = BTreeSet::new();

@@ -114,6 +114,7 @@ impl Model {
         {
             for (method, op) in item.as_object().into_iter().flatten() {
                 let key = format!("{} {path}", method.to_uppercase());
+                check_runtime_shape(&key, item, op)?;
                 let request = body_schema(op.pointer("/requestBody/content"))
                     .ok_or_else(|| Failure(format!("`{key}` has no JSON request body schema")))?;
                 let response = op
@@ -255,6 +256,36 @@ impl Model {
 }
 
 /// The schema name a `content` map's JSON media type refers to.
+/// What the SDK's runtime (`plaid-sdk/src/transport.rs`) sends and reads for every operation:
+/// a JSON body and nothing else (no path, query or header parameters), a `200` JSON success.
+/// An operation of another shape fails generation here instead of being sent wrongly.
+fn check_runtime_shape(key: &str, item: &Value, op: &Value) -> Result<(), Failure> {
+    let has_parameters = |v: &Value| {
+        v.get("parameters")
+            .and_then(Value::as_array)
+            .is_some_and(|p| !p.is_empty())
+    };
+    if has_parameters(item) || has_parameters(op) {
+        return Err(Failure(format!(
+            "`{key}` has parameters; the SDK's runtime sends a JSON body only"
+        )));
+    }
+    let successes: Vec<&String> = op
+        .get("responses")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(status, _)| status)
+        .filter(|status| status.starts_with('2'))
+        .collect();
+    if successes != ["200"] {
+        return Err(Failure(format!(
+            "`{key}` answers success with {successes:?}; the SDK's runtime reads a `200` only"
+        )));
+    }
+    Ok(())
+}
+
 fn body_schema(content: Option<&Value>) -> Option<String> {
     let r = content?
         .get("application/json")?
