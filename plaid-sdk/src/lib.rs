@@ -14,16 +14,15 @@ mod secret;
 mod transport;
 pub mod webhooks;
 
-// The generated client: private, never edited by hand (see ARCHITECTURE.md). Lints are
+// The generated types: private module, never edited by hand (see ARCHITECTURE.md). Lints are
 // relaxed here alone, because the code is progenitor's, not ours:
 #[rustfmt::skip] // formatted by the xtask with prettyplease; `cargo fmt` must not rewrite it
 #[allow(
 missing_docs, // documented from spec/descriptions.yaml where the spec has a place for it
 unreachable_pub, // progenitor makes everything pub inside this private module
-dead_code, // progenitor emits helpers (prelude, conversions) the facade does not use
+dead_code, // progenitor emits conversions the facade does not use
 unused_qualifications, // generated paths are fully qualified on purpose
 clippy::all, // progenitor's style, not ours
-clippy::unwrap_used, // `Client::new` unwraps reqwest's builder; the facade never calls it
 missing_debug_implementations, // generated error helper types
 rust_2018_idioms // elided lifetimes in generated signatures
 )]

@@ -171,13 +171,19 @@ pub(crate) mod private {
         };
     }
 
-    /// Walks a request, keeping the path of the field being checked (`options.account_ids[2]`)
-    /// and the first problem found.
+    /// Walks a request and keeps the first problem found, with the path of its field
+    /// (`options.account_ids[2]`).
     ///
-    /// In visiting mode it checks nothing and hands each secret value of the request (its
+    /// [`Validator::check`] walks twice only when something is wrong: the first walk keeps no
+    /// path (so a valid request allocates nothing), the second locates the problem. In
+    /// visiting mode it checks nothing and hands each secret value of the request (its
     /// tokens) to a callback instead: what redaction compares server text against.
     pub struct Validator<'a> {
         environment: &'a Environment,
+        /// Whether field paths are kept (the locating walk).
+        locate: bool,
+        /// Whether a problem was found (by a walk that keeps no path).
+        failed: bool,
         path: String,
         error: Option<InvalidInput>,
         visit: Option<&'a mut (dyn FnMut(&str) + Send)>,
@@ -193,13 +199,34 @@ pub(crate) mod private {
     }
 
     impl<'a> Validator<'a> {
+        /// A walk that keeps field paths: it names the field at fault.
         pub(crate) fn new(environment: &'a Environment) -> Self {
             Validator {
                 environment,
+                locate: true,
+                failed: false,
                 path: String::new(),
                 error: None,
                 visit: None,
             }
+        }
+
+        /// The first problem of `value`, if any, named by its field path.
+        pub(crate) fn check<V: Validate + ?Sized>(
+            environment: &'a Environment,
+            value: &V,
+        ) -> Option<InvalidInput> {
+            let mut quick = Validator {
+                locate: false,
+                ..Validator::new(environment)
+            };
+            value.validate(&mut quick);
+            if !quick.failed {
+                return None;
+            }
+            let mut locating = Validator::new(environment);
+            value.validate(&mut locating);
+            locating.finish()
         }
 
         /// A walk that calls `f` with each secret value of the request.
@@ -224,8 +251,11 @@ pub(crate) mod private {
                 // Visiting needs no field paths (and so allocates none).
                 return value.check(self, rules);
             }
-            if self.error.is_some() {
+            if self.failed {
                 return;
+            }
+            if !self.locate {
+                return value.check(self, rules);
             }
             let len = self.path.len();
             if len > 0 {
@@ -237,12 +267,24 @@ pub(crate) mod private {
         }
 
         fn fail(&mut self, make: impl FnOnce(String) -> InvalidInput) {
-            if self.error.is_none() && self.visit.is_none() {
+            if self.failed || self.visit.is_some() {
+                return;
+            }
+            self.failed = true;
+            if self.locate {
                 self.error = Some(make(self.path.clone()));
             }
         }
 
+        /// Whether this walk only visits tokens (and checks nothing).
+        fn only_visits(&self) -> bool {
+            self.visit.is_some()
+        }
+
         fn text(&mut self, text: &str, rules: &Rules) {
+            if self.only_visits() {
+                return;
+            }
             if rules.required && text.trim().is_empty() {
                 return self.fail(|field| InvalidInput::Blank { field });
             }
@@ -289,12 +331,18 @@ pub(crate) mod private {
         }
 
         pub(crate) fn enum_value(&mut self, value: &str, rules: &Rules) {
+            if self.only_visits() {
+                return;
+            }
             if rules.required && value.trim().is_empty() {
                 self.fail(|field| InvalidInput::Blank { field });
             }
         }
 
         fn number(&mut self, n: f64, rules: &Rules) {
+            if self.only_visits() {
+                return;
+            }
             let below = rules.minimum.is_some_and(|min| n < min);
             let above = rules.maximum.is_some_and(|max| n > max);
             if below || above || n.is_nan() {
@@ -363,8 +411,12 @@ pub(crate) mod private {
                     item.check(v, &item_rules);
                     continue;
                 }
-                if v.error.is_some() {
+                if v.failed {
                     return;
+                }
+                if !v.locate {
+                    item.check(v, &item_rules);
+                    continue;
                 }
                 let len = v.path.len();
                 v.path.push_str(&format!("[{i}]"));
@@ -384,12 +436,7 @@ impl PlaidClient {
     ) -> Result<R::Response, Error> {
         use tracing::Instrument;
         let operation = R::OPERATION;
-        let invalid = {
-            let mut validator = private::Validator::new(&self.shared.environment);
-            body.validate(&mut validator);
-            validator.finish()
-        };
-        if let Some(invalid) = invalid {
+        if let Some(invalid) = private::Validator::check(&self.shared.environment, &body) {
             return Err(Error::from(invalid).with_operation(operation));
         }
         if R::SANDBOX_ONLY && matches!(self.shared.environment, crate::Environment::Production) {
@@ -637,6 +684,39 @@ mod tests {
                 max: Some(730.0)
             })
         );
+    }
+
+    #[test]
+    fn the_quick_walk_finds_what_the_locating_walk_names() {
+        use crate::types::{ProcessorTokenCreateRequest, SandboxPublicTokenCreateRequest};
+        let env = Environment::Sandbox;
+        let valid =
+            ProcessorTokenCreateRequest::new("access-sandbox-1", "acc_1", crate::Processor::Dwolla);
+        assert_eq!(Validator::check(&env, &valid), None);
+        let blank =
+            ProcessorTokenCreateRequest::new("access-sandbox-1", " ", crate::Processor::Dwolla);
+        assert_eq!(
+            Validator::check(&env, &blank),
+            Some(InvalidInput::Blank {
+                field: "account_id".into()
+            })
+        );
+        let wrong =
+            ProcessorTokenCreateRequest::new("access-production-1", "", crate::Processor::Dwolla);
+        let mut locating = Validator::new(&env);
+        wrong.validate(&mut locating);
+        let first = locating.finish();
+        assert!(first.is_some());
+        assert_eq!(
+            Validator::check(&env, &wrong),
+            first,
+            "the first problem, as located"
+        );
+        let no_products =
+            SandboxPublicTokenCreateRequest::new("ins_1", Vec::<crate::Product>::new());
+        let mut locating = Validator::new(&env);
+        no_products.validate(&mut locating);
+        assert_eq!(Validator::check(&env, &no_products), locating.finish());
     }
 
     #[test]

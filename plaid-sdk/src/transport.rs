@@ -170,7 +170,7 @@ impl Shared {
             let bytes = if response.content_length().is_some_and(|n| n <= limit as u64) {
                 response.bytes().await.map_err(Failure::Transport)?
             } else {
-                match read_body(response, limit).await {
+                match Box::pin(read_body(response, limit)).await {
                     Ok(Some(body)) => body.bytes,
                     Ok(None) => return Err(Failure::TooLarge),
                     Err(e) => return Err(Failure::Transport(e)),
@@ -182,7 +182,7 @@ impl Shared {
                 Failure::Decode(message)
             });
         }
-        let body = match read_body(response, limit).await {
+        let body = match Box::pin(read_body(response, limit)).await {
             Ok(Some(body)) => body,
             Ok(None) => return Err(Failure::TooLarge),
             Err(e) => return Err(Failure::Transport(e)),

@@ -61,7 +61,7 @@ async fn the_request_on_the_wire_is_exactly_what_plaid_expects() {
             "plaid-version",
             "user-agent"
         ],
-        "no header beyond these (progenitor's api-version is removed)"
+        "no header beyond these (no `api-version`, which progenitor's methods would add)"
     );
     assert_eq!(r.header("plaid-client-id"), Some("client-id-123"));
     assert_eq!(r.header("plaid-secret"), Some(SECRET));
