@@ -156,8 +156,9 @@ pub(crate) struct Runs<'t> {
     text: &'t str,
     runs: [u64; 64],
     n: usize,
-    /// The first bytes of the runs, as a set: most of a secret's runs are ruled out by it.
-    starts: [u64; 4],
+    /// Every byte of the text, as a set: a run of a secret can match only where 8 of its
+    /// bytes in a row are in it, which rules out most of a secret in one pass.
+    bytes: [u64; 4],
 }
 
 impl<'t> Runs<'t> {
@@ -166,15 +167,16 @@ impl<'t> Runs<'t> {
             text,
             runs: [0; 64],
             n: 0,
-            starts: [0; 4],
+            bytes: [0; 4],
         };
         let bytes = text.as_bytes();
         if bytes.len() <= 64 && bytes.len() >= WINDOW {
             runs.n = bytes.len() - WINDOW + 1;
             for i in 0..runs.n {
                 runs.runs[i] = run(bytes, i);
-                let b = bytes[i];
-                runs.starts[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+            for &b in bytes {
+                runs.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
             }
         }
         runs
@@ -193,10 +195,20 @@ impl<'t> Runs<'t> {
         }
         let runs = &self.runs[..self.n];
         let bytes = secret.as_bytes();
-        (0..=bytes.len() - WINDOW).any(|i| {
-            let b = bytes[i];
-            self.starts[usize::from(b >> 6)] & (1 << (b & 63)) != 0 && runs.contains(&run(bytes, i))
-        })
+        // How many bytes in a row, up to `i`, occur in the text: only a window of 8 such
+        // bytes can be one of the text's runs.
+        let mut streak = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if self.bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
+                streak = 0;
+                continue;
+            }
+            streak += 1;
+            if streak >= WINDOW && runs.contains(&run(bytes, i + 1 - WINDOW)) {
+                return true;
+            }
+        }
+        false
     }
 }
 
