@@ -149,37 +149,22 @@ fn shares_run(text: &str, secret: &str) -> bool {
     Runs::new(text).shares(secret)
 }
 
-/// The 8-byte runs of a short text (a request id, at most 64 bytes), read once and compared
-/// as integers with the runs of each secret; nothing allocates. It runs on every successful
-/// call.
+/// A short text (a request id, at most 64 bytes) prepared for comparison with secrets: the
+/// set of its bytes, so that a secret's windows are ruled out in one pass unless 8 of their
+/// bytes in a row occur in the text. Nothing allocates; it runs on every successful call.
 pub(crate) struct Runs<'t> {
     text: &'t str,
-    runs: [u64; 64],
-    n: usize,
-    /// Every byte of the text, as a set: a run of a secret can match only where 8 of its
-    /// bytes in a row are in it, which rules out most of a secret in one pass.
+    /// Every byte of the text, as a set.
     bytes: [u64; 4],
 }
 
 impl<'t> Runs<'t> {
     pub(crate) fn new(text: &'t str) -> Self {
-        let mut runs = Runs {
-            text,
-            runs: [0; 64],
-            n: 0,
-            bytes: [0; 4],
-        };
-        let bytes = text.as_bytes();
-        if bytes.len() <= 64 && bytes.len() >= WINDOW {
-            runs.n = bytes.len() - WINDOW + 1;
-            for i in 0..runs.n {
-                runs.runs[i] = run(bytes, i);
-            }
-            for &b in bytes {
-                runs.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
-            }
+        let mut bytes = [0u64; 4];
+        for &b in text.as_bytes() {
+            bytes[usize::from(b >> 6)] |= 1 << (b & 63);
         }
-        runs
+        Runs { text, bytes }
     }
 
     /// Whether the text shares a run of 8 characters with `secret` (a token's public prefix
@@ -190,13 +175,13 @@ impl<'t> Runs<'t> {
             return false;
         }
         let secret = secret_part(secret);
-        if secret.len() <= WINDOW || self.text.len() > 64 {
+        let text = self.text.as_bytes();
+        if secret.len() <= WINDOW || text.len() > 64 || text.len() < WINDOW {
             return has_window(self.text, secret);
         }
-        let runs = &self.runs[..self.n];
         let bytes = secret.as_bytes();
         // How many bytes in a row, up to `i`, occur in the text: only a window of 8 such
-        // bytes can be one of the text's runs.
+        // bytes can be in it, and only such a window is looked for.
         let mut streak = 0;
         for (i, &b) in bytes.iter().enumerate() {
             if self.bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
@@ -204,19 +189,15 @@ impl<'t> Runs<'t> {
                 continue;
             }
             streak += 1;
-            if streak >= WINDOW && runs.contains(&run(bytes, i + 1 - WINDOW)) {
-                return true;
+            if streak >= WINDOW {
+                let window = &bytes[i + 1 - WINDOW..=i];
+                if text.windows(WINDOW).any(|w| w == window) {
+                    return true;
+                }
             }
         }
         false
     }
-}
-
-/// The 8 bytes of `bytes` from `i`, as an integer.
-fn run(bytes: &[u8], i: usize) -> u64 {
-    let mut word = [0u8; WINDOW];
-    word.copy_from_slice(&bytes[i..i + WINDOW]);
-    u64::from_ne_bytes(word)
 }
 
 /// Plaid's request ids: short, letters and digits (with `-` and `_` allowed), and not
@@ -276,7 +257,11 @@ fn redact_token_words(text: &str) -> String {
 /// The part of a secret that is secret: a token's `kind-environment-` prefix (such as
 /// `access-sandbox-`) is public, and shared by every token of its kind.
 fn secret_part(secret: &str) -> &str {
-    let mut dashes = secret.match_indices('-').map(|(i, _)| i);
+    let mut dashes = secret
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'-')
+        .map(|(i, _)| i);
     if let (Some(_), Some(second)) = (dashes.next(), dashes.next())
         && secret[..second]
             .bytes()
