@@ -167,8 +167,10 @@ impl Shared {
         let limit = self.max_body_bytes;
         if status == reqwest::StatusCode::OK {
             // The common case: a declared length within the limit (hyper stops reading at it).
-            let bytes = if response.content_length().is_some_and(|n| n <= limit as u64) {
-                response.bytes().await.map_err(Failure::Transport)?
+            let bytes = if let Some(n) = response.content_length().filter(|n| *n <= limit as u64) {
+                read_declared(response, n as usize)
+                    .await
+                    .map_err(Failure::Transport)?
             } else {
                 match Box::pin(read_body(response, limit)).await {
                     Ok(Some(body)) => body.bytes,
@@ -399,6 +401,25 @@ struct ReadBody {
     bytes: Bytes,
 }
 
+/// Reads a body whose declared length, `n`, is within the limit (hyper stops at it). A body
+/// that arrives in one piece is returned as it is. (Smaller than `Response::bytes`'s future,
+/// which every call's future would hold.)
+async fn read_declared(mut response: reqwest::Response, n: usize) -> reqwest::Result<Bytes> {
+    let Some(first) = response.chunk().await? else {
+        return Ok(Bytes::new());
+    };
+    let Some(second) = response.chunk().await? else {
+        return Ok(first);
+    };
+    let mut body = bytes::BytesMut::with_capacity(n.max(first.len() + second.len()));
+    body.extend_from_slice(&first);
+    body.extend_from_slice(&second);
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// Reads the body unless it exceeds `limit` bytes (then `None`, having read no more than the
 /// limit and one chunk).
 async fn read_body(
@@ -409,9 +430,9 @@ async fn read_body(
     match response.content_length() {
         Some(n) if n > limit as u64 => Ok(None),
         // A declared length within the limit: hyper stops at it, so one collect is bounded.
-        Some(_) => Ok(Some(ReadBody {
+        Some(n) => Ok(Some(ReadBody {
             headers,
-            bytes: response.bytes().await?,
+            bytes: read_declared(response, n as usize).await?,
         })),
         None => {
             let mut body = Vec::new();
