@@ -172,25 +172,26 @@ struct Round {
 }
 
 /// Blocks per round and side at 32 in flight.
-const BLOCKS: usize = 5;
+const BLOCKS: usize = 10;
 
 impl Round {
-    /// A side's round: its sequential figures, and the median of its blocks at 32 in flight
-    /// (each: calls, time, client CPU time), so that one block's stall does not decide it.
+    /// A side's round: its sequential figures, the median rate of its blocks at 32 in flight
+    /// (each: calls, time, client CPU time), so that one block's stall does not decide it, and
+    /// its CPU time per call over all its blocks (the kernel updates a running thread's CPU
+    /// time at each timer tick, a few milliseconds: too coarse for one block, exact enough
+    /// summed over all of them).
     fn new((sequential_rps, p50): (f64, Duration), blocks: &[(usize, Duration, Duration)]) -> Self {
         let rates = blocks
             .iter()
             .map(|b| b.0 as f64 / b.1.as_secs_f64())
             .collect();
-        let cpus = blocks
-            .iter()
-            .map(|b| b.2.as_secs_f64() / b.0.max(1) as f64)
-            .collect();
+        let calls: usize = blocks.iter().map(|b| b.0).sum();
+        let cpu: Duration = blocks.iter().map(|b| b.2).sum();
         Round {
             sequential_rps,
             p50,
             concurrent_rps: median(rates),
-            concurrent_cpu: Duration::from_secs_f64(median(cpus)),
+            concurrent_cpu: cpu / calls.max(1) as u32,
         }
     }
 }
