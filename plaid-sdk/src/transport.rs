@@ -636,6 +636,56 @@ pub mod fuzzing {
 mod tests {
     use super::*;
 
+    /// An operation whose index names another operation's route.
+    #[derive(serde::Serialize)]
+    struct Misplaced;
+    impl crate::operation::private::Sealed for Misplaced {}
+    impl crate::operation::Request for Misplaced {
+        type Response = crate::types::ProcessorTokenCreateResponse;
+        const OPERATION: &'static str = "misplaced";
+        const METHOD: &'static str = "PUT";
+        const PATH: &'static str = "/misplaced/path";
+        const SANDBOX_ONLY: bool = false;
+    }
+    impl crate::operation::private::Validate for Misplaced {
+        fn validate(&self, _v: &mut crate::operation::private::Validator<'_>) {}
+    }
+    impl Dispatch for Misplaced {
+        const INDEX: usize = 0;
+    }
+
+    #[test]
+    fn routes_keep_the_base_path_and_never_send_to_another_operation() {
+        let client = crate::PlaidClient::builder()
+            .environment(Environment::custom("http://127.0.0.1:9/gateway/").expect("url"))
+            .credentials("id", "secret-value-123")
+            .build()
+            .expect("client");
+        let shared = &client.shared;
+        assert_eq!(shared.routes.len(), crate::OPERATIONS.len());
+        for (route, op) in shared.routes.iter().zip(crate::OPERATIONS) {
+            assert_eq!(route.path, op.path);
+            assert_eq!(route.method.as_str(), op.method);
+            assert_eq!(
+                route.url.as_str(),
+                format!("http://127.0.0.1:9/gateway{}", op.path)
+            );
+        }
+        let (method, url) = shared
+            .route::<crate::types::ProcessorTokenCreateRequest>()
+            .expect("route");
+        assert_eq!(
+            (method.as_str(), url.as_str()),
+            ("POST", "http://127.0.0.1:9/gateway/processor/token/create")
+        );
+        let (method, url) = shared.route::<Misplaced>().expect("route");
+        assert_eq!(
+            (method.as_str(), url.as_str()),
+            ("PUT", "http://127.0.0.1:9/gateway/misplaced/path"),
+            "made afresh, not the route at its index"
+        );
+    }
+
     #[test]
     fn serde_messages_lose_quoted_values_and_keep_field_names() {
         assert_eq!(

@@ -3,8 +3,8 @@
 //! - for every struct a request reaches: `new` with its required fields, one setter per
 //!   optional field, and the input checks the spec states (`Validate`);
 //! - for every operation: the method on `PlaidClient`, the setters of its pending call, the
-//!   `Request` impl (name, method, path, response type, Sandbox-only) and the dispatch to
-//!   progenitor's method;
+//!   `Request` impl (name, method, path, response type, Sandbox-only) and its index in
+//!   `OPERATIONS` (where the client keeps the operation's parsed URL);
 //! - the list of operations (`OPERATIONS`), the re-exports of the public types, the
 //!   operations table of the crate README, and a listing of the generated public API.
 //!

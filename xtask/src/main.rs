@@ -1,6 +1,6 @@
 //! Development tasks for plaid-sdk: `cargo xtask spec` extracts the committed OpenAPI
 //! fragment from Plaid's full spec, `cargo xtask generate` turns that fragment into the
-//! generated client inside `plaid-sdk/`.
+//! generated code inside `plaid-sdk/` (types, operations, checks, API listing, console model).
 //!
 //! Every failure is reported as one line on stderr and a non-zero exit; nothing is written
 //! when a step fails.
