@@ -56,6 +56,23 @@ fn validator(components: &Value, schema: &str) -> jsonschema::Validator {
     jsonschema::draft7::new(&root).expect("valid schema")
 }
 
+/// `body` sent to the emulator's `path` with its credentials, as a plain HTTP client would.
+async fn post(
+    http: &reqwest::Client,
+    emulator: &Emulator,
+    path: &str,
+    body: &Value,
+) -> reqwest::Response {
+    http.post(format!("{}{path}", emulator.base_url()))
+        .header("plaid-client-id", emulator.client_id())
+        .header("plaid-secret", emulator.secret())
+        .header("plaid-version", "2020-09-14")
+        .json(body)
+        .send()
+        .await
+        .expect("send")
+}
+
 /// What a case is called, the headers it sends, its body, and a fault to inject first.
 type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, Option<Fault>);
 
@@ -199,15 +216,7 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
     let http = reqwest::Client::new();
     let mut checked = std::collections::BTreeSet::new();
     let call = async |path: &str, body: Value| -> Value {
-        let response = http
-            .post(format!("{}{path}", emulator.base_url()))
-            .header("plaid-client-id", emulator.client_id())
-            .header("plaid-secret", emulator.secret())
-            .header("plaid-version", "2020-09-14")
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
+        let response = post(&http, &emulator, path, &body).await;
         let status = response.status().as_u16();
         let body: Value = response.json().await.expect("json");
         let validator = if status == 200 {
@@ -383,15 +392,7 @@ async fn every_webhook_the_emulator_sends_conforms_to_its_listed_schema() {
     let receiver = plaid_sdk_tests::ScriptedServer::start(plaid_sdk_tests::json(200, "{}")).await;
     let http = reqwest::Client::new();
     let call = async |path: &str, body: Value| {
-        let response = http
-            .post(format!("{}{path}", emulator.base_url()))
-            .header("plaid-client-id", emulator.client_id())
-            .header("plaid-secret", emulator.secret())
-            .header("plaid-version", "2020-09-14")
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
+        let response = post(&http, &emulator, path, &body).await;
         assert_eq!(response.status(), 200, "{path} {body}");
     };
     let item = emulator.add_item();
