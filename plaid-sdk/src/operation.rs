@@ -90,7 +90,7 @@ impl<'a, R: Request> Pending<'a, R> {
 
     /// The retry policy of this call.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.options.retry = Some(policy);
+        self.options.retry = Some(Box::new(policy));
         self
     }
 

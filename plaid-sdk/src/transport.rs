@@ -102,7 +102,7 @@ impl Shared {
         options: &CallOptions,
         record: &mut Record,
     ) -> Result<R::Response, Failure> {
-        let policy = options.retry.as_ref().unwrap_or(&self.retry);
+        let policy = options.retry.as_deref().unwrap_or(&self.retry);
         let timeout = options.timeout.unwrap_or(self.timeout);
         let started = Instant::now();
         let mut attempt = 0u32;
@@ -110,18 +110,24 @@ impl Shared {
             attempt += 1;
             record.attempts = attempt;
             // Built afresh for each attempt (a retry is rare): nothing is copied ahead of time.
-            let failure = match self.request::<R>(body, timeout) {
-                Ok(request) => match self.http.execute(request).await {
-                    Ok(response) => match self.receive::<R::Response>(response, record).await {
-                        Ok(value) => return Ok(value),
-                        Err(failure) => failure,
-                    },
+            // Each step is bound by `let`, so no match temporary is kept across an `.await`
+            // (the call's future would hold a request and a response it no longer needs).
+            let failure = 'attempt: {
+                let request = match self.request::<R>(body, timeout) {
+                    Ok(request) => request,
+                    Err(failure) => break 'attempt failure,
+                };
+                let response = match self.http.execute(request).await {
+                    Ok(response) => response,
                     Err(e) => {
                         record.clear_answer();
-                        Failure::Transport(e)
+                        break 'attempt Failure::Transport(e);
                     }
-                },
-                Err(failure) => failure,
+                };
+                match self.receive::<R::Response>(response, record).await {
+                    Ok(value) => return Ok(value),
+                    Err(failure) => failure,
+                }
             };
             match self.decide(&failure, record, policy, attempt, started.elapsed()) {
                 Decision::Retry(delay) => {
@@ -158,7 +164,7 @@ impl Shared {
     /// else is a [`Failure`], with what an error needs recorded.
     pub(crate) async fn receive<T: serde::de::DeserializeOwned>(
         &self,
-        response: reqwest::Response,
+        mut response: reqwest::Response,
         record: &mut Record,
     ) -> Result<T, Failure> {
         let status = response.status();
@@ -168,7 +174,7 @@ impl Shared {
         if status == reqwest::StatusCode::OK {
             // The common case: a declared length within the limit (hyper stops reading at it).
             let bytes = if let Some(n) = response.content_length().filter(|n| *n <= limit as u64) {
-                read_declared(response, n as usize)
+                read_declared(&mut response, n as usize)
                     .await
                     .map_err(Failure::Transport)?
             } else {
@@ -343,7 +349,8 @@ impl fmt::Debug for Shared {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CallOptions {
     pub(crate) timeout: Option<Duration>,
-    pub(crate) retry: Option<RetryPolicy>,
+    /// Boxed: rarely set, and it would make every call's future 64 bytes larger.
+    pub(crate) retry: Option<Box<RetryPolicy>>,
 }
 
 /// What the attempts of one call came to, for its error and its span.
@@ -404,7 +411,7 @@ struct ReadBody {
 /// Reads a body whose declared length, `n`, is within the limit (hyper stops at it). A body
 /// that arrives in one piece is returned as it is. (Smaller than `Response::bytes`'s future,
 /// which every call's future would hold.)
-async fn read_declared(mut response: reqwest::Response, n: usize) -> reqwest::Result<Bytes> {
+async fn read_declared(response: &mut reqwest::Response, n: usize) -> reqwest::Result<Bytes> {
     let Some(first) = response.chunk().await? else {
         return Ok(Bytes::new());
     };
@@ -432,7 +439,7 @@ async fn read_body(
         // A declared length within the limit: hyper stops at it, so one collect is bounded.
         Some(n) => Ok(Some(ReadBody {
             headers,
-            bytes: read_declared(response, n as usize).await?,
+            bytes: read_declared(&mut response, n as usize).await?,
         })),
         None => {
             let mut body = Vec::new();
