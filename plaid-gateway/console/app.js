@@ -338,6 +338,71 @@ function stringListField(field, path) {
   };
 }
 
+// Several tokens: one masked input each (more on demand). Like every token they stay in this
+// page's memory; the snippets read the n-th from the environment variable `<env>_<n>`.
+function tokenListField(field, path) {
+  const id = `f${++uid}`;
+  const d = describe(field, id);
+  const legend = el("legend", {}, el("code", { text: field.name }));
+  if (field.required) legend.append(" ", el("span", { class: "req", "aria-hidden": "true", text: "*" }));
+  const list = el("div", { class: "token-list" });
+  const add = el("button", { type: "button", class: "add", text: "Add a token" });
+  const fieldset = el(
+    "fieldset",
+    { id, "data-field": path, "aria-describedby": d.describedBy, "aria-required": field.required ? "true" : undefined },
+    legend,
+    list,
+    add,
+    ...d.parts,
+  );
+  const inputs = [];
+  const addInput = () => {
+    const n = inputs.length;
+    const input = el("input", {
+      id: `${id}-${n}`,
+      "data-field": `${path}[${n}]`,
+      type: "password",
+      autocomplete: "off",
+      spellcheck: "false",
+      "aria-label": `${field.name}, token ${n + 1}`,
+      placeholder: field.token.kind ? `${field.token.kind}-sandbox-…` : undefined,
+    });
+    input.addEventListener("input", touch(fieldset));
+    inputs.push(input);
+    list.append(el("div", { class: "row" }, input));
+    return input;
+  };
+  addInput();
+  add.addEventListener("click", () => {
+    addInput().focus();
+    update();
+  });
+  return {
+    node: fieldset,
+    focus: () => inputs[0].focus(),
+    read() {
+      const values = inputs.map((i) => i.value.trim()).filter(Boolean);
+      const set = values.length > 0;
+      let problem = !set && field.required ? "at least one token" : null;
+      d.hint.textContent = "";
+      for (const value of values) {
+        if (field.token.kind && !value.startsWith(field.token.kind + "-")) {
+          d.hint.textContent = `A token here does not look like ${article(field.token.kind)} ${field.token.kind} token.`;
+        }
+        const env = tokenEnvironment(value, field.token.kind);
+        if (!problem && env && KNOWN_ENVIRONMENTS.includes(env) && KNOWN_ENVIRONMENTS.includes(ENVIRONMENT) && env !== ENVIRONMENT) {
+          problem = `a ${env} token, but this gateway calls ${ENVIRONMENT}`;
+        }
+      }
+      if (!problem && set) problem = itemsProblem(field, values.length);
+      mark(fieldset, d.error, problem);
+      const envs = values.map((_, i) => `${field.token.env}_${i + 1}`);
+      const rust = `[${envs.map((e) => `std::env::var(${rustString(e)})?.into()`).join(", ")}]`;
+      return { set, value: values, rust, problem, envs };
+    },
+  };
+}
+
 function unsupportedField(field) {
   return {
     node: el("p", { class: "help" }, el("code", { text: field.name }), ` (${field.type}) is not offered here; the SDK sets it.`),
@@ -427,6 +492,8 @@ function makeField(field, depth = 0, path = field.name) {
       return enumListField(field, path);
     case "string_list":
       return stringListField(field, path);
+    case "token_list":
+      return tokenListField(field, path);
     case "object":
       return objectField(field, depth, path);
     default:
@@ -464,6 +531,7 @@ function collectSecrets(fields, results, out, path = []) {
     const r = results[i];
     if (!r || !r.set) return;
     if (f.kind === "token") out.push({ path: [...path, f.name], env: f.token.env });
+    if (f.kind === "token_list") r.envs.forEach((env, i) => out.push({ path: [...path, f.name, i], env }));
     if (f.kind === "object" && r.results) collectSecrets(f.object.fields, r.results, out, [...path, f.name]);
   });
 }

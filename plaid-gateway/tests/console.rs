@@ -631,6 +631,7 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
         return;
     };
     let f = flow(&c).await;
+    let other_item = c.emulator.add_item();
     let model: Value =
         serde_json::from_str(include_str!("../console/operations.json")).expect("operations.json");
     let mut snippets = Vec::new();
@@ -693,6 +694,10 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
                 .await;
                 c.field("user.client_user_id", "console-user-1").await;
                 c.check("products", "auth").await;
+                // A list of tokens: a second input on demand, each token masked.
+                c.field("access_tokens[0]", &f.access_token).await;
+                c.click("[data-field=\"access_tokens\"] button.add").await;
+                c.field("access_tokens[1]", &other_item.access_token).await;
             }
             "item_webhook_update" => {
                 c.eval::<Value>("(document.getElementById('optional-fields').open = true, null)")
@@ -711,6 +716,38 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
         );
         let rust = c.text("#rust-snippet").await;
         assert!(!rust.contains("todo!()"), "{name}: {rust}");
+        if name == "link_token_create" {
+            let sent = c
+                .emulator
+                .requests()
+                .into_iter()
+                .rev()
+                .find(|r| r.path == "/link/token/create")
+                .and_then(|r| r.json())
+                .expect("the link token request");
+            assert_eq!(
+                sent["access_tokens"],
+                serde_json::json!([f.access_token, other_item.access_token]),
+                "both tokens, in order"
+            );
+            let curl = c.text("#curl-snippet").await;
+            for snippet in [&rust, &curl] {
+                assert!(
+                    !snippet.contains(&f.access_token)
+                        && !snippet.contains(&other_item.access_token),
+                    "a token in a snippet: {snippet}"
+                );
+            }
+            assert!(
+                rust.contains(".access_tokens([std::env::var(\"PLAID_ACCESS_TOKEN_1\")?.into(), std::env::var(\"PLAID_ACCESS_TOKEN_2\")?.into()])"),
+                "{rust}"
+            );
+            assert!(
+                curl.contains("\"$PLAID_ACCESS_TOKEN_1\",")
+                    && curl.contains("\"$PLAID_ACCESS_TOKEN_2\""),
+                "{curl}"
+            );
+        }
         snippets.push((name.to_string(), rust));
         // The direct-to-Plaid variant, for one operation.
         if name == "processor_token_create" {

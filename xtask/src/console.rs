@@ -87,7 +87,15 @@ fn field_json(
         "enum"
     } else if let Some(item) = vec_inner(ty) {
         let item_text = type_text(item);
-        if let Some(e) = enum_of(&item_text) {
+        if let Some(token) = TOKEN_KINDS.iter().find(|t| t.rust == item_text) {
+            // Several tokens: the snippets read the n-th from `<env>_<n>`.
+            let rust = item_text.trim_start_matches("crate::");
+            out.insert(
+                "token".into(),
+                json!({ "kind": token.kind, "rust": rust, "env": token_env(rust) }),
+            );
+            "token_list"
+        } else if let Some(e) = enum_of(&item_text) {
             out.insert("enum".into(), e);
             "enum_list"
         } else if item_text == "::std::string::String" {

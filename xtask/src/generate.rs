@@ -582,6 +582,7 @@ components:
           properties:
             days: {type: integer, minimum: 1, maximum: 730}
             ids: {type: array, minItems: 1, items: {type: string}}
+        tokens: {type: array, items: {$ref: '#/components/schemas/AccessToken'}}
     SandboxThingMakeResponse:
       type: object
       properties:
@@ -727,6 +728,12 @@ components:
         assert_eq!(days["kind"], "integer");
         assert_eq!(days["rust_type"], "i64");
         assert_eq!(days["rules"]["maximum"], 730.0);
+        let tokens = by_name("tokens");
+        assert_eq!(tokens["kind"], "token_list", "{tokens}");
+        assert_eq!(
+            tokens["token"],
+            serde_json::json!({"kind": "access", "rust": "AccessToken", "env": "PLAID_ACCESS_TOKEN"})
+        );
         assert_eq!(
             g.console,
             generate(SMALL, OPS).expect("again").console,
