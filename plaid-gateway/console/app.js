@@ -466,8 +466,74 @@ function objectController(object, children) {
           if (results[i].problem) clearMarks(c);
         });
       }
-      const rust = `${object.rust}::new(${args.join(", ")})${setters.join("")}`;
+      const rust = `${object.rust}::new(${Array.from(args, (a) => a ?? "todo!()").join(", ")})${setters.join("")}`;
       return { set: set || required, value, rust, problem, at, types, results };
+    },
+  };
+}
+
+// A list of objects: one fieldset per item, each checked like a required object; items are
+// added and removed on demand, none at first (a required list inside an optional object must
+// not make that object set before anything is entered).
+function objectListField(field, depth, path) {
+  const id = `f${++uid}`;
+  const d = describe(field, id);
+  const legend = el("legend", {}, el("code", { text: field.name }));
+  if (field.required) legend.append(" ", el("span", { class: "req", "aria-hidden": "true", text: "*" }));
+  const list = el("div", { class: "object-list" });
+  const add = el("button", { type: "button", class: "add", text: `Add ${article(field.object.rust)} ${field.object.rust}` });
+  const node = el(
+    "fieldset",
+    { id, "data-field": path, "aria-describedby": d.describedBy, "aria-required": field.required ? "true" : undefined },
+    legend,
+    ...d.parts,
+    list,
+    add,
+  );
+  const items = [];
+  let made = 0;
+  const addItem = () => {
+    const n = made++;
+    const children = field.object.fields.map((f) => makeField(f, depth + 1, `${path}[${n}].${f.name}`));
+    const remove = el("button", { type: "button", class: "remove", text: "Remove" });
+    const itemNode = el("fieldset", { class: "item", "data-item": `${path}[${n}]` }, el("legend", { text: `${field.name} item` }), ...children.map((c) => c.node), remove);
+    const item = { node: itemNode, children, controller: objectController(field.object, children) };
+    remove.addEventListener("click", () => {
+      items.splice(items.indexOf(item), 1);
+      itemNode.remove();
+      touched.add(node);
+      add.focus();
+      update();
+    });
+    items.push(item);
+    list.append(itemNode);
+    return item;
+  };
+  add.addEventListener("click", () => {
+    addItem().children[0]?.focus();
+    touched.add(node);
+    update();
+  });
+  return {
+    node,
+    focus: () => (items[0]?.children[0] ?? { focus: () => add.focus() }).focus(),
+    read() {
+      const results = items.map((item) => item.controller.read(true));
+      const set = results.length > 0;
+      let problem = null;
+      let at = [];
+      results.forEach((r, i) => {
+        if (!problem && r.problem) {
+          problem = r.problem;
+          at = [String(i), ...(r.at || [])];
+        }
+      });
+      if (!problem && !set && field.required) problem = "at least one item";
+      if (!problem && set) problem = itemsProblem(field, results.length);
+      mark(node, d.error, at.length ? null : problem, node);
+      const types = [field.object.rust, ...results.flatMap((r) => r.types)];
+      const rust = set ? `[${results.map((r) => r.rust).join(", ")}]` : `Vec::<${field.object.rust}>::new()`;
+      return { set, value: results.map((r) => r.value), rust, problem, at, types, items: results };
     },
   };
 }
@@ -496,6 +562,8 @@ function makeField(field, depth = 0, path = field.name) {
       return tokenListField(field, path);
     case "object":
       return objectField(field, depth, path);
+    case "object_list":
+      return objectListField(field, depth, path);
     default:
       return unsupportedField(field);
   }
@@ -533,6 +601,7 @@ function collectSecrets(fields, results, out, path = []) {
     if (f.kind === "token") out.push({ path: [...path, f.name], env: f.token.env });
     if (f.kind === "token_list") r.envs.forEach((env, i) => out.push({ path: [...path, f.name, i], env }));
     if (f.kind === "object" && r.results) collectSecrets(f.object.fields, r.results, out, [...path, f.name]);
+    if (f.kind === "object_list") r.items.forEach((item, i) => collectSecrets(f.object.fields, item.results, out, [...path, f.name, i]));
   });
 }
 

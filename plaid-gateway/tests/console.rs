@@ -698,6 +698,35 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
                 c.field("access_tokens[0]", &f.access_token).await;
                 c.click("[data-field=\"access_tokens\"] button.add").await;
                 c.field("access_tokens[1]", &other_item.access_token).await;
+                // A list of objects: one item added, two of its fields set.
+                c.eval::<Value>(
+                    "(document.querySelector('[data-field=\"income_verification\"]').open = true, null)",
+                )
+                .await;
+                c.click("[data-field=\"income_verification.stated_income_sources\"] button.add")
+                    .await;
+                c.field(
+                    "income_verification.stated_income_sources[0].employer",
+                    "Acme",
+                )
+                .await;
+                c.field(
+                    "income_verification.stated_income_sources[0].pay_annual",
+                    "52000.5",
+                )
+                .await;
+                // A second item, filled and removed again: it is not sent.
+                c.click("[data-field=\"income_verification.stated_income_sources\"] button.add")
+                    .await;
+                c.field(
+                    "income_verification.stated_income_sources[1].employer",
+                    "Gone",
+                )
+                .await;
+                c.click(
+                    "[data-item=\"income_verification.stated_income_sources[1]\"] button.remove",
+                )
+                .await;
             }
             "item_webhook_update" => {
                 c.eval::<Value>("(document.getElementById('optional-fields').open = true, null)")
@@ -729,6 +758,18 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
                 sent["access_tokens"],
                 serde_json::json!([f.access_token, other_item.access_token]),
                 "both tokens, in order"
+            );
+            assert_eq!(
+                sent["income_verification"],
+                serde_json::json!({"stated_income_sources": [{"employer": "Acme", "pay_annual": 52000.5}]}),
+                "one item of the list of objects"
+            );
+            assert!(
+                rust.contains(".income_verification(")
+                    && rust.contains(".stated_income_sources([")
+                    && rust.contains(".employer(\"Acme\")")
+                    && rust.contains(".pay_annual(52000.5f64)"),
+                "{rust}"
             );
             let curl = c.text("#curl-snippet").await;
             for snippet in [&rust, &curl] {

@@ -13,7 +13,7 @@ use crate::generate::TOKEN_KINDS;
 use crate::model::{Field, Model, Struct, option_inner, type_for_people, type_text, vec_inner};
 
 /// How deep nested request structs are shown (deeper ones are left to the SDK).
-const MAX_DEPTH: usize = 4;
+const MAX_DEPTH: usize = 6;
 
 /// Open enums by Rust name: (value, variant) pairs in the spec's order.
 pub type Enums = BTreeMap<String, Vec<(String, String)>>;
@@ -75,6 +75,12 @@ fn field_json(
                 json!({ "rust": n, "values": values })
             })
     };
+    // A generated request struct, as long as the form does not nest too deep.
+    let request_struct = |t: &str| {
+        t.strip_prefix("crate::generated::types::")
+            .and_then(|n| model.structs.get(n))
+            .filter(|s| s.request_side && depth < MAX_DEPTH)
+    };
     let kind = if let Some(token) = TOKEN_KINDS.iter().find(|t| t.rust == text) {
         let rust = text.trim_start_matches("crate::");
         out.insert(
@@ -100,6 +106,15 @@ fn field_json(
             "enum_list"
         } else if item_text == "::std::string::String" {
             "string_list"
+        } else if let Some(nested) = request_struct(&item_text) {
+            out.insert(
+                "object".into(),
+                json!({
+                    "rust": nested.name,
+                    "fields": struct_fields(nested, false, model, enums, depth + 1),
+                }),
+            );
+            "object_list"
         } else {
             out.insert("type".into(), json!(type_for_people(&field.ty)));
             "unsupported"
@@ -116,11 +131,7 @@ fn field_json(
                 "number"
             }
             "bool" => "boolean",
-            other => match other
-                .strip_prefix("crate::generated::types::")
-                .and_then(|n| model.structs.get(n))
-                .filter(|s| s.request_side && depth < MAX_DEPTH)
-            {
+            other => match request_struct(other) {
                 Some(nested) => {
                     out.insert(
                         "object".into(),

@@ -583,6 +583,7 @@ components:
             days: {type: integer, minimum: 1, maximum: 730}
             ids: {type: array, minItems: 1, items: {type: string}}
         tokens: {type: array, items: {$ref: '#/components/schemas/AccessToken'}}
+        sources: {type: array, items: {type: object, required: [employer], properties: {employer: {type: string}}}}
     SandboxThingMakeResponse:
       type: object
       properties:
@@ -728,6 +729,17 @@ components:
         assert_eq!(days["kind"], "integer");
         assert_eq!(days["rust_type"], "i64");
         assert_eq!(days["rules"]["maximum"], 730.0);
+        let sources = by_name("sources");
+        assert_eq!(sources["kind"], "object_list", "{sources}");
+        let item = &sources["object"]["fields"][0];
+        assert_eq!(
+            (&item["name"], &item["kind"], &item["required"]),
+            (
+                &serde_json::json!("employer"),
+                &serde_json::json!("string"),
+                &serde_json::json!(true)
+            )
+        );
         let tokens = by_name("tokens");
         assert_eq!(tokens["kind"], "token_list", "{tokens}");
         assert_eq!(
