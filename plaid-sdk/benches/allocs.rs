@@ -7,10 +7,8 @@
 //! so its allocations are in both sides' counts alike (it gets the same request bytes); the
 //! difference between the two sides is the clients'.
 
-use plaid_sdk::{Environment, PlaidClient};
-
 mod common;
-use common::{HandWritten, sdk_call, serve};
+use common::{HandWritten, runtime, sdk_call, sdk_client, serve};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -21,16 +19,8 @@ const ROUNDS: usize = 4;
 
 fn main() {
     let base = serve(false);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async move {
-        let sdk = PlaidClient::builder()
-            .environment(Environment::custom(&base).expect("url"))
-            .credentials("client-id-123", "bench-secret")
-            .build()
-            .expect("client");
+    runtime().block_on(async move {
+        let sdk = sdk_client(&base);
         let hand = HandWritten::new(&base);
         // Same answer on both sides before anything is counted.
         let created = hand.call().await;

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plaid_sdk::{Environment, PlaidClient};
+use plaid_sdk::PlaidClient;
 
 mod common;
-use common::{HandWritten, sdk_call, serve};
+use common::{HandWritten, runtime, sdk_call, sdk_client, serve};
 
 struct Round {
     sequential_rps: f64,
@@ -142,16 +142,8 @@ fn main() {
     let (rounds, calls, in_flight) = if quick { (3, 500, 32) } else { (7, 2000, 32) };
     // `--sleeping-server`: the server's thread sleeps when idle (see `serve`).
     let base = serve(!std::env::args().any(|a| a == "--sleeping-server"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async move {
-        let sdk = PlaidClient::builder()
-            .environment(Environment::custom(&base).expect("url"))
-            .credentials("client-id-123", "bench-secret")
-            .build()
-            .expect("client");
+    runtime().block_on(async move {
+        let sdk = sdk_client(&base);
         let hand = Arc::new(HandWritten::new(&base));
 
         if let Some(side) = profile {

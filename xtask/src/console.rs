@@ -81,25 +81,30 @@ fn field_json(
             .and_then(|n| model.structs.get(n))
             .filter(|s| s.request_side && depth < MAX_DEPTH)
     };
-    let kind = if let Some(token) = TOKEN_KINDS.iter().find(|t| t.rust == text) {
-        let rust = text.trim_start_matches("crate::");
-        out.insert(
-            "token".into(),
-            json!({ "kind": token.kind, "rust": rust, "env": token_env(rust) }),
-        );
+    // A secret type's token kind and environment variable (for a list, the snippets read the
+    // n-th token from `<env>_<n>`).
+    let token_of = |t: &str| {
+        TOKEN_KINDS.iter().find(|k| k.rust == t).map(|k| {
+            let rust = t.trim_start_matches("crate::");
+            json!({ "kind": k.kind, "rust": rust, "env": token_env(rust) })
+        })
+    };
+    let object_of = |nested: &Struct| {
+        json!({
+            "rust": nested.name,
+            "fields": struct_fields(nested, false, model, enums, depth + 1),
+        })
+    };
+    let kind = if let Some(token) = token_of(&text) {
+        out.insert("token".into(), token);
         "token"
     } else if let Some(e) = enum_of(&text) {
         out.insert("enum".into(), e);
         "enum"
     } else if let Some(item) = vec_inner(ty) {
         let item_text = type_text(item);
-        if let Some(token) = TOKEN_KINDS.iter().find(|t| t.rust == item_text) {
-            // Several tokens: the snippets read the n-th from `<env>_<n>`.
-            let rust = item_text.trim_start_matches("crate::");
-            out.insert(
-                "token".into(),
-                json!({ "kind": token.kind, "rust": rust, "env": token_env(rust) }),
-            );
+        if let Some(token) = token_of(&item_text) {
+            out.insert("token".into(), token);
             "token_list"
         } else if let Some(e) = enum_of(&item_text) {
             out.insert("enum".into(), e);
@@ -107,13 +112,7 @@ fn field_json(
         } else if item_text == "::std::string::String" {
             "string_list"
         } else if let Some(nested) = request_struct(&item_text) {
-            out.insert(
-                "object".into(),
-                json!({
-                    "rust": nested.name,
-                    "fields": struct_fields(nested, false, model, enums, depth + 1),
-                }),
-            );
+            out.insert("object".into(), object_of(nested));
             "object_list"
         } else {
             out.insert("type".into(), json!(type_for_people(&field.ty)));
@@ -133,13 +132,7 @@ fn field_json(
             "bool" => "boolean",
             other => match request_struct(other) {
                 Some(nested) => {
-                    out.insert(
-                        "object".into(),
-                        json!({
-                            "rust": nested.name,
-                            "fields": struct_fields(nested, false, model, enums, depth + 1),
-                        }),
-                    );
+                    out.insert("object".into(), object_of(nested));
                     "object"
                 }
                 None => {

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use plaid_sdk::{PlaidClient, Processor};
+use plaid_sdk::{Environment, PlaidClient, Processor};
 use tokio::net::TcpListener;
 
 pub const ACCESS: &str = "access-sandbox-5b2c1a9e-0000-4d2a-9a55-aabbccddeeff";
@@ -154,4 +154,21 @@ pub async fn sdk_call(client: &PlaidClient) -> String {
         .await
         .expect("sdk call");
     created.request_id
+}
+
+/// The client side's runtime: one thread, as the measured side is alone on it.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The SDK's client for the loopback server at `base`, with its defaults.
+pub fn sdk_client(base: &str) -> PlaidClient {
+    PlaidClient::builder()
+        .environment(Environment::custom(base).expect("url"))
+        .credentials("client-id-123", "bench-secret")
+        .build()
+        .expect("client")
 }
