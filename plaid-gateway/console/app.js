@@ -151,16 +151,7 @@ function textField(field, kind, path) {
     placeholder: secret && field.token.kind ? `${field.token.kind}-sandbox-…` : undefined,
   });
   const row = el("div", { class: "row" }, input);
-  if (secret) {
-    const show = el("button", { type: "button", "aria-pressed": "false", "aria-controls": id, text: "Show" });
-    show.addEventListener("click", () => {
-      const shown = input.type === "text";
-      input.type = shown ? "password" : "text";
-      show.setAttribute("aria-pressed", String(!shown));
-      show.textContent = shown ? "Show" : "Hide";
-    });
-    row.append(show);
-  }
+  if (secret) row.append(revealButton(input));
   const node = el("div", { class: "field" }, labelFor(field, id), row, ...d.parts);
   input.addEventListener("input", touch(input));
   return {
@@ -206,6 +197,18 @@ function textField(field, kind, path) {
       return { set, value, rust, problem };
     },
   };
+}
+
+// A Show/Hide button for a masked input.
+function revealButton(input) {
+  const show = el("button", { type: "button", "aria-pressed": "false", "aria-controls": input.id, text: "Show" });
+  show.addEventListener("click", () => {
+    const shown = input.type === "text";
+    input.type = shown ? "password" : "text";
+    show.setAttribute("aria-pressed", String(!shown));
+    show.textContent = shown ? "Show" : "Hide";
+  });
+  return show;
 }
 
 function article(word) {
@@ -369,7 +372,7 @@ function tokenListField(field, path) {
     });
     input.addEventListener("input", touch(fieldset));
     inputs.push(input);
-    list.append(el("div", { class: "row" }, input));
+    list.append(el("div", { class: "row" }, input, revealButton(input)));
     return input;
   };
   addInput();

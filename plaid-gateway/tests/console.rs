@@ -698,6 +698,15 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
                 c.field("access_tokens[0]", &f.access_token).await;
                 c.click("[data-field=\"access_tokens\"] button.add").await;
                 c.field("access_tokens[1]", &other_item.access_token).await;
+                let second = "[data-field=\"access_tokens[1]\"]";
+                assert_eq!(c.attr(second, "type").await.as_deref(), Some("password"));
+                c.click("[data-field=\"access_tokens\"] .row:nth-child(2) button")
+                    .await;
+                assert_eq!(
+                    c.attr(second, "type").await.as_deref(),
+                    Some("text"),
+                    "shown on demand"
+                );
                 // A list of objects: one item added, two of its fields set.
                 c.eval::<Value>(
                     "(document.querySelector('[data-field=\"income_verification\"]').open = true, null)",
