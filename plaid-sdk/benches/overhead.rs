@@ -15,7 +15,10 @@ mod common;
 use common::{HandWritten, runtime, sdk_call, sdk_client, serve};
 
 struct Round {
+    /// Sequential throughput, the slowest 1 % of calls left out (see `sequential_pair`).
     sequential_rps: f64,
+    /// Sequential throughput over every call, stalls included.
+    sequential_all_rps: f64,
     p50: Duration,
     concurrent_rps: f64,
     /// The client thread's CPU time per call at 32 in flight.
@@ -31,7 +34,10 @@ impl Round {
     /// its CPU time per call over all its blocks (the kernel updates a running thread's CPU
     /// time at each timer tick, a few milliseconds: too coarse for one block, exact enough
     /// summed over all of them).
-    fn new((sequential_rps, p50): (f64, Duration), blocks: &[(usize, Duration, Duration)]) -> Self {
+    fn new(
+        (sequential_rps, p50, sequential_all_rps): (f64, Duration, f64),
+        blocks: &[(usize, Duration, Duration)],
+    ) -> Self {
         let rates = blocks
             .iter()
             .map(|b| b.0 as f64 / b.1.as_secs_f64())
@@ -40,6 +46,7 @@ impl Round {
         let cpu: Duration = blocks.iter().map(|b| b.2).sum();
         Round {
             sequential_rps,
+            sequential_all_rps,
             p50,
             concurrent_rps: median(rates),
             concurrent_cpu: cpu / calls.max(1) as u32,
@@ -59,7 +66,7 @@ async fn sequential_pair(
     calls: usize,
     sdk: &PlaidClient,
     hand: &HandWritten,
-) -> ((f64, Duration), (f64, Duration)) {
+) -> ((f64, Duration, f64), (f64, Duration, f64)) {
     let mut s = Vec::with_capacity(calls);
     let mut h = Vec::with_capacity(calls);
     for i in 0..calls {
@@ -78,9 +85,11 @@ async fn sequential_pair(
         latencies.sort();
         let kept = &latencies[..latencies.len() - latencies.len() / 100];
         let total: Duration = kept.iter().sum();
+        let all: Duration = latencies.iter().sum();
         (
             kept.len() as f64 / total.as_secs_f64(),
             latencies[latencies.len() / 2],
+            latencies.len() as f64 / all.as_secs_f64(),
         )
     };
     (summary(s), summary(h))
@@ -230,6 +239,8 @@ fn main() {
         };
         let (s_seq, s_p50, s_conc, s_cpu) = summarize(&sdk_rounds);
         let (h_seq, h_p50, h_conc, h_cpu) = summarize(&hand_rounds);
+        let all = |rounds: &[Round]| median(rounds.iter().map(|r| r.sequential_all_rps).collect());
+        let (s_all, h_all) = (all(&sdk_rounds), all(&hand_rounds));
         println!("processor_token_create, loopback, {rounds} rounds of {calls} sequential calls per side (taking turns call by call) + {} at {in_flight} in flight (in {BLOCKS} alternating blocks); medians over the rounds", calls * 2);
         println!("{:<14} {:>14} {:>10} {:>16} {:>22}", "", "sequential/s", "p50 µs", "concurrent/s", "client CPU µs per call");
         println!("{:<14} {:>14.0} {:>10.1} {:>16.0} {:>22.1}", "hand-written", h_seq, h_p50, h_conc, h_cpu);
@@ -240,6 +251,10 @@ fn main() {
             s_p50 / h_p50,
             s_conc / h_conc,
             s_cpu / h_cpu
+        );
+        println!(
+            "sequential throughput over every call, stalls included: hand-written {h_all:.0}/s, plaid-sdk {s_all:.0}/s, ratio {:.3}",
+            s_all / h_all
         );
         // Peak RSS, each side in a process of its own (with its own copy of the server).
         let rss = |side: &str| -> Option<f64> {
