@@ -577,13 +577,33 @@ pub(crate) struct ItemState {
 }
 
 pub(crate) struct ProcessorTokenState {
+    /// The access token of its Item (kept current when the access token is rotated).
     pub(crate) access_token: String,
-    #[allow(dead_code)] // kept for debugging; Plaid ties a token to one account
+    /// The one account the token reads.
     pub(crate) account_id: String,
-    #[allow(dead_code)]
+    #[allow(dead_code)] // what it was minted for; Plaid does not check it on redemption
     pub(crate) processor: String,
     /// The products the partner may use; empty means no limit.
     pub(crate) products: Vec<String>,
+    /// Where the partner receives this token's webhooks, if set.
+    pub(crate) webhook: Option<String>,
+}
+
+impl Data {
+    /// Moves an Item to a new access token: the old one stops working at once, and the
+    /// Item's processor tokens follow it (they belong to the Item, not to the access token).
+    pub(crate) fn rotate_access_token(&mut self, old: &str, new: String) {
+        let Some(mut item) = self.items.remove(old) else {
+            return;
+        };
+        item.item.access_token = new.clone();
+        for token in self.processor_tokens.values_mut() {
+            if token.access_token == old {
+                token.access_token = new.clone();
+            }
+        }
+        self.items.insert(new, item);
+    }
 }
 
 /// `len` random characters from Plaid's id alphabet.

@@ -63,6 +63,39 @@ pub mod types {
             crate::generated::AccountBaseVerificationStatus,
         >,
     }
+    ///`AccountIdentity`: a value, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AccountIdentity {
+        ///Plaid's id of the account; pass it where an `account_id` is asked for.
+        pub account_id: ::std::string::String,
+        pub balances: AccountBalance,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub holder_category: ::std::option::Option<
+            crate::generated::AccountHolderCategory,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mask: ::std::option::Option<::std::string::String>,
+        pub name: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub official_name: ::std::option::Option<::std::string::String>,
+        pub owners: ::std::vec::Vec<Owner>,
+        ///An id that stays the same when the user links the same account again (some institutions only).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub persistent_account_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub subtype: ::std::option::Option<crate::generated::AccountSubtype>,
+        #[serde(rename = "type")]
+        pub type_: crate::generated::AccountType,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub verification_insights: ::std::option::Option<AccountVerificationInsights>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub verification_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub verification_status: ::std::option::Option<
+            crate::generated::AccountBaseVerificationStatus,
+        >,
+    }
     ///Per account id, which of its numbers changed.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(transparent)]
@@ -140,6 +173,24 @@ pub mod types {
         ///Whether an administrative return was seen for the account.
         pub has_previous_administrative_return: bool,
     }
+    ///`AccountsBalanceGetRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AccountsBalanceGetRequest {
+        pub access_token: crate::AccessToken,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub options: ::std::option::Option<AccountsBalanceGetRequestOptions>,
+    }
+    ///`AccountsBalanceGetRequestOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct AccountsBalanceGetRequestOptions {
+        ///`account_ids`: a list of strings, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub account_ids: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub min_last_updated_datetime: ::std::option::Option<::std::string::String>,
+    }
     ///What `/accounts/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -165,6 +216,34 @@ pub mod types {
         pub item: Item,
         pub request_id: ::std::string::String,
     }
+    ///`Address`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct Address {
+        pub data: AddressData,
+        ///`primary`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub primary: ::std::option::Option<bool>,
+    }
+    ///`AddressData`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AddressData {
+        ///`city`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub city: ::std::option::Option<::std::string::String>,
+        ///`country`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country: ::std::option::Option<::std::string::String>,
+        ///`postal_code`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub postal_code: ::std::option::Option<::std::string::String>,
+        ///`region`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub region: ::std::option::Option<::std::string::String>,
+        ///`street`: a string, as Plaid documents it.
+        pub street: ::std::string::String,
+    }
     ///Account or routing numbers of the Item's accounts changed at the institution. Numbers read earlier for the listed accounts should no longer be used; read them again.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -180,6 +259,65 @@ pub mod types {
         pub webhook_code: ::std::string::String,
         ///Always `AUTH` for this webhook.
         pub webhook_type: ::std::string::String,
+    }
+    ///`AuthGetNumbers`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AuthGetNumbers {
+        ///`ach`: a list, as Plaid documents it.
+        pub ach: ::std::vec::Vec<NumbersAch>,
+        ///`bacs`: a list, as Plaid documents it.
+        pub bacs: ::std::vec::Vec<NumbersBacs>,
+        ///`eft`: a list, as Plaid documents it.
+        pub eft: ::std::vec::Vec<NumbersEft>,
+        ///`international`: a list, as Plaid documents it.
+        pub international: ::std::vec::Vec<NumbersInternational>,
+    }
+    ///`AuthGetRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AuthGetRequest {
+        pub access_token: crate::AccessToken,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub options: ::std::option::Option<AuthGetRequestOptions>,
+    }
+    ///`AuthGetRequestOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct AuthGetRequestOptions {
+        ///`account_ids`: a list of strings, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub account_ids: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`AuthGetResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AuthGetResponse {
+        ///`accounts`: a list, as Plaid documents it.
+        pub accounts: ::std::vec::Vec<AccountBase>,
+        pub item: Item,
+        pub numbers: AuthGetNumbers,
+        pub request_id: ::std::string::String,
+    }
+    ///`AuthMetadata`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct AuthMetadata {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub supported_methods: ::std::option::Option<AuthSupportedMethods>,
+    }
+    ///`AuthSupportedMethods`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct AuthSupportedMethods {
+        ///`automated_micro_deposits`: a boolean, as Plaid documents it.
+        pub automated_micro_deposits: bool,
+        ///`instant_auth`: a boolean, as Plaid documents it.
+        pub instant_auth: bool,
+        ///`instant_match`: a boolean, as Plaid documents it.
+        pub instant_match: bool,
+        ///`instant_micro_deposits`: a boolean, as Plaid documents it.
+        pub instant_micro_deposits: bool,
     }
     ///An account added with automated micro-deposits is now verified and usable.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -285,6 +423,31 @@ pub mod types {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub limited_purpose_types: ::std::vec::Vec<crate::generated::LimitedPurposeType>,
     }
+    ///`Email`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct Email {
+        ///`data`: a string, as Plaid documents it.
+        pub data: ::std::string::String,
+        ///`primary`: a boolean, as Plaid documents it.
+        pub primary: bool,
+        #[serde(rename = "type")]
+        pub type_: crate::generated::EmailType,
+    }
+    ///`HealthIncident`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct HealthIncident {
+        ///`end_date`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_date: ::std::option::Option<::std::string::String>,
+        ///`incident_updates`: a list, as Plaid documents it.
+        pub incident_updates: ::std::vec::Vec<IncidentUpdate>,
+        ///`start_date`: a string, as Plaid documents it.
+        pub start_date: ::std::string::String,
+        ///`title`: a string, as Plaid documents it.
+        pub title: ::std::string::String,
+    }
     ///The user confirmed (or failed to confirm) a same-day micro-deposit account through the SMS link Plaid sent.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -303,12 +466,50 @@ pub mod types {
         ///Always `AUTH` for this webhook.
         pub webhook_type: ::std::string::String,
     }
+    ///`IdentityGetRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct IdentityGetRequest {
+        pub access_token: crate::AccessToken,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub options: ::std::option::Option<IdentityGetRequestOptions>,
+    }
+    ///`IdentityGetRequestOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct IdentityGetRequestOptions {
+        ///`account_ids`: a list of strings, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub account_ids: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`IdentityGetResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct IdentityGetResponse {
+        ///`accounts`: a list, as Plaid documents it.
+        pub accounts: ::std::vec::Vec<AccountIdentity>,
+        pub item: Item,
+        pub request_id: ::std::string::String,
+    }
     ///`IdentityVerificationRequestUserName`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct IdentityVerificationRequestUserName {
         pub family_name: ::std::string::String,
         pub given_name: ::std::string::String,
+    }
+    ///`IncidentUpdate`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct IncidentUpdate {
+        ///`description`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<crate::generated::IncidentUpdateStatus>,
+        ///`updated_date`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_date: ::std::option::Option<::std::string::String>,
     }
     ///`IncomeInsightsFilter`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -319,6 +520,102 @@ pub mod types {
         pub excluded_categories: ::std::vec::Vec<::std::string::String>,
         ///`included_categories`: a list of strings, as Plaid documents it.
         pub included_categories: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`Institution`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct Institution {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth_metadata: ::std::option::Option<AuthMetadata>,
+        ///`country_codes`: a list, as Plaid documents it.
+        pub country_codes: ::std::vec::Vec<crate::generated::CountryCode>,
+        ///`dtc_numbers`: a list of strings, as Plaid documents it.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub dtc_numbers: ::std::vec::Vec<::std::string::String>,
+        ///`institution_id`: a string, as Plaid documents it.
+        pub institution_id: ::std::string::String,
+        ///`logo`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub logo: ::std::option::Option<::std::string::String>,
+        ///`name`: a string, as Plaid documents it.
+        pub name: ::std::string::String,
+        ///`oauth`: a boolean, as Plaid documents it.
+        pub oauth: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_initiation_metadata: ::std::option::Option<
+            PaymentInitiationMetadata,
+        >,
+        ///`primary_color`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub primary_color: ::std::option::Option<::std::string::String>,
+        ///`products`: a list, as Plaid documents it.
+        pub products: ::std::vec::Vec<crate::generated::Product>,
+        ///`routing_numbers`: a list of strings, as Plaid documents it.
+        pub routing_numbers: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<InstitutionStatus>,
+        ///`url`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    ///`InstitutionStatus`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct InstitutionStatus {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub auth: ::std::option::Option<ProductStatus>,
+        ///`health_incidents`: a list, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub health_incidents: ::std::option::Option<::std::vec::Vec<HealthIncident>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub identity: ::std::option::Option<ProductStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub investments: ::std::option::Option<ProductStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub investments_updates: ::std::option::Option<ProductStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub item_logins: ::std::option::Option<ProductStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub liabilities: ::std::option::Option<ProductStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub liabilities_updates: ::std::option::Option<ProductStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub transactions_updates: ::std::option::Option<ProductStatus>,
+    }
+    ///`InstitutionsGetByIdRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct InstitutionsGetByIdRequest {
+        ///`country_codes`: a list, as Plaid documents it.
+        pub country_codes: ::std::vec::Vec<crate::generated::CountryCode>,
+        ///`institution_id`: a string, as Plaid documents it.
+        pub institution_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub options: ::std::option::Option<InstitutionsGetByIdRequestOptions>,
+    }
+    ///`InstitutionsGetByIdRequestOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct InstitutionsGetByIdRequestOptions {
+        ///`include_auth_metadata`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_auth_metadata: ::std::option::Option<bool>,
+        ///`include_optional_metadata`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_optional_metadata: ::std::option::Option<bool>,
+        ///`include_payment_initiation_metadata`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_payment_initiation_metadata: ::std::option::Option<bool>,
+        ///`include_status`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_status: ::std::option::Option<bool>,
+    }
+    ///`InstitutionsGetByIdResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct InstitutionsGetByIdResponse {
+        pub institution: Institution,
+        pub request_id: ::std::string::String,
     }
     ///`InvestmentFilter`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -361,6 +658,19 @@ pub mod types {
         ///The URL Plaid sends this Item's webhooks to, if one is set.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook: ::std::option::Option<::std::string::String>,
+    }
+    ///`ItemAccessTokenInvalidateRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ItemAccessTokenInvalidateRequest {
+        pub access_token: crate::AccessToken,
+    }
+    ///`ItemAccessTokenInvalidateResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ItemAccessTokenInvalidateResponse {
+        pub new_access_token: crate::AccessToken,
+        pub request_id: ::std::string::String,
     }
     ///The Item has an error, often `ITEM_LOGIN_REQUIRED`: calls with its access token fail until the user goes through Link's update mode.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1248,11 +1558,228 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook_type: ::std::option::Option<::std::string::String>,
     }
+    ///`NumbersACH`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct NumbersAch {
+        ///`account`: a string, as Plaid documents it.
+        pub account: ::std::string::String,
+        ///`account_id`: a string, as Plaid documents it.
+        pub account_id: ::std::string::String,
+        ///`can_transfer_in`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub can_transfer_in: ::std::option::Option<bool>,
+        ///`can_transfer_out`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub can_transfer_out: ::std::option::Option<bool>,
+        ///`is_tokenized_account_number`: a boolean, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_tokenized_account_number: ::std::option::Option<bool>,
+        ///`routing`: a string, as Plaid documents it.
+        pub routing: ::std::string::String,
+        ///`wire_routing`: a string, as Plaid documents it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub wire_routing: ::std::option::Option<::std::string::String>,
+    }
+    ///`NumbersAchNullable`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct NumbersAchNullable(pub NumbersAch);
+    impl ::std::ops::Deref for NumbersAchNullable {
+        type Target = NumbersAch;
+        fn deref(&self) -> &NumbersAch {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NumbersAchNullable> for NumbersAch {
+        fn from(value: NumbersAchNullable) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<NumbersAch> for NumbersAchNullable {
+        fn from(value: NumbersAch) -> Self {
+            Self(value)
+        }
+    }
+    ///`NumbersBACS`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct NumbersBacs {
+        ///`account`: a string, as Plaid documents it.
+        pub account: ::std::string::String,
+        ///`account_id`: a string, as Plaid documents it.
+        pub account_id: ::std::string::String,
+        ///`sort_code`: a string, as Plaid documents it.
+        pub sort_code: ::std::string::String,
+    }
+    ///`NumbersBacsNullable`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct NumbersBacsNullable(pub NumbersBacs);
+    impl ::std::ops::Deref for NumbersBacsNullable {
+        type Target = NumbersBacs;
+        fn deref(&self) -> &NumbersBacs {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NumbersBacsNullable> for NumbersBacs {
+        fn from(value: NumbersBacsNullable) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<NumbersBacs> for NumbersBacsNullable {
+        fn from(value: NumbersBacs) -> Self {
+            Self(value)
+        }
+    }
+    ///`NumbersEFT`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct NumbersEft {
+        ///`account`: a string, as Plaid documents it.
+        pub account: ::std::string::String,
+        ///`account_id`: a string, as Plaid documents it.
+        pub account_id: ::std::string::String,
+        ///`branch`: a string, as Plaid documents it.
+        pub branch: ::std::string::String,
+        ///`institution`: a string, as Plaid documents it.
+        pub institution: ::std::string::String,
+    }
+    ///`NumbersEftNullable`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct NumbersEftNullable(pub NumbersEft);
+    impl ::std::ops::Deref for NumbersEftNullable {
+        type Target = NumbersEft;
+        fn deref(&self) -> &NumbersEft {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NumbersEftNullable> for NumbersEft {
+        fn from(value: NumbersEftNullable) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<NumbersEft> for NumbersEftNullable {
+        fn from(value: NumbersEft) -> Self {
+            Self(value)
+        }
+    }
+    ///`NumbersInternational`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct NumbersInternational {
+        ///`account_id`: a string, as Plaid documents it.
+        pub account_id: ::std::string::String,
+        ///`bic`: a string, as Plaid documents it.
+        pub bic: ::std::string::String,
+        ///`iban`: a string, as Plaid documents it.
+        pub iban: ::std::string::String,
+    }
+    ///`NumbersInternationalNullable`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct NumbersInternationalNullable(pub NumbersInternational);
+    impl ::std::ops::Deref for NumbersInternationalNullable {
+        type Target = NumbersInternational;
+        fn deref(&self) -> &NumbersInternational {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NumbersInternationalNullable> for NumbersInternational {
+        fn from(value: NumbersInternationalNullable) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<NumbersInternational> for NumbersInternationalNullable {
+        fn from(value: NumbersInternational) -> Self {
+            Self(value)
+        }
+    }
     ///`OtherFilter`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct OtherFilter {
         pub account_subtypes: ::std::vec::Vec<crate::generated::OtherAccountSubtype>,
+    }
+    ///`Owner`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct Owner {
+        ///`addresses`: a list, as Plaid documents it.
+        pub addresses: ::std::vec::Vec<Address>,
+        ///`emails`: a list, as Plaid documents it.
+        pub emails: ::std::vec::Vec<Email>,
+        ///`names`: a list of strings, as Plaid documents it.
+        pub names: ::std::vec::Vec<::std::string::String>,
+        ///`phone_numbers`: a list, as Plaid documents it.
+        pub phone_numbers: ::std::vec::Vec<PhoneNumber>,
+    }
+    ///`PaymentInitiationMaximumPaymentAmount`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct PaymentInitiationMaximumPaymentAmount(
+        pub ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+    );
+    impl ::std::ops::Deref for PaymentInitiationMaximumPaymentAmount {
+        type Target = ::std::collections::HashMap<
+            ::std::string::String,
+            ::std::string::String,
+        >;
+        fn deref(
+            &self,
+        ) -> &::std::collections::HashMap<::std::string::String, ::std::string::String> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PaymentInitiationMaximumPaymentAmount>
+    for ::std::collections::HashMap<::std::string::String, ::std::string::String> {
+        fn from(value: PaymentInitiationMaximumPaymentAmount) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+    > for PaymentInitiationMaximumPaymentAmount {
+        fn from(
+            value: ::std::collections::HashMap<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///`PaymentInitiationMetadata`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaymentInitiationMetadata {
+        pub maximum_payment_amount: PaymentInitiationMaximumPaymentAmount,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub standing_order_metadata: ::std::option::Option<
+            PaymentInitiationStandingOrderMetadata,
+        >,
+        ///`supports_international_payments`: a boolean, as Plaid documents it.
+        pub supports_international_payments: bool,
+        ///`supports_payment_consents`: a boolean, as Plaid documents it.
+        pub supports_payment_consents: bool,
+        ///`supports_refund_details`: a boolean, as Plaid documents it.
+        pub supports_refund_details: bool,
+        ///`supports_sepa_instant`: a boolean, as Plaid documents it.
+        pub supports_sepa_instant: bool,
+    }
+    ///`PaymentInitiationStandingOrderMetadata`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PaymentInitiationStandingOrderMetadata {
+        ///`supports_standing_order_end_date`: a boolean, as Plaid documents it.
+        pub supports_standing_order_end_date: bool,
+        ///`supports_standing_order_negative_execution_days`: a boolean, as Plaid documents it.
+        pub supports_standing_order_negative_execution_days: bool,
+        ///`valid_standing_order_intervals`: a list, as Plaid documents it.
+        pub valid_standing_order_intervals: ::std::vec::Vec<
+            crate::generated::PaymentScheduleInterval,
+        >,
     }
     ///The Item will stop working soon (Items at US and Canadian institutions), for the reason given; the user reconnects it in Link's update mode.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1285,6 +1812,17 @@ pub mod types {
         ///Always `ITEM` for this webhook.
         pub webhook_type: ::std::string::String,
     }
+    ///`PhoneNumber`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct PhoneNumber {
+        ///`data`: a string, as Plaid documents it.
+        pub data: ::std::string::String,
+        ///`primary`: a boolean, as Plaid documents it.
+        pub primary: bool,
+        #[serde(rename = "type")]
+        pub type_: crate::generated::PhoneNumberType,
+    }
     ///`PrismVersions`: an object, as Plaid documents it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
@@ -1301,6 +1839,83 @@ pub mod types {
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub insights: ::std::option::Option<crate::generated::PrismInsightsVersion>,
+    }
+    ///`ProcessorAccountGetRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorAccountGetRequest {
+        pub processor_token: crate::ProcessorToken,
+    }
+    ///`ProcessorAccountGetResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorAccountGetResponse {
+        pub account: AccountBase,
+        ///`institution_id`: a string, as Plaid documents it.
+        pub institution_id: ::std::string::String,
+        pub request_id: ::std::string::String,
+    }
+    ///`ProcessorAuthGetRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorAuthGetRequest {
+        pub processor_token: crate::ProcessorToken,
+    }
+    ///`ProcessorAuthGetResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorAuthGetResponse {
+        pub account: AccountBase,
+        pub numbers: ProcessorNumber,
+        pub request_id: ::std::string::String,
+    }
+    ///`ProcessorBalanceGetRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorBalanceGetRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub options: ::std::option::Option<ProcessorBalanceGetRequestOptions>,
+        pub processor_token: crate::ProcessorToken,
+    }
+    ///`ProcessorBalanceGetRequestOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct ProcessorBalanceGetRequestOptions {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub min_last_updated_datetime: ::std::option::Option<::std::string::String>,
+    }
+    ///`ProcessorBalanceGetResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorBalanceGetResponse {
+        pub account: AccountBase,
+        pub request_id: ::std::string::String,
+    }
+    ///`ProcessorIdentityGetRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorIdentityGetRequest {
+        pub processor_token: crate::ProcessorToken,
+    }
+    ///`ProcessorIdentityGetResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorIdentityGetResponse {
+        pub account: AccountIdentity,
+        pub request_id: ::std::string::String,
+    }
+    ///`ProcessorNumber`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct ProcessorNumber {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ach: ::std::option::Option<NumbersAchNullable>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bacs: ::std::option::Option<NumbersBacsNullable>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub eft: ::std::option::Option<NumbersEftNullable>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub international: ::std::option::Option<NumbersInternationalNullable>,
     }
     ///What `/processor/stripe/bank_account_token/create` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1361,6 +1976,45 @@ pub mod types {
     pub struct ProcessorTokenPermissionsSetResponse {
         pub request_id: ::std::string::String,
     }
+    ///`ProcessorTokenWebhookUpdateRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorTokenWebhookUpdateRequest {
+        pub processor_token: crate::ProcessorToken,
+        ///`webhook`: a string, as Plaid documents it.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub webhook: ::std::option::Option<::std::string::String>,
+    }
+    ///`ProcessorTokenWebhookUpdateResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProcessorTokenWebhookUpdateResponse {
+        pub request_id: ::std::string::String,
+    }
+    ///`ProductStatus`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProductStatus {
+        pub breakdown: ProductStatusBreakdown,
+        ///`last_status_change`: a string, as Plaid documents it.
+        pub last_status_change: ::std::string::String,
+        pub status: crate::generated::ProductStatusStatus,
+    }
+    ///`ProductStatusBreakdown`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct ProductStatusBreakdown {
+        ///`error_institution`: a number, as Plaid documents it.
+        pub error_institution: f64,
+        ///`error_plaid`: a number, as Plaid documents it.
+        pub error_plaid: f64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refresh_interval: ::std::option::Option<
+            crate::generated::ProductStatusBreakdownRefreshInterval,
+        >,
+        ///`success`: a number, as Plaid documents it.
+        pub success: f64,
+    }
     ///What `/sandbox/item/fire_webhook` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
@@ -1391,6 +2045,31 @@ pub mod types {
         pub request_id: ::std::string::String,
         ///True once the Item is in the `ITEM_LOGIN_REQUIRED` state.
         pub reset_login: bool,
+    }
+    ///`SandboxProcessorTokenCreateRequest`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct SandboxProcessorTokenCreateRequest {
+        ///`institution_id`: a string, as Plaid documents it.
+        pub institution_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub options: ::std::option::Option<SandboxProcessorTokenCreateRequestOptions>,
+    }
+    ///`SandboxProcessorTokenCreateRequestOptions`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[non_exhaustive]
+    pub struct SandboxProcessorTokenCreateRequestOptions {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub override_password: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub override_username: ::std::option::Option<::std::string::String>,
+    }
+    ///`SandboxProcessorTokenCreateResponse`: an object, as Plaid documents it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[non_exhaustive]
+    pub struct SandboxProcessorTokenCreateResponse {
+        pub processor_token: crate::ProcessorToken,
+        pub request_id: ::std::string::String,
     }
     ///What `/sandbox/public_token/create` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -4018,6 +4697,44 @@ impl OtherAccountSubtype {
     }
 }
 crate::open_enum::impl_open_enum!(OtherAccountSubtype);
+/// `PaymentScheduleInterval`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`PaymentScheduleInterval::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PaymentScheduleInterval {
+    /// `WEEKLY`
+    Weekly,
+    /// `MONTHLY`
+    Monthly,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl PaymentScheduleInterval {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [PaymentScheduleInterval] = &[
+        PaymentScheduleInterval::Weekly,
+        PaymentScheduleInterval::Monthly,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Weekly => "WEEKLY",
+            Self::Monthly => "MONTHLY",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "WEEKLY" => Self::Weekly,
+                "MONTHLY" => Self::Monthly,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(PaymentScheduleInterval);
 /// Why the Item will stop working.
 ///
 /// Open: a value this version does not know parses into [`PendingDisconnectWebhookReason::Unrecognized`], keeps its text and is sent back unchanged.
@@ -5433,6 +6150,102 @@ impl AccountBaseVerificationStatus {
     }
 }
 crate::open_enum::impl_open_enum!(AccountBaseVerificationStatus);
+/// `type`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`EmailType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EmailType {
+    /// `primary`
+    Primary,
+    /// `secondary`
+    Secondary,
+    /// `other`
+    Other,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl EmailType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [EmailType] = &[
+        EmailType::Primary,
+        EmailType::Secondary,
+        EmailType::Other,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Primary => "primary",
+            Self::Secondary => "secondary",
+            Self::Other => "other",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "primary" => Self::Primary,
+                "secondary" => Self::Secondary,
+                "other" => Self::Other,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(EmailType);
+/// `status`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`IncidentUpdateStatus::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IncidentUpdateStatus {
+    /// `INVESTIGATING`
+    Investigating,
+    /// `IDENTIFIED`
+    Identified,
+    /// `SCHEDULED`
+    Scheduled,
+    /// `RESOLVED`
+    Resolved,
+    /// `UNKNOWN`
+    Unknown,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl IncidentUpdateStatus {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [IncidentUpdateStatus] = &[
+        IncidentUpdateStatus::Investigating,
+        IncidentUpdateStatus::Identified,
+        IncidentUpdateStatus::Scheduled,
+        IncidentUpdateStatus::Resolved,
+        IncidentUpdateStatus::Unknown,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Investigating => "INVESTIGATING",
+            Self::Identified => "IDENTIFIED",
+            Self::Scheduled => "SCHEDULED",
+            Self::Resolved => "RESOLVED",
+            Self::Unknown => "UNKNOWN",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "INVESTIGATING" => Self::Investigating,
+                "IDENTIFIED" => Self::Identified,
+                "SCHEDULED" => Self::Scheduled,
+                "RESOLVED" => Self::Resolved,
+                "UNKNOWN" => Self::Unknown,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(IncidentUpdateStatus);
 /// Whether the Item refreshes in the background or needs the user for each update.
 ///
 /// Open: a value this version does not know parses into [`ItemUpdateType::Unrecognized`], keeps its text and is sent back unchanged.
@@ -5547,6 +6360,150 @@ impl LinkTokenCreateRequestAuthFlowType {
     }
 }
 crate::open_enum::impl_open_enum!(LinkTokenCreateRequestAuthFlowType);
+/// `type`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`PhoneNumberType::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PhoneNumberType {
+    /// `home`
+    Home,
+    /// `work`
+    Work,
+    /// `office`
+    Office,
+    /// `mobile`
+    Mobile,
+    /// `mobile1`
+    Mobile1,
+    /// `other`
+    Other,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl PhoneNumberType {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [PhoneNumberType] = &[
+        PhoneNumberType::Home,
+        PhoneNumberType::Work,
+        PhoneNumberType::Office,
+        PhoneNumberType::Mobile,
+        PhoneNumberType::Mobile1,
+        PhoneNumberType::Other,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Home => "home",
+            Self::Work => "work",
+            Self::Office => "office",
+            Self::Mobile => "mobile",
+            Self::Mobile1 => "mobile1",
+            Self::Other => "other",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "home" => Self::Home,
+                "work" => Self::Work,
+                "office" => Self::Office,
+                "mobile" => Self::Mobile,
+                "mobile1" => Self::Mobile1,
+                "other" => Self::Other,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(PhoneNumberType);
+/// `status`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`ProductStatusStatus::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProductStatusStatus {
+    /// `HEALTHY`
+    Healthy,
+    /// `DEGRADED`
+    Degraded,
+    /// `DOWN`
+    Down,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl ProductStatusStatus {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [ProductStatusStatus] = &[
+        ProductStatusStatus::Healthy,
+        ProductStatusStatus::Degraded,
+        ProductStatusStatus::Down,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Healthy => "HEALTHY",
+            Self::Degraded => "DEGRADED",
+            Self::Down => "DOWN",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "HEALTHY" => Self::Healthy,
+                "DEGRADED" => Self::Degraded,
+                "DOWN" => Self::Down,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(ProductStatusStatus);
+/// `refresh_interval`: one of a set of strings, as Plaid documents it.
+///
+/// Open: a value this version does not know parses into [`ProductStatusBreakdownRefreshInterval::Unrecognized`], keeps its text and is sent back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProductStatusBreakdownRefreshInterval {
+    /// `NORMAL`
+    Normal,
+    /// `DELAYED`
+    Delayed,
+    /// `STOPPED`
+    Stopped,
+    /// A value this version of the SDK has no name for, kept as received.
+    Unrecognized(crate::open_enum::Unrecognized),
+}
+impl ProductStatusBreakdownRefreshInterval {
+    /// Every value this version knows, in the spec's order.
+    pub const KNOWN: &'static [ProductStatusBreakdownRefreshInterval] = &[
+        ProductStatusBreakdownRefreshInterval::Normal,
+        ProductStatusBreakdownRefreshInterval::Delayed,
+        ProductStatusBreakdownRefreshInterval::Stopped,
+    ];
+    /// The value as Plaid spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Delayed => "DELAYED",
+            Self::Stopped => "STOPPED",
+            Self::Unrecognized(other) => other.as_str(),
+        }
+    }
+    fn from_known(value: &str) -> Option<Self> {
+        Some(
+            match value {
+                "NORMAL" => Self::Normal,
+                "DELAYED" => Self::Delayed,
+                "STOPPED" => Self::Stopped,
+                _ => return None,
+            },
+        )
+    }
+}
+crate::open_enum::impl_open_enum!(ProductStatusBreakdownRefreshInterval);
 /// The webhook to send; the Item must have the product it belongs to.
 ///
 /// Open: a value this version does not know parses into [`SandboxItemFireWebhookRequestWebhookCode::Unrecognized`], keeps its text and is sent back unchanged.
@@ -5635,6 +6592,98 @@ impl SandboxItemFireWebhookRequestWebhookCode {
     }
 }
 crate::open_enum::impl_open_enum!(SandboxItemFireWebhookRequestWebhookCode);
+impl types::AccountsBalanceGetRequest {
+    /// A `AccountsBalanceGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
+        Self {
+            access_token: access_token.into(),
+            options: ::std::default::Default::default(),
+        }
+    }
+    /// `AccountsBalanceGetRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::AccountsBalanceGetRequestOptions,
+        >,
+    ) -> Self {
+        self.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::AccountsBalanceGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::AccountsBalanceGetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::AccountsBalanceGetRequestOptions {
+    /// A `AccountsBalanceGetRequestOptions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            account_ids: ::std::default::Default::default(),
+            min_last_updated_datetime: ::std::default::Default::default(),
+        }
+    }
+    /// `account_ids`: a list of strings, as Plaid documents it.
+    pub fn account_ids(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        self.account_ids = value.into_iter().map(::std::convert::Into::into).collect();
+        self
+    }
+    /// Sets `min_last_updated_datetime`.
+    pub fn min_last_updated_datetime(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.min_last_updated_datetime = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::AccountsBalanceGetRequestOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_ids",
+            &self.account_ids,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "min_last_updated_datetime",
+            &self.min_last_updated_datetime,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::AccountsBalanceGetRequestOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
 impl types::AccountsGetRequest {
     /// A `AccountsGetRequest` with its required fields; set the optional ones with the methods below.
     pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
@@ -5705,6 +6754,82 @@ impl crate::operation::private::Validate for types::AccountsGetRequestOptions {
     }
 }
 impl crate::operation::private::Field for types::AccountsGetRequestOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::AuthGetRequest {
+    /// A `AuthGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
+        Self {
+            access_token: access_token.into(),
+            options: ::std::default::Default::default(),
+        }
+    }
+    /// `AuthGetRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::AuthGetRequestOptions>,
+    ) -> Self {
+        self.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::AuthGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::AuthGetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::AuthGetRequestOptions {
+    /// A `AuthGetRequestOptions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            account_ids: ::std::default::Default::default(),
+        }
+    }
+    /// `account_ids`: a list of strings, as Plaid documents it.
+    pub fn account_ids(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        self.account_ids = value.into_iter().map(::std::convert::Into::into).collect();
+        self
+    }
+}
+impl crate::operation::private::Validate for types::AuthGetRequestOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_ids",
+            &self.account_ids,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::AuthGetRequestOptions {
     fn check(
         &self,
         v: &mut crate::operation::private::Validator<'_>,
@@ -6149,6 +7274,84 @@ impl crate::operation::private::Field for types::DepositoryFilter {
         crate::operation::private::Validate::validate(self, v)
     }
 }
+impl types::IdentityGetRequest {
+    /// A `IdentityGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
+        Self {
+            access_token: access_token.into(),
+            options: ::std::default::Default::default(),
+        }
+    }
+    /// `IdentityGetRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::IdentityGetRequestOptions,
+        >,
+    ) -> Self {
+        self.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::IdentityGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::IdentityGetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::IdentityGetRequestOptions {
+    /// A `IdentityGetRequestOptions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            account_ids: ::std::default::Default::default(),
+        }
+    }
+    /// `account_ids`: a list of strings, as Plaid documents it.
+    pub fn account_ids(
+        mut self,
+        value: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        self.account_ids = value.into_iter().map(::std::convert::Into::into).collect();
+        self
+    }
+}
+impl crate::operation::private::Validate for types::IdentityGetRequestOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "account_ids",
+            &self.account_ids,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::IdentityGetRequestOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
 impl types::IdentityVerificationRequestUserName {
     /// A `IdentityVerificationRequestUserName` with its required fields; set the optional ones with the methods below.
     pub fn new(
@@ -6245,6 +7448,137 @@ impl crate::operation::private::Field for types::IncomeInsightsFilter {
         crate::operation::private::Validate::validate(self, v)
     }
 }
+impl types::InstitutionsGetByIdRequest {
+    /// A `InstitutionsGetByIdRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        institution_id: impl ::std::convert::Into<::std::string::String>,
+        country_codes: impl ::std::iter::IntoIterator<
+            Item = crate::generated::CountryCode,
+        >,
+    ) -> Self {
+        Self {
+            country_codes: country_codes.into_iter().collect(),
+            institution_id: institution_id.into(),
+            options: ::std::default::Default::default(),
+        }
+    }
+    /// `InstitutionsGetByIdRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::InstitutionsGetByIdRequestOptions,
+        >,
+    ) -> Self {
+        self.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::InstitutionsGetByIdRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "country_codes",
+            &self.country_codes,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field(
+            "institution_id",
+            &self.institution_id,
+            &crate::operation::private::Rules {
+                required: true,
+                min_length: ::std::option::Option::Some(1usize),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::InstitutionsGetByIdRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::InstitutionsGetByIdRequestOptions {
+    /// A `InstitutionsGetByIdRequestOptions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            include_auth_metadata: ::std::default::Default::default(),
+            include_optional_metadata: ::std::default::Default::default(),
+            include_payment_initiation_metadata: ::std::default::Default::default(),
+            include_status: ::std::default::Default::default(),
+        }
+    }
+    /// `include_auth_metadata`: a boolean, as Plaid documents it.
+    pub fn include_auth_metadata(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.include_auth_metadata = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `include_optional_metadata`: a boolean, as Plaid documents it.
+    pub fn include_optional_metadata(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.include_optional_metadata = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// `include_payment_initiation_metadata`: a boolean, as Plaid documents it.
+    pub fn include_payment_initiation_metadata(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.include_payment_initiation_metadata = ::std::option::Option::Some(
+            value.into(),
+        );
+        self
+    }
+    /// `include_status`: a boolean, as Plaid documents it.
+    pub fn include_status(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.include_status = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::InstitutionsGetByIdRequestOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "include_auth_metadata",
+            &self.include_auth_metadata,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "include_optional_metadata",
+            &self.include_optional_metadata,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "include_payment_initiation_metadata",
+            &self.include_payment_initiation_metadata,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "include_status",
+            &self.include_status,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::InstitutionsGetByIdRequestOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
 impl types::InvestmentFilter {
     /// A `InvestmentFilter` with its required fields; set the optional ones with the methods below.
     pub fn new(
@@ -6270,6 +7604,36 @@ impl crate::operation::private::Validate for types::InvestmentFilter {
     }
 }
 impl crate::operation::private::Field for types::InvestmentFilter {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ItemAccessTokenInvalidateRequest {
+    /// A `ItemAccessTokenInvalidateRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(access_token: impl ::std::convert::Into<crate::AccessToken>) -> Self {
+        Self {
+            access_token: access_token.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::ItemAccessTokenInvalidateRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "access_token",
+            &self.access_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("access"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ItemAccessTokenInvalidateRequest {
     fn check(
         &self,
         v: &mut crate::operation::private::Validator<'_>,
@@ -9329,6 +10693,180 @@ impl crate::operation::private::Field for types::PrismVersions {
         crate::operation::private::Validate::validate(self, v)
     }
 }
+impl types::ProcessorAccountGetRequest {
+    /// A `ProcessorAccountGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> Self {
+        Self {
+            processor_token: processor_token.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::ProcessorAccountGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "processor_token",
+            &self.processor_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("processor"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ProcessorAccountGetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ProcessorAuthGetRequest {
+    /// A `ProcessorAuthGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> Self {
+        Self {
+            processor_token: processor_token.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::ProcessorAuthGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "processor_token",
+            &self.processor_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("processor"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ProcessorAuthGetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ProcessorBalanceGetRequest {
+    /// A `ProcessorBalanceGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> Self {
+        Self {
+            options: ::std::default::Default::default(),
+            processor_token: processor_token.into(),
+        }
+    }
+    /// `ProcessorBalanceGetRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::ProcessorBalanceGetRequestOptions,
+        >,
+    ) -> Self {
+        self.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::ProcessorBalanceGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+        v.field(
+            "processor_token",
+            &self.processor_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("processor"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ProcessorBalanceGetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ProcessorBalanceGetRequestOptions {
+    /// A `ProcessorBalanceGetRequestOptions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            min_last_updated_datetime: ::std::default::Default::default(),
+        }
+    }
+    /// Sets `min_last_updated_datetime`.
+    pub fn min_last_updated_datetime(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.min_last_updated_datetime = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::ProcessorBalanceGetRequestOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "min_last_updated_datetime",
+            &self.min_last_updated_datetime,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field for types::ProcessorBalanceGetRequestOptions {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::ProcessorIdentityGetRequest {
+    /// A `ProcessorIdentityGetRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> Self {
+        Self {
+            processor_token: processor_token.into(),
+        }
+    }
+}
+impl crate::operation::private::Validate for types::ProcessorIdentityGetRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "processor_token",
+            &self.processor_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("processor"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+    }
+}
+impl crate::operation::private::Field for types::ProcessorIdentityGetRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
 impl types::ProcessorStripeBankAccountTokenCreateRequest {
     /// A `ProcessorStripeBankAccountTokenCreateRequest` with its required fields; set the optional ones with the methods below.
     pub fn new(
@@ -9499,6 +11037,48 @@ impl crate::operation::private::Field for types::ProcessorTokenPermissionsSetReq
         crate::operation::private::Validate::validate(self, v)
     }
 }
+impl types::ProcessorTokenWebhookUpdateRequest {
+    /// A `ProcessorTokenWebhookUpdateRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> Self {
+        Self {
+            processor_token: processor_token.into(),
+            webhook: ::std::default::Default::default(),
+        }
+    }
+    /// `webhook`: a string, as Plaid documents it.
+    pub fn webhook(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.webhook = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::ProcessorTokenWebhookUpdateRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "processor_token",
+            &self.processor_token,
+            &crate::operation::private::Rules {
+                required: true,
+                token: ::std::option::Option::Some("processor"),
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("webhook", &self.webhook, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::ProcessorTokenWebhookUpdateRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
 impl types::SandboxItemFireWebhookRequest {
     /// A `SandboxItemFireWebhookRequest` with its required fields; set the optional ones with the methods below.
     pub fn new(
@@ -9579,6 +11159,99 @@ impl crate::operation::private::Validate for types::SandboxItemResetLoginRequest
     }
 }
 impl crate::operation::private::Field for types::SandboxItemResetLoginRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::SandboxProcessorTokenCreateRequest {
+    /// A `SandboxProcessorTokenCreateRequest` with its required fields; set the optional ones with the methods below.
+    pub fn new(
+        institution_id: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            institution_id: institution_id.into(),
+            options: ::std::default::Default::default(),
+        }
+    }
+    /// `SandboxProcessorTokenCreateRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::SandboxProcessorTokenCreateRequestOptions,
+        >,
+    ) -> Self {
+        self.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate for types::SandboxProcessorTokenCreateRequest {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "institution_id",
+            &self.institution_id,
+            &crate::operation::private::Rules {
+                required: true,
+                ..crate::operation::private::Rules::NONE
+            },
+        );
+        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+    }
+}
+impl crate::operation::private::Field for types::SandboxProcessorTokenCreateRequest {
+    fn check(
+        &self,
+        v: &mut crate::operation::private::Validator<'_>,
+        _rules: &crate::operation::private::Rules,
+    ) {
+        crate::operation::private::Validate::validate(self, v)
+    }
+}
+impl types::SandboxProcessorTokenCreateRequestOptions {
+    /// A `SandboxProcessorTokenCreateRequestOptions` with no field set; set fields with the methods below.
+    pub fn new() -> Self {
+        Self {
+            override_password: ::std::default::Default::default(),
+            override_username: ::std::default::Default::default(),
+        }
+    }
+    /// Sets `override_password`.
+    pub fn override_password(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.override_password = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `override_username`.
+    pub fn override_username(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.override_username = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::private::Validate
+for types::SandboxProcessorTokenCreateRequestOptions {
+    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+        v.field(
+            "override_password",
+            &self.override_password,
+            &crate::operation::private::Rules::NONE,
+        );
+        v.field(
+            "override_username",
+            &self.override_username,
+            &crate::operation::private::Rules::NONE,
+        );
+    }
+}
+impl crate::operation::private::Field
+for types::SandboxProcessorTokenCreateRequestOptions {
     fn check(
         &self,
         v: &mut crate::operation::private::Validator<'_>,

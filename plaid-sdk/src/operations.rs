@@ -818,6 +818,352 @@ impl crate::operation::private::Sealed for types::SandboxItemResetLoginRequest {
 impl crate::operation::private::Dispatch for types::SandboxItemResetLoginRequest {
     const INDEX: usize = 13;
 }
+impl crate::PlaidClient {
+    /// `POST /sandbox/processor_token/create`, as Plaid documents it.
+    ///
+    /// `POST /sandbox/processor_token/create`. Awaiting the call returns [`SandboxProcessorTokenCreateResponse`](crate::types::SandboxProcessorTokenCreateResponse). Optional fields: `options`. Sandbox only: refused before sending on a Production client.
+    pub fn sandbox_processor_token_create(
+        &self,
+        institution_id: impl ::std::convert::Into<::std::string::String>,
+    ) -> crate::Pending<'_, types::SandboxProcessorTokenCreateRequest> {
+        crate::Pending::new(
+            self,
+            types::SandboxProcessorTokenCreateRequest::new(institution_id),
+        )
+    }
+}
+impl crate::Pending<'_, types::SandboxProcessorTokenCreateRequest> {
+    /// `SandboxProcessorTokenCreateRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::SandboxProcessorTokenCreateRequestOptions,
+        >,
+    ) -> Self {
+        self.body.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::Request for types::SandboxProcessorTokenCreateRequest {
+    type Response = types::SandboxProcessorTokenCreateResponse;
+    const OPERATION: &'static str = "sandbox_processor_token_create";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/sandbox/processor_token/create";
+    const SANDBOX_ONLY: bool = true;
+}
+impl crate::operation::private::Sealed for types::SandboxProcessorTokenCreateRequest {}
+impl crate::operation::private::Dispatch for types::SandboxProcessorTokenCreateRequest {
+    const INDEX: usize = 14;
+}
+impl crate::PlaidClient {
+    /// `POST /processor/auth/get`, as Plaid documents it.
+    ///
+    /// `POST /processor/auth/get`. Awaiting the call returns [`ProcessorAuthGetResponse`](crate::types::ProcessorAuthGetResponse).
+    pub fn processor_auth_get(
+        &self,
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> crate::Pending<'_, types::ProcessorAuthGetRequest> {
+        crate::Pending::new(self, types::ProcessorAuthGetRequest::new(processor_token))
+    }
+}
+impl crate::operation::Request for types::ProcessorAuthGetRequest {
+    type Response = types::ProcessorAuthGetResponse;
+    const OPERATION: &'static str = "processor_auth_get";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/processor/auth/get";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::ProcessorAuthGetRequest {}
+impl crate::operation::private::Dispatch for types::ProcessorAuthGetRequest {
+    const INDEX: usize = 15;
+}
+impl crate::PlaidClient {
+    /// `POST /processor/balance/get`, as Plaid documents it.
+    ///
+    /// `POST /processor/balance/get`. Awaiting the call returns [`ProcessorBalanceGetResponse`](crate::types::ProcessorBalanceGetResponse). Optional fields: `options`.
+    pub fn processor_balance_get(
+        &self,
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> crate::Pending<'_, types::ProcessorBalanceGetRequest> {
+        crate::Pending::new(
+            self,
+            types::ProcessorBalanceGetRequest::new(processor_token),
+        )
+    }
+}
+impl crate::Pending<'_, types::ProcessorBalanceGetRequest> {
+    /// `ProcessorBalanceGetRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::ProcessorBalanceGetRequestOptions,
+        >,
+    ) -> Self {
+        self.body.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::Request for types::ProcessorBalanceGetRequest {
+    type Response = types::ProcessorBalanceGetResponse;
+    const OPERATION: &'static str = "processor_balance_get";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/processor/balance/get";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::ProcessorBalanceGetRequest {}
+impl crate::operation::private::Dispatch for types::ProcessorBalanceGetRequest {
+    const INDEX: usize = 16;
+}
+impl crate::PlaidClient {
+    /// `POST /processor/identity/get`, as Plaid documents it.
+    ///
+    /// `POST /processor/identity/get`. Awaiting the call returns [`ProcessorIdentityGetResponse`](crate::types::ProcessorIdentityGetResponse).
+    pub fn processor_identity_get(
+        &self,
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> crate::Pending<'_, types::ProcessorIdentityGetRequest> {
+        crate::Pending::new(
+            self,
+            types::ProcessorIdentityGetRequest::new(processor_token),
+        )
+    }
+}
+impl crate::operation::Request for types::ProcessorIdentityGetRequest {
+    type Response = types::ProcessorIdentityGetResponse;
+    const OPERATION: &'static str = "processor_identity_get";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/processor/identity/get";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::ProcessorIdentityGetRequest {}
+impl crate::operation::private::Dispatch for types::ProcessorIdentityGetRequest {
+    const INDEX: usize = 17;
+}
+impl crate::PlaidClient {
+    /// `POST /processor/account/get`, as Plaid documents it.
+    ///
+    /// `POST /processor/account/get`. Awaiting the call returns [`ProcessorAccountGetResponse`](crate::types::ProcessorAccountGetResponse).
+    pub fn processor_account_get(
+        &self,
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> crate::Pending<'_, types::ProcessorAccountGetRequest> {
+        crate::Pending::new(
+            self,
+            types::ProcessorAccountGetRequest::new(processor_token),
+        )
+    }
+}
+impl crate::operation::Request for types::ProcessorAccountGetRequest {
+    type Response = types::ProcessorAccountGetResponse;
+    const OPERATION: &'static str = "processor_account_get";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/processor/account/get";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::ProcessorAccountGetRequest {}
+impl crate::operation::private::Dispatch for types::ProcessorAccountGetRequest {
+    const INDEX: usize = 18;
+}
+impl crate::PlaidClient {
+    /// `POST /processor/token/webhook/update`, as Plaid documents it.
+    ///
+    /// `POST /processor/token/webhook/update`. Awaiting the call returns [`ProcessorTokenWebhookUpdateResponse`](crate::types::ProcessorTokenWebhookUpdateResponse). Optional fields: `webhook`.
+    pub fn processor_token_webhook_update(
+        &self,
+        processor_token: impl ::std::convert::Into<crate::ProcessorToken>,
+    ) -> crate::Pending<'_, types::ProcessorTokenWebhookUpdateRequest> {
+        crate::Pending::new(
+            self,
+            types::ProcessorTokenWebhookUpdateRequest::new(processor_token),
+        )
+    }
+}
+impl crate::Pending<'_, types::ProcessorTokenWebhookUpdateRequest> {
+    /// `webhook`: a string, as Plaid documents it.
+    pub fn webhook(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.body.webhook = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::Request for types::ProcessorTokenWebhookUpdateRequest {
+    type Response = types::ProcessorTokenWebhookUpdateResponse;
+    const OPERATION: &'static str = "processor_token_webhook_update";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/processor/token/webhook/update";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::ProcessorTokenWebhookUpdateRequest {}
+impl crate::operation::private::Dispatch for types::ProcessorTokenWebhookUpdateRequest {
+    const INDEX: usize = 19;
+}
+impl crate::PlaidClient {
+    /// `POST /accounts/balance/get`, as Plaid documents it.
+    ///
+    /// `POST /accounts/balance/get`. Awaiting the call returns [`AccountsGetResponse`](crate::types::AccountsGetResponse). Optional fields: `options`.
+    pub fn accounts_balance_get(
+        &self,
+        access_token: impl ::std::convert::Into<crate::AccessToken>,
+    ) -> crate::Pending<'_, types::AccountsBalanceGetRequest> {
+        crate::Pending::new(self, types::AccountsBalanceGetRequest::new(access_token))
+    }
+}
+impl crate::Pending<'_, types::AccountsBalanceGetRequest> {
+    /// `AccountsBalanceGetRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::AccountsBalanceGetRequestOptions,
+        >,
+    ) -> Self {
+        self.body.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::Request for types::AccountsBalanceGetRequest {
+    type Response = types::AccountsGetResponse;
+    const OPERATION: &'static str = "accounts_balance_get";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/accounts/balance/get";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::AccountsBalanceGetRequest {}
+impl crate::operation::private::Dispatch for types::AccountsBalanceGetRequest {
+    const INDEX: usize = 20;
+}
+impl crate::PlaidClient {
+    /// `POST /auth/get`, as Plaid documents it.
+    ///
+    /// `POST /auth/get`. Awaiting the call returns [`AuthGetResponse`](crate::types::AuthGetResponse). Optional fields: `options`.
+    pub fn auth_get(
+        &self,
+        access_token: impl ::std::convert::Into<crate::AccessToken>,
+    ) -> crate::Pending<'_, types::AuthGetRequest> {
+        crate::Pending::new(self, types::AuthGetRequest::new(access_token))
+    }
+}
+impl crate::Pending<'_, types::AuthGetRequest> {
+    /// `AuthGetRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<crate::generated::types::AuthGetRequestOptions>,
+    ) -> Self {
+        self.body.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::Request for types::AuthGetRequest {
+    type Response = types::AuthGetResponse;
+    const OPERATION: &'static str = "auth_get";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/auth/get";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::AuthGetRequest {}
+impl crate::operation::private::Dispatch for types::AuthGetRequest {
+    const INDEX: usize = 21;
+}
+impl crate::PlaidClient {
+    /// `POST /identity/get`, as Plaid documents it.
+    ///
+    /// `POST /identity/get`. Awaiting the call returns [`IdentityGetResponse`](crate::types::IdentityGetResponse). Optional fields: `options`.
+    pub fn identity_get(
+        &self,
+        access_token: impl ::std::convert::Into<crate::AccessToken>,
+    ) -> crate::Pending<'_, types::IdentityGetRequest> {
+        crate::Pending::new(self, types::IdentityGetRequest::new(access_token))
+    }
+}
+impl crate::Pending<'_, types::IdentityGetRequest> {
+    /// `IdentityGetRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::IdentityGetRequestOptions,
+        >,
+    ) -> Self {
+        self.body.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::Request for types::IdentityGetRequest {
+    type Response = types::IdentityGetResponse;
+    const OPERATION: &'static str = "identity_get";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/identity/get";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::IdentityGetRequest {}
+impl crate::operation::private::Dispatch for types::IdentityGetRequest {
+    const INDEX: usize = 22;
+}
+impl crate::PlaidClient {
+    /// `POST /item/access_token/invalidate`, as Plaid documents it.
+    ///
+    /// `POST /item/access_token/invalidate`. Awaiting the call returns [`ItemAccessTokenInvalidateResponse`](crate::types::ItemAccessTokenInvalidateResponse).
+    pub fn item_access_token_invalidate(
+        &self,
+        access_token: impl ::std::convert::Into<crate::AccessToken>,
+    ) -> crate::Pending<'_, types::ItemAccessTokenInvalidateRequest> {
+        crate::Pending::new(
+            self,
+            types::ItemAccessTokenInvalidateRequest::new(access_token),
+        )
+    }
+}
+impl crate::operation::Request for types::ItemAccessTokenInvalidateRequest {
+    type Response = types::ItemAccessTokenInvalidateResponse;
+    const OPERATION: &'static str = "item_access_token_invalidate";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/item/access_token/invalidate";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::ItemAccessTokenInvalidateRequest {}
+impl crate::operation::private::Dispatch for types::ItemAccessTokenInvalidateRequest {
+    const INDEX: usize = 23;
+}
+impl crate::PlaidClient {
+    /// `POST /institutions/get_by_id`, as Plaid documents it.
+    ///
+    /// `POST /institutions/get_by_id`. Awaiting the call returns [`InstitutionsGetByIdResponse`](crate::types::InstitutionsGetByIdResponse). Optional fields: `options`.
+    pub fn institutions_get_by_id(
+        &self,
+        institution_id: impl ::std::convert::Into<::std::string::String>,
+        country_codes: impl ::std::iter::IntoIterator<
+            Item = crate::generated::CountryCode,
+        >,
+    ) -> crate::Pending<'_, types::InstitutionsGetByIdRequest> {
+        crate::Pending::new(
+            self,
+            types::InstitutionsGetByIdRequest::new(institution_id, country_codes),
+        )
+    }
+}
+impl crate::Pending<'_, types::InstitutionsGetByIdRequest> {
+    /// `InstitutionsGetByIdRequestOptions`: an object, as Plaid documents it.
+    pub fn options(
+        mut self,
+        value: impl ::std::convert::Into<
+            crate::generated::types::InstitutionsGetByIdRequestOptions,
+        >,
+    ) -> Self {
+        self.body.options = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl crate::operation::Request for types::InstitutionsGetByIdRequest {
+    type Response = types::InstitutionsGetByIdResponse;
+    const OPERATION: &'static str = "institutions_get_by_id";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/institutions/get_by_id";
+    const SANDBOX_ONLY: bool = false;
+}
+impl crate::operation::private::Sealed for types::InstitutionsGetByIdRequest {}
+impl crate::operation::private::Dispatch for types::InstitutionsGetByIdRequest {
+    const INDEX: usize = 24;
+}
 impl crate::operation::private::HasRequestId for types::ProcessorTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
@@ -935,6 +1281,89 @@ impl crate::operation::private::HasRequestId for types::SandboxItemResetLoginRes
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
+impl crate::operation::private::HasRequestId
+for types::SandboxProcessorTokenCreateResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
+impl crate::operation::private::HasRequestId for types::ProcessorAuthGetResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
+impl crate::operation::private::HasRequestId for types::ProcessorBalanceGetResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
+impl crate::operation::private::HasRequestId for types::ProcessorIdentityGetResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
+impl crate::operation::private::HasRequestId for types::ProcessorAccountGetResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
+impl crate::operation::private::HasRequestId
+for types::ProcessorTokenWebhookUpdateResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
+impl crate::operation::private::HasRequestId for types::AuthGetResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
+impl crate::operation::private::HasRequestId for types::IdentityGetResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
+impl crate::operation::private::HasRequestId
+for types::ItemAccessTokenInvalidateResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
+impl crate::operation::private::HasRequestId for types::InstitutionsGetByIdResponse {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {
+        ::std::option::Option::Some(&mut self.request_id)
+    }
+}
 /// Every operation of this version of the SDK, in the order of `spec/operations.txt`.
 pub const OPERATIONS: &[crate::OperationInfo] = &[
     crate::OperationInfo {
@@ -1021,26 +1450,100 @@ pub const OPERATIONS: &[crate::OperationInfo] = &[
         path: "/sandbox/item/reset_login",
         sandbox_only: true,
     },
+    crate::OperationInfo {
+        name: "sandbox_processor_token_create",
+        method: "POST",
+        path: "/sandbox/processor_token/create",
+        sandbox_only: true,
+    },
+    crate::OperationInfo {
+        name: "processor_auth_get",
+        method: "POST",
+        path: "/processor/auth/get",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "processor_balance_get",
+        method: "POST",
+        path: "/processor/balance/get",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "processor_identity_get",
+        method: "POST",
+        path: "/processor/identity/get",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "processor_account_get",
+        method: "POST",
+        path: "/processor/account/get",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "processor_token_webhook_update",
+        method: "POST",
+        path: "/processor/token/webhook/update",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "accounts_balance_get",
+        method: "POST",
+        path: "/accounts/balance/get",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "auth_get",
+        method: "POST",
+        path: "/auth/get",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "identity_get",
+        method: "POST",
+        path: "/identity/get",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "item_access_token_invalidate",
+        method: "POST",
+        path: "/item/access_token/invalidate",
+        sandbox_only: false,
+    },
+    crate::OperationInfo {
+        name: "institutions_get_by_id",
+        method: "POST",
+        path: "/institutions/get_by_id",
+        sandbox_only: false,
+    },
 ];
 /// The public types: every struct of Plaid's schemas that a request or a response reaches, and every open enum.
 pub mod exports {
     pub use crate::generated::types::{
-        AccountBalance, AccountBase, AccountVerificationInsights,
+        AccountBalance, AccountBase, AccountIdentity, AccountVerificationInsights,
         AccountVerificationInsightsNetworkStatus,
-        AccountVerificationInsightsPreviousReturns, AccountsGetRequest,
-        AccountsGetRequestOptions, AccountsGetResponse, AuthDefaultUpdateWebhook,
-        AutomaticallyVerifiedWebhook, CraCheckReportHomeLendingReportOptions,
+        AccountVerificationInsightsPreviousReturns, AccountsBalanceGetRequest,
+        AccountsBalanceGetRequestOptions, AccountsGetRequest, AccountsGetRequestOptions,
+        AccountsGetResponse, Address, AddressData, AuthDefaultUpdateWebhook,
+        AuthGetNumbers, AuthGetRequest, AuthGetRequestOptions, AuthGetResponse,
+        AuthMetadata, AuthSupportedMethods, AutomaticallyVerifiedWebhook,
+        CraCheckReportHomeLendingReportOptions,
         CraCheckReportVerificationGetEmploymentRefreshOptions,
         CraPartnerInsightsBaseFicoScore, CraPartnerInsightsFicoInput,
-        CraPartnerInsightsUltraFicoScoreRequest, CreditFilter, DepositoryFilter,
-        HostedMmdVerificationWebhook, IdentityVerificationRequestUserName,
-        IncomeInsightsFilter, InvestmentFilter, Item, ItemErrorWebhook, ItemGetRequest,
-        ItemGetResponse, ItemLoginRepairedWebhook, ItemPublicTokenExchangeRequest,
-        ItemPublicTokenExchangeResponse, ItemRemoveRequest, ItemRemoveResponse,
-        ItemStatus, ItemStatusInvestments, ItemStatusLastWebhook, ItemStatusTransactions,
-        ItemWebhookUpdateRequest, ItemWebhookUpdateResponse, ItemWithConsentFields,
-        JwkPublicKey, LinkTokenAccountFilters, LinkTokenCashflowReport,
-        LinkTokenCreateCardSwitch, LinkTokenCreateHostedLink, LinkTokenCreateIdentity,
+        CraPartnerInsightsUltraFicoScoreRequest, CreditFilter, DepositoryFilter, Email,
+        HealthIncident, HostedMmdVerificationWebhook, IdentityGetRequest,
+        IdentityGetRequestOptions, IdentityGetResponse,
+        IdentityVerificationRequestUserName, IncidentUpdate, IncomeInsightsFilter,
+        Institution, InstitutionStatus, InstitutionsGetByIdRequest,
+        InstitutionsGetByIdRequestOptions, InstitutionsGetByIdResponse, InvestmentFilter,
+        Item, ItemAccessTokenInvalidateRequest, ItemAccessTokenInvalidateResponse,
+        ItemErrorWebhook, ItemGetRequest, ItemGetResponse, ItemLoginRepairedWebhook,
+        ItemPublicTokenExchangeRequest, ItemPublicTokenExchangeResponse,
+        ItemRemoveRequest, ItemRemoveResponse, ItemStatus, ItemStatusInvestments,
+        ItemStatusLastWebhook, ItemStatusTransactions, ItemWebhookUpdateRequest,
+        ItemWebhookUpdateResponse, ItemWithConsentFields, JwkPublicKey,
+        LinkTokenAccountFilters, LinkTokenCashflowReport, LinkTokenCreateCardSwitch,
+        LinkTokenCreateHostedLink, LinkTokenCreateIdentity,
         LinkTokenCreateInstitutionData, LinkTokenCreateRequest,
         LinkTokenCreateRequestAuth, LinkTokenCreateRequestBaseReport,
         LinkTokenCreateRequestCraOptions, LinkTokenCreateRequestCraOptionsBaseReport,
@@ -1062,15 +1565,24 @@ pub mod exports {
         LinkTokenCreateRequestUser, LinkTokenCreateRequestUserStatedIncomeSource,
         LinkTokenCreateResponse, LinkTokenEuConfig, LinkTokenInvestments,
         LinkTokenInvestmentsAuth, LinkTokenTransactions, LoanFilter,
-        NewAccountsAvailableWebhook, OtherFilter, PendingDisconnectWebhook,
-        PendingExpirationWebhook, PrismVersions,
+        NewAccountsAvailableWebhook, NumbersAch, NumbersBacs, NumbersEft,
+        NumbersInternational, OtherFilter, Owner, PaymentInitiationMetadata,
+        PaymentInitiationStandingOrderMetadata, PendingDisconnectWebhook,
+        PendingExpirationWebhook, PhoneNumber, PrismVersions, ProcessorAccountGetRequest,
+        ProcessorAccountGetResponse, ProcessorAuthGetRequest, ProcessorAuthGetResponse,
+        ProcessorBalanceGetRequest, ProcessorBalanceGetRequestOptions,
+        ProcessorBalanceGetResponse, ProcessorIdentityGetRequest,
+        ProcessorIdentityGetResponse, ProcessorNumber,
         ProcessorStripeBankAccountTokenCreateRequest,
         ProcessorStripeBankAccountTokenCreateResponse, ProcessorTokenCreateRequest,
         ProcessorTokenCreateResponse, ProcessorTokenPermissionsGetRequest,
         ProcessorTokenPermissionsGetResponse, ProcessorTokenPermissionsSetRequest,
-        ProcessorTokenPermissionsSetResponse, SandboxItemFireWebhookRequest,
-        SandboxItemFireWebhookResponse, SandboxItemResetLoginRequest,
-        SandboxItemResetLoginResponse, SandboxPublicTokenCreateRequest,
+        ProcessorTokenPermissionsSetResponse, ProcessorTokenWebhookUpdateRequest,
+        ProcessorTokenWebhookUpdateResponse, ProductStatus, ProductStatusBreakdown,
+        SandboxItemFireWebhookRequest, SandboxItemFireWebhookResponse,
+        SandboxItemResetLoginRequest, SandboxItemResetLoginResponse,
+        SandboxProcessorTokenCreateRequest, SandboxProcessorTokenCreateRequestOptions,
+        SandboxProcessorTokenCreateResponse, SandboxPublicTokenCreateRequest,
         SandboxPublicTokenCreateRequestIncomeVerificationBankIncome,
         SandboxPublicTokenCreateRequestOptions,
         SandboxPublicTokenCreateRequestOptionsIncomeVerification,
@@ -1087,19 +1599,22 @@ pub mod exports {
         CashflowAttributesVersion, ConsumerReportPermissiblePurpose, CountryCode,
         CraCheckReportVerificationGetReportType, CraPartnerInsightsBaseFicoScoreVersion,
         CraPartnerInsightsBureau, CraPartnerInsightsUltraFicoScoreVersion,
-        CreditAccountSubtype, DepositoryAccountSubtype, EmploymentSourceType, ErrorType,
-        GseReportType, HostedLinkDeliveryMethod, IdNumberType, IncomeInsightsVersion,
-        IncomeVerificationDocParsingConfig, IncomeVerificationPayrollFlowType,
-        IncomeVerificationSourceType, InvestmentAccountSubtype, ItemAuthMethod,
-        ItemConsentedDataScope, ItemRemoveReasonCode, ItemUpdateType, LimitedPurposeType,
+        CreditAccountSubtype, DepositoryAccountSubtype, EmailType, EmploymentSourceType,
+        ErrorType, GseReportType, HostedLinkDeliveryMethod, IdNumberType,
+        IncidentUpdateStatus, IncomeInsightsVersion, IncomeVerificationDocParsingConfig,
+        IncomeVerificationPayrollFlowType, IncomeVerificationSourceType,
+        InvestmentAccountSubtype, ItemAuthMethod, ItemConsentedDataScope,
+        ItemRemoveReasonCode, ItemUpdateType, LimitedPurposeType,
         LinkTokenCreateRequestAppearanceMode, LinkTokenCreateRequestAuthFlowType,
         LinkTokenCreateRequestAuthRerouteToCredentials, LoanAccountSubtype,
-        NetworkInsightsVersion, OtherAccountSubtype, PendingDisconnectWebhookReason,
-        PlaidLendScoreVersion, PrismCashScoreVersion, PrismDetectVersion,
-        PrismExtendVersion, PrismFirstDetectVersion, PrismInsightsVersion, Processor,
-        Product, SandboxItemFireWebhookRequestWebhookCode,
-        UserStatedIncomeSourceCategory, UserStatedIncomeSourceFrequency,
-        UserStatedIncomeSourcePayType, WebhookEnvironmentValues, WebhookType,
+        NetworkInsightsVersion, OtherAccountSubtype, PaymentScheduleInterval,
+        PendingDisconnectWebhookReason, PhoneNumberType, PlaidLendScoreVersion,
+        PrismCashScoreVersion, PrismDetectVersion, PrismExtendVersion,
+        PrismFirstDetectVersion, PrismInsightsVersion, Processor, Product,
+        ProductStatusBreakdownRefreshInterval, ProductStatusStatus,
+        SandboxItemFireWebhookRequestWebhookCode, UserStatedIncomeSourceCategory,
+        UserStatedIncomeSourceFrequency, UserStatedIncomeSourcePayType,
+        WebhookEnvironmentValues, WebhookType,
     };
 }
 /// A webhook's body, typed by its `webhook_type` and `webhook_code` ([`WebhookEvent::kind`](crate::webhooks::WebhookEvent::kind)).

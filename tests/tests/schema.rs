@@ -260,6 +260,46 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
     )
     .await;
     let processor_token = token["processor_token"].clone();
+    let receiver = plaid_sdk_tests::ScriptedServer::start(plaid_sdk_tests::json(200, "{}")).await;
+    // The partner's side, before permissions narrow the token.
+    for path in [
+        "/processor/auth/get",
+        "/processor/balance/get",
+        "/processor/identity/get",
+        "/processor/account/get",
+    ] {
+        let body = call(path, json!({"processor_token": processor_token})).await;
+        assert_eq!(body["account"]["account_id"], account, "{path}");
+    }
+    call(
+        "/processor/token/webhook/update",
+        json!({"processor_token": processor_token, "webhook": receiver.url()}),
+    )
+    .await;
+    let sandbox_token = call(
+        "/sandbox/processor_token/create",
+        json!({"institution_id": "ins_109508"}),
+    )
+    .await;
+    call(
+        "/processor/auth/get",
+        json!({"processor_token": sandbox_token["processor_token"]}),
+    )
+    .await;
+    // The fintech's data calls.
+    for path in ["/accounts/balance/get", "/auth/get", "/identity/get"] {
+        let body = call(
+            path,
+            json!({"access_token": access, "options": {"account_ids": [account]}}),
+        )
+        .await;
+        assert_eq!(body["accounts"][0]["account_id"], account, "{path}");
+    }
+    call(
+        "/institutions/get_by_id",
+        json!({"institution_id": "ins_109508", "country_codes": ["US"]}),
+    )
+    .await;
     call(
         "/processor/stripe/bank_account_token/create",
         json!({"access_token": access, "account_id": account}),
@@ -281,7 +321,6 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
     )
     .await;
     assert_eq!(key["key"]["kid"], json!(emulator.webhook_key_id()));
-    let receiver = plaid_sdk_tests::ScriptedServer::start(plaid_sdk_tests::json(200, "{}")).await;
     call(
         "/item/webhook/update",
         json!({"access_token": access, "webhook": receiver.url()}),
@@ -293,6 +332,12 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
     )
     .await;
     call("/sandbox/item/reset_login", json!({"access_token": access})).await;
+    let rotated = call(
+        "/item/access_token/invalidate",
+        json!({"access_token": access}),
+    )
+    .await;
+    let access = rotated["new_access_token"].clone();
     call("/item/remove", json!({"access_token": access})).await;
     // And each one's failure, now that the Item is gone.
     for (path, body) in [
@@ -336,6 +381,42 @@ async fn every_operation_of_the_family_conforms_to_the_fragment() {
             json!({"access_token": access, "webhook_code": "NEW_ACCOUNTS_AVAILABLE"}),
         ),
         ("/sandbox/item/reset_login", json!({"access_token": access})),
+        (
+            "/sandbox/processor_token/create",
+            json!({"institution_id": "ins_109508",
+                   "options": {"override_username": "user_good", "override_password": "wrong"}}),
+        ),
+        (
+            "/processor/auth/get",
+            json!({"processor_token": processor_token}),
+        ),
+        (
+            "/processor/balance/get",
+            json!({"processor_token": processor_token}),
+        ),
+        (
+            "/processor/identity/get",
+            json!({"processor_token": processor_token}),
+        ),
+        (
+            "/processor/account/get",
+            json!({"processor_token": processor_token}),
+        ),
+        (
+            "/processor/token/webhook/update",
+            json!({"processor_token": processor_token, "webhook": null}),
+        ),
+        ("/accounts/balance/get", json!({"access_token": access})),
+        ("/auth/get", json!({"access_token": access})),
+        ("/identity/get", json!({"access_token": access})),
+        (
+            "/item/access_token/invalidate",
+            json!({"access_token": access}),
+        ),
+        (
+            "/institutions/get_by_id",
+            json!({"institution_id": "ins_1", "country_codes": ["US"]}),
+        ),
         (
             "/link/token/create",
             json!({"client_name": "x".repeat(31), "language": "en", "country_codes": ["US"],

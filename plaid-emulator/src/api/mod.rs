@@ -1,11 +1,20 @@
-//! Plaid's semantics: authentication, validation, and the operations.
+//! Plaid's semantics: authentication, validation, and the operations. Account data (numbers,
+//! balances, owners), the partner's side of processor tokens and institutions are in
+//! [`accounts`].
+
+mod accounts;
+
+use accounts::{
+    accounts_balance_get, auth_get, identity_get, institutions_get_by_id,
+    item_access_token_invalidate, processor_account_get, processor_auth_get, processor_balance_get,
+    processor_identity_get, processor_token_webhook_update, sandbox_processor_token_create,
+};
 
 use http::HeaderName;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    AccountSpec, Fault, Item, ProcessorTokenState, ReceivedRequest, SANDBOX_INSTITUTION, State,
-    random_id, uuid_like,
+    AccountSpec, Fault, Item, ProcessorTokenState, ReceivedRequest, State, random_id, uuid_like,
 };
 
 /// What to answer.
@@ -188,6 +197,17 @@ fn respond(state: &State, parts: &http::request::Parts, body: &[u8]) -> Result<V
         ("POST", "/item/webhook/update") => item_webhook_update,
         ("POST", "/sandbox/item/fire_webhook") => sandbox_item_fire_webhook,
         ("POST", "/sandbox/item/reset_login") => sandbox_item_reset_login,
+        ("POST", "/sandbox/processor_token/create") => sandbox_processor_token_create,
+        ("POST", "/processor/auth/get") => processor_auth_get,
+        ("POST", "/processor/balance/get") => processor_balance_get,
+        ("POST", "/processor/identity/get") => processor_identity_get,
+        ("POST", "/processor/account/get") => processor_account_get,
+        ("POST", "/processor/token/webhook/update") => processor_token_webhook_update,
+        ("POST", "/accounts/balance/get") => accounts_balance_get,
+        ("POST", "/auth/get") => auth_get,
+        ("POST", "/identity/get") => identity_get,
+        ("POST", "/item/access_token/invalidate") => item_access_token_invalidate,
+        ("POST", "/institutions/get_by_id") => institutions_get_by_id,
         _ => {
             return Err(Refusal {
                 status: 404,
@@ -378,10 +398,7 @@ fn check_account(data: &crate::Data, access_token: &str, account_id: &str) -> Re
     {
         Ok(())
     } else {
-        Err(Refusal::invalid_input(
-            "INVALID_ACCOUNT_ID",
-            "the account_id is not an account of this Item",
-        ))
+        Err(invalid_account_id())
     }
 }
 
@@ -440,6 +457,7 @@ fn processor_token_create(state: &State, fields: &Map<String, Value>) -> Result<
             account_id: account_id.to_string(),
             processor: processor.to_string(),
             products: Vec::new(),
+            webhook: None,
         },
     );
     Ok(json!({ "processor_token": token, "request_id": request_id() }))
@@ -518,6 +536,48 @@ fn sandbox_public_token_create(
             "initial_products must name at least one product",
         ));
     }
+    let access_token = create_sandbox_item(state, fields, institution_id, products)?;
+    let public_token = format!("public-sandbox-{}", uuid_like());
+    state
+        .data()
+        .public_tokens
+        .insert(public_token.clone(), (access_token, false));
+    Ok(json!({ "public_token": public_token, "request_id": request_id() }))
+}
+
+/// The test credentials the Sandbox takes in `options.override_username` and
+/// `options.override_password`: `user_good` / `pass_good`, the default when absent.
+fn check_sandbox_credentials(fields: &Map<String, Value>) -> Result<(), Refusal> {
+    let option = |name: &str| {
+        fields
+            .get("options")
+            .and_then(|o| o.get(name))
+            .and_then(Value::as_str)
+    };
+    let username = option("override_username").unwrap_or("user_good");
+    let password = option("override_password").unwrap_or("pass_good");
+    if username == "user_good" && password == "pass_good" {
+        return Ok(());
+    }
+    Err(Refusal {
+        status: 400,
+        error_type: "ITEM_ERROR",
+        error_code: "INVALID_CREDENTIALS",
+        message:
+            "the provided credentials were not correct; the Sandbox takes user_good / pass_good"
+                .into(),
+    })
+}
+
+/// Makes a Sandbox Item at `institution_id` with the Sandbox's three test accounts (after
+/// checking the test credentials of `options`) and returns its access token. A webhook URL
+/// in `options.webhook` becomes the Item's.
+fn create_sandbox_item(
+    state: &State,
+    fields: &Map<String, Value>,
+    institution_id: &str,
+    products: Vec<String>,
+) -> Result<String, Refusal> {
     let digits = institution_id.strip_prefix("ins_").unwrap_or("");
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Refusal::invalid_input(
@@ -525,6 +585,7 @@ fn sandbox_public_token_create(
             "invalid institution_id provided",
         ));
     }
+    check_sandbox_credentials(fields)?;
     let item = Item::seeded(&[
         AccountSpec::new("Plaid Checking", "depository", "checking").balances(
             Some(100.0),
@@ -548,16 +609,13 @@ fn sandbox_public_token_create(
         .and_then(Value::as_str)
         .filter(|w| !w.is_empty())
         .map(str::to_string);
-    let public_token = format!("public-sandbox-{}", uuid_like());
     let mut data = state.data();
     let access_token = item.access_token.clone();
-    data.public_tokens
-        .insert(public_token.clone(), (access_token.clone(), false));
     data.insert_item(item, institution_id.to_string(), products);
     if let Some(stored) = data.items.get_mut(&access_token) {
         stored.webhook = webhook;
     }
-    Ok(json!({ "public_token": public_token, "request_id": request_id() }))
+    Ok(access_token)
 }
 
 fn item_public_token_exchange(
@@ -586,42 +644,78 @@ fn accounts_get(state: &State, fields: &Map<String, Value>) -> Result<Value, Ref
     let [access_token] = required_strings(fields, ["access_token"])?;
     let data = state.data();
     let item = usable_item(&data, access_token)?;
-    let accounts: Vec<Value> = item
-        .item
-        .accounts
-        .iter()
-        .map(|a| {
-            json!({
-                "account_id": a.account_id,
-                "balances": {
-                    "available": a.available,
-                    "current": a.current,
-                    "limit": a.limit,
-                    "iso_currency_code": "USD",
-                    "unofficial_currency_code": null,
-                },
-                "mask": a.mask,
-                "name": a.name,
-                "official_name": format!("{} {}", a.name, a.mask),
-                "type": a.account_type,
-                "subtype": a.subtype,
-            })
-        })
-        .collect();
+    let accounts = selected_accounts(item, fields)?;
     Ok(json!({
-        "accounts": accounts,
+        "accounts": accounts.iter().map(|a| account_json(a)).collect::<Vec<_>>(),
         "item": item_json(item),
         "request_id": request_id(),
     }))
 }
 
+/// The Item's accounts that `options.account_ids` names (all of them when it is absent or
+/// empty); an id that is not the Item's is `INVALID_ACCOUNT_ID`, as with Plaid.
+fn selected_accounts<'i>(
+    item: &'i crate::ItemState,
+    fields: &Map<String, Value>,
+) -> Result<Vec<&'i crate::Account>, Refusal> {
+    let ids = match fields.get("options").and_then(|o| o.get("account_ids")) {
+        None | Some(Value::Null) => return Ok(item.item.accounts.iter().collect()),
+        Some(Value::Array(ids)) => ids,
+        Some(_) => {
+            return Err(Refusal::invalid_request(
+                "INVALID_FIELD",
+                "options.account_ids must be a list of account ids",
+            ));
+        }
+    };
+    if ids.is_empty() {
+        return Ok(item.item.accounts.iter().collect());
+    }
+    let mut selected = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(id) = id.as_str() else {
+            return Err(Refusal::invalid_request(
+                "INVALID_FIELD",
+                "options.account_ids must be a list of account ids",
+            ));
+        };
+        match item.item.accounts.iter().find(|a| a.account_id == id) {
+            Some(account) => selected.push(account),
+            None => return Err(invalid_account_id()),
+        }
+    }
+    Ok(selected)
+}
+
+fn invalid_account_id() -> Refusal {
+    Refusal::invalid_input(
+        "INVALID_ACCOUNT_ID",
+        "the account_id is not an account of this Item",
+    )
+}
+
+/// An account as every operation shows it (Plaid's `AccountBase`).
+fn account_json(a: &crate::Account) -> Value {
+    json!({
+        "account_id": a.account_id,
+        "balances": {
+            "available": a.available,
+            "current": a.current,
+            "limit": a.limit,
+            "iso_currency_code": "USD",
+            "unofficial_currency_code": null,
+        },
+        "mask": a.mask,
+        "name": a.name,
+        "official_name": format!("{} {}", a.name, a.mask),
+        "type": a.account_type,
+        "subtype": a.subtype,
+    })
+}
+
 /// The Item as `/accounts/get` and `/item/get` show it.
 fn item_json(item: &crate::ItemState) -> Value {
-    let institution_name = if item.institution_id == SANDBOX_INSTITUTION {
-        Some("First Platypus Bank")
-    } else {
-        None
-    };
+    let institution_name = accounts::institution_name(&item.institution_id);
     json!({
         "item_id": item.item.item_id,
         "institution_id": item.institution_id,
