@@ -44,8 +44,10 @@ impl PlaidClient {
     }
 
     /// A client configured by `PLAID_CLIENT_ID`, `PLAID_SECRET`, `PLAID_ENV` (`sandbox`, the
-    /// default, `production`, or a URL) and the optional `PLAID_VERSION`. The error names the
-    /// variable that is missing or unusable; it never panics.
+    /// default, `production`, or a URL) and the optional `PLAID_VERSION`; or, in gateway mode,
+    /// by `PLAID_GATEWAY_TOKEN` (and `PLAID_GATEWAY_HEADER`) with `PLAID_ENV` the gateway's
+    /// URL, sending no Plaid credentials ([`ClientBuilder::from_lookup`] has the details).
+    /// The error names the variable that is missing or unusable; it never panics.
     pub fn from_env() -> Result<Self, Error> {
         ClientBuilder::from_env()?.build()
     }

@@ -35,7 +35,12 @@ pub struct ClientBuilder {
     max_body_bytes: usize,
     http_client: Option<reqwest::Client>,
     allow_insecure_http: bool,
+    app_name: Option<String>,
 }
+
+/// The gateway header [`ClientBuilder::from_lookup`] uses unless `PLAID_GATEWAY_HEADER` names
+/// another: the one plaid-gateway reads.
+pub const DEFAULT_GATEWAY_HEADER: &str = "x-gateway-token";
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,6 +60,7 @@ impl fmt::Debug for ClientBuilder {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("custom_http_client", &self.http_client.is_some())
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("app_name", &self.app_name)
             .finish()
     }
 }
@@ -73,6 +79,7 @@ impl Default for ClientBuilder {
             max_body_bytes: 4 << 20,
             http_client: None,
             allow_insecure_http: false,
+            app_name: None,
         }
     }
 }
@@ -161,6 +168,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Your application's name (and version), appended to the `User-Agent` the SDK sends:
+    /// `plaid-sdk-rust/0.1.0 checkout-service/2.3`. Plaid's support and your proxies see
+    /// which service called. The SDK always sets the `User-Agent` itself (a client given with
+    /// [`http_client`](Self::http_client) keeps none of its own): this is the way to add to
+    /// it. At most 128 visible ASCII characters; `build` refuses others.
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = Some(name.into());
+        self
+    }
+
     /// A builder from the process environment; see [`PlaidClient::from_env`].
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -169,15 +186,45 @@ impl ClientBuilder {
     /// A builder from variables looked up by `lookup` (for configuration that does not live
     /// in the process environment, and for tests):
     ///
-    /// - `PLAID_CLIENT_ID`, `PLAID_SECRET`: required.
-    /// - `PLAID_ENV`: `sandbox` (the default when unset), `production`, or an `http(s)://` URL.
+    /// - `PLAID_CLIENT_ID`, `PLAID_SECRET`: your credentials, required unless
+    ///   `PLAID_GATEWAY_TOKEN` is set.
+    /// - `PLAID_GATEWAY_TOKEN`: gateway mode instead: no Plaid credentials are sent, and this
+    ///   token goes in the header `PLAID_GATEWAY_HEADER` names (default `x-gateway-token`,
+    ///   plaid-gateway's). Set with `PLAID_CLIENT_ID` or `PLAID_SECRET` it is refused, so
+    ///   that Plaid's secret never goes to a gateway by mistake.
+    /// - `PLAID_ENV`: `sandbox` (the default when unset), `production`, or an `http(s)://` URL
+    ///   (a gateway's, in gateway mode).
     /// - `PLAID_VERSION`: optional, the `Plaid-Version` header.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let client_id =
-            get("PLAID_CLIENT_ID").ok_or(ConfigError::MissingVariable("PLAID_CLIENT_ID"))?;
-        let secret = get("PLAID_SECRET").ok_or(ConfigError::MissingVariable("PLAID_SECRET"))?;
-        let mut builder = ClientBuilder::default().credentials(client_id.trim(), secret.trim());
+        let mut builder = match get("PLAID_GATEWAY_TOKEN") {
+            Some(token) => {
+                if let Some(name) = ["PLAID_CLIENT_ID", "PLAID_SECRET"]
+                    .into_iter()
+                    .find(|name| get(name).is_some())
+                {
+                    return Err(ConfigError::InvalidVariable {
+                        name: "PLAID_GATEWAY_TOKEN",
+                        reason: format!(
+                            "is set together with {name}: a gateway adds the credentials, so set one or the other"
+                        ),
+                    }
+                    .into());
+                }
+                let header = get("PLAID_GATEWAY_HEADER");
+                let header = header.as_deref().map_or(DEFAULT_GATEWAY_HEADER, str::trim);
+                ClientBuilder::default()
+                    .without_credentials()
+                    .gateway_header(header, token.trim())
+            }
+            None => {
+                let client_id = get("PLAID_CLIENT_ID")
+                    .ok_or(ConfigError::MissingVariable("PLAID_CLIENT_ID"))?;
+                let secret =
+                    get("PLAID_SECRET").ok_or(ConfigError::MissingVariable("PLAID_SECRET"))?;
+                ClientBuilder::default().credentials(client_id.trim(), secret.trim())
+            }
+        };
         if let Some(env) = get("PLAID_ENV") {
             let environment =
                 env.parse::<Environment>()
@@ -197,6 +244,12 @@ impl ClientBuilder {
     pub fn build(self) -> Result<PlaidClient, Error> {
         if self.environment.is_plaintext_remote() && !self.allow_insecure_http {
             return Err(ConfigError::InsecureUrl(self.environment.base_url().to_string()).into());
+        }
+        if !TLS_BUILT_IN
+            && self.http_client.is_none()
+            && self.environment.base_url().starts_with("https://")
+        {
+            return Err(ConfigError::TlsNotEnabled(self.environment.base_url().to_string()).into());
         }
         if self.timeout.is_zero() {
             return Err(
@@ -245,10 +298,23 @@ impl ClientBuilder {
             HeaderName::from_static("plaid-version"),
             header_value(&self.plaid_version, "the Plaid-Version", false)?,
         );
-        headers.insert(
-            reqwest::header::USER_AGENT,
-            HeaderValue::from_static(USER_AGENT),
-        );
+        let user_agent = match &self.app_name {
+            None => HeaderValue::from_static(USER_AGENT),
+            Some(app) => {
+                let app = app.trim();
+                if app.is_empty()
+                    || app.len() > 128
+                    || !app.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+                {
+                    return Err(ConfigError::InvalidSetting(
+                        "the app name must be 1 to 128 visible ASCII characters".into(),
+                    )
+                    .into());
+                }
+                header_value(&format!("{USER_AGENT} {app}"), "the app name", false)?
+            }
+        };
+        headers.insert(reqwest::header::USER_AGENT, user_agent);
 
         let http = match self.http_client {
             Some(client) => client,
@@ -277,6 +343,13 @@ impl ClientBuilder {
         Ok(PlaidClient::from_shared(shared))
     }
 }
+
+/// Whether the SDK was built with a TLS feature, so its own HTTP client speaks `https`.
+const TLS_BUILT_IN: bool = cfg!(any(
+    feature = "rustls",
+    feature = "rustls-ring",
+    feature = "native-tls"
+));
 
 /// With the `rustls-ring` feature, reqwest leaves the choice of crypto provider to the
 /// process: ring becomes the default unless the application installed another first (then
@@ -429,6 +502,87 @@ mod tests {
                 .gateway_header("bad header", "v")),
             ConfigError::InvalidHeader(_)
         ));
+    }
+
+    #[test]
+    fn from_env_reads_gateway_mode() {
+        let b = ClientBuilder::from_lookup(lookup(&[
+            ("PLAID_GATEWAY_TOKEN", "caller-token-1"),
+            ("PLAID_ENV", "http://127.0.0.1:8080"),
+        ]))
+        .expect("gateway mode");
+        assert!(b.credentials.is_none() && b.without_credentials);
+        let (name, token) = b.gateway_header.as_ref().expect("header");
+        assert_eq!(
+            (name.as_str(), token.expose_secret()),
+            (DEFAULT_GATEWAY_HEADER, "caller-token-1")
+        );
+        let b = ClientBuilder::from_lookup(lookup(&[
+            ("PLAID_GATEWAY_TOKEN", "t"),
+            ("PLAID_GATEWAY_HEADER", "x-caller"),
+        ]))
+        .expect("named header");
+        assert_eq!(
+            b.gateway_header.as_ref().map(|(n, _)| n.as_str()),
+            Some("x-caller")
+        );
+        for both in ["PLAID_CLIENT_ID", "PLAID_SECRET"] {
+            let e = config_error(ClientBuilder::from_lookup(lookup(&[
+                ("PLAID_GATEWAY_TOKEN", "t"),
+                (both, "topsecretvalue"),
+            ])));
+            assert!(
+                matches!(&e, ConfigError::InvalidVariable { name: "PLAID_GATEWAY_TOKEN", reason } if reason.contains(both)),
+                "{e:?}"
+            );
+            assert!(!e.to_string().contains("topsecretvalue"));
+        }
+    }
+
+    #[test]
+    fn the_app_name_follows_the_sdk_in_the_user_agent() {
+        let client = PlaidClient::builder()
+            .credentials("id", "s")
+            .app_name("checkout-service/2.3")
+            .build()
+            .expect("client");
+        assert_eq!(
+            client.shared.user_agent(),
+            Some(format!("{USER_AGENT} checkout-service/2.3").as_str())
+        );
+        for bad in ["", "  ", "bad\nname", "é", &"x".repeat(129)] {
+            let result = PlaidClient::builder()
+                .credentials("id", "s")
+                .app_name(bad)
+                .build();
+            assert!(result.is_err(), "{bad:?}");
+        }
+    }
+
+    /// Built with `--no-default-features` (CI does): `https` without TLS is refused at
+    /// `build`, naming the features, and plain loopback `http` still works.
+    #[cfg(not(any(feature = "rustls", feature = "rustls-ring", feature = "native-tls")))]
+    #[test]
+    fn https_without_a_tls_feature_is_refused_at_build() {
+        let e = match PlaidClient::builder()
+            .credentials("id", "s")
+            .build()
+            .map(|_| ())
+            .expect_err("sandbox needs TLS")
+            .kind()
+        {
+            ErrorKind::Config(e) => e.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(e, ConfigError::TlsNotEnabled(_)), "{e:?}");
+        assert!(e.to_string().contains("rustls"), "{e}");
+        assert!(
+            PlaidClient::builder()
+                .environment(Environment::custom("http://127.0.0.1:1").expect("url"))
+                .credentials("id", "s")
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]

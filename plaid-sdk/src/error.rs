@@ -152,10 +152,26 @@ pub enum InvalidInput {
         /// The largest value allowed, if there is one.
         max: Option<f64>,
     },
+    /// A token of another kind than the field takes, by its prefix: an access token
+    /// (`access-…`) where a processor token (`processor-…`) belongs, say.
+    WrongTokenKind {
+        /// The field holding the token.
+        field: String,
+        /// The kind the field takes (`processor`).
+        expected: &'static str,
+        /// The kind the token's prefix names (`access`).
+        found: String,
+    },
     /// A Sandbox-only operation called on a Production client.
     SandboxOnly {
         /// The operation.
         operation: &'static str,
+    },
+    /// A raw call's path or body that cannot be sent as a Plaid operation (see
+    /// [`PlaidClient::call`](crate::PlaidClient::call)).
+    InvalidCall {
+        /// What is wrong with it.
+        reason: String,
     },
 }
 
@@ -169,8 +185,9 @@ impl InvalidInput {
             | InvalidInput::TooShort { field, .. }
             | InvalidInput::TooFewItems { field, .. }
             | InvalidInput::TooManyItems { field, .. }
-            | InvalidInput::OutOfRange { field, .. } => Some(field),
-            InvalidInput::SandboxOnly { .. } => None,
+            | InvalidInput::OutOfRange { field, .. }
+            | InvalidInput::WrongTokenKind { field, .. } => Some(field),
+            InvalidInput::SandboxOnly { .. } | InvalidInput::InvalidCall { .. } => None,
         }
     }
 }
@@ -205,9 +222,18 @@ impl fmt::Display for InvalidInput {
                 (None, Some(max)) => write!(f, "`{field}` is more than {max}"),
                 (None, None) => write!(f, "`{field}` is not a number"),
             },
+            InvalidInput::WrongTokenKind {
+                field,
+                expected,
+                found,
+            } => write!(
+                f,
+                "`{field}` takes a {expected} token but was given a {found} token"
+            ),
             InvalidInput::SandboxOnly { operation } => {
                 write!(f, "{operation} exists in the Sandbox only")
             }
+            InvalidInput::InvalidCall { reason } => write!(f, "cannot send this call: {reason}"),
         }
     }
 }
@@ -238,6 +264,8 @@ pub enum ConfigError {
     HttpClient(String),
     /// A setting is out of range.
     InvalidSetting(String),
+    /// The base URL is `https` but the SDK was built without any TLS feature.
+    TlsNotEnabled(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -256,6 +284,10 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::HttpClient(why) => write!(f, "cannot build the HTTP client: {why}"),
             ConfigError::InvalidSetting(why) => write!(f, "invalid setting: {why}"),
+            ConfigError::TlsNotEnabled(url) => write!(
+                f,
+                "{url} needs TLS, but plaid-sdk was built without a TLS feature: enable `rustls` (the default), `rustls-ring` or `native-tls`"
+            ),
         }
     }
 }
@@ -322,7 +354,10 @@ pub struct Error {
 
 struct Inner {
     kind: ErrorKind,
-    operation: Option<&'static str>,
+    /// The operation's name, or a raw call's path.
+    operation: Option<std::borrow::Cow<'static, str>>,
+    /// Whether the operation only reads, so a repeat changes nothing.
+    repeatable: bool,
     status: Option<u16>,
     request_id: Option<String>,
     /// A request id arrived but was not shown: it did not look like Plaid's.
@@ -341,6 +376,7 @@ impl Error {
             inner: Box::new(Inner {
                 kind,
                 operation: None,
+                repeatable: false,
                 status: None,
                 request_id: None,
                 request_id_withheld: false,
@@ -353,8 +389,15 @@ impl Error {
         }
     }
 
-    pub(crate) fn with_operation(mut self, operation: &'static str) -> Self {
-        self.inner.operation = Some(operation);
+    pub(crate) fn with_operation(
+        mut self,
+        operation: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Self {
+        self.inner.operation = Some(operation.into());
+        self
+    }
+    pub(crate) fn with_repeatable(mut self, repeatable: bool) -> Self {
+        self.inner.repeatable = repeatable;
         self
     }
     pub(crate) fn with_status(mut self, status: u16) -> Self {
@@ -444,9 +487,10 @@ impl Error {
         self.inner.attempts
     }
 
-    /// The operation that failed, such as `processor_token_create`.
-    pub fn operation(&self) -> Option<&'static str> {
-        self.inner.operation
+    /// The operation that failed, such as `processor_token_create`, or the path of a raw
+    /// call ([`PlaidClient::call`](crate::PlaidClient::call)).
+    pub fn operation(&self) -> Option<&str> {
+        self.inner.operation.as_deref()
     }
 
     /// The start of an unexpected response body (at most a few hundred characters, with
@@ -455,26 +499,46 @@ impl Error {
         self.inner.excerpt.as_deref()
     }
 
-    /// Whether trying the same call again later may succeed: rate limits, timeouts,
-    /// connection failures, and Plaid's or a proxy's transient server errors. Input,
-    /// configuration and most Plaid errors are not.
+    /// Whether the same call may be sent again, later, safely and with a chance to succeed:
+    /// the failures the SDK itself retries ([`RetryPolicy`](crate::RetryPolicy) has the
+    /// rules). Rate limits (429), 408, 503 and connection failures always are: Plaid did
+    /// not act. Failures after which Plaid may have acted ([`is_ambiguous`](Self::is_ambiguous):
+    /// a timeout, a lost connection, a 5xx `API_ERROR`, a proxy's 502 or 504) are retryable
+    /// only for operations that only read; on `/processor/token/create` such a retry could
+    /// mint a second token, so they are not. Input, configuration and most Plaid errors are
+    /// never retryable.
     pub fn is_retryable(&self) -> bool {
+        match crate::retry::classify(self.outcome()) {
+            crate::retry::Class::Safe => true,
+            crate::retry::Class::Ambiguous => self.inner.repeatable,
+            crate::retry::Class::Final => false,
+        }
+    }
+
+    /// Whether the request may have reached Plaid and taken effect although the call failed:
+    /// a timeout, a connection lost after sending, a 5xx `API_ERROR`, or a 502/504 from a
+    /// proxy. For an operation that creates something, find out before sending it again
+    /// (for a processor token: keep the one you have, or accept that two may exist).
+    pub fn is_ambiguous(&self) -> bool {
+        crate::retry::classify(self.outcome()) == crate::retry::Class::Ambiguous
+    }
+
+    /// This error as the retry rules see an attempt's outcome.
+    fn outcome(&self) -> crate::retry::Outcome<'_> {
+        let status = |error_type| match self.inner.status {
+            Some(status) => crate::retry::Outcome::Status {
+                status,
+                retry_after: self.inner.retry_after,
+                error_type,
+            },
+            None => crate::retry::Outcome::Fatal,
+        };
         match &self.inner.kind {
-            ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Transport => true,
-            ErrorKind::Api(e) => {
-                matches!(
-                    e.error_type,
-                    ErrorType::RateLimitExceeded | ErrorType::ApiError
-                ) || self
-                    .inner
-                    .status
-                    .is_some_and(crate::retry::is_transient_status)
-            }
-            ErrorKind::UnexpectedResponse => self
-                .inner
-                .status
-                .is_some_and(crate::retry::is_transient_status),
-            _ => false,
+            ErrorKind::Timeout | ErrorKind::Transport => crate::retry::Outcome::Ambiguous,
+            ErrorKind::Connect => crate::retry::Outcome::Connect,
+            ErrorKind::Api(e) => status(Some(&e.error_type)),
+            ErrorKind::UnexpectedResponse => status(None),
+            _ => crate::retry::Outcome::Fatal,
         }
     }
 
@@ -509,7 +573,7 @@ impl From<InvalidInput> for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
-        if let Some(op) = i.operation {
+        if let Some(op) = &i.operation {
             write!(f, "{op}: ")?;
         }
         match &i.kind {
@@ -580,8 +644,8 @@ impl fmt::Debug for Error {
         let i = &self.inner;
         let mut d = f.debug_struct("Error");
         d.field("kind", &i.kind);
-        if let Some(op) = i.operation {
-            d.field("operation", &op);
+        if let Some(op) = &i.operation {
+            d.field("operation", op);
         }
         d.field("status", &i.status)
             .field("request_id", &i.request_id)

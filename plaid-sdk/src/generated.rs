@@ -4827,6 +4827,8 @@ pub enum ErrorType {
     ConsumerReportError,
     /// `USER_ERROR`
     UserError,
+    /// `GATEWAY_ERROR`
+    GatewayError,
     /// A value this version of the SDK has no name for, kept as received.
     Unrecognized(crate::open_enum::Unrecognized),
 }
@@ -4857,6 +4859,7 @@ impl ErrorType {
         ErrorType::CheckReportError,
         ErrorType::ConsumerReportError,
         ErrorType::UserError,
+        ErrorType::GatewayError,
     ];
     /// The value as Plaid spells it.
     pub fn as_str(&self) -> &str {
@@ -4885,6 +4888,7 @@ impl ErrorType {
             Self::CheckReportError => "CHECK_REPORT_ERROR",
             Self::ConsumerReportError => "CONSUMER_REPORT_ERROR",
             Self::UserError => "USER_ERROR",
+            Self::GatewayError => "GATEWAY_ERROR",
             Self::Unrecognized(other) => other.as_str(),
         }
     }
@@ -4915,6 +4919,7 @@ impl ErrorType {
                 "CHECK_REPORT_ERROR" => Self::CheckReportError,
                 "CONSUMER_REPORT_ERROR" => Self::ConsumerReportError,
                 "USER_ERROR" => Self::UserError,
+                "GATEWAY_ERROR" => Self::GatewayError,
                 _ => return None,
             },
         )

@@ -8,6 +8,7 @@ mod environment;
 mod error;
 pub mod open_enum;
 mod operation;
+mod raw;
 mod redact;
 pub mod retry;
 mod secret;
@@ -38,12 +39,13 @@ unused_qualifications, // generated paths are fully qualified on purpose
 mod operations;
 
 pub use client::PlaidClient;
-pub use config::{ClientBuilder, DEFAULT_PLAID_VERSION, USER_AGENT};
+pub use config::{ClientBuilder, DEFAULT_GATEWAY_HEADER, DEFAULT_PLAID_VERSION, USER_AGENT};
 pub use environment::{BaseUrl, Environment};
 pub use error::{ConfigError, Error, ErrorKind, InvalidInput, PlaidError};
 pub use generated::{ErrorType, Processor, Product};
 pub use operation::{OperationInfo, Pending, Request};
 pub use operations::OPERATIONS;
+pub use raw::RawCall;
 pub use retry::RetryPolicy;
 
 /// Redaction of text that servers (or callers) control, as the SDK applies it to its own

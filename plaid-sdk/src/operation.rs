@@ -32,6 +32,28 @@ pub trait Request: serde::Serialize + Send + Sync + 'static + private::Sealed {
     /// Whether the operation exists in the Sandbox only; it is refused before sending on a
     /// Production client.
     const SANDBOX_ONLY: bool;
+    /// Whether the operation only reads, so that sending it twice changes nothing (its path
+    /// ends in `/get`): what [`RetryPolicy`] and [`Error::is_retryable`] go by.
+    const REPEATABLE: bool = repeatable(Self::PATH);
+}
+
+/// Whether the operation at `path` only reads: Plaid ends the path of every operation that
+/// only reads with `/get` (`/accounts/get`, `/processor/auth/get`), and of no other.
+pub(crate) const fn repeatable(path: &str) -> bool {
+    let path = path.as_bytes();
+    let suffix = b"/get";
+    if path.len() < suffix.len() {
+        return false;
+    }
+    let start = path.len() - suffix.len();
+    let mut i = 0;
+    while i < suffix.len() {
+        if path[start + i] != suffix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// One operation of this version of the SDK; [`OPERATIONS`](crate::OPERATIONS) lists them all.
@@ -46,6 +68,14 @@ pub struct OperationInfo {
     pub path: &'static str,
     /// Whether the operation exists in the Sandbox only.
     pub sandbox_only: bool,
+}
+
+impl OperationInfo {
+    /// Whether the operation only reads, so that sending it twice changes nothing: the
+    /// failures after which Plaid may have acted are retried for it (see [`RetryPolicy`]).
+    pub fn repeatable(&self) -> bool {
+        repeatable(self.path)
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -310,6 +340,14 @@ pub(crate) mod private {
             let Some(kind) = rules.token.filter(|k| !k.is_empty()) else {
                 return;
             };
+            if let Some(found) = token_kind(token).filter(|found| *found != kind) {
+                let found = found.to_string();
+                return self.fail(|field| InvalidInput::WrongTokenKind {
+                    field,
+                    expected: kind,
+                    found,
+                });
+            }
             let expected = match self.environment {
                 Environment::Sandbox => "sandbox",
                 Environment::Production => "production",
@@ -353,6 +391,17 @@ pub(crate) mod private {
     }
 
     const KNOWN_ENVIRONMENTS: [&str; 3] = ["sandbox", "production", "development"];
+
+    /// The kinds of Plaid token a prefix can name (`access-sandbox-…`).
+    const KNOWN_TOKEN_KINDS: [&str; 4] = ["access", "processor", "public", "link"];
+
+    /// The kind of Plaid token `token` is by its prefix (`access-sandbox-…` → `access`), when
+    /// the prefix is one of Plaid's followed by a known environment.
+    fn token_kind(token: &str) -> Option<&str> {
+        let (kind, rest) = token.split_once('-')?;
+        let (env, _) = rest.split_once('-')?;
+        (KNOWN_TOKEN_KINDS.contains(&kind) && KNOWN_ENVIRONMENTS.contains(&env)).then_some(kind)
+    }
 
     /// The environment a token's prefix names (`access-sandbox-…` → `sandbox` for kind
     /// `access`).
@@ -450,24 +499,18 @@ impl PlaidClient {
             ));
             return Err(e.with_operation(operation));
         }
-        let span = tracing::info_span!(
-            "plaid.request",
-            operation,
-            method = R::METHOD,
-            path = R::PATH,
-            status = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
+        let span = request_span(operation, R::METHOD, R::PATH);
         let mut record = crate::transport::Record::default();
+        let target = crate::transport::Operation::<R>::TARGET;
         // With no subscriber listening, the span is disabled: the call is neither wrapped in
         // it nor timed for it.
         let result = if span.is_disabled() {
-            self.shared.send(&body, &options, &mut record).await
+            self.shared
+                .send(&target, &body, &options, &mut record)
+                .await
         } else {
             let started = std::time::Instant::now();
-            let send = self.shared.send(&body, &options, &mut record);
+            let send = self.shared.send(&target, &body, &options, &mut record);
             let result = send.instrument(span.clone()).await;
             span.record("latency_ms", started.elapsed().as_millis() as u64);
             result
@@ -490,29 +533,58 @@ impl PlaidClient {
                         .secret_values()
                         .chain(tokens.iter().map(String::as_str)),
                 );
-                Err(self
-                    .shared
-                    .error(operation, &options, &record, failure, &redactor))
+                Err(self.shared.error(
+                    operation.into(),
+                    R::REPEATABLE,
+                    &options,
+                    &record,
+                    failure,
+                    &redactor,
+                ))
             }
         };
-        if !span.is_disabled() {
-            span.record("attempts", record.attempts);
-            if let Some(status) = record.status {
-                span.record("status", status);
-            }
-            match &result {
-                Ok(response) => {
-                    span.record("request_id", private::HasRequestId::request_id(response))
-                }
-                Err(e) => span.record("request_id", e.request_id()),
-            };
-        }
-        span.in_scope(|| match &result {
-            Ok(_) => tracing::debug!("plaid: request succeeded"),
-            Err(e) => tracing::debug!(error = %e, "plaid: request failed"),
-        });
+        let request_id = match &result {
+            Ok(response) => Some(private::HasRequestId::request_id(response)),
+            Err(e) => e.request_id(),
+        };
+        finish_span(&span, &record, request_id, result.as_ref().err());
         result
     }
+}
+
+/// The span of one call: `plaid.request` with the operation, method and path; status,
+/// request id, attempts and latency recorded when it ends.
+pub(crate) fn request_span(operation: &str, method: &str, path: &str) -> tracing::Span {
+    tracing::info_span!(
+        "plaid.request",
+        operation,
+        method,
+        path,
+        status = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+        attempts = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    )
+}
+
+/// Records how a call ended in its span (when a subscriber listens), and one debug event.
+pub(crate) fn finish_span(
+    span: &tracing::Span,
+    record: &crate::transport::Record,
+    request_id: Option<&str>,
+    error: Option<&Error>,
+) {
+    if !span.is_disabled() {
+        span.record("attempts", record.attempts);
+        if let Some(status) = record.status {
+            span.record("status", status);
+        }
+        span.record("request_id", request_id);
+    }
+    span.in_scope(|| match error {
+        None => tracing::debug!("plaid: request succeeded"),
+        Some(e) => tracing::debug!(error = %e, "plaid: request failed"),
+    });
 }
 
 impl PlaidClient {
@@ -610,6 +682,44 @@ mod tests {
             )
             .is_some()
         );
+    }
+
+    #[test]
+    fn a_token_of_another_kind_is_refused_naming_the_field() {
+        let rules = token_rules("processor");
+        let processor = |t: &str| crate::ProcessorToken::new(t);
+        for env in [
+            Environment::Sandbox,
+            Environment::Production,
+            Environment::custom("http://127.0.0.1:1").expect("url"),
+        ] {
+            assert_eq!(
+                check(&env, &processor("access-sandbox-123"), &rules),
+                Some(InvalidInput::WrongTokenKind {
+                    field: "f".into(),
+                    expected: "processor",
+                    found: "access".into()
+                }),
+                "{env:?}"
+            );
+        }
+        let sandbox = Environment::Sandbox;
+        assert_eq!(
+            check(&sandbox, &processor("processor-sandbox-1"), &rules),
+            None
+        );
+        assert!(
+            check(
+                &sandbox,
+                &crate::AccessToken::new("processor-sandbox-1"),
+                &token_rules("access")
+            )
+            .is_some(),
+            "and the other way round"
+        );
+        // Only Plaid's own prefixes are judged.
+        assert_eq!(check(&sandbox, &processor("opaque-token"), &rules), None);
+        assert_eq!(check(&sandbox, &processor("access-weird-1"), &rules), None);
     }
 
     #[test]

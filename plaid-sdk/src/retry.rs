@@ -32,16 +32,21 @@ impl Sleeper for TokioSleeper {
 /// How a call is retried: bounded attempts, exponential backoff with jitter, a cap on each
 /// delay and on the total time, and the server's `Retry-After` honoured within that cap.
 ///
-/// Retried by default: HTTP 429, 408, 502, 503 and 504; a 5xx whose Plaid `error_type` is
-/// `API_ERROR`; and failures to connect (the request never left). Never retried: any other
-/// 4xx, and anything refused before sending. Timeouts and connections that drop mid-request
-/// are retried only with [`retry_ambiguous`](Self::retry_ambiguous).
+/// What is retried depends on whether Plaid may already have acted on the failed attempt:
 ///
-/// **The caveat.** A retry after a 5xx (or, when enabled, a timeout) may follow an attempt
-/// that Plaid did complete: `/processor/token/create` may then mint a second processor token
-/// for the same account. Plaid allows several tokens per account and each works; if your
-/// partner must see exactly one, store the token you got and call again only when you have
-/// none, or use [`RetryPolicy::none`] and decide yourself.
+/// - **Plaid did not act**: HTTP 429, 408 and 503, and failures to connect (the request never
+///   left). Retried for every operation.
+/// - **Plaid may have acted**: a 5xx whose Plaid `error_type` is `API_ERROR` (other than 503),
+///   502 and 504 (an answer from a proxy in front of Plaid), a timeout, a connection lost
+///   after the request was sent. Retried for operations that only read (their path ends in
+///   `/get`: [`OperationInfo::repeatable`](crate::OperationInfo::repeatable)), where a
+///   repeat changes nothing. For the others (`/processor/token/create` would mint a second
+///   token) only with [`retry_ambiguous`](Self::retry_ambiguous).
+/// - Never retried: any other 4xx, a 5xx that is not an `API_ERROR`, and anything refused
+///   before sending.
+///
+/// [`Error::is_retryable`](crate::Error::is_retryable) answers by the same rules, so a service
+/// that requeues failed calls on it never repeats a call that may have taken effect.
 #[derive(Clone)]
 pub struct RetryPolicy {
     pub(crate) max_attempts: u32,
@@ -113,8 +118,9 @@ impl RetryPolicy {
         self
     }
 
-    /// Also retry timeouts and connections that failed after the request was sent, where the
-    /// first attempt may have succeeded (see the caveat above). Off by default.
+    /// Also retry, for operations that do not only read, the failures after which Plaid may
+    /// have acted (see above): a retry may then repeat the effect, such as a second processor
+    /// token for the same account (Plaid allows several; each works). Off by default.
     pub fn retry_ambiguous(mut self, yes: bool) -> Self {
         self.retry_ambiguous = yes;
         self
@@ -151,17 +157,45 @@ pub(crate) enum Decision {
     Stop,
 }
 
-/// Statuses that mean "try again later" whatever the body says.
-pub(crate) fn is_transient_status(status: u16) -> bool {
-    matches!(status, 408 | 429 | 502 | 503 | 504)
+/// Whether an outcome is worth another attempt, and whether Plaid may have acted on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// No attempt can mend it.
+    Final,
+    /// Plaid did not act: another attempt is safe for any operation.
+    Safe,
+    /// Plaid may have acted: another attempt is safe only for an operation that only reads.
+    Ambiguous,
 }
 
-/// Decides whether attempt number `attempt` (1-based), which ended in `outcome` after
+/// The one classification of outcomes, used by the retry decision and by
+/// [`Error::is_retryable`](crate::Error::is_retryable).
+pub(crate) fn classify(outcome: Outcome<'_>) -> Class {
+    match outcome {
+        Outcome::Status {
+            status: 408 | 429 | 503,
+            ..
+        } => Class::Safe,
+        Outcome::Status {
+            status: 502 | 504, ..
+        } => Class::Ambiguous,
+        Outcome::Status {
+            status, error_type, ..
+        } if status >= 500 && matches!(error_type, Some(ErrorType::ApiError)) => Class::Ambiguous,
+        Outcome::Status { .. } | Outcome::Fatal => Class::Final,
+        Outcome::Connect => Class::Safe,
+        Outcome::Ambiguous => Class::Ambiguous,
+    }
+}
+
+/// Decides whether attempt number `attempt` (1-based) of an operation (`repeatable` when it
+/// only reads), which ended in `outcome` after
 /// `elapsed` since the first attempt began, is followed by another. `jitter` is a number in
 /// `[0, 1)`: the delay is drawn between half and all of the exponential step.
 pub(crate) fn decide(
     policy: &RetryPolicy,
     outcome: Outcome<'_>,
+    repeatable: bool,
     attempt: u32,
     elapsed: Duration,
     jitter: f64,
@@ -169,21 +203,14 @@ pub(crate) fn decide(
     if attempt >= policy.max_attempts {
         return Decision::Stop;
     }
+    match classify(outcome) {
+        Class::Final => return Decision::Stop,
+        Class::Ambiguous if !(repeatable || policy.retry_ambiguous) => return Decision::Stop,
+        Class::Safe | Class::Ambiguous => {}
+    }
     let retry_after = match outcome {
-        Outcome::Status {
-            status,
-            retry_after,
-            error_type,
-        } => {
-            let api_error = status >= 500 && matches!(error_type, Some(ErrorType::ApiError));
-            if !(is_transient_status(status) || api_error) {
-                return Decision::Stop;
-            }
-            retry_after
-        }
-        Outcome::Connect => None,
-        Outcome::Ambiguous if policy.retry_ambiguous => None,
-        Outcome::Ambiguous | Outcome::Fatal => return Decision::Stop,
+        Outcome::Status { retry_after, .. } => retry_after,
+        _ => None,
     };
     let step = policy
         .initial_delay
@@ -258,8 +285,8 @@ mod tests {
                 Decision::Retry(MS(250)),
             ),
             ("408", status(408), 1, S(0), 0.0, Decision::Retry(MS(125))),
-            ("502", status(502), 1, S(0), 0.0, Decision::Retry(MS(125))),
-            ("504", status(504), 1, S(0), 0.0, Decision::Retry(MS(125))),
+            ("502 on a write", status(502), 1, S(0), 0.0, Decision::Stop),
+            ("504 on a write", status(504), 1, S(0), 0.0, Decision::Stop),
             (
                 "last attempt stops",
                 status(503),
@@ -280,7 +307,7 @@ mod tests {
                 Decision::Stop,
             ),
             (
-                "500 API_ERROR",
+                "500 API_ERROR on a write",
                 Outcome::Status {
                     status: 500,
                     retry_after: None,
@@ -289,7 +316,7 @@ mod tests {
                 1,
                 S(0),
                 0.0,
-                Decision::Retry(MS(125)),
+                Decision::Stop,
             ),
             (
                 "500 ITEM_ERROR",
@@ -383,8 +410,10 @@ mod tests {
             ("budget spent", status(503), 1, S(30), 0.0, Decision::Stop),
         ];
         for (name, outcome, attempt, elapsed, jitter, expected) in rows {
+            // What reads and writes share: every row but the ones Plaid may have acted on.
+            let repeatable = false;
             assert_eq!(
-                decide(&p, outcome, attempt, elapsed, jitter),
+                decide(&p, outcome, repeatable, attempt, elapsed, jitter),
                 expected,
                 "{name}"
             );
@@ -397,7 +426,7 @@ mod tests {
             .max_attempts(100)
             .max_elapsed(S(3600));
         let delays: Vec<Duration> = (1..=8)
-            .map(|n| match decide(&p, status(503), n, S(0), 1.0) {
+            .map(|n| match decide(&p, status(503), false, n, S(0), 1.0) {
                 Decision::Retry(d) => d,
                 Decision::Stop => panic!("attempt {n} stopped"),
             })
@@ -408,20 +437,55 @@ mod tests {
         );
         // Enormous attempt numbers neither overflow nor panic.
         assert_eq!(
-            decide(&p, status(503), 99, S(0), 1.0),
+            decide(&p, status(503), false, 99, S(0), 1.0),
             Decision::Retry(S(4))
         );
     }
 
     #[test]
-    fn ambiguous_outcomes_retry_only_when_asked() {
-        let p = RetryPolicy::default().retry_ambiguous(true);
+    fn outcomes_plaid_may_have_acted_on_retry_for_reads_or_when_asked() {
+        let api = ErrorType::ApiError;
+        let ambiguous = [
+            Outcome::Ambiguous,
+            status(502),
+            status(504),
+            Outcome::Status {
+                status: 500,
+                retry_after: None,
+                error_type: Some(&api),
+            },
+        ];
+        let default = RetryPolicy::default();
+        let asked = RetryPolicy::default().retry_ambiguous(true);
+        for outcome in ambiguous {
+            assert_eq!(classify(outcome), Class::Ambiguous, "{outcome:?}");
+            let retried = Decision::Retry(MS(125));
+            assert_eq!(
+                decide(&default, outcome, false, 1, S(0), 0.0),
+                Decision::Stop,
+                "{outcome:?} on a write"
+            );
+            assert_eq!(
+                decide(&default, outcome, true, 1, S(0), 0.0),
+                retried,
+                "{outcome:?} on a read"
+            );
+            assert_eq!(
+                decide(&asked, outcome, false, 1, S(0), 0.0),
+                retried,
+                "{outcome:?} when asked"
+            );
+        }
+        for outcome in [status(429), status(408), status(503), Outcome::Connect] {
+            assert_eq!(classify(outcome), Class::Safe, "{outcome:?}");
+            assert_eq!(
+                decide(&default, outcome, false, 1, S(0), 0.0),
+                Decision::Retry(MS(125)),
+                "{outcome:?} on a write"
+            );
+        }
         assert_eq!(
-            decide(&p, Outcome::Ambiguous, 1, S(0), 0.0),
-            Decision::Retry(MS(125))
-        );
-        assert_eq!(
-            decide(&RetryPolicy::none(), Outcome::Connect, 1, S(0), 0.0),
+            decide(&RetryPolicy::none(), Outcome::Connect, true, 1, S(0), 0.0),
             Decision::Stop
         );
     }

@@ -94,14 +94,19 @@ impl Shared {
         }
     }
 
-    /// Sends `body` as `R`'s operation, retrying as the policy allows, and returns the parsed
+    /// Sends `body` to `target`, retrying as the policy allows, and returns the parsed
     /// success, or why the last attempt failed; `record` keeps what an error needs.
-    pub(crate) async fn send<R: Dispatch>(
+    pub(crate) async fn send<
+        G: Target,
+        B: serde::Serialize + ?Sized,
+        T: serde::de::DeserializeOwned,
+    >(
         &self,
-        body: &R,
+        target: &G,
+        body: &B,
         options: &CallOptions,
         record: &mut Record,
-    ) -> Result<R::Response, Failure> {
+    ) -> Result<T, Failure> {
         let policy = options.retry.as_deref().unwrap_or(&self.retry);
         let timeout = options.timeout.unwrap_or(self.timeout);
         let started = Instant::now();
@@ -113,7 +118,7 @@ impl Shared {
             // Each step is bound by `let`, so no match temporary is kept across an `.await`
             // (the call's future would hold a request and a response it no longer needs).
             let failure = 'attempt: {
-                let request = match self.request::<R>(body, timeout) {
+                let request = match self.request(target, body, timeout) {
                     Ok(request) => request,
                     Err(failure) => break 'attempt failure,
                 };
@@ -124,12 +129,20 @@ impl Shared {
                         break 'attempt Failure::Transport(e);
                     }
                 };
-                match self.receive::<R::Response>(response, record).await {
+                match self.receive::<T>(response, record).await {
                     Ok(value) => return Ok(value),
                     Err(failure) => failure,
                 }
             };
-            match self.decide(&failure, record, policy, attempt, started.elapsed()) {
+            let repeatable = target.repeatable();
+            match self.decide(
+                &failure,
+                record,
+                policy,
+                repeatable,
+                attempt,
+                started.elapsed(),
+            ) {
                 Decision::Retry(delay) => {
                     tracing::debug!(
                         attempt,
@@ -145,13 +158,14 @@ impl Shared {
         }
     }
 
-    /// One attempt's request: the operation's URL, the client's headers, the JSON body.
-    fn request<R: Dispatch>(
+    /// One attempt's request: the target's URL, the client's headers, the JSON body.
+    fn request<G: Target, B: serde::Serialize + ?Sized>(
         &self,
-        body: &R,
+        target: &G,
+        body: &B,
         timeout: Duration,
     ) -> Result<reqwest::Request, Failure> {
-        let (method, url) = self.route::<R>().map_err(Failure::Route)?;
+        let (method, url) = target.route(self).map_err(Failure::Route)?;
         let json = serde_json::to_vec(body).map_err(|e| Failure::Encode(e.to_string()))?;
         let mut request = reqwest::Request::new(method, url);
         *request.headers_mut() = self.headers.clone();
@@ -216,6 +230,7 @@ impl Shared {
         failure: &Failure,
         record: &Record,
         policy: &RetryPolicy,
+        repeatable: bool,
         attempt: u32,
         elapsed: Duration,
     ) -> Decision {
@@ -235,7 +250,14 @@ impl Shared {
                     retry_after: record.retry_after,
                     error_type: error_type.as_ref(),
                 };
-                return decide(policy, outcome, attempt, elapsed, fastrand::f64());
+                return decide(
+                    policy,
+                    outcome,
+                    repeatable,
+                    attempt,
+                    elapsed,
+                    fastrand::f64(),
+                );
             }
             Failure::Transport(e) if e.is_connect() => Outcome::Connect,
             Failure::Transport(e) if e.is_builder() => Outcome::Fatal,
@@ -244,14 +266,22 @@ impl Shared {
                 Outcome::Fatal
             }
         };
-        decide(policy, outcome, attempt, elapsed, fastrand::f64())
+        decide(
+            policy,
+            outcome,
+            repeatable,
+            attempt,
+            elapsed,
+            fastrand::f64(),
+        )
     }
 
     /// The user's error for a call whose last attempt ended in `failure`. Everything the
     /// server controlled that the error keeps goes through `redactor`.
     pub(crate) fn error(
         &self,
-        operation: &'static str,
+        operation: std::borrow::Cow<'static, str>,
+        repeatable: bool,
         options: &CallOptions,
         record: &Record,
         failure: Failure,
@@ -265,7 +295,8 @@ impl Shared {
         let error = |kind| {
             with_id(
                 Error::new(kind)
-                    .with_operation(operation)
+                    .with_operation(operation.clone())
+                    .with_repeatable(repeatable)
                     .with_attempts(record.attempts)
                     .with_retry_after(record.retry_after),
                 record.request_id.as_deref(),
@@ -323,6 +354,54 @@ impl Shared {
     }
 }
 
+/// Where a call goes, and whether repeating it is harmless.
+pub(crate) trait Target {
+    /// The method and URL of the call.
+    fn route(&self, shared: &Shared) -> Result<(reqwest::Method, reqwest::Url), ConfigError>;
+    /// Whether the call only reads (see [`RetryPolicy`]).
+    fn repeatable(&self) -> bool;
+}
+
+/// A generated operation: its route comes from the client's table.
+pub(crate) struct Operation<R>(std::marker::PhantomData<fn() -> R>);
+
+impl<R> Operation<R> {
+    pub(crate) const TARGET: Self = Operation(std::marker::PhantomData);
+}
+
+impl<R: Dispatch> Target for Operation<R> {
+    fn route(&self, shared: &Shared) -> Result<(reqwest::Method, reqwest::Url), ConfigError> {
+        shared.route::<R>()
+    }
+    fn repeatable(&self) -> bool {
+        R::REPEATABLE
+    }
+}
+
+/// A raw call ([`PlaidClient::call`](crate::PlaidClient::call)): a `POST` to a path checked
+/// beforehand.
+pub(crate) struct RawTarget {
+    pub(crate) url: reqwest::Url,
+    pub(crate) repeatable: bool,
+}
+
+impl Target for RawTarget {
+    fn route(&self, _: &Shared) -> Result<(reqwest::Method, reqwest::Url), ConfigError> {
+        Ok((reqwest::Method::POST, self.url.clone()))
+    }
+    fn repeatable(&self) -> bool {
+        self.repeatable
+    }
+}
+
+impl Shared {
+    /// The URL of `path` (checked by the caller) below the client's base URL.
+    pub(crate) fn raw_url(&self, path: &str) -> Result<reqwest::Url, ConfigError> {
+        reqwest::Url::parse(&format!("{}{path}", self.environment.base_url()))
+            .map_err(|e| ConfigError::InvalidBaseUrl(e.to_string()))
+    }
+}
+
 /// The method and URL of the operation at `path` below `base`, joined as text (a base URL
 /// with a path prefix keeps it).
 fn route(base: &str, method: &str, path: &'static str) -> Result<Route, ConfigError> {
@@ -331,6 +410,16 @@ fn route(base: &str, method: &str, path: &'static str) -> Result<Route, ConfigEr
     let method = reqwest::Method::from_bytes(method.as_bytes())
         .map_err(|_| ConfigError::InvalidSetting(format!("unknown HTTP method `{method}`")))?;
     Ok(Route { path, method, url })
+}
+
+impl Shared {
+    /// The `User-Agent` every request carries.
+    #[cfg(test)]
+    pub(crate) fn user_agent(&self) -> Option<&str> {
+        self.headers
+            .get(reqwest::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+    }
 }
 
 impl fmt::Debug for Shared {
@@ -616,10 +705,18 @@ pub mod fuzzing {
                         let _ = format!("{value:?}");
                     }
                     Err(failure) => {
-                        let _ = shared.decide(&failure, &record, &shared.retry, 1, Duration::ZERO);
+                        let _ = shared.decide(
+                            &failure,
+                            &record,
+                            &shared.retry,
+                            false,
+                            1,
+                            Duration::ZERO,
+                        );
                         let redactor = Redactor::new(shared.secret_values());
                         let e = shared.error(
-                            "processor_token_create",
+                            "processor_token_create".into(),
+                            false,
                             &options,
                             &record,
                             failure,

@@ -82,6 +82,16 @@ async fn no_secret_in_any_rendering_or_log() {
                 "unexpected_response",
             ),
             (
+                // Retried (Plaid did not act on a 503), so the retry's log line is searched too.
+                "echoing 503",
+                Action::Respond {
+                    status: 503,
+                    headers: vec![],
+                    body: echo.clone().into_bytes(),
+                },
+                "unexpected_response",
+            ),
+            (
                 "echoing 200",
                 Action::Respond {
                     status: 200,

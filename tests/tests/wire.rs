@@ -263,11 +263,17 @@ async fn a_500_is_retried_only_when_plaid_calls_it_an_api_error() {
         "oops",
     ))
     .await;
-    client
+    // Plaid may have acted before the 500: a read is repeated...
+    let err = client.item_get(ACCESS).await.expect_err("500");
+    assert_eq!(server.hits(), 3);
+    assert!(err.is_retryable() && err.is_ambiguous(), "{err:?}");
+    // ...a write, which could mint a second token, is not, and says so.
+    let err = client
         .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
         .await
         .expect_err("500");
-    assert_eq!(server.hits(), 3);
+    assert_eq!(server.hits(), 4);
+    assert!(!err.is_retryable() && err.is_ambiguous(), "{err:?}");
 
     let (server, client, _) = setup(plaid_error(500, "ITEM_ERROR", "ITEM_LOCKED", "no")).await;
     let err = client
@@ -290,11 +296,8 @@ async fn an_html_502_keeps_its_status_and_a_short_excerpt() {
         body: page.into_bytes(),
     })
     .await;
-    let err = client
-        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
-        .await
-        .expect_err("502");
-    assert_eq!(server.hits(), 3, "a 502 is transient");
+    let err = client.item_get(ACCESS).await.expect_err("502");
+    assert_eq!(server.hits(), 3, "a 502 is transient: a read is repeated");
     assert!(matches!(err.kind(), ErrorKind::UnexpectedResponse));
     assert_eq!(err.status(), Some(502));
     assert!(err.is_retryable());
@@ -375,8 +378,12 @@ async fn a_stalled_server_times_out_within_the_bound() {
             .contains("no response within the 300ms timeout"),
         "{err}"
     );
-    assert_eq!(server.hits(), 1, "a timeout is not retried by default");
-    assert!(err.is_retryable());
+    assert_eq!(
+        server.hits(),
+        1,
+        "a timeout is not retried by default for a write"
+    );
+    assert!(!err.is_retryable() && err.is_ambiguous(), "{err:?}");
 }
 
 #[tokio::test]
@@ -406,11 +413,15 @@ async fn a_reset_connection_is_a_transport_error() {
         .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
         .await
         .expect_err("reset");
-    // The request arrived, then the connection was reset: it may have been processed, so it
-    // is not retried by default.
+    // The request arrived, then the connection was reset: it may have been processed, so a
+    // write is not retried by default, and its error says it is not safe to.
     assert!(matches!(err.kind(), ErrorKind::Transport), "{err:?}");
     assert_eq!(server.hits(), 1);
-    assert!(err.is_retryable());
+    assert!(!err.is_retryable() && err.is_ambiguous(), "{err:?}");
+    // A read is.
+    let err = client.item_get(ACCESS).await.expect_err("reset");
+    assert_eq!(server.hits(), 4);
+    assert!(err.is_retryable(), "{err:?}");
 }
 
 #[tokio::test]

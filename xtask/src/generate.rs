@@ -55,6 +55,10 @@ pub const SECRET_FIELDS: &[(&str, &str)] = &[
     ("third_party_user_token", "UserToken"),
 ];
 
+/// Values of our own added to the spec's string enums: (schema, value). `GATEWAY_ERROR` is the
+/// `error_type` of plaid-gateway's own refusals.
+pub const EXTRA_ENUM_VALUES: &[(&str, &str)] = &[("PlaidErrorType", "GATEWAY_ERROR")];
+
 /// Request-body fields removed because credentials travel in headers.
 pub const CREDENTIAL_FIELDS: &[&str] = &["client_id", "secret"];
 
@@ -198,6 +202,7 @@ pub fn generate_from_files(layout: &Layout) -> Result<Generated, Failure> {
 pub fn transformed(fragment: &str) -> Result<Value, Failure> {
     let mut doc = parse_document(fragment, "spec/plaid.yaml")?;
     transform::enum_values_as_text(&mut doc);
+    transform::extend_enums(&mut doc, EXTRA_ENUM_VALUES)?;
     transform::default_error_to_ranges(&mut doc);
     transform::hoist(&mut doc, HOISTS)?;
     transform::secret_fields_by_name(&mut doc, SECRET_FIELDS);

@@ -413,6 +413,26 @@ pub fn enum_values_as_text(doc: &mut Value) {
     }
 }
 
+/// Values of our own added to string enums of the spec (`GATEWAY_ERROR`, the `error_type` of
+/// plaid-gateway's refusals, to `PlaidErrorType`), so that they parse as known values. A value
+/// the enum has already is not added twice; a schema that is not a string enum is an error.
+pub fn extend_enums(doc: &mut Value, values: &[(&str, &str)]) -> Result<(), Failure> {
+    for (schema, value) in values {
+        let Some(Value::Array(known)) = doc
+            .pointer_mut(&format!("/components/schemas/{schema}"))
+            .and_then(|s| s.get_mut("enum"))
+        else {
+            return Err(Failure(format!(
+                "cannot add `{value}` to `{schema}`: it is not a string enum of the fragment"
+            )));
+        };
+        if !known.iter().any(|v| v.as_str() == Some(*value)) {
+            known.push(Value::String((*value).to_string()));
+        }
+    }
+    Ok(())
+}
+
 /// Named schemas that are only a string, number, boolean or list (`RequestID`, `NewUserID`,
 /// a list of account subtypes) would each become a newtype (`RequestId(String)`) that takes
 /// no `&str` and reads worse than what it wraps. Every use of one is replaced by a copy of it
@@ -645,6 +665,27 @@ pub fn prune_unreferenced_schemas(doc: &mut Value) {
     let reached = reachable_schemas(doc, pending);
     if let Some(schemas) = schemas_mut(doc) {
         schemas.retain(|name, _| reached.contains(name));
+    }
+}
+
+#[cfg(test)]
+mod extend_tests {
+    use super::*;
+
+    #[test]
+    fn enums_gain_our_values_once_and_a_missing_enum_fails() {
+        let mut doc = json!({"components": {"schemas": {
+            "PlaidErrorType": {"type": "string", "enum": ["API_ERROR", "ITEM_ERROR"]},
+            "Plain": {"type": "string"},
+        }}});
+        extend_enums(&mut doc, &[("PlaidErrorType", "GATEWAY_ERROR")]).expect("added");
+        extend_enums(&mut doc, &[("PlaidErrorType", "GATEWAY_ERROR")]).expect("again");
+        assert_eq!(
+            doc["components"]["schemas"]["PlaidErrorType"]["enum"],
+            json!(["API_ERROR", "ITEM_ERROR", "GATEWAY_ERROR"])
+        );
+        assert!(extend_enums(&mut doc, &[("Plain", "X")]).is_err());
+        assert!(extend_enums(&mut doc, &[("Missing", "X")]).is_err());
     }
 }
 
