@@ -488,3 +488,249 @@ async fn spec_constraints_of_nested_fields_are_checked_before_sending() {
     assert!(err.to_string().contains("`client_name`"), "{err}");
     assert_eq!(emulator.request_count(), 0, "nothing reached the server");
 }
+
+/// The processor token's whole life, on both sides: the fintech mints it, the partner reads
+/// the one account it was minted for, within the products it is allowed, across a rotation
+/// of the access token, until the Item is removed.
+#[tokio::test]
+async fn the_partner_redeems_a_processor_token_until_the_item_is_removed() {
+    let (emulator, fintech) = start().await;
+    // The partner has credentials of its own with Plaid; the emulator takes one pair.
+    let partner = PlaidClient::builder()
+        .environment(Environment::custom(emulator.base_url()).expect("url"))
+        .credentials(emulator.client_id(), emulator.secret())
+        .app_name("partner-ledger/1.0")
+        .build()
+        .expect("partner");
+    let item = emulator.add_item();
+    let (checking, savings) = (&item.accounts[0], &item.accounts[1]);
+    let minted = fintech
+        .processor_token_create(
+            item.access_token.as_str(),
+            savings.account_id.as_str(),
+            Processor::Dwolla,
+        )
+        .await
+        .expect("minted");
+    let token = &minted.processor_token;
+
+    let auth = partner.processor_auth_get(token).await.expect("auth");
+    assert_eq!(
+        auth.account.account_id, savings.account_id,
+        "only its account"
+    );
+    let ach = auth.numbers.ach.as_ref().expect("ACH numbers");
+    assert_eq!(ach.account_id, savings.account_id);
+    assert!(ach.account.ends_with(&savings.mask), "{}", ach.account);
+    assert_eq!(ach.routing.len(), 9);
+    let again = partner.processor_auth_get(token).await.expect("auth again");
+    assert_eq!(
+        again.numbers.ach.as_ref().map(|a| a.account.clone()),
+        Some(ach.account.clone()),
+        "the same numbers every time"
+    );
+    // The fintech's own view agrees with the partner's.
+    let fintech_auth = fintech
+        .auth_get(item.access_token.as_str())
+        .await
+        .expect("auth");
+    let numbers: Vec<(&str, &str)> = fintech_auth
+        .numbers
+        .ach
+        .iter()
+        .map(|a| (a.account_id.as_str(), a.account.as_str()))
+        .collect();
+    assert!(numbers.contains(&(savings.account_id.as_str(), ach.account.as_str())));
+    assert!(numbers.iter().any(|(id, _)| *id == checking.account_id));
+
+    let balance = partner.processor_balance_get(token).await.expect("balance");
+    assert_eq!(balance.account.balances.current, Some(savings.current));
+    let identity = partner
+        .processor_identity_get(token)
+        .await
+        .expect("identity");
+    assert!(!identity.account.owners[0].names.is_empty());
+    let account = partner.processor_account_get(token).await.expect("account");
+    assert_eq!(account.institution_id, "ins_109508");
+
+    // Permissions narrowed to auth: balance is refused with Plaid's error, auth still works.
+    fintech
+        .processor_token_permissions_set(token, [Product::Auth])
+        .await
+        .expect("narrowed");
+    let err = partner
+        .processor_balance_get(token)
+        .await
+        .expect_err("not permitted");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_PRODUCT"));
+    partner
+        .processor_auth_get(token)
+        .await
+        .expect("auth allowed");
+    fintech
+        .processor_token_permissions_set(token, Vec::<Product>::new())
+        .await
+        .expect("lifted");
+    partner
+        .processor_balance_get(token)
+        .await
+        .expect("every product again");
+
+    // Rotation: a new access token; the old one stops at once; the processor token goes on.
+    let rotated = fintech
+        .item_access_token_invalidate(item.access_token.as_str())
+        .await
+        .expect("rotated");
+    let err = fintech
+        .accounts_get(item.access_token.as_str())
+        .await
+        .expect_err("old token");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_ACCESS_TOKEN"));
+    fintech
+        .accounts_get(&rotated.new_access_token)
+        .await
+        .expect("new token");
+    partner
+        .processor_auth_get(token)
+        .await
+        .expect("processor token kept across rotation");
+
+    // Removal ends every processor token of the Item.
+    fintech
+        .item_remove(&rotated.new_access_token)
+        .await
+        .expect("removed");
+    let err = partner
+        .processor_auth_get(token)
+        .await
+        .expect_err("revoked");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_PROCESSOR_TOKEN"));
+}
+
+#[tokio::test]
+async fn the_fintech_reads_balances_auth_and_identity_of_the_accounts_it_names() {
+    let (emulator, client) = start().await;
+    let item = emulator.add_item();
+    let savings = &item.accounts[1];
+    let only = plaid_sdk::types::AccountsBalanceGetRequestOptions::default()
+        .account_ids(vec![savings.account_id.clone()]);
+    let balance = client
+        .accounts_balance_get(item.access_token.as_str())
+        .options(only)
+        .await
+        .expect("balance");
+    assert_eq!(balance.accounts.len(), 1);
+    assert_eq!(balance.accounts[0].account_id, savings.account_id);
+    assert!(balance.accounts[0].balances.last_updated_datetime.is_some());
+    let identity = client
+        .identity_get(item.access_token.as_str())
+        .await
+        .expect("identity");
+    assert_eq!(identity.accounts.len(), item.accounts.len());
+    let unknown = plaid_sdk::types::AuthGetRequestOptions::default()
+        .account_ids(vec!["not-an-account".to_string()]);
+    let err = client
+        .auth_get(item.access_token.as_str())
+        .options(unknown)
+        .await
+        .expect_err("unknown account");
+    assert_eq!(code(&err), ("INVALID_INPUT", "INVALID_ACCOUNT_ID"));
+    let institution = client
+        .institutions_get_by_id("ins_109508", [CountryCode::Us])
+        .await
+        .expect("institution");
+    assert_eq!(institution.institution.name, "First Platypus Bank");
+}
+
+#[tokio::test]
+async fn a_partner_tests_without_a_fintech_and_gets_its_webhooks() {
+    let (emulator, partner) = start().await;
+    let created = partner
+        .sandbox_processor_token_create("ins_109508")
+        .await
+        .expect("a Sandbox processor token");
+    let auth = partner
+        .processor_auth_get(&created.processor_token)
+        .await
+        .expect("redeemed");
+    assert!(auth.numbers.ach.is_some());
+    let options = plaid_sdk::types::SandboxProcessorTokenCreateRequestOptions::default()
+        .override_username("user_good".to_string())
+        .override_password("not-the-password".to_string());
+    let err = partner
+        .sandbox_processor_token_create("ins_109508")
+        .options(options)
+        .await
+        .expect_err("wrong test credentials");
+    assert_eq!(code(&err), ("ITEM_ERROR", "INVALID_CREDENTIALS"));
+
+    let receiver = plaid_sdk_tests::ScriptedServer::start(plaid_sdk_tests::json(200, "{}")).await;
+    partner
+        .processor_token_webhook_update(&created.processor_token)
+        .webhook(receiver.url())
+        .await
+        .expect("webhook set");
+    let delivered = receiver.wait_for_requests(1).await;
+    let body: serde_json::Value = serde_json::from_slice(&delivered[0].body).expect("json");
+    assert_eq!(body["webhook_code"], "WEBHOOK_UPDATE_ACKNOWLEDGED");
+    assert_eq!(body["new_webhook_url"], receiver.url());
+    let verification = delivered[0]
+        .header("plaid-verification")
+        .expect("signed")
+        .to_string();
+    let verifier = plaid_sdk::webhooks::WebhookVerifier::new(partner.clone());
+    verifier
+        .verify_signature(&verification, &delivered[0].body)
+        .await
+        .expect("a webhook Plaid signed");
+}
+
+#[tokio::test]
+async fn raw_calls_reach_the_emulator_directly_and_through_a_gateway() {
+    use plaid_gateway::{Caller, Config, Gateway, hash_token};
+    let (emulator, client) = start().await;
+    let item = emulator.add_item();
+    let minted = client
+        .processor_token_create(
+            item.access_token.as_str(),
+            item.accounts[0].account_id.as_str(),
+            Processor::Dwolla,
+        )
+        .await
+        .expect("minted");
+    let body = serde_json::json!({ "processor_token": minted.processor_token.expose_secret() });
+    let direct: serde_json::Value = client
+        .call("/processor/auth/get", &body)
+        .await
+        .expect("direct");
+    assert_eq!(
+        direct["account"]["account_id"],
+        item.accounts[0].account_id.as_str()
+    );
+
+    let config = Config::new(
+        emulator.base_url(),
+        emulator.client_id(),
+        emulator.secret(),
+        vec![Caller::new("tests", &hash_token("caller-raw")).expect("caller")],
+    );
+    let gateway = Gateway::start(config).await.expect("gateway");
+    let caller = PlaidClient::builder()
+        .environment(Environment::custom(&gateway.url()).expect("url"))
+        .without_credentials()
+        .gateway_header("x-gateway-token", "caller-raw")
+        .build()
+        .expect("caller");
+    let through: serde_json::Value = caller
+        .call("/processor/auth/get", &body)
+        .await
+        .expect("through the gateway");
+    assert_eq!(through["numbers"]["ach"], direct["numbers"]["ach"]);
+    // An operation the gateway does not allow is its refusal, typed.
+    let err = caller
+        .call::<serde_json::Value>("/transactions/sync", &serde_json::json!({}))
+        .await
+        .expect_err("not allowed");
+    assert_eq!(err.error_type(), Some(&plaid_sdk::ErrorType::GatewayError));
+    assert_eq!(err.status(), Some(403));
+}

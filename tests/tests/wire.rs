@@ -588,3 +588,295 @@ async fn a_redirect_is_not_followed_so_credentials_stay_put() {
         "the secret never went to the redirect's target"
     );
 }
+
+// The raw call (`PlaidClient::call`): everything a generated call gets, for any path.
+
+const RAW_ERROR: &str = r#"{"error_type":"INVALID_INPUT","error_code":"INVALID_ACCESS_TOKEN","error_message":"no item for access-sandbox-5b2c1a9e-0000-4d2a-9a55-aabbccddeeff","display_message":null,"request_id":"reqRawErr01"}"#;
+
+#[tokio::test]
+async fn a_raw_call_sends_what_a_generated_call_sends_and_parses_any_type() {
+    let (server, client, _) = setup(json(
+        200,
+        r#"{"added":[{"id":"t1"}],"has_more":false,"request_id":"reqRaw01"}"#,
+    ))
+    .await;
+    let body = serde_json::json!({"access_token": ACCESS, "count": 2});
+    let page: serde_json::Value = client
+        .call("/transactions/sync", &body)
+        .await
+        .expect("success");
+    assert_eq!(page["added"][0]["id"], "t1");
+
+    #[derive(serde::Deserialize)]
+    struct Page {
+        has_more: bool,
+        request_id: String,
+    }
+    let typed: Page = client
+        .call("/transactions/sync", &body)
+        .await
+        .expect("typed");
+    assert_eq!(
+        (typed.has_more, typed.request_id.as_str()),
+        (false, "reqRaw01")
+    );
+
+    // The same headers as a generated call's, to the path given, with the body as given.
+    let generated = setup(json(200, OK_BODY)).await;
+    generated
+        .1
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect("generated");
+    let raw = &server.requests()[0];
+    let reference = &generated.0.requests()[0];
+    assert_eq!(
+        (raw.method.as_str(), raw.path.as_str()),
+        ("POST", "/transactions/sync")
+    );
+    assert_eq!(raw.header_names(), reference.header_names());
+    for name in [
+        "plaid-client-id",
+        "plaid-secret",
+        "plaid-version",
+        "user-agent",
+        "content-type",
+    ] {
+        assert_eq!(raw.header(name), reference.header(name), "{name}");
+    }
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&raw.body).expect("json"),
+        body
+    );
+}
+
+#[tokio::test]
+async fn a_raw_call_fails_as_a_generated_call_does_with_secrets_redacted() {
+    let (server, client, _) = setup(plaid_error(400, "INVALID_INPUT", "X", "x")).await;
+    server.push([json(400, RAW_ERROR)]);
+    let err = client
+        .call::<serde_json::Value>(
+            "/transactions/sync",
+            &serde_json::json!({"access_token": ACCESS}),
+        )
+        .await
+        .expect_err("plaid error");
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.error_code(), Some("INVALID_ACCESS_TOKEN"));
+    assert_eq!(err.request_id(), Some("reqRawErr01"));
+    assert_eq!(err.operation(), Some("/transactions/sync"));
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains("5b2c1a9e-0000"),
+        "the token is redacted: {text}"
+    );
+    assert!(!text.contains(SECRET), "{text}");
+    assert_eq!(server.hits(), 1, "a 400 is not retried");
+}
+
+#[tokio::test]
+async fn a_raw_call_is_retried_by_the_same_rules() {
+    let (server, client, sleeper) = setup(json(200, r#"{"request_id":"reqRaw02"}"#)).await;
+    let body = serde_json::json!({"access_token": ACCESS});
+    server.push([json(503, "{}"), json(429, "{}")]);
+    let _: serde_json::Value = client.call("/transfer/create", &body).await.expect("third");
+    assert_eq!((server.hits(), sleeper.delays().len()), (3, 2));
+
+    // Plaid may have acted before a 500 API_ERROR: a write is not repeated...
+    let api_error = || {
+        json(
+            500,
+            r#"{"error_type":"API_ERROR","error_code":"INTERNAL_SERVER_ERROR","error_message":"m","display_message":null,"request_id":"reqRaw03"}"#,
+        )
+    };
+    server.push([api_error(), api_error(), api_error()]);
+    let err = client
+        .call::<serde_json::Value>("/transfer/create", &body)
+        .await
+        .expect_err("500");
+    assert_eq!(
+        (err.attempts(), err.is_retryable(), err.is_ambiguous()),
+        (1, false, true)
+    );
+    // ...a path ending in /get is a read, and is...
+    let _: serde_json::Value = client
+        .call("/transfer/get", &body)
+        .await
+        .expect("the third attempt gets the default answer");
+    assert_eq!(server.hits(), 3 + 1 + 3);
+    // ...and so is a write the caller calls repeatable.
+    server.push([api_error()]);
+    let _: serde_json::Value = client
+        .call("/transfer/cancel", &body)
+        .repeatable(true)
+        .await
+        .expect("retried");
+    assert_eq!(server.hits(), 3 + 1 + 3 + 2);
+}
+
+#[tokio::test]
+async fn a_raw_call_times_out_within_its_bound() {
+    let (server, client, _) = setup(Action::Stall).await;
+    let err = client
+        .call::<serde_json::Value>("/transfer/create", &serde_json::json!({}))
+        .timeout(Duration::from_millis(200))
+        .await
+        .expect_err("stall");
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_raw_call_refuses_what_cannot_be_an_operation_before_sending() {
+    let (server, client, _) = setup(json(200, "{}")).await;
+    let ok = serde_json::json!({"access_token": ACCESS});
+    let refused = [
+        client.call::<serde_json::Value>("transactions/sync", &ok),
+        client.call::<serde_json::Value>("/a/../item/remove", &ok),
+        client.call::<serde_json::Value>("/a?x=1", &ok),
+        client.call::<serde_json::Value>("/transactions/sync", &serde_json::json!([1])),
+        client.call::<serde_json::Value>("/transactions/sync", &serde_json::json!({"secret": "s"})),
+        client.call::<serde_json::Value>(
+            "/transactions/sync",
+            &serde_json::json!({"client_id": "c"}),
+        ),
+    ];
+    for call in refused {
+        let what = format!("{call:?}");
+        let err = call.await.expect_err("refused");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::InvalidInput(InvalidInput::InvalidCall { .. })
+            ),
+            "{what}: {err:?}"
+        );
+    }
+    let production = PlaidClient::builder()
+        .environment(Environment::Production)
+        .credentials("id", SECRET)
+        .build()
+        .expect("client");
+    let err = production
+        .call::<serde_json::Value>("/sandbox/item/reset_login", &ok)
+        .await
+        .expect_err("sandbox only");
+    assert!(err.is_invalid_input(), "{err:?}");
+    assert_eq!(server.hits(), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_raw_call_in_gateway_mode_sends_the_gateway_header_and_no_credentials() {
+    let server = ScriptedServer::start(json(200, r#"{"request_id":"reqRaw04"}"#)).await;
+    let client = PlaidClient::builder()
+        .environment(Environment::custom(&server.url()).expect("url"))
+        .without_credentials()
+        .gateway_header("x-gateway-token", "gw-caller-token-1")
+        .build()
+        .expect("client");
+    let _: serde_json::Value = client
+        .call(
+            "/transactions/sync",
+            &serde_json::json!({"access_token": ACCESS}),
+        )
+        .await
+        .expect("sent");
+    let r = &server.requests()[0];
+    assert_eq!(r.header("x-gateway-token"), Some("gw-caller-token-1"));
+    assert_eq!(
+        (r.header("plaid-secret"), r.header("plaid-client-id")),
+        (None, None)
+    );
+}
+
+// Client settings.
+
+#[tokio::test]
+async fn the_app_name_reaches_the_wire_after_the_sdk_s() {
+    let server = ScriptedServer::start(json(200, OK_BODY)).await;
+    let client = PlaidClient::builder()
+        .environment(Environment::custom(&server.url()).expect("url"))
+        .credentials("id", SECRET)
+        .app_name("checkout-service/2.3")
+        .build()
+        .expect("client");
+    client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect("sent");
+    assert_eq!(
+        server.requests()[0].header("user-agent"),
+        Some(format!("{} checkout-service/2.3", plaid_sdk::USER_AGENT).as_str())
+    );
+}
+
+#[tokio::test]
+async fn an_access_token_where_a_processor_token_belongs_is_refused_before_sending() {
+    let (server, client, _) = setup(json(200, "{}")).await;
+    let err = client
+        .processor_auth_get(ACCESS)
+        .await
+        .expect_err("wrong kind");
+    let ErrorKind::InvalidInput(invalid) = err.kind() else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        invalid,
+        &InvalidInput::WrongTokenKind {
+            field: "processor_token".into(),
+            expected: "processor",
+            found: "access".into(),
+        }
+    );
+    assert!(err.to_string().contains("processor_token"), "{err}");
+    let err = client
+        .auth_get(TOKEN)
+        .await
+        .expect_err("the other way round");
+    assert!(err.is_invalid_input(), "{err:?}");
+    assert_eq!(server.hits(), 0);
+}
+
+#[tokio::test]
+async fn from_env_in_gateway_mode_sends_the_token_and_no_credentials() {
+    let server = ScriptedServer::start(json(200, OK_BODY)).await;
+    let url = server.url();
+    let vars = [
+        ("PLAID_GATEWAY_TOKEN", "gw-env-token-7"),
+        ("PLAID_ENV", url.as_str()),
+    ];
+    let client = plaid_sdk::ClientBuilder::from_lookup(|name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("gateway mode")
+    .build()
+    .expect("client");
+    client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect("sent");
+    let r = &server.requests()[0];
+    assert_eq!(
+        r.header(plaid_sdk::DEFAULT_GATEWAY_HEADER),
+        Some("gw-env-token-7")
+    );
+    assert_eq!(r.header("plaid-secret"), None);
+}
+
+#[tokio::test]
+async fn a_gateway_refusal_is_a_known_error_type() {
+    let (_server, client, _) = setup(plaid_error(
+        403,
+        "GATEWAY_ERROR",
+        "OPERATION_NOT_ALLOWED",
+        "not for this caller",
+    ))
+    .await;
+    let err = client
+        .processor_token_create(ACCESS, "acc_1", Processor::Dwolla)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.error_type(), Some(&ErrorType::GatewayError));
+}
