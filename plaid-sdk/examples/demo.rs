@@ -7,10 +7,11 @@
 //! With no `PLAID_CLIENT_ID` in the environment it starts the offline emulator
 //! (`plaid-emulator`) and runs against that: no credentials, no network. The flow: create a
 //! link token for a Link session → create a Sandbox public token → exchange it for an access
-//! token → list the accounts → create a processor token → limit its products and read them
-//! back → point the Item's webhooks at a receiver in this process, fire one, and verify what
-//! arrives (emulator only: a real environment cannot reach loopback) → remove the Item → show
-//! that the processor token no longer works.
+//! token → list the accounts → check the balance before a debit → create a processor token →
+//! the partner reads the account and routing numbers with it → limit its products (the
+//! partner's numbers call is then refused) → point the Item's webhooks at a receiver in this
+//! process, fire one, and verify what arrives (emulator only: a real environment cannot reach
+//! loopback) → remove the Item → show that the partner's token no longer works.
 //!
 //! With `PLAID_CLIENT_ID`, `PLAID_SECRET` and `PLAID_ENV` set it calls that environment: the
 //! same flow in the Sandbox, or, when `PLAID_ACCESS_TOKEN` and `PLAID_ACCOUNT_ID` (or
@@ -30,7 +31,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use plaid_emulator::Emulator;
 use plaid_sdk::types::{
-    CountryCode, LinkTokenCreateRequestUser, SandboxItemFireWebhookRequestWebhookCode,
+    AccountsBalanceGetRequestOptions, CountryCode, LinkTokenCreateRequestUser,
+    SandboxItemFireWebhookRequestWebhookCode,
 };
 use plaid_sdk::webhooks::{WebhookKind, WebhookVerifier};
 use plaid_sdk::{AccessToken, Environment, PlaidClient, Processor, Product};
@@ -173,6 +175,24 @@ async fn flow(client: &PlaidClient, processor: Processor, with_webhooks: bool) -
         .first()
         .ok_or("the Item has no accounts")?;
 
+    // Before a debit: the balance, read from the bank now.
+    let balance = client
+        .accounts_balance_get(&exchanged.access_token)
+        .options(
+            AccountsBalanceGetRequestOptions::default()
+                .account_ids(vec![account.account_id.clone()]),
+        )
+        .await?;
+    let available = balance
+        .accounts
+        .first()
+        .and_then(|a| a.balances.available.or(a.balances.current))
+        .ok_or("no balance for the account")?;
+    println!(
+        "5. balance of {} before the debit: {available:.2} available (request {})",
+        account.name, balance.request_id
+    );
+
     let created = client
         .processor_token_create(
             &exchanged.access_token,
@@ -181,27 +201,49 @@ async fn flow(client: &PlaidClient, processor: Processor, with_webhooks: bool) -
         )
         .await?;
     println!(
-        "5. processor token for {processor} on {}: {} (request {})",
+        "6. processor token for {processor} on {}: {} (request {})",
         account.name,
         created.processor_token.expose_secret(),
         created.request_id
     );
 
-    let limit = [Product::Auth, Product::Balance];
+    // The partner's side: it redeems the token (with its own Plaid credentials; here the
+    // same client stands for it).
+    let auth = client.processor_auth_get(&created.processor_token).await?;
+    let ach = auth.numbers.ach.as_ref().ok_or("no ACH numbers")?;
+    println!(
+        "7. the partner reads {}: account {}, routing {} (request {})",
+        auth.account.name,
+        masked(&ach.account),
+        masked(&ach.routing),
+        auth.request_id
+    );
+
+    let limit = [Product::Balance];
     client
         .processor_token_permissions_set(&created.processor_token, limit.clone())
         .await?;
-    println!("6. limited the token to {}", products(&limit));
-
     let read = client
         .processor_token_permissions_get(&created.processor_token)
         .await?;
-    println!("7. read back: {}", products(&read.products));
+    println!(
+        "8. limited the token to {} (read back: {})",
+        products(&limit),
+        products(&read.products)
+    );
+    match client.processor_auth_get(&created.processor_token).await {
+        Err(e) => println!(
+            "9. the partner's numbers call is now refused: {}/{}",
+            e.error_type().map_or("-", |t| t.as_str()),
+            e.error_code().unwrap_or("-")
+        ),
+        Ok(_) => return Err("the partner read numbers its token may not use".into()),
+    }
 
     let step = if with_webhooks {
-        webhooks(client, &exchanged.access_token, 8).await?
+        webhooks(client, &exchanged.access_token, 10).await?
     } else {
-        8
+        10
     };
 
     let removed = client.item_remove(&exchanged.access_token).await?;
@@ -210,12 +252,9 @@ async fn flow(client: &PlaidClient, processor: Processor, with_webhooks: bool) -
         exchanged.item_id, removed.request_id
     );
 
-    match client
-        .processor_token_permissions_get(&created.processor_token)
-        .await
-    {
+    match client.processor_balance_get(&created.processor_token).await {
         Err(e) => println!(
-            "{}. the processor token no longer works: {}/{}",
+            "{}. the partner's token no longer works: {}/{}",
             step + 1,
             e.error_type().map_or("-", |t| t.as_str()),
             e.error_code().unwrap_or("-")
@@ -223,6 +262,13 @@ async fn flow(client: &PlaidClient, processor: Processor, with_webhooks: bool) -
         Ok(_) => return Err("the processor token still works after /item/remove".into()),
     }
     Ok(())
+}
+
+/// A number with all but its last four digits hidden.
+fn masked(number: &str) -> String {
+    let hidden = number.chars().count().saturating_sub(4);
+    let last: String = number.chars().skip(hidden).collect();
+    format!("{}{last}", "•".repeat(hidden))
 }
 
 async fn run() -> Result<()> {
@@ -238,7 +284,7 @@ async fn run() -> Result<()> {
         let client = PlaidClient::builder()
             .environment(url.parse::<Environment>()?)
             .without_credentials()
-            .gateway_header("x-gateway-token", token)
+            .gateway_header(plaid_sdk::DEFAULT_GATEWAY_HEADER, token)
             .build()?;
         println!(
             "environment: the gateway at {} (gateway mode: no credentials here)",
