@@ -598,6 +598,12 @@ struct Flow {
     account_id: String,
     public_token: String,
     processor_token: String,
+    /// An Item untouched by the operations that change one (reset_login, removal), and a
+    /// processor token of it: for the data calls and the partner's calls.
+    healthy: String,
+    healthy_processor_token: String,
+    /// An Item whose access token `/item/access_token/invalidate` rotates.
+    rotatable: String,
 }
 
 async fn flow(c: &Console) -> Flow {
@@ -616,7 +622,19 @@ async fn flow(c: &Console) -> Flow {
         )
         .await
         .expect("processor token");
+    let healthy = c.emulator.add_item();
+    let healthy_created = client
+        .processor_token_create(
+            healthy.access_token.as_str(),
+            healthy.accounts[0].account_id.as_str(),
+            Processor::Dwolla,
+        )
+        .await
+        .expect("processor token");
     Flow {
+        healthy: healthy.access_token.clone(),
+        healthy_processor_token: healthy_created.processor_token.expose_secret().to_string(),
+        rotatable: c.emulator.add_item().access_token,
         access_token: item.access_token.clone(),
         removable: removable.access_token.clone(),
         account_id: item.accounts[0].account_id.clone(),
@@ -648,8 +666,20 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
                 "token" => {
                     let value = match (name, path) {
                         ("item_remove", _) => f.removable.clone(),
+                        ("item_access_token_invalidate", _) => f.rotatable.clone(),
+                        ("accounts_balance_get" | "auth_get" | "identity_get", _) => {
+                            f.healthy.clone()
+                        }
                         (_, "access_token") => f.access_token.clone(),
                         (_, "public_token") => f.public_token.clone(),
+                        (
+                            "processor_auth_get"
+                            | "processor_balance_get"
+                            | "processor_identity_get"
+                            | "processor_account_get"
+                            | "processor_token_webhook_update",
+                            _,
+                        ) => f.healthy_processor_token.clone(),
                         (_, "processor_token") => f.processor_token.clone(),
                         other => panic!("no value for token {other:?}"),
                     };
@@ -737,7 +767,7 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
                 )
                 .await;
             }
-            "item_webhook_update" => {
+            "item_webhook_update" | "processor_token_webhook_update" => {
                 c.eval::<Value>("(document.getElementById('optional-fields').open = true, null)")
                     .await;
                 c.field("webhook", "http://127.0.0.1:9/webhook").await;

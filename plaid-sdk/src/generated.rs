@@ -63,7 +63,7 @@ pub mod types {
             crate::generated::AccountBaseVerificationStatus,
         >,
     }
-    ///`AccountIdentity`: a value, as Plaid documents it.
+    ///An account with the owners the bank lists for it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct AccountIdentity {
@@ -173,7 +173,7 @@ pub mod types {
         ///Whether an administrative return was seen for the account.
         pub has_previous_administrative_return: bool,
     }
-    ///`AccountsBalanceGetRequest`: an object, as Plaid documents it.
+    ///What `/accounts/balance/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct AccountsBalanceGetRequest {
@@ -181,11 +181,11 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub options: ::std::option::Option<AccountsBalanceGetRequestOptions>,
     }
-    ///`AccountsBalanceGetRequestOptions`: an object, as Plaid documents it.
+    ///Optional settings of a balance read.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct AccountsBalanceGetRequestOptions {
-        ///`account_ids`: a list of strings, as Plaid documents it.
+        ///Only these accounts of the Item; all of them when absent.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub account_ids: ::std::vec::Vec<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -260,20 +260,20 @@ pub mod types {
         ///Always `AUTH` for this webhook.
         pub webhook_type: ::std::string::String,
     }
-    ///`AuthGetNumbers`: an object, as Plaid documents it.
+    ///Account and routing numbers, by the scheme each bank uses.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct AuthGetNumbers {
-        ///`ach`: a list, as Plaid documents it.
+        ///US numbers (account, ABA routing, wire routing), one entry per account.
         pub ach: ::std::vec::Vec<NumbersAch>,
-        ///`bacs`: a list, as Plaid documents it.
+        ///UK numbers (account and sort code).
         pub bacs: ::std::vec::Vec<NumbersBacs>,
-        ///`eft`: a list, as Plaid documents it.
+        ///Canadian numbers (account, institution, branch).
         pub eft: ::std::vec::Vec<NumbersEft>,
-        ///`international`: a list, as Plaid documents it.
+        ///IBAN and BIC, for accounts held in Europe.
         pub international: ::std::vec::Vec<NumbersInternational>,
     }
-    ///`AuthGetRequest`: an object, as Plaid documents it.
+    ///What `/auth/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct AuthGetRequest {
@@ -281,19 +281,19 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub options: ::std::option::Option<AuthGetRequestOptions>,
     }
-    ///`AuthGetRequestOptions`: an object, as Plaid documents it.
+    ///Optional settings of an `/auth/get` call.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct AuthGetRequestOptions {
-        ///`account_ids`: a list of strings, as Plaid documents it.
+        ///Only these accounts of the Item; all of them when absent.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub account_ids: ::std::vec::Vec<::std::string::String>,
     }
-    ///`AuthGetResponse`: an object, as Plaid documents it.
+    ///The Item's accounts with their account and routing numbers.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct AuthGetResponse {
-        ///`accounts`: a list, as Plaid documents it.
+        ///The accounts that numbers are shown for.
         pub accounts: ::std::vec::Vec<AccountBase>,
         pub item: Item,
         pub numbers: AuthGetNumbers,
@@ -466,7 +466,7 @@ pub mod types {
         ///Always `AUTH` for this webhook.
         pub webhook_type: ::std::string::String,
     }
-    ///`IdentityGetRequest`: an object, as Plaid documents it.
+    ///What `/identity/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct IdentityGetRequest {
@@ -474,19 +474,19 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub options: ::std::option::Option<IdentityGetRequestOptions>,
     }
-    ///`IdentityGetRequestOptions`: an object, as Plaid documents it.
+    ///Optional settings of an `/identity/get` call.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct IdentityGetRequestOptions {
-        ///`account_ids`: a list of strings, as Plaid documents it.
+        ///Only these accounts of the Item; all of them when absent.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub account_ids: ::std::vec::Vec<::std::string::String>,
     }
-    ///`IdentityGetResponse`: an object, as Plaid documents it.
+    ///The Item's accounts with their owners.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct IdentityGetResponse {
-        ///`accounts`: a list, as Plaid documents it.
+        ///Each account with the owners the bank lists for it.
         pub accounts: ::std::vec::Vec<AccountIdentity>,
         pub item: Item,
         pub request_id: ::std::string::String,
@@ -582,35 +582,35 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub transactions_updates: ::std::option::Option<ProductStatus>,
     }
-    ///`InstitutionsGetByIdRequest`: an object, as Plaid documents it.
+    ///What `/institutions/get_by_id` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct InstitutionsGetByIdRequest {
-        ///`country_codes`: a list, as Plaid documents it.
+        ///The countries to look in (ISO 3166-1 alpha-2).
         pub country_codes: ::std::vec::Vec<crate::generated::CountryCode>,
-        ///`institution_id`: a string, as Plaid documents it.
+        ///The institution's id, such as `ins_109508`.
         pub institution_id: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub options: ::std::option::Option<InstitutionsGetByIdRequestOptions>,
     }
-    ///`InstitutionsGetByIdRequestOptions`: an object, as Plaid documents it.
+    ///What else to include about the institution.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct InstitutionsGetByIdRequestOptions {
-        ///`include_auth_metadata`: a boolean, as Plaid documents it.
+        ///Also which Auth methods it supports.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub include_auth_metadata: ::std::option::Option<bool>,
-        ///`include_optional_metadata`: a boolean, as Plaid documents it.
+        ///Also its logo, brand colour and web address.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub include_optional_metadata: ::std::option::Option<bool>,
-        ///`include_payment_initiation_metadata`: a boolean, as Plaid documents it.
+        ///Also what payment initiation it supports (UK and Europe).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub include_payment_initiation_metadata: ::std::option::Option<bool>,
-        ///`include_status`: a boolean, as Plaid documents it.
+        ///Also how well each product works there right now.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub include_status: ::std::option::Option<bool>,
     }
-    ///`InstitutionsGetByIdResponse`: an object, as Plaid documents it.
+    ///One institution.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct InstitutionsGetByIdResponse {
@@ -659,13 +659,13 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook: ::std::option::Option<::std::string::String>,
     }
-    ///`ItemAccessTokenInvalidateRequest`: an object, as Plaid documents it.
+    ///What `/item/access_token/invalidate` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ItemAccessTokenInvalidateRequest {
         pub access_token: crate::AccessToken,
     }
-    ///`ItemAccessTokenInvalidateResponse`: an object, as Plaid documents it.
+    ///The Item's new access token; the one sent no longer works.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ItemAccessTokenInvalidateResponse {
@@ -1558,26 +1558,26 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub webhook_type: ::std::option::Option<::std::string::String>,
     }
-    ///`NumbersACH`: an object, as Plaid documents it.
+    ///The US numbers of one account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct NumbersAch {
-        ///`account`: a string, as Plaid documents it.
+        ///The account number. Personal data; keep it out of logs.
         pub account: ::std::string::String,
-        ///`account_id`: a string, as Plaid documents it.
+        ///The account these numbers are for.
         pub account_id: ::std::string::String,
-        ///`can_transfer_in`: a boolean, as Plaid documents it.
+        ///Whether the account can receive ACH credits, when known.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub can_transfer_in: ::std::option::Option<bool>,
-        ///`can_transfer_out`: a boolean, as Plaid documents it.
+        ///Whether the account can be debited by ACH, when known.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub can_transfer_out: ::std::option::Option<bool>,
-        ///`is_tokenized_account_number`: a boolean, as Plaid documents it.
+        ///Whether the number is a tokenized stand-in issued by the bank rather than the real one.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_tokenized_account_number: ::std::option::Option<bool>,
-        ///`routing`: a string, as Plaid documents it.
+        ///The ABA routing number.
         pub routing: ::std::string::String,
-        ///`wire_routing`: a string, as Plaid documents it.
+        ///The routing number for wires, when the bank has one.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub wire_routing: ::std::option::Option<::std::string::String>,
     }
@@ -1601,15 +1601,15 @@ pub mod types {
             Self(value)
         }
     }
-    ///`NumbersBACS`: an object, as Plaid documents it.
+    ///The UK numbers of one account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct NumbersBacs {
-        ///`account`: a string, as Plaid documents it.
+        ///The account number.
         pub account: ::std::string::String,
-        ///`account_id`: a string, as Plaid documents it.
+        ///The account these numbers are for.
         pub account_id: ::std::string::String,
-        ///`sort_code`: a string, as Plaid documents it.
+        ///The sort code.
         pub sort_code: ::std::string::String,
     }
     ///`NumbersBacsNullable`
@@ -1632,17 +1632,17 @@ pub mod types {
             Self(value)
         }
     }
-    ///`NumbersEFT`: an object, as Plaid documents it.
+    ///The Canadian numbers of one account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct NumbersEft {
-        ///`account`: a string, as Plaid documents it.
+        ///The account number.
         pub account: ::std::string::String,
-        ///`account_id`: a string, as Plaid documents it.
+        ///The account these numbers are for.
         pub account_id: ::std::string::String,
-        ///`branch`: a string, as Plaid documents it.
+        ///The branch (transit) number.
         pub branch: ::std::string::String,
-        ///`institution`: a string, as Plaid documents it.
+        ///The institution number.
         pub institution: ::std::string::String,
     }
     ///`NumbersEftNullable`
@@ -1665,15 +1665,15 @@ pub mod types {
             Self(value)
         }
     }
-    ///`NumbersInternational`: an object, as Plaid documents it.
+    ///The international numbers of one account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct NumbersInternational {
-        ///`account_id`: a string, as Plaid documents it.
+        ///The account these numbers are for.
         pub account_id: ::std::string::String,
-        ///`bic`: a string, as Plaid documents it.
+        ///The BIC (SWIFT code) of the bank.
         pub bic: ::std::string::String,
-        ///`iban`: a string, as Plaid documents it.
+        ///The IBAN.
         pub iban: ::std::string::String,
     }
     ///`NumbersInternationalNullable`
@@ -1702,17 +1702,17 @@ pub mod types {
     pub struct OtherFilter {
         pub account_subtypes: ::std::vec::Vec<crate::generated::OtherAccountSubtype>,
     }
-    ///`Owner`: an object, as Plaid documents it.
+    ///One owner of an account, as the bank lists them.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct Owner {
-        ///`addresses`: a list, as Plaid documents it.
+        ///The owner's postal addresses.
         pub addresses: ::std::vec::Vec<Address>,
-        ///`emails`: a list, as Plaid documents it.
+        ///The owner's e-mail addresses.
         pub emails: ::std::vec::Vec<Email>,
-        ///`names`: a list of strings, as Plaid documents it.
+        ///The owner's names, as the bank has them.
         pub names: ::std::vec::Vec<::std::string::String>,
-        ///`phone_numbers`: a list, as Plaid documents it.
+        ///The owner's phone numbers.
         pub phone_numbers: ::std::vec::Vec<PhoneNumber>,
     }
     ///`PaymentInitiationMaximumPaymentAmount`: an object, as Plaid documents it.
@@ -1840,28 +1840,28 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub insights: ::std::option::Option<crate::generated::PrismInsightsVersion>,
     }
-    ///`ProcessorAccountGetRequest`: an object, as Plaid documents it.
+    ///What `/processor/account/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorAccountGetRequest {
         pub processor_token: crate::ProcessorToken,
     }
-    ///`ProcessorAccountGetResponse`: an object, as Plaid documents it.
+    ///The processor token's account and its institution.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorAccountGetResponse {
         pub account: AccountBase,
-        ///`institution_id`: a string, as Plaid documents it.
+        ///The institution the account is held at.
         pub institution_id: ::std::string::String,
         pub request_id: ::std::string::String,
     }
-    ///`ProcessorAuthGetRequest`: an object, as Plaid documents it.
+    ///What `/processor/auth/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorAuthGetRequest {
         pub processor_token: crate::ProcessorToken,
     }
-    ///`ProcessorAuthGetResponse`: an object, as Plaid documents it.
+    ///The processor token's account with its account and routing numbers.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorAuthGetResponse {
@@ -1869,7 +1869,7 @@ pub mod types {
         pub numbers: ProcessorNumber,
         pub request_id: ::std::string::String,
     }
-    ///`ProcessorBalanceGetRequest`: an object, as Plaid documents it.
+    ///What `/processor/balance/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorBalanceGetRequest {
@@ -1877,34 +1877,34 @@ pub mod types {
         pub options: ::std::option::Option<ProcessorBalanceGetRequestOptions>,
         pub processor_token: crate::ProcessorToken,
     }
-    ///`ProcessorBalanceGetRequestOptions`: an object, as Plaid documents it.
+    ///Optional settings of the partner's balance read.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct ProcessorBalanceGetRequestOptions {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub min_last_updated_datetime: ::std::option::Option<::std::string::String>,
     }
-    ///`ProcessorBalanceGetResponse`: an object, as Plaid documents it.
+    ///The processor token's account with balances read now.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorBalanceGetResponse {
         pub account: AccountBase,
         pub request_id: ::std::string::String,
     }
-    ///`ProcessorIdentityGetRequest`: an object, as Plaid documents it.
+    ///What `/processor/identity/get` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorIdentityGetRequest {
         pub processor_token: crate::ProcessorToken,
     }
-    ///`ProcessorIdentityGetResponse`: an object, as Plaid documents it.
+    ///The processor token's account with its owners.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorIdentityGetResponse {
         pub account: AccountIdentity,
         pub request_id: ::std::string::String,
     }
-    ///`ProcessorNumber`: an object, as Plaid documents it.
+    ///The numbers of the processor token's account, under the scheme its bank uses (the others null).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct ProcessorNumber {
@@ -1976,16 +1976,16 @@ pub mod types {
     pub struct ProcessorTokenPermissionsSetResponse {
         pub request_id: ::std::string::String,
     }
-    ///`ProcessorTokenWebhookUpdateRequest`: an object, as Plaid documents it.
+    ///What `/processor/token/webhook/update` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorTokenWebhookUpdateRequest {
         pub processor_token: crate::ProcessorToken,
-        ///`webhook`: a string, as Plaid documents it.
+        ///The partner's URL for this token's webhooks; null stops them.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub webhook: ::std::option::Option<::std::string::String>,
     }
-    ///`ProcessorTokenWebhookUpdateResponse`: an object, as Plaid documents it.
+    ///Confirmation that the webhook URL was set.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct ProcessorTokenWebhookUpdateResponse {
@@ -2046,16 +2046,16 @@ pub mod types {
         ///True once the Item is in the `ITEM_LOGIN_REQUIRED` state.
         pub reset_login: bool,
     }
-    ///`SandboxProcessorTokenCreateRequest`: an object, as Plaid documents it.
+    ///What `/sandbox/processor_token/create` needs.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct SandboxProcessorTokenCreateRequest {
-        ///`institution_id`: a string, as Plaid documents it.
+        ///A Sandbox institution, such as `ins_109508` (First Platypus Bank).
         pub institution_id: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub options: ::std::option::Option<SandboxProcessorTokenCreateRequestOptions>,
     }
-    ///`SandboxProcessorTokenCreateRequestOptions`: an object, as Plaid documents it.
+    ///The Sandbox test user to make the Item with (`user_good` / `pass_good` unless set).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[non_exhaustive]
     pub struct SandboxProcessorTokenCreateRequestOptions {
@@ -2064,7 +2064,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub override_username: ::std::option::Option<::std::string::String>,
     }
-    ///`SandboxProcessorTokenCreateResponse`: an object, as Plaid documents it.
+    ///A processor token for an account of a new Sandbox Item.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[non_exhaustive]
     pub struct SandboxProcessorTokenCreateResponse {
@@ -6605,7 +6605,7 @@ impl types::AccountsBalanceGetRequest {
             options: ::std::default::Default::default(),
         }
     }
-    /// `AccountsBalanceGetRequestOptions`: an object, as Plaid documents it.
+    /// Optional settings of a balance read.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<
@@ -6647,7 +6647,7 @@ impl types::AccountsBalanceGetRequestOptions {
             min_last_updated_datetime: ::std::default::Default::default(),
         }
     }
-    /// `account_ids`: a list of strings, as Plaid documents it.
+    /// Only these accounts of the Item; all of them when absent.
     pub fn account_ids(
         mut self,
         value: impl ::std::iter::IntoIterator<
@@ -6775,7 +6775,7 @@ impl types::AuthGetRequest {
             options: ::std::default::Default::default(),
         }
     }
-    /// `AuthGetRequestOptions`: an object, as Plaid documents it.
+    /// Optional settings of an `/auth/get` call.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<crate::generated::types::AuthGetRequestOptions>,
@@ -6814,7 +6814,7 @@ impl types::AuthGetRequestOptions {
             account_ids: ::std::default::Default::default(),
         }
     }
-    /// `account_ids`: a list of strings, as Plaid documents it.
+    /// Only these accounts of the Item; all of them when absent.
     pub fn account_ids(
         mut self,
         value: impl ::std::iter::IntoIterator<
@@ -7287,7 +7287,7 @@ impl types::IdentityGetRequest {
             options: ::std::default::Default::default(),
         }
     }
-    /// `IdentityGetRequestOptions`: an object, as Plaid documents it.
+    /// Optional settings of an `/identity/get` call.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<
@@ -7328,7 +7328,7 @@ impl types::IdentityGetRequestOptions {
             account_ids: ::std::default::Default::default(),
         }
     }
-    /// `account_ids`: a list of strings, as Plaid documents it.
+    /// Only these accounts of the Item; all of them when absent.
     pub fn account_ids(
         mut self,
         value: impl ::std::iter::IntoIterator<
@@ -7467,7 +7467,7 @@ impl types::InstitutionsGetByIdRequest {
             options: ::std::default::Default::default(),
         }
     }
-    /// `InstitutionsGetByIdRequestOptions`: an object, as Plaid documents it.
+    /// What else to include about the institution.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<
@@ -7519,7 +7519,7 @@ impl types::InstitutionsGetByIdRequestOptions {
             include_status: ::std::default::Default::default(),
         }
     }
-    /// `include_auth_metadata`: a boolean, as Plaid documents it.
+    /// Also which Auth methods it supports.
     pub fn include_auth_metadata(
         mut self,
         value: impl ::std::convert::Into<bool>,
@@ -7527,7 +7527,7 @@ impl types::InstitutionsGetByIdRequestOptions {
         self.include_auth_metadata = ::std::option::Option::Some(value.into());
         self
     }
-    /// `include_optional_metadata`: a boolean, as Plaid documents it.
+    /// Also its logo, brand colour and web address.
     pub fn include_optional_metadata(
         mut self,
         value: impl ::std::convert::Into<bool>,
@@ -7535,7 +7535,7 @@ impl types::InstitutionsGetByIdRequestOptions {
         self.include_optional_metadata = ::std::option::Option::Some(value.into());
         self
     }
-    /// `include_payment_initiation_metadata`: a boolean, as Plaid documents it.
+    /// Also what payment initiation it supports (UK and Europe).
     pub fn include_payment_initiation_metadata(
         mut self,
         value: impl ::std::convert::Into<bool>,
@@ -7545,7 +7545,7 @@ impl types::InstitutionsGetByIdRequestOptions {
         );
         self
     }
-    /// `include_status`: a boolean, as Plaid documents it.
+    /// Also how well each product works there right now.
     pub fn include_status(mut self, value: impl ::std::convert::Into<bool>) -> Self {
         self.include_status = ::std::option::Option::Some(value.into());
         self
@@ -10772,7 +10772,7 @@ impl types::ProcessorBalanceGetRequest {
             processor_token: processor_token.into(),
         }
     }
-    /// `ProcessorBalanceGetRequestOptions`: an object, as Plaid documents it.
+    /// Optional settings of the partner's balance read.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<
@@ -11052,7 +11052,7 @@ impl types::ProcessorTokenWebhookUpdateRequest {
             webhook: ::std::default::Default::default(),
         }
     }
-    /// `webhook`: a string, as Plaid documents it.
+    /// The partner's URL for this token's webhooks; null stops them.
     pub fn webhook(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -11182,7 +11182,7 @@ impl types::SandboxProcessorTokenCreateRequest {
             options: ::std::default::Default::default(),
         }
     }
-    /// `SandboxProcessorTokenCreateRequestOptions`: an object, as Plaid documents it.
+    /// The Sandbox test user to make the Item with (`user_good` / `pass_good` unless set).
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<

@@ -819,7 +819,7 @@ impl crate::operation::private::Dispatch for types::SandboxItemResetLoginRequest
     const INDEX: usize = 13;
 }
 impl crate::PlaidClient {
-    /// `POST /sandbox/processor_token/create`, as Plaid documents it.
+    /// Sandbox only: makes an Item at a test institution and returns a processor token for one of its accounts, so a partner can test redemption without a fintech or Link.
     ///
     /// `POST /sandbox/processor_token/create`. Awaiting the call returns [`SandboxProcessorTokenCreateResponse`](crate::types::SandboxProcessorTokenCreateResponse). Optional fields: `options`. Sandbox only: refused before sending on a Production client.
     pub fn sandbox_processor_token_create(
@@ -833,7 +833,7 @@ impl crate::PlaidClient {
     }
 }
 impl crate::Pending<'_, types::SandboxProcessorTokenCreateRequest> {
-    /// `SandboxProcessorTokenCreateRequestOptions`: an object, as Plaid documents it.
+    /// The Sandbox test user to make the Item with (`user_good` / `pass_good` unless set).
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<
@@ -856,7 +856,7 @@ impl crate::operation::private::Dispatch for types::SandboxProcessorTokenCreateR
     const INDEX: usize = 14;
 }
 impl crate::PlaidClient {
-    /// `POST /processor/auth/get`, as Plaid documents it.
+    /// The partner's call: the account a processor token was made for, with its account and routing numbers (ACH; EFT, international or BACS where the bank uses those).
     ///
     /// `POST /processor/auth/get`. Awaiting the call returns [`ProcessorAuthGetResponse`](crate::types::ProcessorAuthGetResponse).
     pub fn processor_auth_get(
@@ -878,7 +878,7 @@ impl crate::operation::private::Dispatch for types::ProcessorAuthGetRequest {
     const INDEX: usize = 15;
 }
 impl crate::PlaidClient {
-    /// `POST /processor/balance/get`, as Plaid documents it.
+    /// The partner's call: the balances of the processor token's account, read from the bank now rather than from Plaid's last refresh.
     ///
     /// `POST /processor/balance/get`. Awaiting the call returns [`ProcessorBalanceGetResponse`](crate::types::ProcessorBalanceGetResponse). Optional fields: `options`.
     pub fn processor_balance_get(
@@ -892,7 +892,7 @@ impl crate::PlaidClient {
     }
 }
 impl crate::Pending<'_, types::ProcessorBalanceGetRequest> {
-    /// `ProcessorBalanceGetRequestOptions`: an object, as Plaid documents it.
+    /// Optional settings of the partner's balance read.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<
@@ -915,7 +915,7 @@ impl crate::operation::private::Dispatch for types::ProcessorBalanceGetRequest {
     const INDEX: usize = 16;
 }
 impl crate::PlaidClient {
-    /// `POST /processor/identity/get`, as Plaid documents it.
+    /// The partner's call: the owners the bank lists for the processor token's account (names, addresses, e-mail addresses, phone numbers).
     ///
     /// `POST /processor/identity/get`. Awaiting the call returns [`ProcessorIdentityGetResponse`](crate::types::ProcessorIdentityGetResponse).
     pub fn processor_identity_get(
@@ -940,7 +940,7 @@ impl crate::operation::private::Dispatch for types::ProcessorIdentityGetRequest 
     const INDEX: usize = 17;
 }
 impl crate::PlaidClient {
-    /// `POST /processor/account/get`, as Plaid documents it.
+    /// The partner's call: the processor token's account as Plaid last saw it, and the institution it is held at.
     ///
     /// `POST /processor/account/get`. Awaiting the call returns [`ProcessorAccountGetResponse`](crate::types::ProcessorAccountGetResponse).
     pub fn processor_account_get(
@@ -965,7 +965,7 @@ impl crate::operation::private::Dispatch for types::ProcessorAccountGetRequest {
     const INDEX: usize = 18;
 }
 impl crate::PlaidClient {
-    /// `POST /processor/token/webhook/update`, as Plaid documents it.
+    /// The partner's call: where the Item's webhooks for this processor token go (or stops them with null). A `WEBHOOK_UPDATE_ACKNOWLEDGED` webhook is sent to the new URL.
     ///
     /// `POST /processor/token/webhook/update`. Awaiting the call returns [`ProcessorTokenWebhookUpdateResponse`](crate::types::ProcessorTokenWebhookUpdateResponse). Optional fields: `webhook`.
     pub fn processor_token_webhook_update(
@@ -979,7 +979,7 @@ impl crate::PlaidClient {
     }
 }
 impl crate::Pending<'_, types::ProcessorTokenWebhookUpdateRequest> {
-    /// `webhook`: a string, as Plaid documents it.
+    /// The partner's URL for this token's webhooks; null stops them.
     pub fn webhook(
         mut self,
         value: impl ::std::convert::Into<::std::string::String>,
@@ -1000,7 +1000,7 @@ impl crate::operation::private::Dispatch for types::ProcessorTokenWebhookUpdateR
     const INDEX: usize = 19;
 }
 impl crate::PlaidClient {
-    /// `POST /accounts/balance/get`, as Plaid documents it.
+    /// Balances read from the bank now: what to check before a debit. Slower and costlier than `/accounts/get`, whose balances may be hours old.
     ///
     /// `POST /accounts/balance/get`. Awaiting the call returns [`AccountsGetResponse`](crate::types::AccountsGetResponse). Optional fields: `options`.
     pub fn accounts_balance_get(
@@ -1011,7 +1011,7 @@ impl crate::PlaidClient {
     }
 }
 impl crate::Pending<'_, types::AccountsBalanceGetRequest> {
-    /// `AccountsBalanceGetRequestOptions`: an object, as Plaid documents it.
+    /// Optional settings of a balance read.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<
@@ -1034,7 +1034,7 @@ impl crate::operation::private::Dispatch for types::AccountsBalanceGetRequest {
     const INDEX: usize = 20;
 }
 impl crate::PlaidClient {
-    /// `POST /auth/get`, as Plaid documents it.
+    /// The account and routing numbers of an Item's accounts (ACH, EFT, international, BACS), for moving money without a processor.
     ///
     /// `POST /auth/get`. Awaiting the call returns [`AuthGetResponse`](crate::types::AuthGetResponse). Optional fields: `options`.
     pub fn auth_get(
@@ -1045,7 +1045,7 @@ impl crate::PlaidClient {
     }
 }
 impl crate::Pending<'_, types::AuthGetRequest> {
-    /// `AuthGetRequestOptions`: an object, as Plaid documents it.
+    /// Optional settings of an `/auth/get` call.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<crate::generated::types::AuthGetRequestOptions>,
@@ -1066,7 +1066,7 @@ impl crate::operation::private::Dispatch for types::AuthGetRequest {
     const INDEX: usize = 21;
 }
 impl crate::PlaidClient {
-    /// `POST /identity/get`, as Plaid documents it.
+    /// The owners the bank lists for each account of an Item: names, addresses, e-mail addresses and phone numbers.
     ///
     /// `POST /identity/get`. Awaiting the call returns [`IdentityGetResponse`](crate::types::IdentityGetResponse). Optional fields: `options`.
     pub fn identity_get(
@@ -1077,7 +1077,7 @@ impl crate::PlaidClient {
     }
 }
 impl crate::Pending<'_, types::IdentityGetRequest> {
-    /// `IdentityGetRequestOptions`: an object, as Plaid documents it.
+    /// Optional settings of an `/identity/get` call.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<
@@ -1100,7 +1100,7 @@ impl crate::operation::private::Dispatch for types::IdentityGetRequest {
     const INDEX: usize = 22;
 }
 impl crate::PlaidClient {
-    /// `POST /item/access_token/invalidate`, as Plaid documents it.
+    /// Rotates an Item's access token: returns a new one and the old one stops working at once. The Item, its data and its processor tokens stay.
     ///
     /// `POST /item/access_token/invalidate`. Awaiting the call returns [`ItemAccessTokenInvalidateResponse`](crate::types::ItemAccessTokenInvalidateResponse).
     pub fn item_access_token_invalidate(
@@ -1125,7 +1125,7 @@ impl crate::operation::private::Dispatch for types::ItemAccessTokenInvalidateReq
     const INDEX: usize = 23;
 }
 impl crate::PlaidClient {
-    /// `POST /institutions/get_by_id`, as Plaid documents it.
+    /// Reads an institution by its id: its name, the products and countries it supports, its routing numbers and whether it connects through OAuth.
     ///
     /// `POST /institutions/get_by_id`. Awaiting the call returns [`InstitutionsGetByIdResponse`](crate::types::InstitutionsGetByIdResponse). Optional fields: `options`.
     pub fn institutions_get_by_id(
@@ -1142,7 +1142,7 @@ impl crate::PlaidClient {
     }
 }
 impl crate::Pending<'_, types::InstitutionsGetByIdRequest> {
-    /// `InstitutionsGetByIdRequestOptions`: an object, as Plaid documents it.
+    /// What else to include about the institution.
     pub fn options(
         mut self,
         value: impl ::std::convert::Into<
