@@ -1,10 +1,31 @@
 //! An offline emulator of Plaid's processor-token API and its neighbours, for tests and demos:
-//! `/processor/token/create`, `/processor/token/permissions/set` and `/get`,
-//! `/processor/stripe/bank_account_token/create`, `/item/remove`, `/item/get`,
-//! `/link/token/create`, `/sandbox/public_token/create`, `/item/public_token/exchange`,
-//! `/accounts/get`, and the webhook family (`/webhook_verification_key/get`,
-//! `/item/webhook/update`, `/sandbox/item/fire_webhook`, `/sandbox/item/reset_login`): every
-//! operation of `plaid_sdk::OPERATIONS`.
+//! every operation of `plaid_sdk::OPERATIONS`, on both sides of a processor token.
+//!
+//! - The fintech's side: `/processor/token/create`, `/processor/token/permissions/set` and
+//!   `/get`, `/processor/stripe/bank_account_token/create`, `/item/remove`, `/item/get`,
+//!   `/item/access_token/invalidate`, `/accounts/get`, `/accounts/balance/get`, `/auth/get`,
+//!   `/identity/get`, `/institutions/get_by_id`, `/link/token/create`, the Sandbox flow
+//!   (`/sandbox/public_token/create`, `/item/public_token/exchange`) and the webhook family
+//!   (`/webhook_verification_key/get`, `/item/webhook/update`, `/sandbox/item/fire_webhook`,
+//!   `/sandbox/item/reset_login`).
+//! - The partner's side: `/processor/auth/get`, `/processor/balance/get`,
+//!   `/processor/identity/get`, `/processor/account/get`, `/processor/token/webhook/update`,
+//!   `/sandbox/processor_token/create`.
+//!
+//! What it models of a processor token: it reads only the account it was minted for; account
+//! and routing numbers (ACH; routing `011401533`, the mask ends the account number), balances
+//! and owners are the same for the same account every time; the products
+//! `/processor/token/permissions/set` allows are enforced on the partner's calls
+//! (`INVALID_INPUT`/`INVALID_PRODUCT` for another; `/processor/account/get` needs none);
+//! `/item/remove` ends every processor token of the Item (`INVALID_PROCESSOR_TOKEN`);
+//! `/item/access_token/invalidate` returns a new access token, the old one fails at once
+//! (`INVALID_ACCESS_TOKEN`), and the Item's processor tokens keep working (Plaid's docs say
+//! nothing of them on rotation; they belong to the Item, so this is our reading). An Item in
+//! an error state (`ITEM_LOGIN_REQUIRED` after `reset_login`) answers that error to the
+//! partner's data calls too. `options.account_ids` selects accounts (an unknown one is
+//! `INVALID_ACCOUNT_ID`). The Sandbox creates take the test user `user_good` / `pass_good`
+//! (the default) in `options.override_username`/`override_password`; other credentials are
+//! `ITEM_ERROR`/`INVALID_CREDENTIALS`.
 //!
 //! [`Emulator::start`] serves on `127.0.0.1` with a port the OS picks and stops when the value
 //! is dropped. It checks credentials, `Plaid-Version` and request bodies the way Plaid
