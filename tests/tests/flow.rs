@@ -644,7 +644,7 @@ async fn the_fintech_reads_balances_auth_and_identity_of_the_accounts_it_names()
 
 #[tokio::test]
 async fn a_partner_tests_without_a_fintech_and_gets_its_webhooks() {
-    let (emulator, partner) = start().await;
+    let (_emulator, partner) = start().await;
     let created = partner
         .sandbox_processor_token_create("ins_109508")
         .await
