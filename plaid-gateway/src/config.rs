@@ -78,6 +78,22 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "requests forwarded at once before refusing with 503 (default 256)",
     ),
     (
+        "PLAID_GATEWAY_CALLER_CONCURRENCY",
+        "requests one caller may have in flight before its next is refused with 503 (default half of PLAID_GATEWAY_CONCURRENCY)",
+    ),
+    (
+        "PLAID_GATEWAY_MAX_CONNECTIONS",
+        "connections open at once; further ones wait in the kernel's queue (default 1024)",
+    ),
+    (
+        "PLAID_GATEWAY_HEADER_TIMEOUT_SECS",
+        "how long a connection may take to send a request's headers, or stay idle between requests, before it is closed (default 10)",
+    ),
+    (
+        "PLAID_GATEWAY_BODY_TIMEOUT_SECS",
+        "how long a request's body may take to arrive before 408 (default 10)",
+    ),
+    (
         "PLAID_GATEWAY_CONSOLE",
         "on (default) serves the Try-it console at GET /console; off turns it off",
     ),
@@ -195,6 +211,15 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// Requests forwarded at once.
     pub concurrency: usize,
+    /// Requests one caller may have forwarded at once, so that no caller takes every slot.
+    pub caller_concurrency: usize,
+    /// Connections open at once; the accept loop waits for one to close beyond this.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed.
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive (a 408 after it).
+    pub body_timeout: Duration,
     /// Rate limits per caller, or per caller and operation.
     pub quotas: Vec<Quota>,
     /// Browser origins allowed to call across origins (CORS); none by default.
@@ -267,6 +292,10 @@ impl Config {
             max_body_bytes: 64 * 1024,
             upstream_timeout: Duration::from_secs(30),
             concurrency: 256,
+            caller_concurrency: 128,
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
             quotas: Vec::new(),
             cors_origins: BTreeSet::new(),
             console: true,
@@ -499,6 +528,19 @@ impl Config {
             &mut problems,
         ));
         let concurrency = number("PLAID_GATEWAY_CONCURRENCY", 256, &mut problems) as usize;
+        let caller_concurrency = number(
+            "PLAID_GATEWAY_CALLER_CONCURRENCY",
+            (concurrency as u64 / 2).max(1),
+            &mut problems,
+        ) as usize;
+        let max_connections = number("PLAID_GATEWAY_MAX_CONNECTIONS", 1024, &mut problems) as usize;
+        let header_timeout = Duration::from_secs(number(
+            "PLAID_GATEWAY_HEADER_TIMEOUT_SECS",
+            10,
+            &mut problems,
+        ));
+        let body_timeout =
+            Duration::from_secs(number("PLAID_GATEWAY_BODY_TIMEOUT_SECS", 10, &mut problems));
         let console = match get("PLAID_GATEWAY_CONSOLE").as_deref().map(str::trim) {
             None | Some("on") => true,
             Some("off") => false,
@@ -527,6 +569,10 @@ impl Config {
             max_body_bytes,
             upstream_timeout,
             concurrency,
+            caller_concurrency,
+            max_connections,
+            header_timeout,
+            body_timeout,
             quotas,
             cors_origins,
             console,

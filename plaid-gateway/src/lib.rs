@@ -14,8 +14,10 @@
 //! |---|---|---|
 //! | 401 | `UNAUTHENTICATED` | missing or unknown caller token |
 //! | 403 | `OPERATION_NOT_ALLOWED` | method, path or query outside the allow-list |
+//! | 400 | `INVALID_BODY` (`error_type` `INVALID_REQUEST`) | a body that is not one JSON object, or that cannot be read (malformed chunking) |
+//! | 408 | `BODY_TIMEOUT` | the body did not arrive within `PLAID_GATEWAY_BODY_TIMEOUT_SECS`; the connection is closed |
 //! | 413 | `BODY_TOO_LARGE` | request body over the limit |
-//! | 503 | `OVERLOADED` | too many requests in flight |
+//! | 503 | `OVERLOADED` | too many requests in flight, for the gateway or for this caller (each has a share, `PLAID_GATEWAY_CALLER_CONCURRENCY`) |
 //! | 502 | `UPSTREAM_UNREACHABLE` | Plaid could not be reached, or its answer was over [`MAX_UPSTREAM_BODY`] |
 //! | 504 | `UPSTREAM_TIMEOUT` | Plaid did not answer in time |
 //!
@@ -65,6 +67,8 @@ struct State {
     /// The upstream URI of each allowed operation (`config.operations`), parsed once.
     uris: std::collections::HashMap<String, http::Uri>,
     permits: Semaphore,
+    /// Each caller's share of `permits` (`config.caller_concurrency`), by name.
+    caller_permits: std::collections::HashMap<String, Semaphore>,
     client_id: HeaderValue,
     secret: HeaderValue,
     default_version: HeaderValue,
@@ -195,25 +199,84 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let limits = settings.current();
+    let connections = Arc::new(Semaphore::new(limits.config.max_connections));
+    let mut backoff = AcceptBackoff::default();
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let service = hyper_util::service::TowerToHyperService::new(service(settings.clone()));
-                let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-            }
+        // At the cap, wait for a connection to close before accepting another: the next
+        // ones wait in the kernel's queue instead of taking descriptors.
+        let permit = tokio::select! {
+            permit = Arc::clone(&connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
             () = &mut shutdown => break,
-        }
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                if backoff.recovered() {
+                    tracing::info!("accepting connections again");
+                }
+                stream
+            }
+            Err(e) => {
+                // Out of descriptors, say: wait (growing, capped) instead of spinning, and
+                // say so once per outage.
+                let (delay, first) = backoff.failed();
+                if first {
+                    tracing::warn!(error = %e, "accept failed; backing off until it works again");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = &mut shutdown => break,
+                }
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let current = settings.current();
+        let service = hyper_util::service::TowerToHyperService::new(service(settings.clone()));
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(current.config.header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
     }
     drop(listener);
     tracing::info!("shutting down: waiting for requests in flight");
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
     Ok(())
+}
+
+/// How long the accept loop waits after a failed `accept`: 10 ms, doubling to 1 s, back to
+/// the start once one succeeds.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    /// The wait after one more failure, and whether it is the first of an outage.
+    fn failed(&mut self) -> (Duration, bool) {
+        self.failures = self.failures.saturating_add(1);
+        let delay = Duration::from_millis(10)
+            .saturating_mul(1 << self.failures.saturating_sub(1).min(7))
+            .min(Duration::from_secs(1));
+        (delay, self.failures == 1)
+    }
+
+    /// Records a success; whether it ends an outage.
+    fn recovered(&mut self) -> bool {
+        std::mem::take(&mut self.failures) > 0
+    }
 }
 
 impl State {
@@ -314,6 +377,11 @@ fn state(config: Config) -> std::io::Result<State> {
                 .collect(),
         ),
         permits: Semaphore::new(config.concurrency),
+        caller_permits: config
+            .callers
+            .iter()
+            .map(|c| (c.name.clone(), Semaphore::new(config.caller_concurrency)))
+            .collect(),
         config,
         http,
         uris,
@@ -506,20 +574,69 @@ const MAX_DEPTH: usize = 32;
 /// serialized anew, so that no spelling the gateway did not read can reach Plaid. Keys that
 /// name a credential are removed however they were written: escaped (`"s\u0065cret"`), in
 /// any case or with the Unicode letters that case-insensitive decoders fold into ASCII
-/// (`ſ`, `K`), or repeated (the object keeps one of each key). Anything but a JSON object,
-/// or nested deeper than [`MAX_DEPTH`], is refused.
+/// (`ſ`, `K`), or repeated (the object keeps one of each key, the last). Objects and arrays
+/// are rebuilt (keys unescaped and sorted, no white space); every other value (number, string,
+/// `true`, `false`, `null`) goes on as the exact JSON text the caller wrote, so a 40-digit
+/// integer, `-0` or `1e400` reaches Plaid unchanged, never rounded through a float. Anything
+/// but a JSON object, or nested deeper than [`MAX_DEPTH`], is refused.
 fn canonical_body(body: &[u8]) -> Result<Bytes, &'static str> {
-    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice::<serde_json::Value>(body)
-    else {
-        return Err("the body must be one JSON object");
+    const NOT_AN_OBJECT: &str = "the body must be one JSON object";
+    let top: &serde_json::value::RawValue =
+        serde_json::from_slice(body).map_err(|_| NOT_AN_OBJECT)?;
+    let Canonical::Object(mut map) = Canonical::parse(top, 0)? else {
+        return Err(NOT_AN_OBJECT);
     };
     map.retain(|key, _| !is_credential_key(key));
-    if map.values().any(|v| depth(v) >= MAX_DEPTH) {
-        return Err("the body is nested too deeply");
-    }
-    serde_json::to_vec(&map)
+    serde_json::to_vec(&Canonical::Object(map))
         .map(Bytes::from)
         .map_err(|_| "the body could not be serialized")
+}
+
+/// A JSON value as the gateway forwards it: objects and arrays rebuilt, every other value
+/// kept as the caller's exact text (already checked to be valid JSON by the parser).
+enum Canonical<'a> {
+    Object(std::collections::BTreeMap<String, Canonical<'a>>),
+    Array(Vec<Canonical<'a>>),
+    Leaf(&'a serde_json::value::RawValue),
+}
+
+impl<'a> Canonical<'a> {
+    fn parse(raw: &'a serde_json::value::RawValue, depth: usize) -> Result<Self, &'static str> {
+        const TOO_DEEP: &str = "the body is nested too deeply";
+        const INVALID: &str = "the body must be one JSON object";
+        match raw.get().as_bytes().first() {
+            Some(b'{') | Some(b'[') if depth >= MAX_DEPTH => Err(TOO_DEEP),
+            Some(b'{') => {
+                let fields: std::collections::BTreeMap<String, &'a serde_json::value::RawValue> =
+                    serde_json::from_str(raw.get()).map_err(|_| INVALID)?;
+                fields
+                    .into_iter()
+                    .map(|(key, value)| Ok((key, Canonical::parse(value, depth + 1)?)))
+                    .collect::<Result<_, _>>()
+                    .map(Canonical::Object)
+            }
+            Some(b'[') => {
+                let items: Vec<&'a serde_json::value::RawValue> =
+                    serde_json::from_str(raw.get()).map_err(|_| INVALID)?;
+                items
+                    .into_iter()
+                    .map(|item| Canonical::parse(item, depth + 1))
+                    .collect::<Result<_, _>>()
+                    .map(Canonical::Array)
+            }
+            _ => Ok(Canonical::Leaf(raw)),
+        }
+    }
+}
+
+impl serde::Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Canonical::Object(fields) => serializer.collect_map(fields),
+            Canonical::Array(items) => serializer.collect_seq(items),
+            Canonical::Leaf(raw) => raw.serialize(serializer),
+        }
+    }
 }
 
 /// Whether a key names a credential (`client_id`, `secret`) to a decoder that compares keys
@@ -538,14 +655,6 @@ fn is_credential_key(key: &str) -> bool {
         folded.as_str(),
         "client_id" | "secret" | "clientid" | "client-id"
     )
-}
-
-fn depth(value: &serde_json::Value) -> usize {
-    match value {
-        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
 }
 
 async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
@@ -598,25 +707,61 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
         );
         return reply;
     }
-    let Ok(_permit) = state.permits.try_acquire() else {
-        log(
-            Some(caller),
-            Some(operation),
-            StatusCode::SERVICE_UNAVAILABLE,
-            started,
-            None,
-        );
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "OVERLOADED",
-            "too many requests in flight; retry shortly",
-        );
-    };
-    let body = match Limited::new(body, state.config.max_body_bytes)
-        .collect()
-        .await
-    {
-        Ok(collected) => match canonical_body(&collected.to_bytes()) {
+    // The body is read before a slot is taken, within its own time: a caller that sends it
+    // slowly holds no slot another caller needs.
+    let read = Limited::new(body, state.config.max_body_bytes).collect();
+    let body = match tokio::time::timeout(state.config.body_timeout, read).await {
+        Err(_) => {
+            log(
+                Some(caller),
+                Some(operation),
+                StatusCode::REQUEST_TIMEOUT,
+                started,
+                None,
+            );
+            let mut reply = refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "BODY_TIMEOUT",
+                "the request body did not arrive in time",
+            );
+            reply
+                .headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            return reply;
+        }
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            log(
+                Some(caller),
+                Some(operation),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                started,
+                None,
+            );
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BODY_TOO_LARGE",
+                "the request body is over the gateway's limit",
+            );
+        }
+        Ok(Err(_)) => {
+            log(
+                Some(caller),
+                Some(operation),
+                StatusCode::BAD_REQUEST,
+                started,
+                None,
+            );
+            return refuse_as(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                "INVALID_BODY",
+                "the request body could not be read (malformed chunked encoding, or cut short)",
+            );
+        }
+        Ok(Ok(collected)) => match canonical_body(&collected.to_bytes()) {
             Ok(body) => body,
             Err(why) => {
                 log(
@@ -634,20 +779,29 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
                 );
             }
         },
-        Err(_) => {
-            log(
-                Some(caller),
-                Some(operation),
-                StatusCode::PAYLOAD_TOO_LARGE,
-                started,
-                None,
-            );
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BODY_TOO_LARGE",
-                "the request body is over the gateway's limit",
-            );
-        }
+    };
+    // One slot of the caller's share, then one of the whole.
+    let caller_slot = state
+        .caller_permits
+        .get(&caller.name)
+        .and_then(|permits| permits.try_acquire().ok());
+    let slot = match caller_slot {
+        Some(_) => state.permits.try_acquire().ok(),
+        None => None,
+    };
+    let (Some(_caller_slot), Some(_slot)) = (caller_slot, slot) else {
+        log(
+            Some(caller),
+            Some(operation),
+            StatusCode::SERVICE_UNAVAILABLE,
+            started,
+            None,
+        );
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "OVERLOADED",
+            "too many requests in flight; retry shortly",
+        );
     };
     let version = match parts.headers.get("plaid-version").filter(|v| !v.is_empty()) {
         None => state.default_version.clone(),
@@ -866,10 +1020,33 @@ mod tests {
         for bad in ["", "secret but not json", "[]", "\"text\"", "{} {}", "null"] {
             assert!(canonical(bad).is_err(), "{bad:?} refused");
         }
+        // Numbers and other leaves go on as written: nothing rounded through a float.
+        let exact = r#"{"big":1234567890123456789012345678901234567890,"u":18446744073709551616,"neg":-0,"e":1e400,"f":0.1000000000000000055511151231257827,"s":"\u00e9","b":[true,null,-12.50E+3]}"#;
+        assert_eq!(
+            std::str::from_utf8(&canonical(exact).expect("ok")).expect("utf-8"),
+            r#"{"b":[true,null,-12.50E+3],"big":1234567890123456789012345678901234567890,"e":1e400,"f":0.1000000000000000055511151231257827,"neg":-0,"s":"\u00e9","u":18446744073709551616}"#
+        );
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(40), "]".repeat(40));
         assert!(canonical(&deep).is_err(), "nesting is bounded");
         let fine = format!("{{\"a\":{}{}}}", "[".repeat(8), "]".repeat(8));
         assert!(canonical(&fine).is_ok());
+    }
+
+    #[test]
+    fn accept_failures_back_off_to_a_cap_and_recover() {
+        let mut backoff = AcceptBackoff::default();
+        assert!(!backoff.recovered(), "no outage yet");
+        let delays: Vec<(Duration, bool)> = (0..10).map(|_| backoff.failed()).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(delays[0], (ms(10), true), "the first failure of an outage");
+        assert_eq!(delays[1], (ms(20), false));
+        assert_eq!(delays[6], (ms(640), false));
+        assert!(
+            delays[7..].iter().all(|(d, _)| *d == ms(1000)),
+            "{delays:?}"
+        );
+        assert!(backoff.recovered(), "a success ends the outage");
+        assert_eq!(backoff.failed(), (ms(10), true), "and the next starts over");
     }
 
     #[test]

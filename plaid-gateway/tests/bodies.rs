@@ -174,3 +174,87 @@ fn no_credential_spelling_reaches_upstream() {
         "nothing refused went upstream"
     );
 }
+
+/// JSON number text of every shape: sign, integers of any length, fractions, exponents, `-0`.
+fn number_text() -> impl Strategy<Value = String> {
+    (
+        prop::bool::ANY,
+        prop_oneof![Just("0".to_string()), "[1-9][0-9]{0,45}"],
+        prop::option::of("[0-9]{1,25}"),
+        prop::option::of(("[eE]", "[+-]?", "[0-9]{1,3}")),
+    )
+        .prop_map(|(negative, int, frac, exp)| {
+            let mut text = String::new();
+            if negative {
+                text.push('-');
+            }
+            text.push_str(&int);
+            if let Some(frac) = frac {
+                text.push('.');
+                text.push_str(&frac);
+            }
+            if let Some((e, sign, digits)) = exp {
+                text.push_str(&e);
+                text.push_str(&sign);
+                text.push_str(&digits);
+            }
+            text
+        })
+}
+
+#[test]
+fn numbers_reach_upstream_exactly_as_written() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (emulator, gateway) = runtime.block_on(async {
+        let emulator = Emulator::start().await.expect("emulator");
+        let config = Config::new(
+            emulator.base_url(),
+            emulator.client_id(),
+            emulator.secret(),
+            vec![Caller::new("c", &hash_token(CALLER_TOKEN)).expect("caller")],
+        );
+        let gateway = Gateway::start(config).await.expect("gateway");
+        (emulator, gateway)
+    });
+    let http = reqwest::Client::new();
+    let mut runner = TestRunner::new(RunConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..RunConfig::default()
+    });
+    let fixed = [
+        "-0",
+        "1234567890123456789012345678901234567890",
+        "18446744073709551616",
+        "1e400",
+        "-0.0",
+    ];
+    let strategy = prop_oneof![
+        number_text(),
+        prop::sample::select(fixed.to_vec()).prop_map(str::to_string),
+    ];
+    runner
+        .run(&strategy, |number| {
+            let raw = format!(r#"{{"access_token":"access-sandbox-x","n":{number},"list":[{number},{{"m":{number}}}]}}"#);
+            let before = emulator.request_count();
+            runtime.block_on(async {
+                http.post(format!("{}/accounts/get", gateway.url()))
+                    .header("x-gateway-token", CALLER_TOKEN)
+                    .body(raw.clone())
+                    .send()
+                    .await
+                    .expect("send")
+            });
+            let requests = emulator.requests();
+            prop_assert_eq!(requests.len(), before + 1, "forwarded: {}", raw);
+            let upstream = String::from_utf8_lossy(&requests[before].body).into_owned();
+            let expected = format!(r#"{{"access_token":"access-sandbox-x","list":[{number},{{"m":{number}}}],"n":{number}}}"#);
+            prop_assert_eq!(upstream, expected);
+            Ok(())
+        })
+        .expect("numbers unchanged");
+}

@@ -940,3 +940,151 @@ fn https_upstreams_are_accepted() {
     );
     plaid_gateway::Settings::new(config).expect("TLS to the upstream can be set up");
 }
+
+// Hostile clients: slow bodies, one caller's flood, idle and malformed connections.
+
+/// Opens a connection that sends a request's headers and `sent` bytes of a body announced
+/// as 100, then nothing more.
+async fn slow_body(gateway: &Gateway, token: &str, sent: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = gateway.url().trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /plaid/accounts/get HTTP/1.1\r\nhost: gw\r\nx-gateway-token: {token}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{sent}"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+/// Everything the server sends until it closes the connection (bounded by `limit`, so a
+/// server that never closes fails the test instead of hanging it).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut text = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut text))
+        .await
+        .expect("the gateway closed the connection")
+        .expect("read");
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+#[tokio::test]
+async fn slow_bodies_hold_no_slot_and_end_in_a_408() {
+    const SLOW: &str = "slow-caller-token-1";
+    let (emulator, gateway) = setup(|c| {
+        c.concurrency = 4;
+        c.caller_concurrency = 2;
+        c.body_timeout = Duration::from_millis(300);
+        c.callers
+            .push(Caller::new("slowpoke", &hash_token(SLOW)).expect("caller"));
+    })
+    .await;
+    let item = emulator.add_item();
+    // More slow connections than the whole gateway has slots.
+    let mut slow = Vec::new();
+    for _ in 0..8 {
+        slow.push(slow_body(&gateway, SLOW, "{\"a").await);
+    }
+    let accounts = sdk(&gateway, CALLER_TOKEN)
+        .accounts_get(item.access_token.as_str())
+        .await
+        .expect("another caller is served meanwhile");
+    assert_eq!(accounts.accounts.len(), 2);
+    for stream in &mut slow {
+        let answer = read_until_closed(stream, Duration::from_secs(10)).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"BODY_TIMEOUT\""), "{answer}");
+    }
+    assert_eq!(emulator.request_count(), 1, "nothing slow went upstream");
+}
+
+#[tokio::test]
+async fn one_caller_cannot_take_every_slot() {
+    const GREEDY: &str = "greedy-caller-token-1";
+    let (emulator, gateway) = setup(|c| {
+        c.concurrency = 4;
+        c.caller_concurrency = 2;
+        c.callers
+            .push(Caller::new("greedy", &hash_token(GREEDY)).expect("caller"));
+    })
+    .await;
+    let item = emulator.add_item();
+    let body = format!(r#"{{"access_token":"{}"}}"#, item.access_token);
+    let (first, one) = held_request(&emulator, &gateway, GREEDY, body.clone()).await;
+    let (second, two) = held_request(&emulator, &gateway, GREEDY, body.clone()).await;
+    let (status, reply) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &[("x-gateway-token", GREEDY)],
+        &body,
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error_code"].as_str()),
+        (503, Some("OVERLOADED"))
+    );
+    let (status, _) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &[("x-gateway-token", CALLER_TOKEN)],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "the other caller still has the rest");
+    first.open();
+    second.open();
+    assert_eq!(
+        (one.await.expect("one"), two.await.expect("two")),
+        (200, 200)
+    );
+}
+
+#[tokio::test]
+async fn idle_and_silent_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let (_emulator, gateway) = setup(|c| c.header_timeout = Duration::from_millis(200)).await;
+    let addr = gateway.url().trim_start_matches("http://").to_string();
+    // Connected, never a byte sent.
+    let mut silent = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    assert_eq!(
+        read_until_closed(&mut silent, Duration::from_secs(10)).await,
+        ""
+    );
+    // Half a request line.
+    let mut half = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    half.write_all(b"POST /plaid/accounts/get HT")
+        .await
+        .expect("write");
+    read_until_closed(&mut half, Duration::from_secs(10)).await;
+    // Idle after a complete request on a kept-alive connection.
+    let mut kept = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = read_until_closed(&mut kept, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_malformed_chunked_body_is_a_400() {
+    use tokio::io::AsyncWriteExt;
+    let (emulator, gateway) = setup(|_| {}).await;
+    let addr = gateway.url().trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /plaid/accounts/get HTTP/1.1\r\nhost: gw\r\nx-gateway-token: {CALLER_TOKEN}\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"INVALID_BODY\""), "{answer}");
+    assert_eq!(emulator.request_count(), 0);
+}

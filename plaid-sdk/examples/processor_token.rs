@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Configured by `PLAID_CLIENT_ID`, `PLAID_SECRET`, `PLAID_ENV` (`sandbox`, `production` or a
-//! URL) and `PLAID_VERSION`, like `PlaidClient::from_env()`. On success it prints one JSON line
+//! URL) and `PLAID_VERSION`, like `PlaidClient::from_env()`; or, through a gateway that holds
+//! the credentials, by `PLAID_GATEWAY_TOKEN` (and `PLAID_GATEWAY_HEADER`) with `PLAID_ENV` the
+//! gateway's URL. On success it prints one JSON line
 //! `{"processor_token":…,"request_id":…}` and exits 0. On failure it prints the error on
 //! stderr, first as a sentence, then as one JSON line with its kind, status, `error_type`,
 //! `error_code` and `request_id`, and exits 1 (2 for bad arguments, named by the message; `--help`
@@ -24,7 +26,8 @@ use plaid_sdk::{Error, PlaidClient};
 /// Creates a processor token for one account of an Item and prints it as one JSON line.
 ///
 /// Plaid credentials and environment come from PLAID_CLIENT_ID, PLAID_SECRET, PLAID_ENV
-/// (sandbox, production or a URL) and PLAID_VERSION. RUST_LOG sets the log level (on
+/// (sandbox, production or a URL) and PLAID_VERSION; through a gateway, PLAID_GATEWAY_TOKEN
+/// (and PLAID_GATEWAY_HEADER) replace the credentials. RUST_LOG sets the log level (on
 /// stderr); nothing secret is logged at any level.
 #[derive(Parser, Debug)]
 #[command(version)]
@@ -67,6 +70,7 @@ async fn main() -> ExitCode {
     // Usage errors name the argument and exit with 2; `--help` and `--version` exit 0.
     let args = Args::parse();
     let secret = std::env::var("PLAID_SECRET").unwrap_or_default();
+    let gateway_token = std::env::var("PLAID_GATEWAY_TOKEN").unwrap_or_default();
     let access_token = args.access_token.clone();
     let result = async {
         let client = PlaidClient::from_env()?;
@@ -79,7 +83,7 @@ async fn main() -> ExitCode {
         Ok(created)
             if plaid_sdk::redaction::repeats_secret(
                 created.processor_token.expose_secret(),
-                &[&access_token, &secret],
+                &[&access_token, &secret, &gateway_token],
             ) =>
         {
             eprintln!(
