@@ -19,6 +19,7 @@
 //! | 413 | `BODY_TOO_LARGE` | request body over the limit |
 //! | 503 | `OVERLOADED` | too many requests in flight, for the gateway or for this caller (each has a share, `PLAID_GATEWAY_CALLER_CONCURRENCY`) |
 //! | 502 | `UPSTREAM_UNREACHABLE` | Plaid could not be reached, or its answer was over [`MAX_UPSTREAM_BODY`] |
+//! | 502 | `UPSTREAM_ANSWER_WITHHELD` | the answer repeated the gateway's Plaid secret (raw, escaped, encoded, or 8 characters of it): an upstream echoing the request |
 //! | 504 | `UPSTREAM_TIMEOUT` | Plaid did not answer in time |
 //!
 //! `GET /healthz` answers `{"status":"ok"}` without authentication, and so does `GET /console`,
@@ -862,6 +863,25 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             return refuse(status, code, message);
         }
     };
+    // An answer that repeats the gateway's secret (raw, escaped, encoded, or a run of 8 of its
+    // characters: an upstream or proxy echoing the request) never reaches the caller.
+    let secret = [state.config.secret.expose()];
+    let echoed =
+        |text: &[u8]| plaid_sdk::redaction::repeats_secret(&String::from_utf8_lossy(text), &secret);
+    if echoed(&bytes) || content_type.as_ref().is_some_and(|v| echoed(v.as_bytes())) {
+        log(
+            Some(caller),
+            Some(operation),
+            StatusCode::BAD_GATEWAY,
+            started,
+            None,
+        );
+        return refuse(
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_ANSWER_WITHHELD",
+            "the upstream's answer repeated the gateway's credentials and was withheld",
+        );
+    }
     // Logged only when it looks like Plaid's and repeats nothing secret: not the Plaid
     // secret, not the caller's token, not a run of what the caller sent (its access token).
     let sent = String::from_utf8_lossy(&body);
