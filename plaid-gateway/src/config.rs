@@ -142,7 +142,12 @@ impl Caller {
         self
     }
 
-    /// Whether this caller may reach `operation` (one the gateway allows).
+    /// The operations this caller is limited to, if any.
+    pub(crate) fn operations(&self) -> Option<&BTreeSet<String>> {
+        self.operations.as_ref()
+    }
+
+    /// Whether this caller may call `operation` (a path of the gateway's list).
     pub fn may_reach(&self, operation: &str) -> bool {
         self.operations
             .as_ref()
@@ -336,6 +341,17 @@ impl Config {
                 .or_else(|| from_file.get(name).cloned())
                 .filter(|v| !v.trim().is_empty())
         };
+        // A setting given with no value is a mistake (a line cut short, a variable left
+        // empty), never a way to ask for the default: the default of some settings is wider
+        // access than any value.
+        for (name, _) in VARIABLES {
+            let given = lookup(name).or_else(|| from_file.get(*name).cloned());
+            if given.is_some_and(|v| v.trim().is_empty()) {
+                problems.push(format!(
+                    "{name} is set but empty: give it a value, or remove it to use the default"
+                ));
+            }
+        }
 
         let upstream = match get("PLAID_GATEWAY_UPSTREAM").as_deref().map(str::trim) {
             None | Some("sandbox") => "https://sandbox.plaid.com".to_string(),
@@ -444,6 +460,12 @@ impl Config {
                     .filter(|p| !p.is_empty())
                     .map(str::to_string)
                     .collect();
+                if paths.is_empty() {
+                    problems.push(format!(
+                        "PLAID_GATEWAY_CALLER_OPERATIONS: `{name}` lists no operation (remove the caller from PLAID_GATEWAY_CALLERS to shut it out)"
+                    ));
+                    continue;
+                }
                 for path in &paths {
                     if !operations.contains(path) {
                         problems.push(format!(
@@ -654,6 +676,41 @@ mod tests {
     }
 
     #[test]
+    fn a_setting_given_empty_is_refused_never_read_as_its_default() {
+        let g = good();
+        let base: Vec<(&str, &str)> = g.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for name in [
+            "PLAID_GATEWAY_CALLER_OPERATIONS",
+            "PLAID_GATEWAY_OPERATIONS",
+            "PLAID_GATEWAY_QUOTAS",
+            "PLAID_GATEWAY_CONSOLE",
+        ] {
+            let mut pairs = base.clone();
+            pairs.push((name, " "));
+            let problems = Config::load(vars(&pairs), None).expect_err(name);
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with(name) && p.contains("empty")),
+                "{name}: {problems:?}"
+            );
+            // The same line, cut short in a settings file.
+            let file = format!("{name}=\n");
+            let problems = Config::load(vars(&base), Some(&file)).expect_err(name);
+            assert!(problems.iter().any(|p| p.contains("empty")), "{problems:?}");
+        }
+        let mut pairs = base.clone();
+        pairs.push(("PLAID_GATEWAY_CALLER_OPERATIONS", "web="));
+        let problems = Config::load(vars(&pairs), None).expect_err("no operation listed");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("`web` lists no operation")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn an_upstream_with_credentials_in_it_is_refused_without_repeating_them() {
         let problems = Config::load(
             vars(&[
@@ -815,7 +872,9 @@ mod tests {
         };
         let config = base("https://app.example.com, http://localhost:3000").expect("valid");
         assert_eq!(config.cors_origins.len(), 2);
-        assert!(base("").expect("none").cors_origins.is_empty());
+        // Given empty, it is a mistake to point out, not a list of none.
+        let problems = base("").expect_err("empty");
+        assert!(problems.join(" ").contains("set but empty"), "{problems:?}");
         for bad in [
             "*",
             "https://app.example.com/path",

@@ -99,12 +99,20 @@ impl Settings {
     }
 
     /// Serves with `config` from now on; unusable settings are refused and the old ones kept.
+    /// Quota buckets that both settings have (same caller and operation) keep their state, so
+    /// a reload refills nothing; every widening of access (a caller reaching an operation it
+    /// could not, a quota dropped or raised) is logged, one line each.
     pub fn reload(&self, config: Config) -> std::io::Result<()> {
-        let next = Arc::new(state(config)?);
-        *self
+        let next = state(config)?;
+        let mut current = self
             .0
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for change in widenings(&current.config, &next.config) {
+            tracing::warn!(change = %change, "reload widens access");
+        }
+        next.keep_buckets_of(&current);
+        *current = Arc::new(next);
         Ok(())
     }
 
@@ -317,6 +325,83 @@ impl State {
             }
         }
         wait
+    }
+}
+
+/// Every way `next` lets callers do more than `previous` did: an operation a caller can reach
+/// now and could not, a quota removed, a quota that allows more per period.
+fn widenings(previous: &Config, next: &Config) -> Vec<String> {
+    let reach = |config: &Config, caller: &Caller| -> std::collections::BTreeSet<String> {
+        caller
+            .operations()
+            .unwrap_or(&config.operations)
+            .intersection(&config.operations)
+            .cloned()
+            .collect()
+    };
+    let mut changes = Vec::new();
+    for caller in &next.callers {
+        let now = reach(next, caller);
+        let before: std::collections::BTreeSet<String> = previous
+            .callers
+            .iter()
+            .filter(|c| c.name == caller.name)
+            .flat_map(|c| reach(previous, c))
+            .collect();
+        let added: Vec<&str> = now.difference(&before).map(String::as_str).collect();
+        if !added.is_empty() {
+            changes.push(format!(
+                "caller `{}` may now reach {}",
+                caller.name,
+                added.join(", ")
+            ));
+        }
+    }
+    let rate = |q: &Quota| f64::from(q.count) / q.period.as_secs_f64();
+    for old in &previous.quotas {
+        let same = |q: &&Quota| q.caller == old.caller && q.operation == old.operation;
+        let what = match &old.operation {
+            Some(op) => format!("`{}` on {op}", old.caller),
+            None => format!("`{}`", old.caller),
+        };
+        match next.quotas.iter().find(same) {
+            None => changes.push(format!("the quota of {what} was removed")),
+            Some(new) if rate(new) > rate(old) || new.count > old.count => changes.push(format!(
+                "the quota of {what} was raised from {}/{}s to {}/{}s",
+                old.count,
+                old.period.as_secs(),
+                new.count,
+                new.period.as_secs()
+            )),
+            Some(_) => {}
+        }
+    }
+    changes
+}
+
+impl State {
+    /// Takes over the buckets of `previous` whose quota (caller and operation) these settings
+    /// have too, capped at the new count: a reload refills no bucket.
+    fn keep_buckets_of(&self, previous: &State) {
+        let old = previous
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut new = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (quota, bucket) in self.config.quotas.iter().zip(new.iter_mut()) {
+            let kept = previous
+                .config
+                .quotas
+                .iter()
+                .zip(old.iter())
+                .find(|(q, _)| q.caller == quota.caller && q.operation == quota.operation);
+            if let Some((_, (tokens, last))) = kept {
+                *bucket = (tokens.min(f64::from(quota.count)), *last);
+            }
+        }
     }
 }
 
@@ -1050,6 +1135,45 @@ mod tests {
         assert!(canonical(&deep).is_err(), "nesting is bounded");
         let fine = format!("{{\"a\":{}{}}}", "[".repeat(8), "]".repeat(8));
         assert!(canonical(&fine).is_ok());
+    }
+
+    #[test]
+    fn every_widening_of_access_is_named() {
+        let caller = |name: &str| Caller::new(name, &hash_token(name)).expect("caller");
+        let mut before = config();
+        before.callers = vec![
+            caller("notebook").with_operations(["/accounts/get".to_string()]),
+            caller("web"),
+        ];
+        before.quotas = vec![
+            Quota::parse("notebook=10/min").expect("quota"),
+            Quota::parse("web:/item/remove=1/min").expect("quota"),
+        ];
+        assert!(
+            widenings(&before, &before).is_empty(),
+            "no change, nothing said"
+        );
+        let mut after = before.clone();
+        after.callers = vec![caller("notebook"), caller("web")];
+        after.quotas = vec![Quota::parse("notebook=20/min").expect("quota")];
+        let changes = widenings(&before, &after);
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        assert!(
+            changes[0].starts_with("caller `notebook` may now reach "),
+            "{changes:?}"
+        );
+        assert!(changes[0].contains("/item/remove"), "{changes:?}");
+        assert!(
+            changes
+                .contains(&"the quota of `notebook` was raised from 10/60s to 20/60s".to_string()),
+            "{changes:?}"
+        );
+        assert!(
+            changes.contains(&"the quota of `web` on /item/remove was removed".to_string()),
+            "{changes:?}"
+        );
+        // Narrowing says nothing.
+        assert!(widenings(&after, &before).is_empty());
     }
 
     #[test]

@@ -358,6 +358,18 @@ async fn a_spent_quota_is_a_429_with_retry_after_and_reaches_nothing() {
         2,
         "the refused request never went upstream"
     );
+    // A reload, even of the very same settings, refills nothing.
+    let mut same = Config::new(
+        emulator.base_url(),
+        emulator.client_id(),
+        emulator.secret(),
+        vec![Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")],
+    );
+    same.path_prefix = "/plaid".into();
+    same.quotas = vec![Quota::parse("web-app:/accounts/get=2/min").expect("quota")];
+    gateway.reload(same).expect("reload");
+    let (status, _) = raw(&gateway, "/plaid/accounts/get", &auth, &body).await;
+    assert_eq!(status, 429, "the bucket kept its state across the reload");
     // Another operation has no quota of its own.
     let (status, _) = raw(&gateway, "/plaid/item/get", &auth, &body).await;
     assert_eq!(status, 200);
