@@ -584,18 +584,30 @@ fn cors(origins: &std::collections::BTreeSet<String>) -> Option<tower_http::cors
     )
 }
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> Reply {
-    refuse_as(status, "GATEWAY_ERROR", code, message)
+/// A request id of the gateway's own (`gw-` and 12 letters or digits), for its refusals.
+fn gateway_request_id() -> String {
+    format!(
+        "gw-{}",
+        (0..12)
+            .map(|_| fastrand::alphanumeric())
+            .collect::<String>()
+    )
 }
 
-/// A refusal in Plaid's error shape with the given `error_type`.
-fn refuse_as(status: StatusCode, error_type: &str, code: &str, message: &str) -> Reply {
+/// A refusal in Plaid's error shape with the given `error_type` and request id.
+fn refuse_with_id(
+    status: StatusCode,
+    error_type: &str,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Reply {
     let body = serde_json::json!({
         "error_type": error_type,
         "error_code": code,
         "error_message": message,
         "display_message": null,
-        "request_id": format!("gw-{}", (0..12).map(|_| fastrand::alphanumeric()).collect::<String>()),
+        "request_id": request_id,
     });
     json(status, Bytes::from(body.to_string()))
 }
@@ -754,118 +766,72 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
     {
         return reply;
     }
-    let presented = caller_token(&parts.headers).unwrap_or_default();
-    let Some(caller) = authenticate(&state.config.callers, caller_token(&parts.headers)) else {
-        log(None, None, StatusCode::UNAUTHORIZED, started, None);
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "a valid caller token is required",
-        );
-    };
-    let Some((operation, uri)) =
-        operation(state, &parts.method, &parts.uri).filter(|(op, _)| caller.may_reach(op))
-    else {
-        log(Some(caller), None, StatusCode::FORBIDDEN, started, None);
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "OPERATION_NOT_ALLOWED",
-            "this operation is not open to callers of this gateway",
-        );
-    };
-    if let Some(wait) = state.over_quota(&caller.name, operation) {
-        log(
-            Some(caller),
-            Some(operation),
-            StatusCode::TOO_MANY_REQUESTS,
-            started,
-            None,
-        );
-        let mut reply = refuse_as(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMIT_EXCEEDED",
-            "RATE_LIMIT",
-            "this caller's quota at the gateway is spent; retry after the Retry-After delay",
-        );
-        reply.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64),
-        );
-        return reply;
-    }
-    // The body is read before a slot is taken, within its own time: a caller that sends it
-    // slowly holds no slot another caller needs.
-    let read = Limited::new(body, state.config.max_body_bytes).collect();
-    let body = match tokio::time::timeout(state.config.body_timeout, read).await {
-        Err(_) => {
+    let mut seen = Seen::default();
+    match forward(state, &parts, body, &mut seen, started).await {
+        Ok(reply) => reply,
+        Err(refusal) => {
+            let (reply, request_id) = refusal.reply();
             log(
-                Some(caller),
-                Some(operation),
-                StatusCode::REQUEST_TIMEOUT,
+                &seen,
+                &parts.uri,
+                reply.status(),
                 started,
-                None,
-            );
-            let mut reply = refuse(
-                StatusCode::REQUEST_TIMEOUT,
-                "BODY_TIMEOUT",
-                "the request body did not arrive in time",
+                Some(&request_id),
             );
             reply
-                .headers_mut()
-                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-            return reply;
         }
-        Ok(Err(e))
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            log(
-                Some(caller),
-                Some(operation),
-                StatusCode::PAYLOAD_TOO_LARGE,
-                started,
-                None,
-            );
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BODY_TOO_LARGE",
-                "the request body is over the gateway's limit",
-            );
-        }
-        Ok(Err(_)) => {
-            log(
-                Some(caller),
-                Some(operation),
-                StatusCode::BAD_REQUEST,
-                started,
-                None,
-            );
-            return refuse_as(
-                StatusCode::BAD_REQUEST,
-                "INVALID_REQUEST",
-                "INVALID_BODY",
-                "the request body could not be read (malformed chunked encoding, or cut short)",
-            );
-        }
-        Ok(Ok(collected)) => match canonical_body(&collected.to_bytes()) {
-            Ok(body) => body,
-            Err(why) => {
-                log(
-                    Some(caller),
-                    Some(operation),
-                    StatusCode::BAD_REQUEST,
-                    started,
-                    None,
-                );
-                return refuse_as(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_REQUEST",
-                    "INVALID_BODY",
-                    why,
-                );
-            }
-        },
-    };
+    }
+}
+
+/// What the steps of one request established, for its log line.
+#[derive(Default)]
+struct Seen<'s> {
+    caller: Option<&'s Caller>,
+    operation: Option<&'s str>,
+}
+
+/// The steps of one API request, each refusing in Plaid's shape: authenticate, authorize,
+/// admit (quota), read the body, take slots, forward, answer. A refusal is logged by the
+/// caller ([`handle`]); a forwarded answer here, where Plaid's request id is at hand.
+async fn forward<'s>(
+    state: &'s State,
+    parts: &http::request::Parts,
+    body: Incoming,
+    seen: &mut Seen<'s>,
+    started: Instant,
+) -> Result<Reply, Refusal> {
+    let presented = caller_token(&parts.headers).unwrap_or_default();
+    let caller =
+        authenticate(&state.config.callers, caller_token(&parts.headers)).ok_or_else(|| {
+            Refusal::gateway(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "a valid caller token is required",
+            )
+        })?;
+    seen.caller = Some(caller);
+    let (operation, uri) = operation(state, &parts.method, &parts.uri)
+        .filter(|(op, _)| caller.may_reach(op))
+        .ok_or_else(|| {
+            Refusal::gateway(
+                StatusCode::FORBIDDEN,
+                "OPERATION_NOT_ALLOWED",
+                "this operation is not open to callers of this gateway",
+            )
+        })?;
+    seen.operation = Some(operation);
+    if let Some(wait) = state.over_quota(&caller.name, operation) {
+        return Err(Refusal {
+            retry_after: Some(wait),
+            ..Refusal::of(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMIT_EXCEEDED",
+                "RATE_LIMIT",
+                "this caller's quota at the gateway is spent; retry after the Retry-After delay",
+            )
+        });
+    }
+    let body = read_body(state, body).await?;
     // One slot of the caller's share, then one of the whole.
     let caller_slot = state
         .caller_permits
@@ -876,35 +842,21 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
         None => None,
     };
     let (Some(_caller_slot), Some(_slot)) = (caller_slot, slot) else {
-        log(
-            Some(caller),
-            Some(operation),
-            StatusCode::SERVICE_UNAVAILABLE,
-            started,
-            None,
-        );
-        return refuse(
+        return Err(Refusal::gateway(
             StatusCode::SERVICE_UNAVAILABLE,
             "OVERLOADED",
             "too many requests in flight; retry shortly",
-        );
+        ));
     };
     let version = match parts.headers.get("plaid-version").filter(|v| !v.is_empty()) {
         None => state.default_version.clone(),
         Some(v) if is_version_date(v.as_bytes()) => v.clone(),
         Some(_) => {
-            log(
-                Some(caller),
-                Some(operation),
-                StatusCode::BAD_REQUEST,
-                started,
-                None,
-            );
-            return refuse(
+            return Err(Refusal::gateway(
                 StatusCode::BAD_REQUEST,
                 "INVALID_PLAID_VERSION",
                 "Plaid-Version must be an API version date such as 2020-09-14",
-            );
+            ));
         }
     };
     // Only these headers go upstream: nothing the caller sent besides Plaid-Version.
@@ -940,32 +892,21 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
             failed => Err((failed.is_err(), true)),
         }
     };
-    let (status, content_type, bytes) = match forwarded.await {
-        Ok(forwarded) => forwarded,
-        Err((timed_out, answering)) => {
-            let (status, code, message) = upstream_failure(timed_out, answering);
-            log(Some(caller), Some(operation), status, started, None);
-            return refuse(status, code, message);
-        }
-    };
+    let (status, content_type, bytes) = forwarded.await.map_err(|(timed_out, answering)| {
+        let (status, code, message) = upstream_failure(timed_out, answering);
+        Refusal::gateway(status, code, message)
+    })?;
     // An answer that repeats the gateway's secret (raw, escaped, encoded, or a run of 8 of its
     // characters: an upstream or proxy echoing the request) never reaches the caller.
     let secret = [state.config.secret.expose()];
     let echoed =
         |text: &[u8]| plaid_sdk::redaction::repeats_secret(&String::from_utf8_lossy(text), &secret);
     if echoed(&bytes) || content_type.as_ref().is_some_and(|v| echoed(v.as_bytes())) {
-        log(
-            Some(caller),
-            Some(operation),
-            StatusCode::BAD_GATEWAY,
-            started,
-            None,
-        );
-        return refuse(
+        return Err(Refusal::gateway(
             StatusCode::BAD_GATEWAY,
             "UPSTREAM_ANSWER_WITHHELD",
             "the upstream's answer repeated the gateway's credentials and was withheld",
-        );
+        ));
     }
     // Logged only when it looks like Plaid's and repeats nothing secret: not the Plaid
     // secret, not the caller's token, not a run of what the caller sent (its access token).
@@ -974,21 +915,119 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
     let request_id = answer
         .as_ref()
         .and_then(|a| a.request_id.as_deref())
-        .filter(|id| {
+        .and_then(|id| {
             plaid_sdk::redaction::plaid_request_id(
                 id,
                 &[state.config.secret.expose(), presented, &sent],
             )
-            .is_some()
         });
-    log(Some(caller), Some(operation), status, started, request_id);
+    log(seen, &parts.uri, status, started, request_id);
     let mut reply = hyper::Response::new(Full::new(bytes));
     *reply.status_mut() = status;
     reply.headers_mut().insert(
         http::header::CONTENT_TYPE,
         content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
     );
-    reply
+    Ok(reply)
+}
+
+/// Reads the caller's body within the body timeout and the size limit, as the canonical bytes
+/// to forward. A slow body is a 408 that closes the connection.
+async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
+    let read = Limited::new(body, state.config.max_body_bytes).collect();
+    match tokio::time::timeout(state.config.body_timeout, read).await {
+        Err(_) => Err(Refusal {
+            close: true,
+            ..Refusal::gateway(
+                StatusCode::REQUEST_TIMEOUT,
+                "BODY_TIMEOUT",
+                "the request body did not arrive in time",
+            )
+        }),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(Refusal::gateway(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BODY_TOO_LARGE",
+                "the request body is over the gateway's limit",
+            ))
+        }
+        Ok(Err(_)) => Err(Refusal::invalid_body(
+            "the request body could not be read (malformed chunked encoding, or cut short)",
+        )),
+        Ok(Ok(collected)) => canonical_body(&collected.to_bytes()).map_err(Refusal::invalid_body),
+    }
+}
+
+/// A request the gateway answers itself, in Plaid's error shape.
+struct Refusal {
+    status: StatusCode,
+    error_type: &'static str,
+    code: &'static str,
+    message: &'static str,
+    /// A `Retry-After`, for a spent quota.
+    retry_after: Option<Duration>,
+    /// Whether the connection is closed after the reply (a body that never came).
+    close: bool,
+}
+
+impl Refusal {
+    fn of(
+        status: StatusCode,
+        error_type: &'static str,
+        code: &'static str,
+        message: &'static str,
+    ) -> Self {
+        Refusal {
+            status,
+            error_type,
+            code,
+            message,
+            retry_after: None,
+            close: false,
+        }
+    }
+
+    /// One of the gateway's own refusals (`GATEWAY_ERROR`).
+    fn gateway(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+        Refusal::of(status, "GATEWAY_ERROR", code, message)
+    }
+
+    /// A body that is not one JSON object, or cannot be read.
+    fn invalid_body(message: &'static str) -> Self {
+        Refusal::of(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "INVALID_BODY",
+            message,
+        )
+    }
+
+    /// The reply, and the request id it carries (for the log line).
+    fn reply(self) -> (Reply, String) {
+        let request_id = gateway_request_id();
+        let mut reply = refuse_with_id(
+            self.status,
+            self.error_type,
+            self.code,
+            self.message,
+            &request_id,
+        );
+        if let Some(wait) = self.retry_after {
+            reply.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64),
+            );
+        }
+        if self.close {
+            reply
+                .headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        (reply, request_id)
+    }
 }
 
 /// The refusal for a forwarding that failed: timed out or not, before or while Plaid answered.
@@ -1024,16 +1063,21 @@ struct Answer<'a> {
     request_id: Option<std::borrow::Cow<'a, str>>,
 }
 
+/// The one log line of an API request. The path is the caller's, so it is logged escaped
+/// (`Debug`: a newline or an escape code shows as `\n`, `\u{1b}`, never as itself); the caller
+/// and operation are the gateway's own names; a request id is the gateway's, or Plaid's when
+/// it looked like one.
 fn log(
-    caller: Option<&Caller>,
-    operation: Option<&str>,
+    seen: &Seen<'_>,
+    uri: &http::Uri,
     status: StatusCode,
     started: Instant,
     request_id: Option<&str>,
 ) {
     tracing::info!(
-        caller = caller.map_or("-", |c| c.name.as_str()),
-        operation = operation.unwrap_or("-"),
+        caller = seen.caller.map_or("-", |c| c.name.as_str()),
+        operation = seen.operation.unwrap_or("-"),
+        path = ?uri.path(),
         status = status.as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
         request_id = request_id.unwrap_or("-"),

@@ -834,3 +834,99 @@ mod never_panics {
         }
     }
 }
+
+/// A webhook's JWT with its header's `kid` replaced (its signature no longer matters: the
+/// key is looked up first).
+fn with_kid(jwt: &str, kid: &str) -> String {
+    let (mut header, claims, signature) = parts(jwt);
+    header["kid"] = Value::String(kid.to_string());
+    format!("{}.{}.{signature}", encode(&header), encode(&claims))
+}
+
+#[tokio::test]
+async fn a_flood_of_made_up_key_ids_costs_a_bounded_number_of_plaid_calls() {
+    let (emulator, client) = start().await;
+    let start = std::time::SystemTime::now();
+    let now = std::sync::Arc::new(std::sync::Mutex::new(start));
+    let clock = std::sync::Arc::clone(&now);
+    let verifier = WebhookVerifier::new(client).clock(move || *clock.lock().expect("clock"));
+    let jwt = emulator.sign_webhook(BODY);
+    let (mut unknown, mut throttled) = (0, 0);
+    for n in 0..100 {
+        let forged = with_kid(&jwt, &format!("forged-kid-{n}"));
+        match verifier.verify(&headers(&forged), BODY).await {
+            Err(WebhookError::UnknownKey { .. }) => unknown += 1,
+            Err(WebhookError::KeyFetchThrottled { .. }) => throttled += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((unknown, throttled), (10, 90));
+    assert_eq!(key_fetches(&emulator), 10, "the burst, and no more");
+    // A made-up id already refused is not asked about again.
+    let again = with_kid(&jwt, "forged-kid-0");
+    let e = verifier
+        .verify(&headers(&again), BODY)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(e, WebhookError::UnknownKey { .. }), "{e:?}");
+    assert_eq!(key_fetches(&emulator), 10);
+    // A genuine new key meanwhile is refused with a 503 (Plaid delivers again later)...
+    emulator.rotate_webhook_key();
+    let genuine = emulator.sign_webhook(BODY);
+    let e = verifier
+        .verify(&headers(&genuine), BODY)
+        .await
+        .expect_err("budget spent");
+    assert!(matches!(e, WebhookError::KeyFetchThrottled { .. }), "{e:?}");
+    assert_eq!(e.http_status(), 503);
+    // ...and fetched once the budget refills.
+    *now.lock().expect("clock") = start + Duration::from_secs(6);
+    verifier
+        .verify(&headers(&genuine), BODY)
+        .await
+        .expect("the genuine key is fetched");
+    assert_eq!(key_fetches(&emulator), 11);
+}
+
+#[tokio::test]
+async fn a_key_id_with_line_breaks_or_escape_codes_is_shown_escaped() {
+    // This test's own log (a current-thread runtime: everything runs on this thread).
+    let captured = plaid_sdk_tests::Captured::default();
+    let writer = captured.clone();
+    let _log = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let (emulator, client) = start().await;
+    let verifier = WebhookVerifier::new(client);
+    let jwt = emulator.sign_webhook(BODY);
+    let forged = with_kid(&jwt, "kid\n2026-12-02 INFO forged line \u{1b}[31mred\u{7}");
+    let e = verifier
+        .verify(&headers(&forged), BODY)
+        .await
+        .expect_err("unknown");
+    let logs = captured.text();
+    assert!(logs.contains("unknown webhook key"), "{logs}");
+    assert!(
+        !logs
+            .lines()
+            .any(|l| l.starts_with("2026-12-02 INFO forged")),
+        "a forged log line:\n{logs}"
+    );
+    assert!(
+        !logs.contains('\u{1b}') && !logs.contains('\u{7}'),
+        "{logs:?}"
+    );
+    let text = format!("{e} {e:?}");
+    assert!(
+        !text.contains('\n') && !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\\n2026-12-02"),
+        "the line break shown as \\n: {text}"
+    );
+}

@@ -99,6 +99,13 @@ pub enum WebhookError {
     /// The key could not be fetched (network, credentials, Plaid's own error). The webhook may
     /// well be genuine: answering 5xx lets Plaid deliver it again later.
     KeyFetch(Box<crate::Error>),
+    /// A key not seen before, while the verifier's budget of key fetches is spent (a flood of
+    /// webhooks naming made-up keys, most likely): not fetched now. Answering 5xx lets Plaid
+    /// deliver a genuine webhook again later, when the budget has refilled.
+    KeyFetchThrottled {
+        /// The key id.
+        kid: String,
+    },
     /// The signature does not verify with the key.
     BadSignature,
     /// A claim the JWT must carry is missing or has the wrong type.
@@ -128,7 +135,7 @@ impl WebhookError {
     /// header, 401 for every other refusal.
     pub fn http_status(&self) -> u16 {
         match self {
-            WebhookError::KeyFetch(_) => 503,
+            WebhookError::KeyFetch(_) | WebhookError::KeyFetchThrottled { .. } => 503,
             WebhookError::MissingHeader | WebhookError::Body(_) => 400,
             _ => 401,
         }
@@ -146,6 +153,7 @@ impl WebhookError {
             WebhookError::KeyExpired { .. } => "key_expired",
             WebhookError::UnusableKey { .. } => "unusable_key",
             WebhookError::KeyFetch(_) => "key_fetch",
+            WebhookError::KeyFetchThrottled { .. } => "key_fetch_throttled",
             WebhookError::BadSignature => "bad_signature",
             WebhookError::MissingClaim(_) => "missing_claim",
             WebhookError::TooOld { .. } => "too_old",
@@ -183,6 +191,10 @@ impl fmt::Display for WebhookError {
                 write!(f, "verification key {kid:?} is not an ES256 P-256 key")
             }
             WebhookError::KeyFetch(e) => write!(f, "could not fetch the verification key: {e}"),
+            WebhookError::KeyFetchThrottled { kid } => write!(
+                f,
+                "verification key {kid:?} was not fetched: too many keys were fetched lately"
+            ),
             WebhookError::BadSignature => f.write_str("the JWT's signature does not verify"),
             WebhookError::MissingClaim(claim) => {
                 write!(f, "the JWT has no usable `{claim}` claim")
@@ -215,13 +227,20 @@ impl std::error::Error for WebhookError {
     }
 }
 
-/// Text an attacker controls, shortened for an error message.
+/// Text an attacker controls, made safe for an error message or a log line: shortened, and
+/// every control or invisible character escaped (`\n`, `\u{1b}`), so that it can neither
+/// forge a line nor send a terminal an escape code.
 pub(crate) fn shown(text: &str) -> String {
     const MAX: usize = 64;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
+    let mut out: String = text
+        .chars()
+        .take(MAX)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(MAX).is_some() {
+        out.push('…');
     }
+    out
 }
 
 /// A webhook read from a verified body.

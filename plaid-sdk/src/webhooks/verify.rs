@@ -24,6 +24,64 @@ use crate::{ErrorKind, PlaidClient};
 /// that did not verify anything yet, so forged `kid`s cannot grow it.
 const MAX_CACHED_KEYS: usize = 32;
 
+/// Key fetches of ids not cached: at most this many in a burst...
+const FETCH_BURST: f64 = 10.0;
+/// ...and one more each this often after that: a flood of webhooks naming made-up keys costs
+/// at most 10 calls to Plaid at once and 10 a minute after, however many arrive.
+const FETCH_EVERY: Duration = Duration::from_secs(6);
+/// A key id Plaid said it does not know is not asked for again for this long...
+const UNKNOWN_FOR: Duration = Duration::from_secs(600);
+/// ...and at most this many such ids are remembered (all forgotten when full).
+const MAX_UNKNOWN: usize = 1024;
+
+/// What bounds the verifier's calls to Plaid: the key ids Plaid did not know, and a token
+/// bucket of fetches.
+struct FetchBudget {
+    unknown: HashMap<String, SystemTime>,
+    tokens: f64,
+    refilled: Option<SystemTime>,
+}
+
+impl FetchBudget {
+    fn new() -> Self {
+        FetchBudget {
+            unknown: HashMap::new(),
+            tokens: FETCH_BURST,
+            refilled: None,
+        }
+    }
+
+    /// Whether Plaid said lately that it does not know `kid`.
+    fn known_unknown(&self, kid: &str, now: SystemTime) -> bool {
+        self.unknown
+            .get(kid)
+            .is_some_and(|at| now.duration_since(*at).is_ok_and(|d| d < UNKNOWN_FOR) || *at > now)
+    }
+
+    fn remember_unknown(&mut self, kid: &str, now: SystemTime) {
+        if self.unknown.len() >= MAX_UNKNOWN {
+            self.unknown.clear();
+        }
+        self.unknown.insert(kid.to_string(), now);
+    }
+
+    /// Takes one fetch from the bucket, if it holds one.
+    fn take(&mut self, now: SystemTime) -> bool {
+        if let Some(last) = self.refilled {
+            let elapsed = now.duration_since(last).unwrap_or_default();
+            self.tokens =
+                (self.tokens + elapsed.as_secs_f64() / FETCH_EVERY.as_secs_f64()).min(FETCH_BURST);
+        }
+        self.refilled = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// A clock: what the verifier takes as now.
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -49,6 +107,7 @@ type Slot = Arc<tokio::sync::OnceCell<CachedKey>>;
 pub struct WebhookVerifier {
     client: PlaidClient,
     keys: Arc<Mutex<HashMap<String, Slot>>>,
+    budget: Arc<Mutex<FetchBudget>>,
     max_age: Duration,
     max_skew: Duration,
     key_refresh: Duration,
@@ -89,6 +148,7 @@ impl WebhookVerifier {
         WebhookVerifier {
             client,
             keys: Arc::default(),
+            budget: Arc::new(Mutex::new(FetchBudget::new())),
             max_age: DEFAULT_MAX_AGE,
             max_skew: DEFAULT_MAX_CLOCK_SKEW,
             key_refresh: DEFAULT_KEY_REFRESH,
@@ -253,7 +313,26 @@ impl WebhookVerifier {
         };
         let cached = slot
             .get_or_try_init(|| async {
-                let key = self.fetch(kid).await?;
+                {
+                    let mut budget = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+                    if budget.known_unknown(kid, now) {
+                        return Err(WebhookError::UnknownKey { kid: shown(kid) });
+                    }
+                    if !budget.take(now) {
+                        tracing::debug!(kid = %shown(kid), "key fetch budget spent; not fetched");
+                        return Err(WebhookError::KeyFetchThrottled { kid: shown(kid) });
+                    }
+                }
+                let key = match self.fetch(kid).await {
+                    Err(WebhookError::UnknownKey { kid: shown_kid }) => {
+                        self.budget
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remember_unknown(kid, now);
+                        return Err(WebhookError::UnknownKey { kid: shown_kid });
+                    }
+                    other => other?,
+                };
                 Ok::<_, WebhookError>(CachedKey {
                     key,
                     fetched_at: now,
