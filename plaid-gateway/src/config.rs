@@ -94,6 +94,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "how long a request's body may take to arrive before 408 (default 10)",
     ),
     (
+        "PLAID_GATEWAY_ALLOW_INSECURE_UPSTREAM",
+        "on allows a plain http:// upstream off loopback, which would carry the secret unencrypted (default off)",
+    ),
+    (
         "PLAID_GATEWAY_CONSOLE",
         "on (default) serves the Try-it console at GET /console; off turns it off",
     ),
@@ -225,6 +229,9 @@ pub struct Config {
     pub header_timeout: Duration,
     /// How long a request's body may take to arrive (a 408 after it).
     pub body_timeout: Duration,
+    /// Whether a plain `http://` upstream off loopback is allowed (it would carry the secret
+    /// unencrypted); off unless set.
+    pub allow_insecure_upstream: bool,
     /// Rate limits per caller, or per caller and operation.
     pub quotas: Vec<Quota>,
     /// Browser origins allowed to call across origins (CORS); none by default.
@@ -301,6 +308,7 @@ impl Config {
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
+            allow_insecure_upstream: false,
             quotas: Vec::new(),
             cors_origins: BTreeSet::new(),
             console: true,
@@ -563,6 +571,17 @@ impl Config {
         ));
         let body_timeout =
             Duration::from_secs(number("PLAID_GATEWAY_BODY_TIMEOUT_SECS", 10, &mut problems));
+        let allow_insecure_upstream = match get("PLAID_GATEWAY_ALLOW_INSECURE_UPSTREAM")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(_) => {
+                problems.push("PLAID_GATEWAY_ALLOW_INSECURE_UPSTREAM must be `on` or `off`".into());
+                false
+            }
+        };
         let console = match get("PLAID_GATEWAY_CONSOLE").as_deref().map(str::trim) {
             None | Some("on") => true,
             Some("off") => false,
@@ -595,6 +614,7 @@ impl Config {
             max_connections,
             header_timeout,
             body_timeout,
+            allow_insecure_upstream,
             quotas,
             cors_origins,
             console,

@@ -25,8 +25,9 @@
 //! `GET /healthz` answers `{"status":"ok"}` without authentication, and so does `GET /console`,
 //! the Try-it console (a page, its script and style, and the operations model, all built into
 //! the binary), unless `PLAID_GATEWAY_CONSOLE=off`. Every reply carries a strict
-//! Content-Security-Policy (same-origin script, style and requests only; no inline code). The gateway keeps no state
-//! between requests, so any number of instances can run behind a load balancer.
+//! Content-Security-Policy (same-origin script, style and requests only; no inline code). The
+//! gateway keeps no state between requests but its quota buckets (per instance), so any number
+//! of instances can run behind a load balancer.
 //!
 //! Each API request is logged on one line (caller, operation, status, latency, Plaid's request
 //! id); never a token, a secret or a body.
@@ -416,6 +417,21 @@ fn state(config: Config) -> std::io::Result<State> {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "the upstream URL must not carry a user name or password",
+        ));
+    }
+    let host = upstream
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if upstream.scheme() == "http" && !loopback && !config.allow_insecure_upstream {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "a plain http:// upstream off loopback would carry the Plaid secret unencrypted: use https, or PLAID_GATEWAY_ALLOW_INSECURE_UPSTREAM=on",
         ));
     }
     let invalid = |what: &str| {
@@ -1179,6 +1195,29 @@ mod tests {
         assert!(canonical(&deep).is_err(), "nesting is bounded");
         let fine = format!("{{\"a\":{}{}}}", "[".repeat(8), "]".repeat(8));
         assert!(canonical(&fine).is_ok());
+    }
+
+    #[test]
+    fn a_plain_http_upstream_off_loopback_is_refused_unless_allowed() {
+        for loopback in [
+            "http://127.0.0.1:9",
+            "http://127.8.0.1:9",
+            "http://[::1]:9",
+            "http://localhost:9",
+        ] {
+            let mut c = config();
+            c.upstream = loopback.into();
+            assert!(state(c).is_ok(), "{loopback}");
+        }
+        let mut remote = config();
+        remote.upstream = "http://plaid.internal.example".into();
+        let e = state(remote.clone()).err().expect("refused");
+        assert!(e.to_string().contains("unencrypted"), "{e}");
+        remote.allow_insecure_upstream = true;
+        assert!(state(remote).is_ok(), "allowed when asked");
+        let mut tls = config();
+        tls.upstream = "https://plaid.internal.example".into();
+        assert!(state(tls).is_ok());
     }
 
     #[test]

@@ -11,12 +11,15 @@
 //! the emulator's URL included). A verified webhook is answered 200; a refused one 400 or 401
 //! (503 when the key could not be fetched, so that Plaid tries again), with the reason as JSON,
 //! and the reason is printed on stderr. The listening address is printed on stderr first.
-//! `RUST_LOG=debug` logs key fetches.
+//! `RUST_LOG=debug` logs key fetches. It keeps serving under hostile clients: a failing
+//! `accept` (out of descriptors) is retried with a growing delay, connections are capped, and
+//! headers, idle connections and each whole request are bounded in time.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
@@ -92,17 +95,61 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let verifier = Arc::new(WebhookVerifier::new(client));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
+    // At most this many connections at once; the next wait in the kernel's queue.
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut failures = 0u32;
     loop {
-        let (stream, _) = listener.accept().await?;
+        let permit = Arc::clone(&connections).acquire_owned().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                failures = 0;
+                stream
+            }
+            Err(e) => {
+                // Out of descriptors, say: wait (10 ms doubling to 1 s) and try again; never
+                // exit, never spin.
+                if failures == 0 {
+                    eprintln!("accept failed ({e}); retrying with a growing delay");
+                }
+                failures = failures.saturating_add(1);
+                let delay =
+                    Duration::from_millis(10 << failures.min(7)).min(Duration::from_secs(1));
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+        };
         let verifier = Arc::clone(&verifier);
         tokio::spawn(async move {
-            let service = service_fn(move |request| receive(Arc::clone(&verifier), request));
+            let service = service_fn(move |request| {
+                let verifier = Arc::clone(&verifier);
+                // The whole request (its body included) within a bound.
+                async move {
+                    match tokio::time::timeout(REQUEST_TIMEOUT, receive(verifier, request)).await {
+                        Ok(reply) => reply,
+                        Err(_) => Ok(reply(
+                            408,
+                            serde_json::json!({"error": "timeout", "message": "the request took too long"}),
+                        )),
+                    }
+                }
+            });
+            // Headers (and idle keep-alive connections) within a bound too.
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            drop(permit);
         });
     }
 }
+
+/// Connections served at once.
+const MAX_CONNECTIONS: usize = 256;
+/// How long a connection may take to send a request's headers, or stay idle.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one webhook may take, body and key fetch included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[tokio::main]
 async fn main() -> ExitCode {
