@@ -80,8 +80,8 @@ fn folds_to_credential(key: &str) -> bool {
     folded == "secret" || folded == "client_id"
 }
 
-#[test]
-fn no_credential_spelling_reaches_upstream() {
+/// A runtime, and on it the emulator with a gateway in front that knows one caller.
+fn start() -> (tokio::runtime::Runtime, Emulator, Gateway) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -98,12 +98,22 @@ fn no_credential_spelling_reaches_upstream() {
         let gateway = Gateway::start(config).await.expect("gateway");
         (emulator, gateway)
     });
-    let http = reqwest::Client::new();
-    let mut runner = TestRunner::new(RunConfig {
+    (runtime, emulator, gateway)
+}
+
+fn runner() -> TestRunner {
+    TestRunner::new(RunConfig {
         cases: 256,
         failure_persistence: None,
         ..RunConfig::default()
-    });
+    })
+}
+
+#[test]
+fn no_credential_spelling_reaches_upstream() {
+    let (runtime, emulator, gateway) = start();
+    let http = reqwest::Client::new();
+    let mut runner = runner();
     runner
         .run(&body(), |(raw, injected)| {
             let before = emulator.request_count();
@@ -204,28 +214,9 @@ fn number_text() -> impl Strategy<Value = String> {
 
 #[test]
 fn numbers_reach_upstream_exactly_as_written() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (emulator, gateway) = runtime.block_on(async {
-        let emulator = Emulator::start().await.expect("emulator");
-        let config = Config::new(
-            emulator.base_url(),
-            emulator.client_id(),
-            emulator.secret(),
-            vec![Caller::new("c", &hash_token(CALLER_TOKEN)).expect("caller")],
-        );
-        let gateway = Gateway::start(config).await.expect("gateway");
-        (emulator, gateway)
-    });
+    let (runtime, emulator, gateway) = start();
     let http = reqwest::Client::new();
-    let mut runner = TestRunner::new(RunConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..RunConfig::default()
-    });
+    let mut runner = runner();
     let fixed = [
         "-0",
         "1234567890123456789012345678901234567890",

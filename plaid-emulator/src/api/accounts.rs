@@ -9,8 +9,9 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    Refusal, account_json, create_sandbox_item, invalid_processor_token, is_webhook_url, item_json,
-    live_item, request_id, required_strings, selected_accounts, usable_item, webhook_body,
+    Refusal, account_json, country_codes, create_sandbox_item, invalid_processor_token,
+    is_webhook_url, item_json, live_item, request_id, required_strings, selected_accounts,
+    usable_item, webhook_body,
 };
 use crate::{Account, ItemState, ProcessorTokenState, State, uuid_like};
 
@@ -217,29 +218,7 @@ pub(super) fn institutions_get_by_id(
     fields: &Map<String, Value>,
 ) -> Result<Value, Refusal> {
     let [institution_id] = required_strings(fields, ["institution_id"])?;
-    let countries = match fields.get("country_codes") {
-        None | Some(Value::Null) => {
-            return Err(Refusal::invalid_request(
-                "MISSING_FIELDS",
-                "the following required fields are missing: country_codes",
-            ));
-        }
-        Some(Value::Array(codes))
-            if !codes.is_empty()
-                && codes.iter().all(|c| {
-                    c.as_str()
-                        .is_some_and(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
-                }) =>
-        {
-            codes
-        }
-        Some(_) => {
-            return Err(Refusal::invalid_request(
-                "INVALID_FIELD",
-                "country_codes must be a non-empty list of two-letter country codes",
-            ));
-        }
-    };
+    let countries = country_codes(fields)?;
     let Some((id, name, oauth)) = INSTITUTIONS.iter().find(|(i, _, _)| *i == institution_id) else {
         return Err(Refusal::invalid_input(
             "INVALID_INSTITUTION",

@@ -731,6 +731,29 @@ fn item_json(item: &crate::ItemState) -> Value {
     })
 }
 
+/// The required `country_codes`: a non-empty list of two-letter codes.
+fn country_codes(fields: &Map<String, Value>) -> Result<&Vec<Value>, Refusal> {
+    match fields.get("country_codes") {
+        None | Some(Value::Null) => Err(Refusal::invalid_request(
+            "MISSING_FIELDS",
+            "the following required fields are missing: country_codes",
+        )),
+        Some(Value::Array(codes))
+            if !codes.is_empty()
+                && codes.iter().all(|c| {
+                    c.as_str()
+                        .is_some_and(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+                }) =>
+        {
+            Ok(codes)
+        }
+        Some(_) => Err(Refusal::invalid_request(
+            "INVALID_FIELD",
+            "country_codes must be a non-empty list of two-letter country codes",
+        )),
+    }
+}
+
 /// The languages Link is offered in.
 const LINK_LANGUAGES: [&str; 11] = [
     "da", "nl", "en", "et", "fr", "de", "it", "lv", "lt", "no", "es",
@@ -750,26 +773,7 @@ fn link_token_create(state: &State, fields: &Map<String, Value>) -> Result<Value
             format!("language must be one of: {}", LINK_LANGUAGES.join(", ")),
         ));
     }
-    match fields.get("country_codes") {
-        None | Some(Value::Null) => {
-            return Err(Refusal::invalid_request(
-                "MISSING_FIELDS",
-                "the following required fields are missing: country_codes",
-            ));
-        }
-        Some(Value::Array(codes))
-            if !codes.is_empty()
-                && codes.iter().all(|c| {
-                    c.as_str()
-                        .is_some_and(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
-                }) => {}
-        Some(_) => {
-            return Err(Refusal::invalid_request(
-                "INVALID_FIELD",
-                "country_codes must be a non-empty list of two-letter country codes",
-            ));
-        }
-    }
+    country_codes(fields)?;
     match fields.get("user") {
         Some(Value::Object(user)) => {
             required_strings(user, ["client_user_id"]).map_err(|_| {
