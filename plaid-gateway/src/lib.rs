@@ -1101,6 +1101,36 @@ fn log(
     );
 }
 
+/// Entry points for `cargo fuzz` (`fuzz/`), compiled only with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Any bytes as a caller's body: refused, or turned into a body that is one JSON object,
+    /// holds no credential key, and is its own canonical form (so nothing the gateway did not
+    /// write reaches Plaid). Panics (what the fuzzer looks for) when one of those fails.
+    pub fn body(bytes: &[u8]) {
+        let Ok(canonical) = super::canonical_body(bytes) else {
+            return;
+        };
+        // Read as raw values: a number such as 1e400 is valid JSON that no f64 holds.
+        let parsed: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+            match serde_json::from_slice(&canonical) {
+                Ok(map) => map,
+                Err(e) => panic!("a canonical body that is not one JSON object: {e}"),
+            };
+        assert!(
+            !parsed.keys().any(|k| super::is_credential_key(k)),
+            "a credential key forwarded"
+        );
+        let again = super::canonical_body(&canonical).map_err(|e| e.to_string());
+        assert_eq!(
+            again.as_deref(),
+            Ok(&canonical[..]),
+            "not its own canonical form"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -665,6 +665,43 @@ pub mod fuzzing {
             .and_then(|e| crate::PlaidClient::builder().environment(e).credentials("id", "fuzz-secret").build().ok());
     }
 
+    #[cfg(feature = "webhooks")]
+    thread_local! {
+        static VERIFIER: Option<crate::webhooks::WebhookVerifier> = Environment::custom("http://127.0.0.1:9")
+            .ok()
+            .and_then(|e| {
+                crate::PlaidClient::builder()
+                    .environment(e)
+                    .credentials("id", "fuzz-secret")
+                    .retry_policy(RetryPolicy::none())
+                    .build()
+                    .ok()
+            })
+            .map(crate::webhooks::WebhookVerifier::new);
+    }
+
+    /// One webhook (a `Plaid-Verification` header value and a body) through the verifier:
+    /// every input must end in a typed refusal (or, never here, a verified event), and its
+    /// every rendering must work. Keys are fetched from a closed port: after the verifier's
+    /// fetch budget is spent, new key ids are refused without a connection.
+    #[cfg(feature = "webhooks")]
+    pub fn webhook(header: &[u8], body: &[u8]) {
+        let Ok(value) = http::HeaderValue::from_bytes(header) else {
+            return;
+        };
+        let mut headers = http::HeaderMap::new();
+        headers.insert(crate::webhooks::VERIFICATION_HEADER, value);
+        let Some(verifier) = VERIFIER.with(Clone::clone) else {
+            return;
+        };
+        RUNTIME.with(|runtime| {
+            let Some(runtime) = runtime else { return };
+            if let Err(e) = runtime.block_on(verifier.verify(&headers, body)) {
+                let _ = (e.to_string(), format!("{e:?}"), e.http_status(), e.name());
+            }
+        });
+    }
+
     /// One response (status, headers, body) through everything the SDK does with a
     /// `/processor/token/create` response: reading and recording, the parsing, the retry
     /// decision, the mapping to [`Error`], and every rendering of the result.
