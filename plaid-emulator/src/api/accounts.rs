@@ -379,16 +379,16 @@ pub(super) fn processor_token_webhook_update(
         Some(_) => return Err(super::invalid_webhook_url()),
     };
     let mut data = state.data();
-    let (item_id, access_token) = {
-        let (item, _) = partner_account(&data, fields, None)?;
-        (item.item.item_id.clone(), item.item.access_token.clone())
-    };
+    let access_token = partner_account(&data, fields, None)?
+        .0
+        .item
+        .access_token
+        .clone();
     if let Some(granted) = data.processor_tokens.get_mut(token) {
         granted.webhook = webhook.clone();
     }
     let body = webhook.as_ref().and_then(|url| {
         let item = data.items.get(&access_token)?;
-        debug_assert_eq!(item.item.item_id, item_id);
         let body = webhook_body(
             item,
             "ITEM",
