@@ -13,34 +13,9 @@ use plaid_sdk::{Environment, PlaidClient, Product};
 use plaid_sdk_tests::{Action, ClosedPort, ScriptedServer, json};
 use serde_json::{Value, json as j};
 
-fn client_for(url: &str, client_id: &str, secret: &str) -> PlaidClient {
-    PlaidClient::builder()
-        .environment(Environment::custom(url).expect("url"))
-        .credentials(client_id, secret)
-        .build()
-        .expect("client")
-}
+mod common;
 
-async fn start() -> (Emulator, PlaidClient) {
-    let emulator = Emulator::builder()
-        .webhook_retries(Duration::from_millis(10), 3)
-        .start()
-        .await
-        .expect("emulator");
-    let client = client_for(emulator.base_url(), emulator.client_id(), emulator.secret());
-    (emulator, client)
-}
-
-fn headers(jwt: &str) -> http::HeaderMap {
-    let mut h = http::HeaderMap::new();
-    h.insert(
-        "plaid-verification",
-        http::HeaderValue::from_str(jwt).expect("header value"),
-    );
-    h
-}
-
-const BODY: &[u8] = br#"{"webhook_type":"ITEM","webhook_code":"NEW_ACCOUNTS_AVAILABLE","item_id":"item-1","error":null,"environment":"sandbox"}"#;
+use common::webhook::{BODY, client_for, encode, headers, parts, start, with_kid};
 
 /// How many key fetches the emulator served.
 fn key_fetches(emulator: &Emulator) -> usize {
@@ -49,26 +24,6 @@ fn key_fetches(emulator: &Emulator) -> usize {
         .iter()
         .filter(|r| r.path == "/webhook_verification_key/get")
         .count()
-}
-
-/// The JWT's three parts, decoded where they are JSON.
-fn parts(jwt: &str) -> (Value, Value, String) {
-    let mut it = jwt.split('.');
-    let mut json_part = || {
-        serde_json::from_slice(
-            &URL_SAFE_NO_PAD
-                .decode(it.next().expect("part"))
-                .expect("b64"),
-        )
-        .expect("json")
-    };
-    let header = json_part();
-    let claims = json_part();
-    (header, claims, it.next().expect("signature").to_string())
-}
-
-fn encode(value: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(value.to_string())
 }
 
 #[tokio::test]
@@ -835,14 +790,6 @@ mod never_panics {
     }
 }
 
-/// A webhook's JWT with its header's `kid` replaced (its signature no longer matters: the
-/// key is looked up first).
-fn with_kid(jwt: &str, kid: &str) -> String {
-    let (mut header, claims, signature) = parts(jwt);
-    header["kid"] = Value::String(kid.to_string());
-    format!("{}.{}.{signature}", encode(&header), encode(&claims))
-}
-
 #[tokio::test]
 async fn a_flood_of_made_up_key_ids_costs_a_bounded_number_of_plaid_calls() {
     let (emulator, client) = start().await;
@@ -886,47 +833,4 @@ async fn a_flood_of_made_up_key_ids_costs_a_bounded_number_of_plaid_calls() {
         .await
         .expect("the genuine key is fetched");
     assert_eq!(key_fetches(&emulator), 11);
-}
-
-#[tokio::test]
-async fn a_key_id_with_line_breaks_or_escape_codes_is_shown_escaped() {
-    // This test's own log (a current-thread runtime: everything runs on this thread).
-    let captured = plaid_sdk_tests::Captured::default();
-    let writer = captured.clone();
-    let _log = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish(),
-    );
-    let (emulator, client) = start().await;
-    let verifier = WebhookVerifier::new(client);
-    let jwt = emulator.sign_webhook(BODY);
-    let forged = with_kid(&jwt, "kid\n2026-12-02 INFO forged line \u{1b}[31mred\u{7}");
-    let e = verifier
-        .verify(&headers(&forged), BODY)
-        .await
-        .expect_err("unknown");
-    let logs = captured.text();
-    assert!(logs.contains("unknown webhook key"), "{logs}");
-    assert!(
-        !logs
-            .lines()
-            .any(|l| l.starts_with("2026-12-02 INFO forged")),
-        "a forged log line:\n{logs}"
-    );
-    assert!(
-        !logs.contains('\u{1b}') && !logs.contains('\u{7}'),
-        "{logs:?}"
-    );
-    let text = format!("{e} {e:?}");
-    assert!(
-        !text.contains('\n') && !text.contains('\u{1b}') && !text.contains('\u{7}'),
-        "{text:?}"
-    );
-    assert!(
-        text.contains("\\n2026-12-02"),
-        "the line break shown as \\n: {text}"
-    );
 }
