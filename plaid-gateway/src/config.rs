@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use plaid_sdk::ClientSecret;
 use sha2::{Digest, Sha256};
 
 /// The operations callers may reach unless configured otherwise: the paths of every
@@ -177,23 +178,6 @@ pub fn hash_token(token: &str) -> String {
         .collect()
 }
 
-/// A secret string whose `Debug` shows nothing.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The value.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
 /// The gateway's settings.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -203,7 +187,7 @@ pub struct Config {
     /// The Plaid client id injected.
     pub client_id: String,
     /// The Plaid secret injected.
-    pub secret: Secret,
+    pub secret: ClientSecret,
     /// Who may call.
     pub callers: Vec<Caller>,
     /// The listen address.
@@ -295,7 +279,7 @@ impl Config {
         Config {
             upstream: upstream.trim_end_matches('/').to_string(),
             client_id: client_id.into(),
-            secret: Secret(secret.into()),
+            secret: ClientSecret::new(secret),
             callers,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             operations: default_operations(),
@@ -601,7 +585,7 @@ impl Config {
         Ok(Config {
             upstream,
             client_id: client_id.trim().to_string(),
-            secret: Secret(secret),
+            secret: ClientSecret::new(secret),
             callers,
             listen,
             operations,
@@ -973,7 +957,7 @@ mod tests {
         assert!(problems[0].contains("readable by everyone"), "{problems:?}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         let config = Config::load(vars(&pairs), None).expect("private file");
-        assert_eq!(config.secret.expose(), "file-secret");
+        assert_eq!(config.secret.expose_secret(), "file-secret");
     }
 
     #[test]

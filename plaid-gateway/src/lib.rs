@@ -49,7 +49,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub use config::{Caller, Config, Quota, Secret, VARIABLES, default_operations, hash_token};
+pub use config::{Caller, Config, Quota, VARIABLES, default_operations, hash_token};
 
 /// The header callers authenticate with (or `Authorization: Bearer <token>`).
 pub const CALLER_HEADER: &str = "x-gateway-token";
@@ -77,8 +77,9 @@ struct State {
 }
 
 /// The settings a gateway serves with. [`reload`](Self::reload) swaps them for new ones while
-/// it runs: requests in flight finish with the settings they started with, the next ones use
-/// the new. Everything but the listen address can change (callers and their tokens,
+/// it runs: the next requests use the new ones; a request whose body is still arriving is
+/// checked again once it has arrived (a token revoked meanwhile is refused, not forwarded); a
+/// request already forwarded finishes, within its `upstream_timeout`. Everything but the listen address can change (callers and their tokens,
 /// operations, credentials, limits).
 #[derive(Clone)]
 pub struct Settings(Arc<std::sync::RwLock<Arc<State>>>);
@@ -443,7 +444,7 @@ fn state(config: Config) -> std::io::Result<State> {
     let client_id =
         HeaderValue::from_str(&config.client_id).map_err(|_| invalid("the client id"))?;
     let mut secret =
-        HeaderValue::from_str(config.secret.expose()).map_err(|_| invalid("the secret"))?;
+        HeaderValue::from_str(config.secret.expose_secret()).map_err(|_| invalid("the secret"))?;
     secret.set_sensitive(true);
     let default_version =
         HeaderValue::from_str(&config.plaid_version).map_err(|_| invalid("the Plaid-Version"))?;
@@ -564,12 +565,13 @@ fn service(
         .layer(header(http::header::REFERRER_POLICY, "no-referrer"))
         .service_fn(move |request: hyper::Request<Incoming>| {
             let state = settings.current();
+            let settings = settings.clone();
             async move {
                 let Some(cors) = &state.cors else {
-                    return Ok(handle(&state, request).await);
+                    return Ok(handle(&state, &settings, request).await);
                 };
                 let inner = tower::service_fn(|request| async {
-                    Ok::<_, Infallible>(handle(&state, request).await)
+                    Ok::<_, Infallible>(handle(&state, &settings, request).await)
                 });
                 tower::ServiceExt::oneshot(tower::Layer::layer(cors, inner), request).await
             }
@@ -771,7 +773,7 @@ fn is_credential_key(key: &str) -> bool {
     )
 }
 
-async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
+async fn handle(state: &State, settings: &Settings, request: hyper::Request<Incoming>) -> Reply {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     if parts.method == Method::GET && parts.uri.path() == "/healthz" {
@@ -783,7 +785,7 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Reply {
         return reply;
     }
     let mut seen = Seen::default();
-    match forward(state, &parts, body, &mut seen, started).await {
+    match forward(state, settings, &parts, body, &mut seen, started).await {
         Ok(reply) => reply,
         Err(refusal) => {
             let (reply, request_id) = refusal.reply();
@@ -811,30 +813,19 @@ struct Seen<'s> {
 /// caller ([`handle`]); a forwarded answer here, where Plaid's request id is at hand.
 async fn forward<'s>(
     state: &'s State,
+    settings: &Settings,
     parts: &http::request::Parts,
     body: Incoming,
     seen: &mut Seen<'s>,
     started: Instant,
 ) -> Result<Reply, Refusal> {
     let presented = caller_token(&parts.headers).unwrap_or_default();
-    let caller =
-        authenticate(&state.config.callers, caller_token(&parts.headers)).ok_or_else(|| {
-            Refusal::gateway(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "a valid caller token is required",
-            )
-        })?;
+    let caller = authenticate(&state.config.callers, caller_token(&parts.headers))
+        .ok_or_else(Refusal::unauthenticated)?;
     seen.caller = Some(caller);
     let (operation, uri) = operation(state, &parts.method, &parts.uri)
         .filter(|(op, _)| caller.may_reach(op))
-        .ok_or_else(|| {
-            Refusal::gateway(
-                StatusCode::FORBIDDEN,
-                "OPERATION_NOT_ALLOWED",
-                "this operation is not open to callers of this gateway",
-            )
-        })?;
+        .ok_or_else(Refusal::not_allowed)?;
     seen.operation = Some(operation);
     if let Some(wait) = state.over_quota(&caller.name, operation) {
         return Err(Refusal {
@@ -848,6 +839,18 @@ async fn forward<'s>(
         });
     }
     let body = read_body(state, body).await?;
+    // The settings may have changed while the body arrived: a token revoked (or an operation
+    // withdrawn) meanwhile refuses the request now instead of forwarding it.
+    let latest = settings.current();
+    if !std::ptr::eq(&*latest, state) {
+        let allowed = authenticate(&latest.config.callers, caller_token(&parts.headers))
+            .ok_or_else(Refusal::unauthenticated)?;
+        if crate::operation(&latest, &parts.method, &parts.uri)
+            .is_none_or(|(op, _)| !allowed.may_reach(op))
+        {
+            return Err(Refusal::not_allowed());
+        }
+    }
     // One slot of the caller's share, then one of the whole.
     let caller_slot = state
         .caller_permits
@@ -914,7 +917,7 @@ async fn forward<'s>(
     })?;
     // An answer that repeats the gateway's secret (raw, escaped, encoded, or a run of 8 of its
     // characters: an upstream or proxy echoing the request) never reaches the caller.
-    let secret = [state.config.secret.expose()];
+    let secret = [state.config.secret.expose_secret()];
     let echoed =
         |text: &[u8]| plaid_sdk::redaction::repeats_secret(&String::from_utf8_lossy(text), &secret);
     if echoed(&bytes) || content_type.as_ref().is_some_and(|v| echoed(v.as_bytes())) {
@@ -934,7 +937,7 @@ async fn forward<'s>(
         .and_then(|id| {
             plaid_sdk::redaction::plaid_request_id(
                 id,
-                &[state.config.secret.expose(), presented, &sent],
+                &[state.config.secret.expose_secret(), presented, &sent],
             )
         });
     log(seen, &parts.uri, status, started, request_id);
@@ -1009,6 +1012,24 @@ impl Refusal {
     /// One of the gateway's own refusals (`GATEWAY_ERROR`).
     fn gateway(status: StatusCode, code: &'static str, message: &'static str) -> Self {
         Refusal::of(status, "GATEWAY_ERROR", code, message)
+    }
+
+    /// No caller token, or one these settings do not know (any more).
+    fn unauthenticated() -> Self {
+        Refusal::gateway(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "a valid caller token is required",
+        )
+    }
+
+    /// A path outside the operations this caller may reach.
+    fn not_allowed() -> Self {
+        Refusal::gateway(
+            StatusCode::FORBIDDEN,
+            "OPERATION_NOT_ALLOWED",
+            "this operation is not open to callers of this gateway",
+        )
     }
 
     /// A body that is not one JSON object, or cannot be read.

@@ -959,12 +959,39 @@ fn https_upstreams_are_accepted() {
 /// as 100, then nothing more.
 async fn slow_body(gateway: &Gateway, token: &str, sent: &str) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;
+    let mut stream = slow_body_head(gateway, token, "").await;
+    stream.write_all(sent.as_bytes()).await.expect("write");
+    stream
+}
+
+/// Opens a connection and sends a request's headers (`extra` among them), announcing a body
+/// of 100 bytes.
+async fn slow_body_head(gateway: &Gateway, token: &str, extra: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
     let addr = gateway.url().trim_start_matches("http://").to_string();
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let head = format!(
-        "POST /plaid/accounts/get HTTP/1.1\r\nhost: gw\r\nx-gateway-token: {token}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{sent}"
+        "POST /plaid/accounts/get HTTP/1.1\r\nhost: gw\r\nx-gateway-token: {token}\r\ncontent-type: application/json\r\ncontent-length: 100\r\nconnection: close\r\n{extra}\r\n"
     );
     stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+/// Opens a connection that sends a request's headers, announcing a body of 100 bytes with
+/// `Expect: 100-continue`, and returns once the gateway asks for the body: the request has
+/// been authenticated and its body is being awaited.
+async fn body_awaited(gateway: &Gateway, token: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncReadExt;
+    let mut stream = slow_body_head(gateway, token, "expect: 100-continue\r\n").await;
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(Duration::from_secs(10), stream.read_u8())
+            .await
+            .expect("the gateway asks for the body in time")
+            .expect("read");
+        seen.push(byte);
+    }
+    assert!(seen.starts_with(b"HTTP/1.1 100"), "{seen:?}");
     stream
 }
 
@@ -1008,6 +1035,82 @@ async fn slow_bodies_hold_no_slot_and_end_in_a_408() {
         assert!(answer.contains("\"BODY_TIMEOUT\""), "{answer}");
     }
     assert_eq!(emulator.request_count(), 1, "nothing slow went upstream");
+}
+
+#[tokio::test]
+async fn a_revoked_tokens_requests_in_flight_end_at_their_timeouts() {
+    use tokio::io::AsyncWriteExt;
+    const REVOKED: &str = "revoked-caller-token-1";
+    let emulator = Emulator::start().await.expect("emulator");
+    let item = emulator.add_item();
+    let config = |with_revoked: bool| {
+        let mut c = Config::new(
+            emulator.base_url(),
+            emulator.client_id(),
+            emulator.secret(),
+            vec![Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")],
+        );
+        if with_revoked {
+            c.callers
+                .push(Caller::new("revoked", &hash_token(REVOKED)).expect("caller"));
+        }
+        c.path_prefix = "/plaid".into();
+        c.concurrency = 4;
+        c.caller_concurrency = 2;
+        c.body_timeout = Duration::from_millis(300);
+        c.upstream_timeout = Duration::from_millis(300);
+        c
+    };
+    let gateway = Gateway::start(config(true)).await.expect("gateway");
+    let body = format!(r#"{{"access_token":"{}"}}"#, item.access_token);
+    let padded = format!("{body:<100}");
+    // The caller's whole share held upstream, one body half sent, one that never ends.
+    let (first, held_one) = held_request(&emulator, &gateway, REVOKED, body.clone()).await;
+    let (second, held_two) = held_request(&emulator, &gateway, REVOKED, body.clone()).await;
+    let mut arriving = body_awaited(&gateway, REVOKED).await;
+    let mut stalled = body_awaited(&gateway, REVOKED).await;
+
+    gateway.reload(config(false)).expect("reload");
+    let upstream_before = emulator.request_count();
+    arriving
+        .write_all(padded.as_bytes())
+        .await
+        .expect("the rest of the body");
+    let answer = read_until_closed(&mut arriving, Duration::from_secs(10)).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 401"),
+        "a body completed after the revocation is refused: {answer}"
+    );
+    assert_eq!(
+        emulator.request_count(),
+        upstream_before,
+        "and goes nowhere"
+    );
+    let answer = read_until_closed(&mut stalled, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(
+        (held_one.await.expect("one"), held_two.await.expect("two")),
+        (504, 504),
+        "the held requests end at the upstream timeout"
+    );
+    first.open();
+    second.open();
+    let (status, _) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &[("x-gateway-token", REVOKED)],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 401, "the revoked token opens nothing new");
+    let (status, _) = raw(
+        &gateway,
+        "/plaid/accounts/get",
+        &[("x-gateway-token", CALLER_TOKEN)],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "the other caller is served");
 }
 
 #[tokio::test]
