@@ -8,30 +8,27 @@
 //! The address comes from the argument or `PLAID_WEBHOOK_LISTEN` (default `127.0.0.1:8787`;
 //! port 0 picks a free one). Keys are fetched with `PlaidClient::from_env()`
 //! (`PLAID_CLIENT_ID`, `PLAID_SECRET`, `PLAID_ENV`: the environment that sends the webhooks,
-//! the emulator's URL included). A verified webhook is answered 200; a refused one 400 or 401
-//! (503 when the key could not be fetched, so that Plaid tries again), with the reason as JSON,
-//! and the reason is printed on stderr. The listening address is printed on stderr first.
-//! `RUST_LOG=debug` logs key fetches. It keeps serving under hostile clients: a failing
-//! `accept` (out of descriptors) is retried with a growing delay, connections are capped, and
-//! headers, idle connections and each whole request are bounded in time.
+//! the emulator's URL included). Each request goes through the SDK's `WebhookService`: a
+//! verified webhook is answered 200; a refused one 400 or 401 (503 when the key could not be
+//! fetched, so that Plaid tries again), with the reason as JSON, and the refusal is logged on
+//! stderr. The listening address is printed on stderr first. `RUST_LOG=debug` logs key
+//! fetches too.
+//!
+//! The server around the service keeps serving under hostile clients: a failing `accept` (out
+//! of descriptors) is retried with a growing delay, connections are capped
+//! (`--max-connections`), and headers, idle connections (`--header-timeout-ms`) and each
+//! body with its verification (`--receive-timeout-ms`) are bounded in time.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use clap::Parser;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use plaid_sdk::PlaidClient;
-use plaid_sdk::webhooks::WebhookVerifier;
-
-/// The largest webhook body read; Plaid's are a few hundred bytes.
-const MAX_BODY: usize = 1 << 20;
+use plaid_sdk::webhooks::{WebhookService, WebhookVerifier};
 
 /// Verifies Plaid webhooks and prints each verified event as a JSON line.
 #[derive(Parser, Debug)]
@@ -40,65 +37,34 @@ struct Args {
     /// The address to listen on (port 0 picks a free port).
     #[arg(env = "PLAID_WEBHOOK_LISTEN", default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
-}
-
-fn reply(status: u16, body: serde_json::Value) -> hyper::Response<Full<Bytes>> {
-    let mut response = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-async fn receive(
-    verifier: Arc<WebhookVerifier>,
-    request: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    if request.method() != http::Method::POST {
-        return Ok(reply(
-            405,
-            serde_json::json!({"error": "method_not_allowed", "message": "webhooks are POSTed"}),
-        ));
-    }
-    let (parts, body) = request.into_parts();
-    let Ok(body) = Limited::new(body, MAX_BODY).collect().await else {
-        eprintln!("refused: the body is unreadable or larger than {MAX_BODY} bytes");
-        return Ok(reply(
-            413,
-            serde_json::json!({"error": "body_too_large", "message": "body unreadable or too large"}),
-        ));
-    };
-    let body = body.to_bytes();
-    match verifier.verify(&parts.headers, &body).await {
-        Ok(event) => {
-            match serde_json::to_string(&event) {
-                Ok(line) => println!("{line}"),
-                Err(e) => eprintln!("verified, but could not print the event: {e}"),
-            }
-            Ok(reply(200, serde_json::json!({"received": true})))
-        }
-        Err(e) => {
-            eprintln!("refused ({}): {e}", e.name());
-            Ok(reply(
-                e.http_status(),
-                serde_json::json!({"error": e.name(), "message": e.to_string()}),
-            ))
-        }
-    }
+    /// Connections served at once; the next wait in the kernel's queue.
+    #[arg(long, env = "PLAID_WEBHOOK_MAX_CONNECTIONS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_connections: u32,
+    /// How long a connection may take to send a request's headers, or stay idle, in ms.
+    #[arg(long, env = "PLAID_WEBHOOK_HEADER_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    header_timeout_ms: u64,
+    /// How long one webhook's body and its verification may take, in ms.
+    #[arg(long, env = "PLAID_WEBHOOK_RECEIVE_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    receive_timeout_ms: u64,
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let client = PlaidClient::from_env()?;
-    let verifier = Arc::new(WebhookVerifier::new(client));
+    let service = WebhookService::new(WebhookVerifier::new(client), |event| async move {
+        println!("{}", serde_json::to_string(&event)?);
+        Ok(())
+    })
+    .timeout(Duration::from_millis(args.receive_timeout_ms));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
-    // At most this many connections at once; the next wait in the kernel's queue.
-    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let connections = Arc::new(tokio::sync::Semaphore::new(args.max_connections as usize));
+    let header_timeout = Duration::from_millis(args.header_timeout_ms);
     let mut failures = 0u32;
     loop {
+        // At the cap, wait for a connection to close before accepting another.
         let permit = Arc::clone(&connections).acquire_owned().await?;
         let stream = match listener.accept().await {
             Ok((stream, _)) => {
@@ -118,25 +84,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
         };
-        let verifier = Arc::clone(&verifier);
+        let service = TowerToHyperService::new(service.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let verifier = Arc::clone(&verifier);
-                // The whole request (its body included) within a bound.
-                async move {
-                    match tokio::time::timeout(REQUEST_TIMEOUT, receive(verifier, request)).await {
-                        Ok(reply) => reply,
-                        Err(_) => Ok(reply(
-                            408,
-                            serde_json::json!({"error": "timeout", "message": "the request took too long"}),
-                        )),
-                    }
-                }
-            });
-            // Headers (and idle keep-alive connections) within a bound too.
+            // Headers (and idle keep-alive connections) within a bound.
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
             drop(permit);
@@ -144,22 +97,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-/// Connections served at once.
-const MAX_CONNECTIONS: usize = 256;
-/// How long a connection may take to send a request's headers, or stay idle.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one webhook may take, body and key fetch included.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(
+                    "warn,plaid_sdk::webhooks=debug,plaid_sdk::webhooks::verify=warn",
+                )
+            }),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal, so that piped logs stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -29,10 +29,19 @@ async fn event(stdout: &mut Lines<BufReader<ChildStdout>>) -> Value {
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON line: {e}: {line}"))
 }
 
-#[tokio::test]
-async fn the_receiver_prints_verified_events_and_refuses_tampered_ones() {
-    let emulator = Emulator::start().await.expect("emulator");
-    let mut child = tokio::process::Command::new(env!("CARGO"))
+/// The example, started against `emulator` with `settings` as extra environment variables:
+/// the process, its stdout and stderr lines, and its webhook URL.
+async fn start_receiver(
+    emulator: &Emulator,
+    settings: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    Lines<BufReader<ChildStdout>>,
+    Lines<BufReader<ChildStderr>>,
+    String,
+) {
+    let mut command = tokio::process::Command::new(env!("CARGO"));
+    command
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .args([
             "run",
@@ -48,20 +57,29 @@ async fn the_receiver_prints_verified_events_and_refuses_tampered_ones() {
         .env("PLAID_SECRET", emulator.secret())
         .env("PLAID_ENV", emulator.base_url())
         .env_remove("PLAID_WEBHOOK_LISTEN")
+        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the receiver");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut stderr: Lines<BufReader<ChildStderr>> =
-        BufReader::new(child.stderr.take().expect("stderr")).lines();
+        .kill_on_drop(true);
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("start the receiver");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let url = loop {
         let line = next_line(&mut stderr, "the listening address").await;
         if let Some(url) = line.strip_prefix("listening on ") {
             break format!("{url}/plaid/webhook");
         }
     };
+    (child, stdout, stderr, url)
+}
+
+#[tokio::test]
+async fn the_receiver_prints_verified_events_and_refuses_tampered_ones() {
+    let emulator = Emulator::start().await.expect("emulator");
+    let (mut child, mut stdout, mut stderr, url) = start_receiver(&emulator, &[]).await;
 
     let client = PlaidClient::builder()
         .environment(Environment::custom(emulator.base_url()).expect("url"))
@@ -166,7 +184,7 @@ async fn the_receiver_prints_verified_events_and_refuses_tampered_ones() {
         assert_eq!(reply["error"], name, "{what}: {reply}");
         let line = next_line(&mut stderr, what).await;
         assert!(
-            line.starts_with(&format!("refused ({name}): ")),
+            line.contains("webhook refused") && line.contains(&format!("reason=\"{name}\"")),
             "{what}: {line}"
         );
     }
@@ -190,4 +208,128 @@ type Tampered<'a> = (&'a str, Option<String>, Vec<u8>, u16, &'a str);
 fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Everything the receiver sends on `stream` until it closes the connection.
+async fn until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut text = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut text))
+        .await
+        .expect("the receiver closed the connection")
+        .expect("read");
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+#[tokio::test]
+async fn the_receiver_bounds_slow_and_silent_clients_and_caps_its_connections() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let emulator = Emulator::start().await.expect("emulator");
+    let (mut child, _stdout, _stderr, url) = start_receiver(
+        &emulator,
+        &[
+            ("PLAID_WEBHOOK_MAX_CONNECTIONS", "2"),
+            ("PLAID_WEBHOOK_HEADER_TIMEOUT_MS", "300"),
+            ("PLAID_WEBHOOK_RECEIVE_TIMEOUT_MS", "300"),
+        ],
+    )
+    .await;
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("address")
+        .to_string();
+
+    // A body that stops after 3 of its 100 bytes: a 408, and the connection ends.
+    let mut slow = TcpStream::connect(&addr).await.expect("connect");
+    slow.write_all(b"POST /plaid/webhook HTTP/1.1\r\nhost: r\r\ncontent-length: 100\r\n\r\n{\"a")
+        .await
+        .expect("write");
+    let answer = until_closed(&mut slow).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"timeout\""), "{answer}");
+
+    // Silent connections are closed, with nothing said.
+    let mut silent = TcpStream::connect(&addr).await.expect("connect");
+    assert_eq!(until_closed(&mut silent).await, "");
+
+    // With both connections of the cap held by silent clients, a third is answered only
+    // once one of them has been closed.
+    let held: Vec<TcpStream> = vec![
+        TcpStream::connect(&addr).await.expect("connect"),
+        TcpStream::connect(&addr).await.expect("connect"),
+    ];
+    let closes: Vec<_> = held
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                until_closed(&mut stream).await;
+                std::time::Instant::now()
+            })
+        })
+        .collect();
+    let mut third = TcpStream::connect(&addr).await.expect("connect");
+    third
+        .write_all(b"GET /plaid/webhook HTTP/1.1\r\nhost: r\r\nconnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = until_closed(&mut third).await;
+    let answered = std::time::Instant::now();
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    let mut first_close = None;
+    for close in closes {
+        let at = close.await.expect("task");
+        first_close = Some(first_close.map_or(at, |f: std::time::Instant| f.min(at)));
+    }
+    assert!(
+        first_close.expect("two") <= answered,
+        "the third connection waited for a free one"
+    );
+    let _ = child.kill().await;
+}
+
+#[tokio::test]
+async fn the_receiver_refuses_unusable_limits() {
+    let emulator = Emulator::start().await.expect("emulator");
+    for (name, value) in [
+        ("PLAID_WEBHOOK_MAX_CONNECTIONS", "0"),
+        ("PLAID_WEBHOOK_HEADER_TIMEOUT_MS", "0"),
+        ("PLAID_WEBHOOK_RECEIVE_TIMEOUT_MS", "soon"),
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .args([
+                "run",
+                "-q",
+                "-p",
+                "plaid-sdk",
+                "--example",
+                "webhook_receiver",
+                "--",
+                "127.0.0.1:0",
+            ])
+            .env("PLAID_CLIENT_ID", emulator.client_id())
+            .env("PLAID_SECRET", emulator.secret())
+            .env("PLAID_ENV", emulator.base_url())
+            .env(name, value)
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(PATIENCE, output)
+            .await
+            .expect("the receiver exits")
+            .expect("run");
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(
+                &name
+                    .to_lowercase()
+                    .replace("plaid_webhook_", "")
+                    .replace('_', "-")
+            ),
+            "{name}: {stderr}"
+        );
+    }
 }

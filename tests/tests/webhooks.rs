@@ -8,7 +8,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use plaid_emulator::Emulator;
 use plaid_sdk::types::{SandboxItemFireWebhookRequestWebhookCode, WebhookType};
-use plaid_sdk::webhooks::{WebhookError, WebhookEvent, WebhookKind, WebhookVerifier};
+use plaid_sdk::webhooks::{
+    HandlerError, WebhookError, WebhookEvent, WebhookKind, WebhookResponse, WebhookService,
+    WebhookVerifier,
+};
 use plaid_sdk::{Environment, PlaidClient, Product};
 use plaid_sdk_tests::{Action, ClosedPort, ScriptedServer, json};
 use serde_json::{Value, json as j};
@@ -833,4 +836,141 @@ async fn a_flood_of_made_up_key_ids_costs_a_bounded_number_of_plaid_calls() {
         .await
         .expect("the genuine key is fetched");
     assert_eq!(key_fetches(&emulator), 11);
+}
+
+// The ready endpoint: `WebhookService`.
+
+/// A request body that never sends anything.
+struct Stalled;
+
+impl http_body::Body for Stalled {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+fn webhook_request<B>(method: &str, jwt: Option<&str>, body: B) -> http::Request<B> {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri("/plaid/webhooks");
+    if let Some(jwt) = jwt {
+        request = request.header("plaid-verification", jwt);
+    }
+    request.body(body).expect("request")
+}
+
+async fn answer(response: WebhookResponse) -> (u16, Value) {
+    use http_body_util::BodyExt as _;
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()[http::header::CONTENT_TYPE],
+        "application/json"
+    );
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&body).expect("a JSON answer"),
+    )
+}
+
+#[tokio::test]
+async fn the_webhook_service_answers_every_request_as_plaid_and_its_senders_expect() {
+    use std::sync::{Arc, Mutex};
+    let (emulator, client) = start().await;
+    let received = Arc::new(Mutex::new(Vec::<WebhookEvent>::new()));
+    let seen = Arc::clone(&received);
+    let service = WebhookService::new(WebhookVerifier::new(client), move |event| {
+        let seen = Arc::clone(&seen);
+        async move {
+            if event.webhook_code == "LOGIN_REPAIRED" {
+                // A failure of the application's own, with a detail the sender must not see.
+                return Err(HandlerError::msg("database down at db-7.internal"));
+            }
+            seen.lock().expect("events").push(event);
+            Ok(())
+        }
+    })
+    .max_body(256)
+    .timeout(Duration::from_millis(200));
+    let jwt = emulator.sign_webhook(BODY);
+    let full = |bytes: &[u8]| http_body_util::Full::new(bytes::Bytes::copy_from_slice(bytes));
+
+    // Verified: 200, and the handler has the event (through tower's `Service` here).
+    let response = tower_service::Service::call(
+        &mut service.clone(),
+        webhook_request("POST", Some(&jwt), full(BODY)),
+    )
+    .await
+    .expect("infallible");
+    assert_eq!(answer(response).await, (200, j!({"received": true})));
+    assert_eq!(
+        received.lock().expect("events")[0].webhook_code,
+        "NEW_ACCOUNTS_AVAILABLE"
+    );
+
+    // Refused, each with its status and reason; the handler sees none of them.
+    let (status, reply) = answer(
+        service
+            .receive(webhook_request("GET", Some(&jwt), full(BODY)))
+            .await,
+    )
+    .await;
+    assert_eq!((status, &reply["error"]), (405, &j!("method_not_allowed")));
+    let tampered = BODY.to_ascii_lowercase();
+    let (status, reply) = answer(
+        service
+            .receive(webhook_request("POST", Some(&jwt), full(&tampered)))
+            .await,
+    )
+    .await;
+    assert_eq!((status, &reply["error"]), (401, &j!("body_mismatch")));
+    let (status, reply) = answer(
+        service
+            .receive(webhook_request("POST", None, full(BODY)))
+            .await,
+    )
+    .await;
+    assert_eq!((status, &reply["error"]), (400, &j!("missing_header")));
+    let large = [b' '; 257];
+    let (status, reply) = answer(
+        service
+            .receive(webhook_request("POST", Some(&jwt), full(&large)))
+            .await,
+    )
+    .await;
+    assert_eq!((status, &reply["error"]), (413, &j!("body_too_large")));
+    let (status, reply) = answer(
+        service
+            .receive(webhook_request("POST", Some(&jwt), Stalled))
+            .await,
+    )
+    .await;
+    assert_eq!((status, &reply["error"]), (408, &j!("timeout")));
+    assert_eq!(received.lock().expect("events").len(), 1);
+
+    // The handler's failure: a 500 (Plaid sends the webhook again), its detail kept inside.
+    let repaired = br#"{"webhook_type":"ITEM","webhook_code":"LOGIN_REPAIRED","item_id":"item-1","environment":"sandbox"}"#;
+    let (status, reply) = answer(
+        service
+            .receive(webhook_request(
+                "POST",
+                Some(&emulator.sign_webhook(repaired)),
+                full(repaired),
+            ))
+            .await,
+    )
+    .await;
+    assert_eq!((status, &reply["error"]), (500, &j!("handler_failed")));
+    assert!(!reply.to_string().contains("db-7"), "{reply}");
 }

@@ -38,7 +38,14 @@ use crate::PlaidError;
 
 pub use crate::operations::{KNOWN_WEBHOOKS, WebhookKind};
 #[cfg(feature = "webhooks")]
+mod service;
+#[cfg(feature = "webhooks")]
 mod verify;
+#[cfg(feature = "webhooks")]
+pub use service::{
+    DEFAULT_MAX_BODY, DEFAULT_RECEIVE_TIMEOUT, HandlerError, HandlerResult, WebhookResponse,
+    WebhookService,
+};
 #[cfg(feature = "webhooks")]
 pub use verify::{WebhookVerifier, hex_sha256};
 
