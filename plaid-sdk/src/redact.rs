@@ -25,11 +25,24 @@ fn any_view(text: &str, mut found: impl FnMut(&str) -> bool) -> bool {
     if found(text) {
         return true;
     }
-    if !text.contains(['\\', '%', '+']) {
-        return false;
+    // Only the views that differ from the text are read: a text without a backslash is its own
+    // unescaped view, one without `+` or `%XX` its own percent-decoded view.
+    let escaped = text.contains('\\');
+    let encoded = |t: &str| {
+        t.contains('+')
+            || t.match_indices('%').any(|(i, _)| {
+                t.as_bytes()
+                    .get(i + 1..i + 3)
+                    .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            })
+    };
+    if !escaped {
+        return encoded(text) && found(&percent_decode(text));
     }
     let unescaped = json_unescape(text);
-    found(&percent_decode(text)) || found(&percent_decode(&unescaped)) || found(&unescaped)
+    found(&unescaped)
+        || (encoded(text) && found(&percent_decode(text)))
+        || (encoded(&unescaped) && found(&percent_decode(&unescaped)))
 }
 
 /// The prefixes of Plaid's tokens (and Stripe's bank account tokens).
@@ -273,21 +286,39 @@ fn secret_part(secret: &str) -> &str {
     secret
 }
 
-/// Whether `text` holds `secret`, or any run of [`WINDOW`] bytes of it. The runs of the
-/// shorter of the two are looked for in the longer.
+/// Whether `text` holds `secret`, or any run of [`WINDOW`] bytes of it (starting and ending
+/// on character boundaries). One pass over `text`: each of its 8-byte windows, read as a
+/// word, is looked up among the secret's (a 1,024-bit filter first, then a binary search).
+/// A window of valid UTF-8 matched in valid UTF-8 starts and ends on boundaries there too.
 fn has_window(text: &str, secret: &str) -> bool {
     if secret.len() <= WINDOW {
         return text.contains(secret);
     }
-    let (short, long) = if text.len() < secret.len() {
-        (text, secret)
-    } else {
-        (secret, text)
+    if text.len() < WINDOW {
+        return false;
+    }
+    let word = |run: &[u8]| {
+        let mut bytes = [0u8; WINDOW];
+        bytes.copy_from_slice(&run[..WINDOW]);
+        u64::from_le_bytes(bytes)
     };
-    short.len() >= WINDOW
-        && (0..=short.len() - WINDOW)
-            .filter(|&i| short.is_char_boundary(i) && short.is_char_boundary(i + WINDOW))
-            .any(|i| long.contains(&short[i..i + WINDOW]))
+    let bucket = |word: u64| (word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
+    let mut runs: Vec<u64> = (0..=secret.len() - WINDOW)
+        .filter(|&i| secret.is_char_boundary(i) && secret.is_char_boundary(i + WINDOW))
+        .map(|i| word(&secret.as_bytes()[i..]))
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let mut filter = [0u64; 16];
+    for &run in &runs {
+        let b = bucket(run);
+        filter[b / 64] |= 1 << (b % 64);
+    }
+    text.as_bytes().windows(WINDOW).any(|window| {
+        let w = word(window);
+        let b = bucket(w);
+        filter[b / 64] & (1 << (b % 64)) != 0 && runs.binary_search(&w).is_ok()
+    })
 }
 
 /// `text` with JSON string escapes (`\n`, `\"`, `\u0061`, ...) decoded; anything malformed is
@@ -437,6 +468,48 @@ mod tests {
             assert_eq!(r.text(&text), WITHHELD, "{text}");
         }
         assert_eq!(r.text("no secret here"), "no secret here");
+    }
+
+    /// The definition `has_window` implements: some run of 8 bytes (on character boundaries)
+    /// of the shorter is in the longer.
+    fn has_window_by_definition(text: &str, secret: &str) -> bool {
+        if secret.len() <= WINDOW {
+            return text.contains(secret);
+        }
+        let (short, long) = if text.len() < secret.len() {
+            (text, secret)
+        } else {
+            (secret, text)
+        };
+        short.len() >= WINDOW
+            && (0..=short.len() - WINDOW)
+                .filter(|&i| short.is_char_boundary(i) && short.is_char_boundary(i + WINDOW))
+                .any(|i| long.contains(&short[i..i + WINDOW]))
+    }
+
+    #[test]
+    fn the_one_pass_window_search_agrees_with_the_definition() {
+        // Texts and secrets from a small alphabet (multi-byte letters among it), so that
+        // shared runs are common; a fixed seed keeps every run the same.
+        const ALPHABET: [&str; 6] = ["a", "b", "-", "é", "ß", "\u{1F600}"];
+        let mut rng = fastrand::Rng::with_seed(0x5eed);
+        let mut draw = |len: usize| -> String {
+            (0..len)
+                .map(|_| ALPHABET[rng.usize(..ALPHABET.len())])
+                .collect()
+        };
+        let mut found = 0;
+        for round in 0..20_000 {
+            let secret = draw(4 + round % 20);
+            let text = draw(round % 40);
+            let expected = has_window_by_definition(&text, &secret);
+            assert_eq!(has_window(&text, &secret), expected, "{text:?} {secret:?}");
+            found += usize::from(expected);
+        }
+        assert!(
+            found > 1_000 && found < 19_000,
+            "both outcomes covered: {found}"
+        );
     }
 
     #[test]
