@@ -57,12 +57,14 @@
 //! signs any body, to test a receiver on its own.
 
 mod api;
+mod errors;
 mod server;
 mod webhooks;
 
+pub use errors::{KNOWN_ERRORS, KnownError, PlaidError};
 pub use webhooks::WebhookAttempt;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -245,10 +247,95 @@ impl Emulator {
             .is_some_and(|i| i.removed)
     }
 
-    /// Makes the next `times` requests fail with `fault` (after any faults already queued).
+    /// Makes the next `times` requests, to any operation, fail with `fault` (after the
+    /// faults already pending for them). See [`inject_at`](Self::inject_at) to aim at one
+    /// operation.
     pub fn inject(&self, fault: Fault, times: usize) {
+        self.queue_fault(None, fault, times);
+    }
+
+    /// Makes the next `times` requests to `path` (such as `/processor/token/create`) fail
+    /// with `fault`; requests to other paths are not counted and not affected.
+    ///
+    /// Each request that arrives counts, retries included: an SDK client that retries a
+    /// `RateLimit` fault twice uses up three of them (its first attempt and two retries), so
+    /// set `times` to the attempts the test expects, or use `RetryPolicy::none()`. Pending
+    /// faults are listed by [`pending_faults`](Self::pending_faults) and removed by
+    /// [`clear_faults`](Self::clear_faults).
+    pub fn inject_at(&self, path: &str, fault: Fault, times: usize) {
+        self.queue_fault(Some(path.to_string()), fault, times);
+    }
+
+    fn queue_fault(&self, path: Option<String>, fault: Fault, times: usize) {
+        if times > 0 {
+            self.state.data().faults.push(PendingFault {
+                path,
+                fault,
+                remaining: times,
+            });
+        }
+    }
+
+    /// The faults still to be applied, in the order they were injected.
+    pub fn pending_faults(&self) -> Vec<PendingFault> {
+        self.state.data().faults.clone()
+    }
+
+    /// Removes every pending fault; returns how many requests they would still have affected.
+    pub fn clear_faults(&self) -> usize {
         let mut data = self.state.data();
-        data.faults.extend(std::iter::repeat_n(fault, times));
+        data.faults.drain(..).map(|f| f.remaining).sum()
+    }
+
+    /// Puts the Item of `access_token` in an error state: its data calls (and its processor
+    /// tokens' calls) answer `error` until [`clear_item_error`](Self::clear_item_error) (or
+    /// `/sandbox/item/fire_webhook` with `LOGIN_REPAIRED`); `/item/get` shows it, and the
+    /// Item's webhook URL, if set, receives the ITEM `ERROR` webhook. Any error goes; the
+    /// usual ones come from [`PlaidError::known`] (`ITEM_LOCKED`, `PRODUCT_NOT_READY`, ...).
+    /// False when no live Item has this token.
+    pub fn set_item_error(&self, access_token: &str, error: PlaidError) -> bool {
+        let mut data = self.state.data();
+        let Some(item) = data.items.get_mut(access_token).filter(|i| !i.removed) else {
+            return false;
+        };
+        let webhook = api::set_item_error(item, error);
+        drop(data);
+        if let Some((url, body)) = webhook {
+            self.state.send_webhook(url, body);
+        }
+        true
+    }
+
+    /// Clears the Item's error state; false when no live Item has this token.
+    pub fn clear_item_error(&self, access_token: &str) -> bool {
+        let mut data = self.state.data();
+        match data.items.get_mut(access_token).filter(|i| !i.removed) {
+            Some(item) => {
+                item.error = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets how the institution `institution_id` (such as `ins_109508`) behaves: while it is
+    /// down or not responding, every data call for its Items (the partner's included) and
+    /// every Sandbox Item creation there answer `INSTITUTION_DOWN` or
+    /// `INSTITUTION_NOT_RESPONDING`.
+    pub fn set_institution_status(&self, institution_id: &str, status: InstitutionStatus) {
+        let mut data = self.state.data();
+        let code = match status {
+            InstitutionStatus::Healthy => {
+                data.institution_errors.remove(institution_id);
+                return;
+            }
+            InstitutionStatus::Down => "INSTITUTION_DOWN",
+            InstitutionStatus::NotResponding => "INSTITUTION_NOT_RESPONDING",
+        };
+        let error = PlaidError::known(code)
+            .unwrap_or_else(|| PlaidError::new(400, "INSTITUTION_ERROR", code, ""));
+        data.institution_errors
+            .insert(institution_id.to_string(), error);
     }
 
     /// Every request received so far, oldest first.
@@ -437,12 +524,16 @@ pub enum Fault {
     },
     /// Wait this long, then answer normally.
     Delay(Duration),
-    /// HTTP 200 with a body that is not valid JSON.
+    /// Run the operation (it takes effect), then answer HTTP 200 with its own success body cut
+    /// in half: not valid JSON, as a connection cut mid-answer leaves it.
     MalformedBody,
     /// HTTP 502 with an HTML page, as a load balancer sends.
     BadGatewayHtml,
     /// Close the connection without answering.
     DropConnection,
+    /// Answer this Plaid error (any status, `error_type`, `error_code`, messages) without
+    /// running the operation.
+    PlaidError(PlaidError),
     /// Hold the request until the gate opens, then answer normally: a request that stays in
     /// flight exactly as long as a test needs, with no timing involved.
     Hold(Gate),
@@ -453,6 +544,29 @@ pub enum Fault {
         /// The HTTP status.
         status: u16,
     },
+}
+
+/// A fault waiting for requests ([`Emulator::pending_faults`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct PendingFault {
+    /// The path it is aimed at; `None` for any.
+    pub path: Option<String>,
+    /// What it does.
+    pub fault: Fault,
+    /// How many more requests it affects.
+    pub remaining: usize,
+}
+
+/// How an institution behaves ([`Emulator::set_institution_status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstitutionStatus {
+    /// Answers normally (the default).
+    Healthy,
+    /// `INSTITUTION_DOWN`.
+    Down,
+    /// `INSTITUTION_NOT_RESPONDING`.
+    NotResponding,
 }
 
 /// Opens held requests ([`Fault::Hold`]); clones share one gate.
@@ -561,7 +675,9 @@ pub(crate) struct Data {
     pub(crate) processor_tokens: HashMap<String, ProcessorTokenState>,
     /// Public token → the access token it exchanges for, and whether it was exchanged.
     pub(crate) public_tokens: HashMap<String, (String, bool)>,
-    pub(crate) faults: VecDeque<Fault>,
+    pub(crate) faults: Vec<PendingFault>,
+    /// Institutions that are down or not responding, with the error their Items answer.
+    pub(crate) institution_errors: HashMap<String, PlaidError>,
     pub(crate) requests: Vec<ReceivedRequest>,
 }
 
@@ -593,8 +709,8 @@ pub(crate) struct ItemState {
     pub(crate) removed: bool,
     /// Where the Item's webhooks go, if set.
     pub(crate) webhook: Option<String>,
-    /// The Item's error code (`ITEM_LOGIN_REQUIRED` after `/sandbox/item/reset_login`).
-    pub(crate) error: Option<&'static str>,
+    /// The Item's error (`ITEM_LOGIN_REQUIRED` after `/sandbox/item/reset_login`).
+    pub(crate) error: Option<PlaidError>,
 }
 
 pub(crate) struct ProcessorTokenState {
@@ -611,6 +727,21 @@ pub(crate) struct ProcessorTokenState {
 }
 
 impl Data {
+    /// Takes one use of the first pending fault aimed at `path` (or at any path).
+    pub(crate) fn take_fault(&mut self, path: &str) -> Option<Fault> {
+        let index = self
+            .faults
+            .iter()
+            .position(|f| f.path.as_deref().is_none_or(|p| p == path))?;
+        let pending = &mut self.faults[index];
+        pending.remaining -= 1;
+        let fault = pending.fault.clone();
+        if pending.remaining == 0 {
+            self.faults.remove(index);
+        }
+        Some(fault)
+    }
+
     /// Moves an Item to a new access token: the old one stops working at once, and the
     /// Item's processor tokens follow it (they belong to the Item, not to the access token).
     pub(crate) fn rotate_access_token(&mut self, old: &str, new: String) {

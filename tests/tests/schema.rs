@@ -203,6 +203,72 @@ async fn every_response_the_emulator_produces_conforms_to_the_fragment() {
     assert!(!success.is_valid(&json!({"request_id": "r"})));
     assert!(!error.is_valid(&json!({"error_type": "NOT_A_TYPE", "error_code": "X", "error_message": "m", "display_message": null})));
     assert_eq!(seen_codes.len(), 13);
+
+    // Every error the emulator knows by code, as a fault, as an Item's state and at Item
+    // creation (the Sandbox's test passwords), and a custom user's refused configuration.
+    let check = |what: &str, status: u16, body: &Value| {
+        assert_ne!(status, 200, "{what}");
+        let problems: Vec<String> = error
+            .iter_errors(body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "{what} ({status}): {problems:?}\n{body}"
+        );
+    };
+    let send = |path: &str, body: Value| {
+        let request = http
+            .post(format!("{}{path}", emulator.base_url()))
+            .header("plaid-client-id", emulator.client_id())
+            .header("plaid-secret", emulator.secret())
+            .header("plaid-version", "2020-09-14")
+            .json(&body);
+        async move {
+            let response = request.send().await.expect("send");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("json body"))
+        }
+    };
+    let accounts = json!({"access_token": item.access_token});
+    for known in plaid_emulator::KNOWN_ERRORS {
+        let fault = plaid_emulator::PlaidError::known(known.code)
+            .expect("known")
+            .with_display_message("shown to the user");
+        emulator.inject(Fault::PlaidError(fault), 1);
+        let (status, body) = send("/accounts/get", accounts.clone()).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (known.status, Some(known.code))
+        );
+        check(known.code, status, &body);
+        assert!(emulator.set_item_error(
+            &item.access_token,
+            plaid_emulator::PlaidError::known(known.code).expect("known"),
+        ));
+        let (status, body) = send("/accounts/get", accounts.clone()).await;
+        check(known.code, status, &body);
+        if known.sandbox_password {
+            let (status, body) = send(
+                "/sandbox/public_token/create",
+                json!({"institution_id": "ins_109508", "initial_products": ["auth"],
+                       "options": {"override_username": "user_good",
+                                   "override_password": format!("error_{}", known.code)}}),
+            )
+            .await;
+            assert_eq!(body["error_code"].as_str(), Some(known.code));
+            check(known.code, status, &body);
+        }
+    }
+    assert!(emulator.clear_item_error(&item.access_token));
+    let (status, body) = send(
+        "/sandbox/public_token/create",
+        json!({"institution_id": "ins_109508", "initial_products": ["auth"],
+               "options": {"override_username": "user_custom", "override_password": "{"}}),
+    )
+    .await;
+    assert_eq!(body["error_code"], "INVALID_FIELD");
+    check("custom user", status, &body);
 }
 
 /// Drives every operation through success and failure with a plain HTTP client, and checks

@@ -158,12 +158,12 @@ pub(super) fn auth_get(state: &State, fields: &Map<String, Value>) -> Result<Val
         .map(|a| account_json(a))
         .collect();
     if shown.is_empty() {
-        return Err(Refusal {
-            status: 400,
-            error_type: "ITEM_ERROR",
-            error_code: "NO_AUTH_ACCOUNTS",
-            message: "no valid checking or savings account was found for this request".into(),
-        });
+        return Err(Refusal::of(
+            400,
+            "ITEM_ERROR",
+            "NO_AUTH_ACCOUNTS",
+            "no valid checking or savings account was found for this request",
+        ));
     }
     Ok(json!({
         "accounts": shown,

@@ -3,6 +3,7 @@
 //! [`accounts`].
 
 mod accounts;
+mod custom;
 
 use accounts::{
     accounts_balance_get, auth_get, identity_get, institutions_get_by_id,
@@ -14,7 +15,8 @@ use http::HeaderName;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    AccountSpec, Fault, Item, ProcessorTokenState, ReceivedRequest, State, random_id, uuid_like,
+    AccountSpec, Fault, Item, PlaidError, ProcessorTokenState, ReceivedRequest, State, random_id,
+    uuid_like,
 };
 
 /// What to answer.
@@ -60,32 +62,26 @@ fn error_body(error_type: &str, error_code: &str, message: &str) -> Value {
 }
 
 /// An error with a status, before it becomes a reply.
-struct Refusal {
-    status: u16,
-    error_type: &'static str,
-    error_code: &'static str,
-    message: String,
+struct Refusal(PlaidError);
+
+impl From<PlaidError> for Refusal {
+    fn from(error: PlaidError) -> Self {
+        Refusal(error)
+    }
 }
 
 impl Refusal {
+    fn of(status: u16, error_type: &str, error_code: &str, message: impl Into<String>) -> Self {
+        Refusal(PlaidError::new(status, error_type, error_code, message))
+    }
     fn invalid_request(code: &'static str, message: impl Into<String>) -> Self {
-        Refusal {
-            status: 400,
-            error_type: "INVALID_REQUEST",
-            error_code: code,
-            message: message.into(),
-        }
+        Refusal::of(400, "INVALID_REQUEST", code, message.into())
     }
     fn invalid_input(code: &'static str, message: impl Into<String>) -> Self {
-        Refusal {
-            status: 400,
-            error_type: "INVALID_INPUT",
-            error_code: code,
-            message: message.into(),
-        }
+        Refusal::of(400, "INVALID_INPUT", code, message.into())
     }
     fn reply(self) -> Reply {
-        error_reply(self.status, self.error_type, self.error_code, &self.message)
+        json_reply(self.0.status, &self.0.body(request_id()))
     }
 }
 
@@ -107,13 +103,29 @@ pub(crate) async fn handle(state: &State, parts: &http::request::Parts, body: &[
                 .collect(),
             body: body.to_vec(),
         });
-        data.faults.pop_front()
+        data.take_fault(parts.uri.path())
     };
     if let Some(fault) = fault {
         match fault {
             Fault::Delay(delay) => tokio::time::sleep(delay).await,
             Fault::Hold(gate) => gate.pass().await,
             Fault::EchoRequest { status } => return echo_reply(status, parts, body),
+            Fault::MalformedBody => {
+                // The operation takes effect; its answer arrives cut in half.
+                let mut answer = match respond(state, parts, body) {
+                    Ok(value) => serde_json::to_vec(&value).unwrap_or_default(),
+                    Err(refusal) => {
+                        serde_json::to_vec(&refusal.0.body(request_id())).unwrap_or_default()
+                    }
+                };
+                answer.truncate(answer.len() / 2);
+                return Reply::Raw {
+                    status: 200,
+                    content_type: "application/json",
+                    body: answer,
+                };
+            }
+            Fault::PlaidError(error) => return Refusal(error).reply(),
             other => return fault_reply(other),
         }
     }
@@ -162,18 +174,17 @@ fn fault_reply(fault: Fault) -> Reply {
             let code = if status == 503 { "PLANNED_MAINTENANCE" } else { "INTERNAL_SERVER_ERROR" };
             error_reply(status, "API_ERROR", code, "an unexpected error occurred on the server")
         }
-        Fault::MalformedBody => Reply::Raw {
-            status: 200,
-            content_type: "application/json",
-            body: br#"{"processor_token": "processor-sandbox-"#.to_vec(),
-        },
         Fault::BadGatewayHtml => Reply::Raw {
             status: 502,
             content_type: "text/html",
             body: b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
         },
         Fault::DropConnection => Reply::Drop,
-        Fault::Delay(_) | Fault::Hold(_) | Fault::EchoRequest { .. } => {
+        Fault::Delay(_)
+        | Fault::Hold(_)
+        | Fault::EchoRequest { .. }
+        | Fault::MalformedBody
+        | Fault::PlaidError(_) => {
             error_reply(500, "API_ERROR", "INTERNAL_SERVER_ERROR", "unreachable fault")
         }
     }
@@ -209,12 +220,12 @@ fn respond(state: &State, parts: &http::request::Parts, body: &[u8]) -> Result<V
         ("POST", "/item/access_token/invalidate") => item_access_token_invalidate,
         ("POST", "/institutions/get_by_id") => institutions_get_by_id,
         _ => {
-            return Err(Refusal {
-                status: 404,
-                error_type: "INVALID_REQUEST",
-                error_code: "NOT_FOUND",
-                message: format!("no operation at {} {}", parts.method, parts.uri.path()),
-            });
+            return Err(Refusal::of(
+                404,
+                "INVALID_REQUEST",
+                "NOT_FOUND",
+                format!("no operation at {} {}", parts.method, parts.uri.path()),
+            ));
         }
     };
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
@@ -349,42 +360,23 @@ fn live_item<'d>(
     }
 }
 
-/// The live Item behind an access token, if it is not in an error state (such as
-/// `ITEM_LOGIN_REQUIRED` after `/sandbox/item/reset_login`): what reading its data needs.
+/// The live Item behind an access token, if neither its institution is down
+/// ([`Emulator::set_institution_status`](crate::Emulator::set_institution_status)) nor the
+/// Item is in an error state (`ITEM_LOGIN_REQUIRED` after `/sandbox/item/reset_login`, or
+/// any error set with [`Emulator::set_item_error`](crate::Emulator::set_item_error)): what
+/// reading its data needs.
 fn usable_item<'d>(
     data: &'d crate::Data,
     access_token: &str,
 ) -> Result<&'d crate::ItemState, Refusal> {
     let item = live_item(data, access_token)?;
-    match item.error {
+    if let Some(error) = data.institution_errors.get(&item.institution_id) {
+        return Err(error.clone().into());
+    }
+    match &item.error {
         None => Ok(item),
-        Some(code) => Err(item_error_refusal(code)),
+        Some(error) => Err(error.clone().into()),
     }
-}
-
-const LOGIN_REQUIRED_MESSAGE: &str = "the login details of this item have changed (credentials, \
-     MFA, or required user action) and a user login is required to update this information. \
-     use Link's update mode to restore the item to a good state";
-
-fn item_error_refusal(code: &'static str) -> Refusal {
-    Refusal {
-        status: 400,
-        error_type: "ITEM_ERROR",
-        error_code: code,
-        message: LOGIN_REQUIRED_MESSAGE.into(),
-    }
-}
-
-/// An Item's error as `/item/get` and the ITEM `ERROR` webhook show it.
-fn item_error_json(code: &str) -> Value {
-    json!({
-        "error_type": "ITEM_ERROR",
-        "error_code": code,
-        "error_code_reason": null,
-        "error_message": LOGIN_REQUIRED_MESSAGE,
-        "display_message": null,
-        "status": 400,
-    })
 }
 
 /// The access token must reach a usable Item, and the account must be one of its own.
@@ -545,9 +537,33 @@ fn sandbox_public_token_create(
     Ok(json!({ "public_token": public_token, "request_id": request_id() }))
 }
 
-/// The test credentials the Sandbox takes in `options.override_username` and
-/// `options.override_password`: `user_good` / `pass_good`, the default when absent.
-fn check_sandbox_credentials(fields: &Map<String, Value>) -> Result<(), Refusal> {
+/// The Sandbox's three test accounts, what `user_good` / `pass_good` links.
+fn default_sandbox_accounts() -> Vec<AccountSpec> {
+    vec![
+        AccountSpec::new("Plaid Checking", "depository", "checking").balances(
+            Some(100.0),
+            110.0,
+            None,
+        ),
+        AccountSpec::new("Plaid Saving", "depository", "savings").balances(
+            Some(200.0),
+            210.0,
+            None,
+        ),
+        AccountSpec::new("Plaid Credit Card", "credit", "credit card").balances(
+            None,
+            410.0,
+            Some(2000.0),
+        ),
+    ]
+}
+
+/// The accounts the Sandbox's test credentials (`options.override_username` and
+/// `options.override_password`) link: `user_good` / `pass_good` (the default) the three test
+/// accounts; `user_good` / `error_<CODE>` fails with that error; `user_custom` with a JSON
+/// configuration as the password links the accounts it describes. Anything else is
+/// `INVALID_CREDENTIALS`.
+fn sandbox_accounts(fields: &Map<String, Value>) -> Result<Vec<AccountSpec>, Refusal> {
     let option = |name: &str| {
         fields
             .get("options")
@@ -556,17 +572,23 @@ fn check_sandbox_credentials(fields: &Map<String, Value>) -> Result<(), Refusal>
     };
     let username = option("override_username").unwrap_or("user_good");
     let password = option("override_password").unwrap_or("pass_good");
-    if username == "user_good" && password == "pass_good" {
-        return Ok(());
+    match username {
+        "user_good" if password == "pass_good" => return Ok(default_sandbox_accounts()),
+        "user_good" => {
+            if let Some(error) = crate::errors::for_password(password) {
+                return Err(error.into());
+            }
+        }
+        "user_custom" => return custom::accounts(password),
+        _ => {}
     }
-    Err(Refusal {
-        status: 400,
-        error_type: "ITEM_ERROR",
-        error_code: "INVALID_CREDENTIALS",
-        message:
-            "the provided credentials were not correct; the Sandbox takes user_good / pass_good"
-                .into(),
-    })
+    Err(Refusal::of(
+        400,
+        "ITEM_ERROR",
+        "INVALID_CREDENTIALS",
+        "the provided credentials were not correct; the Sandbox takes user_good / pass_good, \
+         user_good / error_<CODE>, or user_custom with a JSON configuration",
+    ))
 }
 
 /// Makes a Sandbox Item at `institution_id` with the Sandbox's three test accounts (after
@@ -585,24 +607,10 @@ fn create_sandbox_item(
             "invalid institution_id provided",
         ));
     }
-    check_sandbox_credentials(fields)?;
-    let item = Item::seeded(&[
-        AccountSpec::new("Plaid Checking", "depository", "checking").balances(
-            Some(100.0),
-            110.0,
-            None,
-        ),
-        AccountSpec::new("Plaid Saving", "depository", "savings").balances(
-            Some(200.0),
-            210.0,
-            None,
-        ),
-        AccountSpec::new("Plaid Credit Card", "credit", "credit card").balances(
-            None,
-            410.0,
-            Some(2000.0),
-        ),
-    ]);
+    if let Some(error) = state.data().institution_errors.get(institution_id) {
+        return Err(error.clone().into());
+    }
+    let item = Item::seeded(&sandbox_accounts(fields)?);
     let webhook = fields
         .get("options")
         .and_then(|o| o.get("webhook"))
@@ -721,7 +729,7 @@ fn item_json(item: &crate::ItemState) -> Value {
         "institution_id": item.institution_id,
         "institution_name": institution_name,
         "webhook": item.webhook,
-        "error": item.error.map(item_error_json),
+        "error": item.error.as_ref().map(PlaidError::item_json),
         "available_products": ["balance", "identity", "transactions"],
         "billed_products": item.products,
         "products": item.products,
@@ -867,6 +875,20 @@ fn webhook_verification_key_get(
 }
 
 /// A webhook body about `item`, with `extra` fields added.
+/// Puts an Item in an error state; returns the ITEM `ERROR` webhook to send, if the Item has
+/// a webhook URL.
+pub(crate) fn set_item_error(
+    item: &mut crate::ItemState,
+    error: PlaidError,
+) -> Option<(String, Value)> {
+    let webhook = item.webhook.clone().map(|url| {
+        let body = webhook_body(item, "ITEM", "ERROR", json!({ "error": error.item_json() }));
+        (url, body)
+    });
+    item.error = Some(error);
+    webhook
+}
+
 fn webhook_body(item: &crate::ItemState, webhook_type: &str, code: &str, extra: Value) -> Value {
     let mut body = json!({
         "webhook_type": webhook_type,
@@ -924,12 +946,7 @@ const FIRE_WEBHOOK_CODES: [&str; 12] = [
 ];
 
 fn sandbox_error(code: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal {
-        status: 400,
-        error_type: "SANDBOX_ERROR",
-        error_code: code,
-        message: message.into(),
-    }
+    Refusal::of(400, "SANDBOX_ERROR", code, message.into())
 }
 
 fn sandbox_item_fire_webhook(state: &State, fields: &Map<String, Value>) -> Result<Value, Refusal> {
@@ -1035,7 +1052,7 @@ fn sandbox_item_fire_webhook(state: &State, fields: &Map<String, Value>) -> Resu
             "historical_update_complete": true,
         }),
         ("TRANSACTIONS", _) => json!({ "account_ids": account_ids }),
-        (_, "ERROR") => json!({ "error": item_error_json("ITEM_LOGIN_REQUIRED") }),
+        (_, "ERROR") => json!({ "error": crate::errors::login_required().item_json() }),
         (_, "USER_PERMISSION_REVOKED") => json!({ "error": {
             "error_type": "ITEM_ERROR",
             "error_code": "USER_PERMISSION_REVOKED",
@@ -1069,16 +1086,7 @@ fn sandbox_item_reset_login(state: &State, fields: &Map<String, Value>) -> Resul
     let Some(item) = data.items.get_mut(access_token) else {
         return Err(invalid_access_token());
     };
-    item.error = Some("ITEM_LOGIN_REQUIRED");
-    let webhook = item.webhook.clone().map(|url| {
-        let body = webhook_body(
-            item,
-            "ITEM",
-            "ERROR",
-            json!({ "error": item_error_json("ITEM_LOGIN_REQUIRED") }),
-        );
-        (url, body)
-    });
+    let webhook = set_item_error(item, crate::errors::login_required());
     drop(data);
     if let Some((url, body)) = webhook {
         state.send_webhook(url, body);
@@ -1139,7 +1147,7 @@ mod tests {
             panic!("missing")
         };
         assert_eq!(
-            (r.error_code, r.message.as_str()),
+            (r.0.error_code.as_str(), r.0.error_message.as_str()),
             (
                 "MISSING_FIELDS",
                 "the following required fields are missing: b, d"
@@ -1148,7 +1156,7 @@ mod tests {
         let Err(r) = required_strings(&fields, ["a", "c"]) else {
             panic!("invalid")
         };
-        assert_eq!(r.error_code, "INVALID_FIELD");
+        assert_eq!(r.0.error_code, "INVALID_FIELD");
         assert_eq!(required_strings(&fields, ["a"]).ok(), Some(["x"]));
     }
 }

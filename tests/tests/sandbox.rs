@@ -1,0 +1,357 @@
+//! The emulator as Plaid's Sandbox, through the SDK as users call it: the test credentials
+//! (`error_<CODE>` passwords, the custom user), Item and institution states, and faults aimed
+//! at one operation, listed and cleared.
+
+use plaid_emulator::{Emulator, Fault, InstitutionStatus, KNOWN_ERRORS, PlaidError};
+use plaid_sdk::types::{
+    SandboxProcessorTokenCreateRequestOptions, SandboxPublicTokenCreateRequestOptions,
+};
+use plaid_sdk::{Environment, ErrorKind, PlaidClient, Processor, Product, RetryPolicy};
+
+async fn start() -> (Emulator, PlaidClient) {
+    let emulator = Emulator::start().await.expect("emulator");
+    let client = PlaidClient::builder()
+        .environment(Environment::custom(emulator.base_url()).expect("url"))
+        .credentials(emulator.client_id(), emulator.secret())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("client");
+    (emulator, client)
+}
+
+fn with_user(username: &str, password: &str) -> SandboxPublicTokenCreateRequestOptions {
+    let mut options = SandboxPublicTokenCreateRequestOptions::default();
+    options.override_username = Some(username.to_string());
+    options.override_password = Some(password.to_string());
+    options
+}
+
+/// Links a Sandbox Item with these test credentials and returns its access token.
+async fn link(
+    client: &PlaidClient,
+    username: &str,
+    password: &str,
+) -> Result<String, plaid_sdk::Error> {
+    link_at(client, "ins_109508", username, password).await
+}
+
+/// Links a Sandbox Item at `institution` and returns its access token.
+async fn link_at(
+    client: &PlaidClient,
+    institution: &str,
+    username: &str,
+    password: &str,
+) -> Result<String, plaid_sdk::Error> {
+    let public = client
+        .sandbox_public_token_create(institution, vec![Product::Auth])
+        .options(with_user(username, password))
+        .await?
+        .public_token;
+    Ok(client
+        .item_public_token_exchange(public)
+        .await?
+        .access_token
+        .expose_secret()
+        .to_string())
+}
+
+/// The error's status, `error_type` and `error_code`.
+fn plaid(e: &plaid_sdk::Error) -> (u16, String, String) {
+    let error = e
+        .plaid_error()
+        .unwrap_or_else(|| panic!("not a Plaid error: {e:?}"));
+    (
+        e.status().unwrap_or(0),
+        error.error_type.as_str().to_string(),
+        error.error_code.clone(),
+    )
+}
+
+#[tokio::test]
+async fn each_error_password_fails_item_creation_with_its_error() {
+    let (_emulator, client) = start().await;
+    let sandbox: Vec<_> = KNOWN_ERRORS.iter().filter(|e| e.sandbox_password).collect();
+    assert!(sandbox.len() >= 16, "the Sandbox's list: {}", sandbox.len());
+    for known in sandbox {
+        let e = link(&client, "user_good", &format!("error_{}", known.code))
+            .await
+            .expect_err(known.code);
+        assert_eq!(
+            plaid(&e),
+            (
+                known.status,
+                known.error_type.to_string(),
+                known.code.to_string()
+            )
+        );
+    }
+    // The partner's Sandbox shortcut takes the same passwords.
+    let mut options = SandboxProcessorTokenCreateRequestOptions::default();
+    options.override_username = Some("user_good".into());
+    options.override_password = Some("error_ITEM_LOCKED".into());
+    let e = client
+        .sandbox_processor_token_create("ins_109508")
+        .options(options)
+        .await
+        .expect_err("locked");
+    assert_eq!(plaid(&e).2, "ITEM_LOCKED");
+    // The good pair links; anything else is INVALID_CREDENTIALS.
+    link(&client, "user_good", "pass_good").await.expect("good");
+    for (user, password) in [
+        ("user_good", "error_NOT_A_CODE"),
+        ("user_good", "wrong"),
+        ("someone", "pass_good"),
+    ] {
+        let e = link(&client, user, password).await.expect_err(password);
+        assert_eq!(plaid(&e).2, "INVALID_CREDENTIALS", "{user}/{password}");
+    }
+}
+
+#[tokio::test]
+async fn the_custom_user_links_the_accounts_its_configuration_describes() {
+    let (_emulator, client) = start().await;
+    let config = serde_json::json!({
+        "override_accounts": [
+            {"type": "depository", "subtype": "checking", "starting_balance": 1234.5,
+             "force_available_balance": 1000, "meta": {"name": "Payroll"}},
+            {"type": "credit", "subtype": "credit card", "starting_balance": 300,
+             "has_null_available_balance": true, "meta": {"limit": 5000}},
+        ]
+    });
+    let token = link(&client, "user_custom", &config.to_string())
+        .await
+        .expect("custom");
+    let accounts = client
+        .accounts_get(token.as_str())
+        .await
+        .expect("accounts")
+        .accounts;
+    let shown: Vec<_> = accounts
+        .iter()
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.type_.to_string(),
+                a.balances.current,
+                a.balances.available,
+                a.balances.limit,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (
+                "Payroll",
+                "depository".to_string(),
+                Some(1234.5),
+                Some(1000.0),
+                None
+            ),
+            (
+                "Plaid credit card",
+                "credit".to_string(),
+                Some(300.0),
+                None,
+                Some(5000.0)
+            ),
+        ]
+    );
+    // A forced error, and configurations refused with the field named.
+    let e = link(&client, "user_custom", r#"{"force_error":"ITEM_LOCKED"}"#)
+        .await
+        .expect_err("forced");
+    assert_eq!(plaid(&e).2, "ITEM_LOCKED");
+    for (config, named) in [
+        ("not json", "JSON object"),
+        (
+            r#"{"override_accounts":{}}"#,
+            "override_accounts must be an array",
+        ),
+        (
+            r#"{"override_accounts":[{"type":"boat","subtype":"x"}]}"#,
+            "override_accounts[0].type",
+        ),
+        (
+            r#"{"override_accounts":[{"type":"depository"}]}"#,
+            "subtype is required",
+        ),
+        (
+            r#"{"override_accounts":[{"type":"depository","subtype":"checking","numbers":{}}]}"#,
+            "numbers is not modelled",
+        ),
+        (r#"{"force_error":"NOT_A_CODE"}"#, "force_error"),
+    ] {
+        let e = link(&client, "user_custom", config)
+            .await
+            .expect_err(config);
+        assert_eq!(
+            (plaid(&e).1.as_str(), plaid(&e).2.as_str()),
+            ("INVALID_REQUEST", "INVALID_FIELD"),
+            "{config}"
+        );
+        let message = &e.plaid_error().expect("plaid").error_message;
+        assert!(message.contains(named), "{config}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn an_item_error_answers_every_data_call_until_cleared() {
+    let (emulator, client) = start().await;
+    let item = emulator.add_item();
+    let account = item.accounts[0].account_id.clone();
+    let partner = client
+        .processor_token_create(item.access_token.as_str(), &account, Processor::Dwolla)
+        .await
+        .expect("token")
+        .processor_token;
+    for code in ["ITEM_LOCKED", "PRODUCT_NOT_READY", "PRODUCTS_NOT_SUPPORTED"] {
+        let error = PlaidError::known(code).expect("known");
+        assert!(emulator.set_item_error(&item.access_token, error));
+        let e = client
+            .accounts_get(item.access_token.as_str())
+            .await
+            .expect_err(code);
+        assert_eq!(plaid(&e), (400, "ITEM_ERROR".into(), code.into()));
+        let e = client
+            .auth_get(item.access_token.as_str())
+            .await
+            .expect_err(code);
+        assert_eq!(plaid(&e).2, code);
+        let e = client
+            .processor_balance_get(partner.clone())
+            .await
+            .expect_err(code);
+        assert_eq!(plaid(&e).2, code, "the partner's calls too");
+        let shown = client
+            .item_get(item.access_token.as_str())
+            .await
+            .expect("item/get still answers")
+            .item
+            .error
+            .expect("the Item shows its error");
+        assert_eq!(shown.error_code, code);
+    }
+    assert!(emulator.clear_item_error(&item.access_token));
+    client
+        .accounts_get(item.access_token.as_str())
+        .await
+        .expect("cleared");
+    assert!(!emulator.set_item_error(
+        "access-sandbox-unknown",
+        PlaidError::known("ITEM_LOCKED").expect("known")
+    ));
+}
+
+#[tokio::test]
+async fn a_down_institution_fails_its_items_and_new_links() {
+    let (emulator, client) = start().await;
+    let token = link(&client, "user_good", "pass_good")
+        .await
+        .expect("linked");
+    for (status, code) in [
+        (InstitutionStatus::Down, "INSTITUTION_DOWN"),
+        (
+            InstitutionStatus::NotResponding,
+            "INSTITUTION_NOT_RESPONDING",
+        ),
+    ] {
+        emulator.set_institution_status("ins_109508", status);
+        let e = client.accounts_get(token.as_str()).await.expect_err(code);
+        assert_eq!(plaid(&e), (400, "INSTITUTION_ERROR".into(), code.into()));
+        let e = link(&client, "user_good", "pass_good")
+            .await
+            .expect_err(code);
+        assert_eq!(plaid(&e).2, code);
+    }
+    // Items of other institutions are not affected.
+    let other = link_at(&client, "ins_3", "user_good", "pass_good")
+        .await
+        .expect("another institution links");
+    client
+        .accounts_get(other.as_str())
+        .await
+        .expect("another institution answers");
+    emulator.set_institution_status("ins_109508", InstitutionStatus::Healthy);
+    client.accounts_get(token.as_str()).await.expect("back up");
+}
+
+#[tokio::test]
+async fn a_fault_aimed_at_one_operation_leaves_the_others_alone() {
+    let (emulator, client) = start().await;
+    let item = emulator.add_item();
+    let account = item.accounts[0].account_id.clone();
+    let unavailable = PlaidError::new(
+        503,
+        "API_ERROR",
+        "PLANNED_MAINTENANCE",
+        "down for maintenance",
+    )
+    .with_display_message("Try again in a few minutes");
+    emulator.inject_at("/processor/token/create", Fault::PlaidError(unavailable), 1);
+    let pending = emulator.pending_faults();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].path.as_deref(), Some("/processor/token/create"));
+    assert_eq!(pending[0].remaining, 1);
+
+    // The flow's other calls pass through untouched...
+    client
+        .accounts_get(item.access_token.as_str())
+        .await
+        .expect("not aimed at");
+    client
+        .auth_get(item.access_token.as_str())
+        .await
+        .expect("not aimed at");
+    // ...and the aimed one fails, once, as configured.
+    let e = client
+        .processor_token_create(item.access_token.as_str(), &account, Processor::Dwolla)
+        .await
+        .expect_err("aimed at");
+    assert_eq!(
+        plaid(&e),
+        (503, "API_ERROR".into(), "PLANNED_MAINTENANCE".into())
+    );
+    assert_eq!(
+        e.plaid_error().expect("plaid").display_message.as_deref(),
+        Some("Try again in a few minutes")
+    );
+    assert!(emulator.pending_faults().is_empty());
+    client
+        .processor_token_create(item.access_token.as_str(), &account, Processor::Dwolla)
+        .await
+        .expect("used up");
+
+    // Cleared faults affect nothing.
+    emulator.inject(Fault::ServerError { status: 500 }, 3);
+    emulator.inject_at("/auth/get", Fault::DropConnection, 2);
+    assert_eq!(emulator.clear_faults(), 5);
+    client
+        .auth_get(item.access_token.as_str())
+        .await
+        .expect("nothing pending");
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_the_operations_own_cut_short_after_it_took_effect() {
+    let (emulator, client) = start().await;
+    let item = emulator.add_item();
+    let account = item.accounts[0].account_id.clone();
+    emulator.inject_at("/processor/token/create", Fault::MalformedBody, 1);
+    let before = emulator.processor_token_count();
+    let e = client
+        .processor_token_create(item.access_token.as_str(), &account, Processor::Dwolla)
+        .await
+        .expect_err("cut short");
+    assert!(matches!(e.kind(), ErrorKind::Decode { .. }), "{e:?}");
+    assert_eq!(e.status(), Some(200));
+    assert!(
+        e.to_string().contains("processor_token"),
+        "cut inside the operation's own answer: {e}"
+    );
+    assert_eq!(
+        emulator.processor_token_count(),
+        before + 1,
+        "the token was minted: Plaid acted, the answer was lost"
+    );
+}
