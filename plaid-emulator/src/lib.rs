@@ -104,6 +104,7 @@ pub struct EmulatorBuilder {
     secret: String,
     require_plaid_version: bool,
     delivery: webhooks::DeliveryConfig,
+    pub(crate) allowed_processors: Vec<String>,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -113,6 +114,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("secret", &"[redacted]")
             .field("require_plaid_version", &self.require_plaid_version)
             .field("webhook_delivery", &self.delivery)
+            .field("allowed_processors", &self.allowed_processors)
             .finish()
     }
 }
@@ -124,11 +126,20 @@ impl Default for EmulatorBuilder {
             secret: DEFAULT_SECRET.into(),
             require_plaid_version: true,
             delivery: webhooks::DeliveryConfig::default(),
+            allowed_processors: Vec::new(),
         }
     }
 }
 
 impl EmulatorBuilder {
+    /// Accepts `processor` on the operations that take one, besides the processors the spec
+    /// fragment lists (`/processor/token/create` refuses others with `INVALID_FIELD`, as Plaid
+    /// does): for a partner Plaid added after the fragment was last refreshed.
+    pub fn allow_processor(mut self, processor: impl Into<String>) -> Self {
+        self.allowed_processors.push(processor.into());
+        self
+    }
+
     /// The credentials the emulator accepts.
     pub fn credentials(mut self, client_id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.client_id = client_id.into();

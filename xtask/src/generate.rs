@@ -157,6 +157,8 @@ pub struct Generated {
     pub operations: String,
     /// `plaid-gateway/console/operations.json`: the Try-it console's model.
     pub console: String,
+    /// `plaid-emulator/src/requests.json`: the request checks of the emulator.
+    pub requests: String,
     /// The operations table of `plaid-sdk/README.md`.
     pub readme_table: String,
     /// `plaid-sdk/API.md`: the generated public API, for review.
@@ -305,8 +307,10 @@ pub fn generate(fragment: &str, operations_txt: &str) -> Result<Generated, Failu
         .and_then(|v| v.split('_').next())
         .unwrap_or_default();
     let console = crate::console::console_model(&model, &console_enums, plaid_version)?;
+    let requests = crate::requests::request_model(&doc, &model)?;
     Ok(Generated {
         console,
+        requests,
         types: format!("{HEADER}\n{}", prettyplease::unparse(&file)),
         operations: format!("{HEADER}\n{}", prettyplease::unparse(&operations)),
         readme_table: facade::readme_table(&model),

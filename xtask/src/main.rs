@@ -10,6 +10,7 @@ mod console;
 mod facade;
 mod generate;
 mod model;
+mod requests;
 mod spec;
 mod transform;
 mod value;
@@ -76,6 +77,9 @@ impl Layout {
     }
     pub fn console(&self) -> PathBuf {
         self.root.join("plaid-gateway/console/operations.json")
+    }
+    pub fn requests(&self) -> PathBuf {
+        self.root.join("plaid-emulator/src/requests.json")
     }
     pub fn api(&self) -> PathBuf {
         self.root.join("plaid-sdk/API.md")
@@ -173,6 +177,7 @@ fn run(args: &[String], layout: &Layout) -> Result<(), Failure> {
                 (layout.operations_rs(), generated.operations),
                 (layout.api(), generated.api),
                 (layout.console(), generated.console),
+                (layout.requests(), generated.requests),
                 (layout.readme(), readme),
             ];
             // Every output is compared (or written) before the first failure is reported.

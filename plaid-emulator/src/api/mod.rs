@@ -3,6 +3,7 @@
 //! [`accounts`].
 
 mod accounts;
+mod checks;
 mod custom;
 
 use accounts::{
@@ -235,6 +236,7 @@ fn respond(state: &State, parts: &http::request::Parts, body: &[u8]) -> Result<V
         ));
     };
     authenticate(state, parts, &fields)?;
+    checks::check(parts.uri.path(), &fields, &state.config.allowed_processors)?;
     operation(state, &fields)
 }
 
