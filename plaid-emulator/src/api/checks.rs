@@ -209,3 +209,16 @@ impl Checker<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_model_parses_and_covers_the_operations() {
+        // A model that failed to parse would check nothing.
+        assert!(model().len() >= 21, "{}", model().len());
+        assert!(knows("/processor/token/create"));
+        assert!(!knows("/not/an/operation"));
+    }
+}
