@@ -105,6 +105,7 @@ pub struct EmulatorBuilder {
     require_plaid_version: bool,
     delivery: webhooks::DeliveryConfig,
     pub(crate) allowed_processors: Vec<String>,
+    pub(crate) listen: std::net::SocketAddr,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -115,6 +116,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("require_plaid_version", &self.require_plaid_version)
             .field("webhook_delivery", &self.delivery)
             .field("allowed_processors", &self.allowed_processors)
+            .field("listen", &self.listen)
             .finish()
     }
 }
@@ -127,6 +129,7 @@ impl Default for EmulatorBuilder {
             require_plaid_version: true,
             delivery: webhooks::DeliveryConfig::default(),
             allowed_processors: Vec::new(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -172,7 +175,16 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Starts serving on `127.0.0.1` with an OS-assigned port.
+    /// The address to serve on (`127.0.0.1` with a port the OS picks unless set). The
+    /// emulator's credentials are known defaults unless [`credentials`](Self::credentials)
+    /// sets others: keep it on loopback.
+    pub fn listen(mut self, address: std::net::SocketAddr) -> Self {
+        self.listen = address;
+        self
+    }
+
+    /// Starts serving on the [`listen`](Self::listen) address (`127.0.0.1` with an
+    /// OS-assigned port unless set).
     pub async fn start(self) -> std::io::Result<Emulator> {
         let webhooks = Arc::new(webhooks::Shared {
             keys: Mutex::new(webhooks::Keys::new()),
@@ -278,13 +290,7 @@ impl Emulator {
     }
 
     fn queue_fault(&self, path: Option<String>, fault: Fault, times: usize) {
-        if times > 0 {
-            self.state.data().faults.push(PendingFault {
-                path,
-                fault,
-                remaining: times,
-            });
-        }
+        self.state.queue_fault(path, fault, times);
     }
 
     /// The faults still to be applied, in the order they were injected.
@@ -294,8 +300,7 @@ impl Emulator {
 
     /// Removes every pending fault; returns how many requests they would still have affected.
     pub fn clear_faults(&self) -> usize {
-        let mut data = self.state.data();
-        data.faults.drain(..).map(|f| f.remaining).sum()
+        self.state.clear_faults()
     }
 
     /// Puts the Item of `access_token` in an error state: its data calls (and its processor
@@ -305,28 +310,12 @@ impl Emulator {
     /// usual ones come from [`PlaidError::known`] (`ITEM_LOCKED`, `PRODUCT_NOT_READY`, ...).
     /// False when no live Item has this token.
     pub fn set_item_error(&self, access_token: &str, error: PlaidError) -> bool {
-        let mut data = self.state.data();
-        let Some(item) = data.items.get_mut(access_token).filter(|i| !i.removed) else {
-            return false;
-        };
-        let webhook = api::set_item_error(item, error);
-        drop(data);
-        if let Some((url, body)) = webhook {
-            self.state.send_webhook(url, body);
-        }
-        true
+        self.state.set_item_error(access_token, error)
     }
 
     /// Clears the Item's error state; false when no live Item has this token.
     pub fn clear_item_error(&self, access_token: &str) -> bool {
-        let mut data = self.state.data();
-        match data.items.get_mut(access_token).filter(|i| !i.removed) {
-            Some(item) => {
-                item.error = None;
-                true
-            }
-            None => false,
-        }
+        self.state.clear_item_error(access_token)
     }
 
     /// Sets how the institution `institution_id` (such as `ins_109508`) behaves: while it is
@@ -334,19 +323,7 @@ impl Emulator {
     /// every Sandbox Item creation there answer `INSTITUTION_DOWN` or
     /// `INSTITUTION_NOT_RESPONDING`.
     pub fn set_institution_status(&self, institution_id: &str, status: InstitutionStatus) {
-        let mut data = self.state.data();
-        let code = match status {
-            InstitutionStatus::Healthy => {
-                data.institution_errors.remove(institution_id);
-                return;
-            }
-            InstitutionStatus::Down => "INSTITUTION_DOWN",
-            InstitutionStatus::NotResponding => "INSTITUTION_NOT_RESPONDING",
-        };
-        let error = PlaidError::known(code)
-            .unwrap_or_else(|| PlaidError::new(400, "INSTITUTION_ERROR", code, ""));
-        data.institution_errors
-            .insert(institution_id.to_string(), error);
+        self.state.set_institution_status(institution_id, status);
     }
 
     /// Every request received so far, oldest first.
@@ -673,6 +650,61 @@ impl State {
     pub(crate) fn data(&self) -> MutexGuard<'_, Data> {
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// What [`Emulator::inject_at`] and the control surface's `POST /__emulator/faults` do.
+    pub(crate) fn queue_fault(&self, path: Option<String>, fault: Fault, times: usize) {
+        if times > 0 {
+            self.data().faults.push(PendingFault {
+                path,
+                fault,
+                remaining: times,
+            });
+        }
+    }
+
+    pub(crate) fn clear_faults(&self) -> usize {
+        self.data().faults.drain(..).map(|f| f.remaining).sum()
+    }
+
+    pub(crate) fn set_item_error(&self, access_token: &str, error: PlaidError) -> bool {
+        let mut data = self.data();
+        let Some(item) = data.items.get_mut(access_token).filter(|i| !i.removed) else {
+            return false;
+        };
+        let webhook = api::set_item_error(item, error);
+        drop(data);
+        if let Some((url, body)) = webhook {
+            self.send_webhook(url, body);
+        }
+        true
+    }
+
+    pub(crate) fn clear_item_error(&self, access_token: &str) -> bool {
+        let mut data = self.data();
+        match data.items.get_mut(access_token).filter(|i| !i.removed) {
+            Some(item) => {
+                item.error = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn set_institution_status(&self, institution_id: &str, status: InstitutionStatus) {
+        let mut data = self.data();
+        let code = match status {
+            InstitutionStatus::Healthy => {
+                data.institution_errors.remove(institution_id);
+                return;
+            }
+            InstitutionStatus::Down => "INSTITUTION_DOWN",
+            InstitutionStatus::NotResponding => "INSTITUTION_NOT_RESPONDING",
+        };
+        let error = PlaidError::known(code)
+            .unwrap_or_else(|| PlaidError::new(400, "INSTITUTION_ERROR", code, ""));
+        data.institution_errors
+            .insert(institution_id.to_string(), error);
+    }
 }
 
 /// The institution Sandbox Items belong to unless another is asked for.
@@ -767,6 +799,14 @@ impl Data {
         }
         self.items.insert(new, item);
     }
+}
+
+/// Seeds the generator of the ids and tokens the emulator hands out, on the calling thread: an
+/// emulator served by a current-thread runtime on this thread then hands out the same ids
+/// and tokens on every run, for the same requests in the same order (what `--seed` of the
+/// binary does).
+pub fn seed_ids(seed: u64) {
+    fastrand::seed(seed);
 }
 
 /// `len` random characters from Plaid's id alphabet.

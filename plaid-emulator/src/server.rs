@@ -8,7 +8,10 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::State;
@@ -29,26 +32,56 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-/// Binds `127.0.0.1:0` and serves until the returned task is aborted; aborting it also ends
-/// every open connection.
+/// How long a connection may take to send a request's headers, or stay idle between requests.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request's body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections served at once; the next wait in the kernel's queue.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// Binds `state.config.listen` and serves until the returned task is aborted; aborting it also
+/// ends every open connection. Headers and bodies are read within a bound, connections are
+/// capped, and a failing `accept` (out of descriptors) is retried with a growing delay.
 pub(crate) async fn serve(
     state: Arc<State>,
 ) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let listener = TcpListener::bind(state.config.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let task = tokio::spawn(async move {
         let mut connections = JoinSet::new();
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut failures = 0u32;
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                accepted = accept(&listener, &slots) => {
+                    let (stream, permit) = match accepted {
+                        Ok(accepted) => {
+                            failures = 0;
+                            accepted
+                        }
+                        Err(e) => {
+                            if failures == 0 {
+                                tracing::warn!(error = %e, "accept failed; retrying with a growing delay");
+                            }
+                            failures = failures.saturating_add(1);
+                            let delay = Duration::from_millis(10 << failures.min(7))
+                                .min(Duration::from_secs(1));
+                            tokio::time::sleep(delay).await;
+                            continue;
+                        }
+                    };
                     let _ = stream.set_nodelay(true);
                     let state = Arc::clone(&state);
                     connections.spawn(async move {
                         let service = service_fn(move |request| handle(Arc::clone(&state), request));
                         let _ = hyper::server::conn::http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(HEADER_TIMEOUT)
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
+                        drop(permit);
                     });
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -58,14 +91,37 @@ pub(crate) async fn serve(
     Ok((url, task))
 }
 
+/// The next connection, once one of the slots is free.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> std::io::Result<(TcpStream, OwnedSemaphorePermit)> {
+    let permit = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .map_err(std::io::Error::other)?;
+    let (stream, _) = listener.accept().await?;
+    Ok((stream, permit))
+}
+
 async fn handle(
     state: Arc<State>,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
+    let read = Limited::new(body, MAX_REQUEST_BODY).collect();
+    let body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
         Err(_) => {
+            let reply = api::error_reply(
+                408,
+                "INVALID_REQUEST",
+                "INVALID_BODY",
+                "the request body did not arrive in time",
+            );
+            return Ok(into_response(reply));
+        }
+        Ok(Err(_)) => {
             let reply = api::error_reply(
                 413,
                 "INVALID_REQUEST",

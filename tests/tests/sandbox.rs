@@ -355,3 +355,205 @@ async fn a_malformed_answer_is_the_operations_own_cut_short_after_it_took_effect
         "the token was minted: Plaid acted, the answer was lost"
     );
 }
+
+/// One control call: status and JSON answer.
+async fn control(
+    emulator: &Emulator,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}/__emulator/{path}", emulator.base_url()))
+        .header("plaid-client-id", emulator.client_id())
+        .header("plaid-secret", emulator.secret());
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn the_control_surface_drives_the_emulator_over_http() {
+    use reqwest::Method;
+    use serde_json::json;
+    let (emulator, client) = start().await;
+
+    // Only with the emulator's credentials.
+    let anonymous = reqwest::Client::new()
+        .get(format!("{}/__emulator/faults", emulator.base_url()))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(anonymous.status(), 401);
+
+    let (status, item) = control(&emulator, Method::POST, "items", None).await;
+    assert_eq!(status, 200, "{item}");
+    let token = item["access_token"].as_str().expect("token").to_string();
+
+    // A fault aimed at one path, listed, then used up by that path alone.
+    let (status, queued) = control(
+        &emulator,
+        Method::POST,
+        "faults",
+        Some(json!({"path": "/auth/get", "times": 1,
+                    "fault": {"type": "plaid_error", "error_code": "ITEM_LOCKED"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    assert_eq!(queued["faults"][0]["path"], "/auth/get");
+    assert_eq!(queued["faults"][0]["fault"]["error_type"], "ITEM_ERROR");
+    client
+        .accounts_get(token.as_str())
+        .await
+        .expect("not aimed at");
+    let e = client.auth_get(token.as_str()).await.expect_err("aimed at");
+    assert_eq!(plaid(&e).2, "ITEM_LOCKED");
+    let (_, listed) = control(&emulator, Method::GET, "faults", None).await;
+    assert_eq!(listed["faults"], json!([]));
+
+    // Item and institution states.
+    control(
+        &emulator,
+        Method::POST,
+        "items/error",
+        Some(json!({"access_token": token, "error_code": "PRODUCT_NOT_READY"})),
+    )
+    .await;
+    let e = client
+        .accounts_get(token.as_str())
+        .await
+        .expect_err("state");
+    assert_eq!(plaid(&e).2, "PRODUCT_NOT_READY");
+    let (status, _) = control(
+        &emulator,
+        Method::DELETE,
+        "items/error",
+        Some(json!({"access_token": token})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    client.accounts_get(token.as_str()).await.expect("cleared");
+    control(
+        &emulator,
+        Method::POST,
+        "institutions/status",
+        Some(json!({"institution_id": "ins_109508", "status": "down"})),
+    )
+    .await;
+    let e = client.accounts_get(token.as_str()).await.expect_err("down");
+    assert_eq!(plaid(&e).2, "INSTITUTION_DOWN");
+    control(
+        &emulator,
+        Method::POST,
+        "institutions/status",
+        Some(json!({"institution_id": "ins_109508", "status": "healthy"})),
+    )
+    .await;
+    client.accounts_get(token.as_str()).await.expect("up");
+
+    // Recorded requests (header names, never their values), key rotation, the error table.
+    let (_, recorded) = control(&emulator, Method::GET, "requests", None).await;
+    let paths: Vec<&str> = recorded["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    assert!(paths.contains(&"/auth/get") && !paths.iter().any(|p| p.starts_with("/__emulator")));
+    assert!(!recorded.to_string().contains(emulator.secret()));
+    let (_, rotated) = control(&emulator, Method::POST, "webhook_keys/rotate", None).await;
+    assert_eq!(rotated["key_id"], emulator.webhook_key_id().as_str());
+    let (_, errors) = control(&emulator, Method::GET, "errors", None).await;
+    assert_eq!(
+        errors["errors"].as_array().map(Vec::len),
+        Some(KNOWN_ERRORS.len())
+    );
+
+    // Refusals say what is wrong; clearing says how much was pending.
+    let (status, refused) = control(
+        &emulator,
+        Method::POST,
+        "faults",
+        Some(json!({"fault": {"type": "meteor"}})),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error_code"].as_str()),
+        (400, Some("INVALID_FIELD"))
+    );
+    let (status, _) = control(&emulator, Method::GET, "nothing-here", None).await;
+    assert_eq!(status, 404);
+    control(
+        &emulator,
+        Method::POST,
+        "faults",
+        Some(json!({"times": 4, "fault": {"type": "server_error", "status": 500}})),
+    )
+    .await;
+    let (_, cleared) = control(&emulator, Method::DELETE, "faults", None).await;
+    assert_eq!(cleared["cleared"], 4);
+}
+
+/// The binary's first `lines` lines of output, then it is stopped.
+async fn emulator_output(args: &[&str], lines: usize) -> Vec<String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args(["run", "-q", "-p", "plaid-emulator", "--"])
+        .args(args)
+        .env_remove("PLAID_EMULATOR_SEED")
+        .env_remove("PLAID_EMULATOR_LISTEN")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start");
+    let mut out = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    while seen.len() < lines {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(120), out.next_line())
+            .await
+            .expect("in time")
+            .expect("read")
+            .expect("a line");
+        seen.push(line);
+    }
+    let _ = child.kill().await;
+    seen
+}
+
+#[tokio::test]
+async fn the_binary_prints_the_same_lines_for_the_same_seed_and_refuses_open_addresses() {
+    let first = emulator_output(&["--seed", "7"], 6).await;
+    let second = emulator_output(&["--seed", "7"], 6).await;
+    let token = |lines: &[String]| {
+        lines
+            .iter()
+            .find(|l| l.starts_with("export PLAID_ACCESS_TOKEN="))
+            .cloned()
+            .expect("token line")
+    };
+    assert_eq!(token(&first), token(&second));
+    assert_ne!(
+        token(&first),
+        token(&emulator_output(&["--seed", "8"], 6).await)
+    );
+    let refused = tokio::process::Command::new(env!("CARGO"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "plaid-emulator",
+            "--",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .output()
+        .await
+        .expect("run");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a loopback address"));
+}

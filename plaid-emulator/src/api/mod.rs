@@ -4,6 +4,7 @@
 
 mod accounts;
 mod checks;
+mod control;
 mod custom;
 
 use accounts::{
@@ -87,6 +88,9 @@ impl Refusal {
 }
 
 pub(crate) async fn handle(state: &State, parts: &http::request::Parts, body: &[u8]) -> Reply {
+    if parts.uri.path().starts_with(control::PREFIX) {
+        return control::handle(state, parts, body);
+    }
     let fault = {
         let mut data = state.data();
         data.requests.push(ReceivedRequest {
