@@ -23,9 +23,56 @@
 //! nothing of them on rotation; they belong to the Item, so this is our reading). An Item in
 //! an error state (`ITEM_LOGIN_REQUIRED` after `reset_login`) answers that error to the
 //! partner's data calls too. `options.account_ids` selects accounts (an unknown one is
-//! `INVALID_ACCOUNT_ID`). The Sandbox creates take the test user `user_good` / `pass_good`
-//! (the default) in `options.override_username`/`override_password`; other credentials are
-//! `ITEM_ERROR`/`INVALID_CREDENTIALS`.
+//! `INVALID_ACCOUNT_ID`).
+//!
+//! ## The Sandbox, and Plaid's errors on demand
+//!
+//! | what | how |
+//! |---|---|
+//! | test credentials | `options.override_username`/`override_password` of `/sandbox/public_token/create` and `/sandbox/processor_token/create`: `user_good`/`pass_good` (the default); `user_good`/`error_<CODE>` fails Item creation with that error, for every code Plaid lists for it ([`KNOWN_ERRORS`], `sandbox_password`); `user_custom` with a JSON configuration (`override_accounts`: type, subtype, balances, name, limit; `force_error`); anything else `INVALID_CREDENTIALS` |
+//! | an Item's error state | [`Emulator::set_item_error`] with any [`PlaidError`] (`PlaidError::known("ITEM_LOCKED")`), [`Emulator::clear_item_error`]; `reset_login` stays the `ITEM_LOGIN_REQUIRED` case |
+//! | an institution down | [`Emulator::set_institution_status`]: `INSTITUTION_DOWN`, `INSTITUTION_NOT_RESPONDING` for its Items' calls and new Items |
+//! | faults | [`Emulator::inject`] (any operation) or [`Emulator::inject_at`] (one path), counted per request (retries included); [`Emulator::pending_faults`], [`Emulator::clear_faults`]; [`Fault::PlaidError`] answers any error |
+//! | request checks | from the spec fragment, for every operation: `MISSING_FIELDS`, `UNKNOWN_FIELDS`, `INVALID_FIELD` with the field's path; processors beyond the fragment with [`EmulatorBuilder::allow_processor`] |
+//! | other languages | the same over HTTP under `/__emulator/` (faults, states, recorded requests, key rotation, the error table), with the emulator's credentials |
+//!
+//! Not modelled: Link's own flows (MFA, OAuth redirects, reCAPTCHA), transactions, investments,
+//! liabilities and income data, the custom user's `numbers`, `identity` and `transactions`
+//! (refused by name, never ignored), and Plaid's rate limits unless injected.
+//!
+//! A service's handling of a locked Item at link time and of an institution outage later, in a
+//! few lines:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use plaid_emulator::{Emulator, InstitutionStatus};
+//! use plaid_sdk::types::SandboxPublicTokenCreateRequestOptions;
+//! use plaid_sdk::{Environment, PlaidClient, Product};
+//!
+//! let emulator = Emulator::start().await?;
+//! let client = PlaidClient::builder()
+//!     .environment(Environment::custom(emulator.base_url())?)
+//!     .credentials(emulator.client_id(), emulator.secret())
+//!     .build()?;
+//!
+//! let mut locked = SandboxPublicTokenCreateRequestOptions::default();
+//! locked.override_username = Some("user_good".into());
+//! locked.override_password = Some("error_ITEM_LOCKED".into());
+//! let e = client
+//!     .sandbox_public_token_create("ins_109508", vec![Product::Auth])
+//!     .options(locked)
+//!     .await
+//!     .unwrap_err();
+//! assert_eq!(e.error_code(), Some("ITEM_LOCKED"));
+//!
+//! let item = emulator.add_item(); // at ins_109508, the Sandbox's First Platypus Bank
+//! emulator.set_institution_status("ins_109508", InstitutionStatus::Down);
+//! let e = client.accounts_get(item.access_token.as_str()).await.unwrap_err();
+//! assert_eq!(e.error_code(), Some("INSTITUTION_DOWN"));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! [`Emulator::start`] serves on `127.0.0.1` with a port the OS picks and stops when the value
 //! is dropped. It checks credentials, `Plaid-Version` and request bodies the way Plaid
@@ -45,9 +92,10 @@
 //! # }
 //! ```
 //!
-//! Faults for resilience tests ([`Fault`]) apply to the next N requests: rate limits with
-//! `Retry-After`, 5xx errors, delays, malformed bodies, dropped connections. Every request is
-//! recorded ([`Emulator::requests`]) so tests can assert what their code sent.
+//! Faults for resilience tests ([`Fault`]) apply to the next N requests (of any operation, or
+//! of one path): rate limits with `Retry-After`, 5xx errors, any Plaid error, delays, answers
+//! cut short, dropped connections. Every request is recorded ([`Emulator::requests`]) so
+//! tests can assert what their code sent.
 //!
 //! Webhooks are signed with an ES256 key of the emulator's own (fresh each run, rotatable with
 //! [`Emulator::rotate_webhook_key`]) and sent to each Item's webhook URL (from the `options`
