@@ -29,7 +29,7 @@
 //!
 //! | what | how |
 //! |---|---|
-//! | test credentials | `options.override_username`/`override_password` of `/sandbox/public_token/create` and `/sandbox/processor_token/create`: `user_good`/`pass_good` (the default); `user_good`/`error_<CODE>` fails Item creation with that error, for every code Plaid lists for it ([`KNOWN_ERRORS`], `sandbox_password`); `user_custom` with a JSON configuration (`override_accounts`: type, subtype, balances, name, limit; `force_error`); anything else `INVALID_CREDENTIALS` |
+//! | test credentials | `options.override_username`/`override_password` of `/sandbox/public_token/create` and `/sandbox/processor_token/create`: `user_good`/`pass_good` (the default); `user_good`/`error_<CODE>` fails Item creation with that error, for every code Plaid lists for it ([`KNOWN_ERRORS`], `sandbox_password`); `user_custom` with a JSON configuration (`override_accounts`: type, subtype, balances, name, limit, ACH numbers, owner; `force_error`); anything else `INVALID_CREDENTIALS` |
 //! | an Item's error state | [`Emulator::set_item_error`] with any [`PlaidError`] (`PlaidError::known("ITEM_LOCKED")`), [`Emulator::clear_item_error`]; `reset_login` stays the `ITEM_LOGIN_REQUIRED` case |
 //! | an institution down | [`Emulator::set_institution_status`]: `INSTITUTION_DOWN`, `INSTITUTION_NOT_RESPONDING` for its Items' calls and new Items |
 //! | faults | [`Emulator::inject`] (any operation) or [`Emulator::inject_at`] (one path), counted per request (retries included); [`Emulator::pending_faults`], [`Emulator::clear_faults`]; [`Fault::PlaidError`] answers any error |
@@ -37,8 +37,8 @@
 //! | other languages | the same over HTTP under `/__emulator/` (faults, states, recorded requests, key rotation, the error table), with the emulator's credentials |
 //!
 //! Not modelled: Link's own flows (MFA, OAuth redirects, reCAPTCHA), transactions, investments,
-//! liabilities and income data, the custom user's `numbers`, `identity` and `transactions`
-//! (refused by name, never ignored), and Plaid's rate limits unless injected.
+//! liabilities and income data, the custom user's `transactions`, `holdings` and non-ACH
+//! numbers (refused by name, never ignored), and Plaid's rate limits unless injected.
 //!
 //! A service's handling of a locked Item at link time and of an institution outage later, in a
 //! few lines:
@@ -456,6 +456,8 @@ pub struct AccountSpec {
     available: Option<f64>,
     current: f64,
     limit: Option<f64>,
+    numbers: Option<AchNumbers>,
+    owner: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl AccountSpec {
@@ -473,6 +475,8 @@ impl AccountSpec {
             available: Some(100.0),
             current: 110.0,
             limit: None,
+            numbers: None,
+            owner: None,
         }
     }
 
@@ -482,6 +486,18 @@ impl AccountSpec {
         self.available = available;
         self.current = current;
         self.limit = limit;
+        self
+    }
+
+    /// ACH numbers instead of derived ones (the mask becomes the account number's last four).
+    pub(crate) fn numbers(mut self, numbers: AchNumbers) -> Self {
+        self.numbers = Some(numbers);
+        self
+    }
+
+    /// Owner fields (`names`, `emails`, `phone_numbers`, `addresses`) over the derived owner.
+    pub(crate) fn owner(mut self, owner: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.owner = Some(owner);
         self
     }
 }
@@ -497,12 +513,17 @@ impl Item {
                 .map(|spec| Account {
                     account_id: random_id(37),
                     name: spec.name.clone(),
-                    mask: format!("{:04}", fastrand::u16(0..10000)),
+                    mask: match spec.numbers.as_ref().and_then(|n| n.account.as_deref()) {
+                        Some(number) => number[number.len().saturating_sub(4)..].to_string(),
+                        None => format!("{:04}", fastrand::u16(0..10000)),
+                    },
                     account_type: spec.account_type.clone(),
                     subtype: spec.subtype.clone(),
                     available: spec.available,
                     current: spec.current,
                     limit: spec.limit,
+                    numbers: spec.numbers.clone(),
+                    owner: spec.owner.clone(),
                 })
                 .collect(),
         }
@@ -541,6 +562,18 @@ pub struct Account {
     pub current: f64,
     /// The credit or overdraft limit, if any.
     pub limit: Option<f64>,
+    /// Numbers set by a custom Sandbox user, instead of derived ones.
+    pub(crate) numbers: Option<AchNumbers>,
+    /// Owner fields set by a custom Sandbox user, over the derived owner.
+    pub(crate) owner: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// An account's ACH numbers as a custom Sandbox user sets them (each derived when unset).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct AchNumbers {
+    pub(crate) account: Option<String>,
+    pub(crate) routing: Option<String>,
+    pub(crate) wire_routing: Option<String>,
 }
 
 /// A fault to inject into the next requests.

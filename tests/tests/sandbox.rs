@@ -116,6 +116,13 @@ async fn the_custom_user_links_the_accounts_its_configuration_describes() {
              "force_available_balance": 1000, "meta": {"name": "Payroll"}},
             {"type": "credit", "subtype": "credit card", "starting_balance": 300,
              "has_null_available_balance": true, "meta": {"limit": 5000}},
+            {"type": "depository", "subtype": "savings",
+             "numbers": {"account": "9900001234", "ach_routing": "021000021"},
+             "identity": {"names": ["Ada Lovelace"],
+                          "emails": [{"data": "ada@example.org", "primary": true}],
+                          "addresses": [{"data": {"street": "12 St James's Square",
+                                                  "city": "London", "country": "GB"},
+                                         "primary": true}]}},
         ]
     });
     let token = link(&client, "user_custom", &config.to_string())
@@ -139,7 +146,7 @@ async fn the_custom_user_links_the_accounts_its_configuration_describes() {
         })
         .collect();
     assert_eq!(
-        shown,
+        shown[..2],
         [
             (
                 "Payroll",
@@ -156,6 +163,34 @@ async fn the_custom_user_links_the_accounts_its_configuration_describes() {
                 Some(5000.0)
             ),
         ]
+    );
+    // The savings account's numbers and owner are the configured ones.
+    let savings = &accounts[2];
+    assert_eq!(savings.mask.as_deref(), Some("1234"));
+    let auth = client.auth_get(token.as_str()).await.expect("auth");
+    let ach = auth
+        .numbers
+        .ach
+        .iter()
+        .find(|n| n.account_id == savings.account_id)
+        .expect("ach numbers");
+    assert_eq!(
+        (ach.account.as_str(), ach.routing.as_str()),
+        ("9900001234", "021000021")
+    );
+    let identity = client.identity_get(token.as_str()).await.expect("identity");
+    let owner = &identity
+        .accounts
+        .iter()
+        .find(|a| a.account_id == savings.account_id)
+        .expect("owned")
+        .owners[0];
+    assert_eq!(owner.names, ["Ada Lovelace"]);
+    assert_eq!(owner.emails[0].data, "ada@example.org");
+    assert_eq!(owner.addresses[0].data.city.as_deref(), Some("London"));
+    assert!(
+        !owner.phone_numbers.is_empty(),
+        "unset fields keep the derived ones"
     );
     // A forced error, and configurations refused with the field named.
     let e = link(&client, "user_custom", r#"{"force_error":"ITEM_LOCKED"}"#)
@@ -177,8 +212,20 @@ async fn the_custom_user_links_the_accounts_its_configuration_describes() {
             "subtype is required",
         ),
         (
-            r#"{"override_accounts":[{"type":"depository","subtype":"checking","numbers":{}}]}"#,
-            "numbers is not modelled",
+            r#"{"override_accounts":[{"type":"depository","subtype":"checking","transactions":[]}]}"#,
+            "transactions is not modelled",
+        ),
+        (
+            r#"{"override_accounts":[{"type":"depository","subtype":"checking","numbers":{"bacs_sort_code":"1"}}]}"#,
+            "numbers.bacs_sort_code is not modelled",
+        ),
+        (
+            r#"{"override_accounts":[{"type":"depository","subtype":"checking","numbers":{"account":"12ab"}}]}"#,
+            "numbers.account must be",
+        ),
+        (
+            r#"{"override_accounts":[{"type":"depository","subtype":"checking","identity":{"emails":[{"primary":true}]}}]}"#,
+            "identity.emails[0].data",
         ),
         (r#"{"force_error":"NOT_A_CODE"}"#, "force_error"),
     ] {

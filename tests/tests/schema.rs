@@ -269,6 +269,38 @@ async fn every_response_the_emulator_produces_conforms_to_the_fragment() {
     .await;
     assert_eq!(body["error_code"], "INVALID_FIELD");
     check("custom user", status, &body);
+
+    // A custom user's configured numbers and owner conform as the derived ones do.
+    let config = json!({"override_accounts": [{
+        "type": "depository", "subtype": "checking",
+        "numbers": {"account": "9900001234", "ach_routing": "021000021"},
+        "identity": {"names": ["Ada Lovelace"],
+                     "phone_numbers": [{"data": "+44 20 7946 0000", "type": "work"}],
+                     "emails": [{"data": "ada@example.org", "primary": true}],
+                     "addresses": [{"data": {"street": "12 St James's Square"}}]},
+    }]});
+    let (_, public) = send(
+        "/sandbox/public_token/create",
+        json!({"institution_id": "ins_109508", "initial_products": ["auth"],
+               "options": {"override_username": "user_custom",
+                           "override_password": config.to_string()}}),
+    )
+    .await;
+    let (_, exchanged) = send(
+        "/item/public_token/exchange",
+        json!({"public_token": public["public_token"]}),
+    )
+    .await;
+    let custom = json!({"access_token": exchanged["access_token"]});
+    for path in ["/auth/get", "/identity/get"] {
+        let (status, body) = send(path, custom.clone()).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let problems: Vec<String> = validator(components, &success_schema(&spec, path))
+            .iter_errors(&body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(problems.is_empty(), "{path}: {problems:?}\n{body}");
+    }
 }
 
 /// Drives every operation through success and failure with a plain HTTP client, and checks

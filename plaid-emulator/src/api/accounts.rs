@@ -36,13 +36,17 @@ fn account_number(account: &Account) -> String {
     )
 }
 
-/// `numbers.ach[]` of one account.
+/// `numbers.ach[]` of one account: a custom Sandbox user's numbers, or derived ones.
 fn ach_json(account: &Account) -> Value {
+    let set = account.numbers.clone().unwrap_or_default();
+    let number = set.account.unwrap_or_else(|| account_number(account));
+    let routing = set.routing.unwrap_or_else(|| ROUTING.to_string());
+    let wire_routing = set.wire_routing.unwrap_or_else(|| WIRE_ROUTING.to_string());
     json!({
         "account_id": account.account_id,
-        "account": account_number(account),
-        "routing": ROUTING,
-        "wire_routing": WIRE_ROUTING,
+        "account": number,
+        "routing": routing,
+        "wire_routing": wire_routing,
         "is_tokenized_account_number": false,
         "can_transfer_in": true,
         "can_transfer_out": true,
@@ -68,8 +72,18 @@ const OWNER_STREETS: [&str; 4] = [
     "3301 Mill Creek Drive",
 ];
 
-/// The account's owner (Plaid's `Owner`), the same for the same account id.
+/// The account's owner (Plaid's `Owner`), the same for the same account id, with the fields
+/// a custom Sandbox user set over it.
 fn owner_json(account: &Account) -> Value {
+    let mut owner = derived_owner(account);
+    if let (Value::Object(owner), Some(set)) = (&mut owner, &account.owner) {
+        owner.extend(set.clone());
+    }
+    owner
+}
+
+/// The owner derived from the account id.
+fn derived_owner(account: &Account) -> Value {
     let seed = digest(&account.account_id);
     let pick = (seed % OWNER_NAMES.len() as u64) as usize;
     let name = OWNER_NAMES[pick];
@@ -418,6 +432,8 @@ mod tests {
             available: Some(1.0),
             current: 1.0,
             limit: None,
+            numbers: None,
+            owner: None,
         }
     }
 

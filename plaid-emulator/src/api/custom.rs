@@ -2,23 +2,24 @@
 //! accounts to link (Plaid's `UserCustomPassword` shape). What the emulator honours of it:
 //! `force_error` (any code of [`KNOWN_ERRORS`](crate::KNOWN_ERRORS)) and, per entry of
 //! `override_accounts`, `type`, `subtype`, `starting_balance` (the current balance),
-//! `force_available_balance`, `has_null_available_balance`, `meta.name` and `meta.limit`.
-//! Fields it does not model (`numbers`, `identity`, `transactions`, ...) are refused by name,
+//! `force_available_balance`, `has_null_available_balance`, `meta.name`, `meta.limit`,
+//! `numbers.account`, `numbers.ach_routing`, `numbers.ach_wire_routing` (the mask becomes the
+//! account number's last four digits) and `identity` (`names`, `emails`, `phone_numbers`,
+//! `addresses`, each replacing the derived owner's). Fields it does not model (`transactions`,
+//! `holdings`, other numbers, ...) are refused by name,
 //! so a test never passes on data the emulator ignored; unknown fields are ignored, as Plaid's
 //! schema allows them.
 
 use serde_json::{Map, Value};
 
 use super::Refusal;
-use crate::{AccountSpec, PlaidError};
+use crate::{AccountSpec, AchNumbers, PlaidError};
 
 /// The account types Plaid's `OverrideAccountType` lists.
 const ACCOUNT_TYPES: [&str; 5] = ["depository", "credit", "loan", "investment", "other"];
 
 /// Per-account fields of Plaid's schema the emulator does not model.
-const NOT_MODELLED: [&str; 9] = [
-    "numbers",
-    "identity",
+const NOT_MODELLED: [&str; 7] = [
     "transactions",
     "holdings",
     "investment_transactions",
@@ -134,5 +135,150 @@ fn account(fields: &Map<String, Value>) -> Result<AccountSpec, String> {
         Some(_) => return Err("meta must be an object".into()),
     };
     let name = name.unwrap_or_else(|| format!("Plaid {subtype}"));
-    Ok(AccountSpec::new(name, account_type, subtype).balances(available, current, limit))
+    let mut spec =
+        AccountSpec::new(name, account_type, subtype).balances(available, current, limit);
+    match fields.get("numbers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(numbers)) => spec = spec.numbers(ach_numbers(numbers)?),
+        Some(_) => return Err("numbers must be an object".into()),
+    }
+    match fields.get("identity") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(identity)) => spec = spec.owner(owner(identity)?),
+        Some(_) => return Err("identity must be an object".into()),
+    }
+    Ok(spec)
+}
+
+/// `numbers`: the ACH ones; the others are refused by name.
+fn ach_numbers(numbers: &Map<String, Value>) -> Result<AchNumbers, String> {
+    let digits = |name: &str, lengths: std::ops::RangeInclusive<usize>| match numbers.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s))
+            if lengths.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(format!(
+            "numbers.{name} must be a string of {} to {} digits",
+            lengths.start(),
+            lengths.end()
+        )),
+    };
+    let set = AchNumbers {
+        account: digits("account", 4..=17)?,
+        routing: digits("ach_routing", 9..=9)?,
+        wire_routing: digits("ach_wire_routing", 9..=9)?,
+    };
+    const OTHER_NUMBERS: [&str; 5] = [
+        "bacs_sort_code",
+        "eft_branch",
+        "eft_institution",
+        "international_bic",
+        "international_iban",
+    ];
+    if let Some(other) = sorted_keys(numbers)
+        .into_iter()
+        .find(|k| OTHER_NUMBERS.contains(&k.as_str()))
+    {
+        return Err(format!("numbers.{other} is not modelled by this Sandbox"));
+    }
+    Ok(set)
+}
+
+fn sorted_keys(map: &Map<String, Value>) -> Vec<&String> {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    keys
+}
+
+/// `identity`: the owner's fields, each normalized to Plaid's `Owner` shape.
+fn owner(identity: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+    let list = |name: &str| match identity.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => Ok(Some(items)),
+        Some(_) => Err(format!("identity.{name} must be an array")),
+    };
+    let text = |value: Option<&Value>, at: &str| match value {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(format!("{at} must be a non-empty string")),
+    };
+    let primary = |entry: &Map<String, Value>, at: &str| match entry.get("primary") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(format!("{at}.primary must be true or false")),
+    };
+    let kind = |entry: &Map<String, Value>, at: &str, allowed: &[&str], default: &str| match entry
+        .get("type")
+    {
+        None | Some(Value::Null) => Ok(default.to_string()),
+        Some(Value::String(t)) if allowed.contains(&t.as_str()) => Ok(t.clone()),
+        Some(_) => Err(format!("{at}.type must be one of {}", allowed.join(", "))),
+    };
+    let object = |value: &Value, at: &str| match value {
+        Value::Object(entry) => Ok(entry.clone()),
+        _ => Err(format!("{at} must be an object")),
+    };
+    let mut owner = Map::new();
+    if let Some(names) = list("names")? {
+        let names = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| text(Some(n), &format!("identity.names[{i}]")).map(Value::String))
+            .collect::<Result<Vec<_>, _>>()?;
+        owner.insert("names".into(), Value::Array(names));
+    }
+    for (name, allowed, default) in [
+        ("emails", &["primary", "secondary", "other"][..], "primary"),
+        (
+            "phone_numbers",
+            &["home", "work", "office", "mobile", "mobile1", "other"][..],
+            "mobile",
+        ),
+    ] {
+        if let Some(entries) = list(name)? {
+            let entries = entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let at = format!("identity.{name}[{i}]");
+                    let entry = object(e, &at)?;
+                    Ok(serde_json::json!({
+                        "data": text(entry.get("data"), &format!("{at}.data"))?,
+                        "primary": primary(&entry, &at)?,
+                        "type": kind(&entry, &at, allowed, default)?,
+                    }))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            owner.insert(name.into(), Value::Array(entries));
+        }
+    }
+    if let Some(entries) = list("addresses")? {
+        let entries = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let at = format!("identity.addresses[{i}]");
+                let entry = object(e, &at)?;
+                let data = object(
+                    entry.get("data").unwrap_or(&Value::Null),
+                    &format!("{at}.data"),
+                )?;
+                let mut address = Map::new();
+                let street = text(data.get("street"), &format!("{at}.data.street"))?;
+                address.insert("street".into(), Value::String(street));
+                for part in ["city", "region", "postal_code", "country"] {
+                    let value = match data.get(part) {
+                        None | Some(Value::Null) => Value::Null,
+                        Some(Value::String(s)) => Value::String(s.clone()),
+                        Some(_) => return Err(format!("{at}.data.{part} must be a string")),
+                    };
+                    address.insert(part.into(), value);
+                }
+                Ok(serde_json::json!({ "data": address, "primary": primary(&entry, &at)? }))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        owner.insert("addresses".into(), Value::Array(entries));
+    }
+    Ok(owner)
 }
