@@ -29,17 +29,8 @@ async fn event(stdout: &mut Lines<BufReader<ChildStdout>>) -> Value {
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON line: {e}: {line}"))
 }
 
-/// The example, started against `emulator` with `settings` as extra environment variables:
-/// the process, its stdout and stderr lines, and its webhook URL.
-async fn start_receiver(
-    emulator: &Emulator,
-    settings: &[(&str, &str)],
-) -> (
-    tokio::process::Child,
-    Lines<BufReader<ChildStdout>>,
-    Lines<BufReader<ChildStderr>>,
-    String,
-) {
+/// `cargo run` of the example on a free port, its keys fetched from `emulator`.
+fn receiver_command(emulator: &Emulator) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO"));
     command
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -55,7 +46,23 @@ async fn start_receiver(
         ])
         .env("PLAID_CLIENT_ID", emulator.client_id())
         .env("PLAID_SECRET", emulator.secret())
-        .env("PLAID_ENV", emulator.base_url())
+        .env("PLAID_ENV", emulator.base_url());
+    command
+}
+
+/// The example, started against `emulator` with `settings` as extra environment variables:
+/// the process, its stdout and stderr lines, and its webhook URL.
+async fn start_receiver(
+    emulator: &Emulator,
+    settings: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    Lines<BufReader<ChildStdout>>,
+    Lines<BufReader<ChildStderr>>,
+    String,
+) {
+    let mut command = receiver_command(emulator);
+    command
         .env_remove("PLAID_WEBHOOK_LISTEN")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
@@ -292,21 +299,7 @@ async fn the_receiver_refuses_unusable_limits() {
         ("PLAID_WEBHOOK_HEADER_TIMEOUT_MS", "0"),
         ("PLAID_WEBHOOK_RECEIVE_TIMEOUT_MS", "soon"),
     ] {
-        let output = tokio::process::Command::new(env!("CARGO"))
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .args([
-                "run",
-                "-q",
-                "-p",
-                "plaid-sdk",
-                "--example",
-                "webhook_receiver",
-                "--",
-                "127.0.0.1:0",
-            ])
-            .env("PLAID_CLIENT_ID", emulator.client_id())
-            .env("PLAID_SECRET", emulator.secret())
-            .env("PLAID_ENV", emulator.base_url())
+        let output = receiver_command(&emulator)
             .env(name, value)
             .kill_on_drop(true)
             .output();

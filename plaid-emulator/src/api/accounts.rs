@@ -382,10 +382,7 @@ pub(super) fn processor_token_webhook_update(
     let [token] = required_strings(fields, ["processor_token"])?;
     let webhook = match fields.get("webhook") {
         None => {
-            return Err(Refusal::invalid_request(
-                "MISSING_FIELDS",
-                "the following required fields are missing: webhook",
-            ));
+            return Err(Refusal::missing_fields(&["webhook"]));
         }
         Some(Value::Null) => None,
         Some(Value::String(url)) if url.is_empty() => None,

@@ -104,13 +104,7 @@ impl Checker<'_> {
             .map(|name| join(at, name))
             .collect();
         if !missing.is_empty() {
-            return Err(Refusal::invalid_request(
-                "MISSING_FIELDS",
-                format!(
-                    "the following required fields are missing: {}",
-                    missing.join(", ")
-                ),
-            ));
+            return Err(Refusal::missing_fields(&missing));
         }
         let Some(properties) = properties else {
             return Ok(());

@@ -79,6 +79,17 @@ impl Refusal {
     fn invalid_request(code: &'static str, message: impl Into<String>) -> Self {
         Refusal::of(400, "INVALID_REQUEST", code, message.into())
     }
+    /// `MISSING_FIELDS`, listing `names`.
+    fn missing_fields(names: &[impl AsRef<str>]) -> Self {
+        let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+        Refusal::invalid_request(
+            "MISSING_FIELDS",
+            format!(
+                "the following required fields are missing: {}",
+                names.join(", ")
+            ),
+        )
+    }
     fn invalid_input(code: &'static str, message: impl Into<String>) -> Self {
         Refusal::of(400, "INVALID_INPUT", code, message.into())
     }
@@ -265,13 +276,7 @@ fn authenticate(
         .map(|(n, _)| *n)
         .collect();
     if !missing.is_empty() {
-        return Err(Refusal::invalid_request(
-            "MISSING_FIELDS",
-            format!(
-                "the following required fields are missing: {}",
-                missing.join(", ")
-            ),
-        ));
+        return Err(Refusal::missing_fields(&missing));
     }
     if client_id.as_deref() != Some(state.config.client_id.as_str())
         || secret.as_deref() != Some(state.config.secret.as_str())
@@ -318,13 +323,7 @@ fn required_strings<'a, const N: usize>(
         .filter(|n| fields.get(*n).is_none_or(Value::is_null))
         .collect();
     if !missing.is_empty() {
-        return Err(Refusal::invalid_request(
-            "MISSING_FIELDS",
-            format!(
-                "the following required fields are missing: {}",
-                missing.join(", ")
-            ),
-        ));
+        return Err(Refusal::missing_fields(&missing));
     }
     let mut out = [""; N];
     for (slot, name) in out.iter_mut().zip(names) {
@@ -407,10 +406,7 @@ fn products(
     required: bool,
 ) -> Result<Vec<String>, Refusal> {
     match fields.get(name) {
-        None | Some(Value::Null) if required => Err(Refusal::invalid_request(
-            "MISSING_FIELDS",
-            format!("the following required fields are missing: {name}"),
-        )),
+        None | Some(Value::Null) if required => Err(Refusal::missing_fields(&[name])),
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
@@ -748,10 +744,7 @@ fn item_json(item: &crate::ItemState) -> Value {
 /// The required `country_codes`: a non-empty list of two-letter codes.
 fn country_codes(fields: &Map<String, Value>) -> Result<&Vec<Value>, Refusal> {
     match fields.get("country_codes") {
-        None | Some(Value::Null) => Err(Refusal::invalid_request(
-            "MISSING_FIELDS",
-            "the following required fields are missing: country_codes",
-        )),
+        None | Some(Value::Null) => Err(Refusal::missing_fields(&["country_codes"])),
         Some(Value::Array(codes))
             if !codes.is_empty()
                 && codes.iter().all(|c| {
@@ -799,10 +792,7 @@ fn link_token_create(state: &State, fields: &Map<String, Value>) -> Result<Value
         }
         None | Some(Value::Null) if fields.get("user_token").is_some_and(Value::is_string) => {}
         _ => {
-            return Err(Refusal::invalid_request(
-                "MISSING_FIELDS",
-                "the following required fields are missing: user.client_user_id",
-            ));
+            return Err(Refusal::missing_fields(&["user.client_user_id"]));
         }
     }
     let products = products(fields, "products", false)?;
