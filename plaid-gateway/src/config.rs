@@ -47,6 +47,22 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "rate limits per gateway instance: name=120/min;name:/path=10/s (per s, min or h)",
     ),
     (
+        "PLAID_GATEWAY_QUOTA_STORE",
+        "redis://HOST:PORT/DB: quotas shared by every instance through Redis (default: each instance counts its own)",
+    ),
+    (
+        "PLAID_GATEWAY_QUOTA_STORE_FAILURE",
+        "when the quota store is slow or unreachable: local (default; this instance's buckets at its share) or closed (503)",
+    ),
+    (
+        "PLAID_GATEWAY_QUOTA_STORE_TIMEOUT_MS",
+        "the longest a request waits on the quota store (default 5)",
+    ),
+    (
+        "PLAID_GATEWAY_INSTANCES",
+        "how many instances share the quotas; each falls back to its share of them (default 1)",
+    ),
+    (
         "PLAID_GATEWAY_CORS_ORIGINS",
         "browser origins allowed to call across origins, comma-separated (default: none)",
     ),
@@ -218,6 +234,16 @@ pub struct Config {
     pub allow_insecure_upstream: bool,
     /// Rate limits per caller, or per caller and operation.
     pub quotas: Vec<Quota>,
+    /// Where quotas are counted for every instance together (`redis://HOST:PORT/DB`); `None`:
+    /// each instance counts its own.
+    pub quota_store: Option<QuotaStoreUrl>,
+    /// What a request gets when the quota store does not answer in time.
+    pub quota_store_failure: QuotaStoreFailure,
+    /// The longest a request waits on the quota store.
+    pub quota_store_timeout: Duration,
+    /// How many instances share the quotas: with the store unreachable (and
+    /// [`QuotaStoreFailure::Local`]), each instance allows its share.
+    pub instances: u32,
     /// Browser origins allowed to call across origins (CORS); none by default.
     pub cors_origins: BTreeSet<String>,
     /// Whether the Try-it console is served at `GET /console` (on by default).
@@ -294,6 +320,10 @@ impl Config {
             body_timeout: Duration::from_secs(10),
             allow_insecure_upstream: false,
             quotas: Vec::new(),
+            quota_store: None,
+            quota_store_failure: QuotaStoreFailure::Local,
+            quota_store_timeout: Duration::from_millis(5),
+            instances: 1,
             cors_origins: BTreeSet::new(),
             console: true,
         }
@@ -574,6 +604,37 @@ impl Config {
                 true
             }
         };
+        let quota_store = match get("PLAID_GATEWAY_QUOTA_STORE") {
+            None => None,
+            Some(url) => {
+                let parsed = QuotaStoreUrl::new(url.trim());
+                if parsed.is_none() {
+                    problems.push(
+                        "PLAID_GATEWAY_QUOTA_STORE must be a redis://HOST:PORT/DB URL".into(),
+                    );
+                }
+                parsed
+            }
+        };
+        let quota_store_failure = match get("PLAID_GATEWAY_QUOTA_STORE_FAILURE")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("local") => QuotaStoreFailure::Local,
+            Some("closed") => QuotaStoreFailure::Closed,
+            Some(_) => {
+                problems
+                    .push("PLAID_GATEWAY_QUOTA_STORE_FAILURE must be `local` or `closed`".into());
+                QuotaStoreFailure::Local
+            }
+        };
+        let quota_store_timeout = Duration::from_millis(number(
+            "PLAID_GATEWAY_QUOTA_STORE_TIMEOUT_MS",
+            5,
+            &mut problems,
+        ));
+        let instances =
+            u32::try_from(number("PLAID_GATEWAY_INSTANCES", 1, &mut problems)).unwrap_or(u32::MAX);
         let plaid_version = get("PLAID_GATEWAY_PLAID_VERSION")
             .unwrap_or_else(|| "2020-09-14".into())
             .trim()
@@ -600,9 +661,54 @@ impl Config {
             body_timeout,
             allow_insecure_upstream,
             quotas,
+            quota_store,
+            quota_store_failure,
+            quota_store_timeout,
+            instances,
             cors_origins,
             console,
         })
+    }
+}
+
+/// What a request gets when the quota store is slow or unreachable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaStoreFailure {
+    /// This instance's own buckets decide, at its share ([`Config::instances`]) of each quota.
+    Local,
+    /// A Plaid-shaped 503 `QUOTA_STORE_UNAVAILABLE`.
+    Closed,
+}
+
+/// The quota store's URL (`redis://[USER:PASSWORD@]HOST:PORT/DB`); its `Debug` hides the
+/// credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct QuotaStoreUrl(String);
+
+impl QuotaStoreUrl {
+    /// `url`, if it names a Redis server (`redis://` and a host).
+    pub fn new(url: &str) -> Option<Self> {
+        let rest = url.strip_prefix("redis://")?;
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        (!host.is_empty()
+            && !host.starts_with('/')
+            && !url.contains(|c: char| c.is_whitespace() || c.is_control()))
+        .then(|| QuotaStoreUrl(url.to_string()))
+    }
+
+    /// The URL itself, credentials included.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for QuotaStoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rest = self.0.strip_prefix("redis://").unwrap_or_default();
+        match rest.rsplit_once('@') {
+            Some((_, host)) => write!(f, "redis://[redacted]@{host}"),
+            None => write!(f, "redis://{rest}"),
+        }
     }
 }
 

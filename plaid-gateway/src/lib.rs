@@ -18,6 +18,7 @@
 //! | 408 | `BODY_TIMEOUT` | the body did not arrive within `PLAID_GATEWAY_BODY_TIMEOUT_SECS`; the connection is closed |
 //! | 413 | `BODY_TOO_LARGE` | request body over the limit |
 //! | 503 | `OVERLOADED` | too many requests in flight, for the gateway or for this caller (each has a share, `PLAID_GATEWAY_CALLER_CONCURRENCY`) |
+//! | 503 | `QUOTA_STORE_UNAVAILABLE` | the shared quota store did not answer in time and `PLAID_GATEWAY_QUOTA_STORE_FAILURE=closed` |
 //! | 502 | `UPSTREAM_UNREACHABLE` | Plaid could not be reached, or its answer was over [`MAX_UPSTREAM_BODY`] |
 //! | 502 | `UPSTREAM_ANSWER_WITHHELD` | the answer repeated the gateway's Plaid secret (raw, escaped, encoded, or 8 characters of it): an upstream echoing the request |
 //! | 504 | `UPSTREAM_TIMEOUT` | Plaid did not answer in time |
@@ -26,14 +27,16 @@
 //! the Try-it console (a page, its script and style, and the operations model, all built into
 //! the binary), unless `PLAID_GATEWAY_CONSOLE=off`. Every reply carries a strict
 //! Content-Security-Policy (same-origin script, style and requests only; no inline code). The
-//! gateway keeps no state between requests but its quota buckets (per instance), so any number
-//! of instances can run behind a load balancer.
+//! gateway keeps no state between requests but its quota buckets (per instance, or shared by
+//! every instance through Redis with `PLAID_GATEWAY_QUOTA_STORE`), so any number of instances
+//! can run behind a load balancer.
 //!
 //! Each API request is logged on one line (caller, operation, status, latency, Plaid's request
 //! id); never a token, a secret or a body.
 
 mod config;
 mod console;
+mod quota_store;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -49,7 +52,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub use config::{Caller, Config, Quota, VARIABLES, default_operations, hash_token};
+pub use config::{
+    Caller, Config, Quota, QuotaStoreFailure, QuotaStoreUrl, VARIABLES, default_operations,
+    hash_token,
+};
 
 /// The header callers authenticate with (or `Authorization: Bearer <token>`).
 pub const CALLER_HEADER: &str = "x-gateway-token";
@@ -74,6 +80,8 @@ struct State {
     client_id: HeaderValue,
     secret: HeaderValue,
     default_version: HeaderValue,
+    /// The shared quota store (`config.quota_store`), kept across reloads to the same URL.
+    quota_store: Option<Arc<quota_store::QuotaStore>>,
 }
 
 /// The settings a gateway serves with. [`reload`](Self::reload) swaps them for new ones while
@@ -105,7 +113,7 @@ impl Settings {
     /// a reload refills nothing; every widening of access (a caller reaching an operation it
     /// could not, a quota dropped or raised) is logged, one line each.
     pub fn reload(&self, config: Config) -> std::io::Result<()> {
-        let next = state(config)?;
+        let mut next = state(config)?;
         let mut current = self
             .0
             .write()
@@ -114,6 +122,12 @@ impl Settings {
             tracing::warn!(change = %change, "reload widens access");
         }
         next.keep_buckets_of(&current);
+        // The same store keeps its connection.
+        if let (Some(new), Some(old)) = (&next.quota_store, &current.quota_store)
+            && new.url() == old.url()
+        {
+            next.quota_store = Some(Arc::clone(old));
+        }
         *current = Arc::new(next);
         Ok(())
     }
@@ -291,9 +305,43 @@ impl AcceptBackoff {
 }
 
 impl State {
+    /// The quota decision for one request: `Ok(None)` admitted, `Ok(Some(wait))` over quota.
+    /// With a shared store, the store decides; when it does not answer in time, the failure
+    /// policy does (this instance's buckets at its share, or a 503).
+    async fn quota(&self, caller: &str, operation: &str) -> Result<Option<Duration>, Refusal> {
+        let Some(store) = &self.quota_store else {
+            return Ok(self.over_quota(caller, operation, 1));
+        };
+        let buckets: Vec<quota_store::Bucket> = self
+            .config
+            .quotas
+            .iter()
+            .filter(|q| {
+                q.caller == caller && q.operation.as_deref().is_none_or(|op| op == operation)
+            })
+            .map(|q| quota_store::Bucket::new(&q.caller, q.operation.as_deref(), q.count, q.period))
+            .collect();
+        if buckets.is_empty() {
+            return Ok(None);
+        }
+        match store.take(&buckets, self.config.quota_store_timeout).await {
+            Ok(wait) => Ok(wait),
+            Err(()) => match self.config.quota_store_failure {
+                QuotaStoreFailure::Local => {
+                    Ok(self.over_quota(caller, operation, self.config.instances))
+                }
+                QuotaStoreFailure::Closed => Err(Refusal::gateway(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "QUOTA_STORE_UNAVAILABLE",
+                    "the gateway's quota store is unavailable; retry shortly",
+                )),
+            },
+        }
+    }
+
     /// Takes a token from every bucket that applies to this caller and operation; when one
     /// is empty, takes none and returns how long until it holds one again.
-    fn over_quota(&self, caller: &str, operation: &str) -> Option<Duration> {
+    fn over_quota(&self, caller: &str, operation: &str, share: u32) -> Option<Duration> {
         let applies = |q: &Quota| {
             q.caller == caller && q.operation.as_deref().is_none_or(|op| op == operation)
         };
@@ -310,9 +358,10 @@ impl State {
             if !applies(quota) {
                 continue;
             }
-            let per_token = quota.period.as_secs_f64() / f64::from(quota.count);
+            let count = f64::from((quota.count / share.max(1)).max(1));
+            let per_token = quota.period.as_secs_f64() / count;
             let refill = now.duration_since(*last).as_secs_f64() / per_token;
-            *tokens = (*tokens + refill).min(f64::from(quota.count));
+            *tokens = (*tokens + refill).min(count);
             *last = now;
             if *tokens < 1.0 {
                 let until = Duration::from_secs_f64((1.0 - *tokens) * per_token);
@@ -485,6 +534,10 @@ fn state(config: Config) -> std::io::Result<State> {
             .iter()
             .map(|c| (c.name.clone(), Semaphore::new(config.caller_concurrency)))
             .collect(),
+        quota_store: config
+            .quota_store
+            .clone()
+            .map(|url| Arc::new(quota_store::QuotaStore::new(url))),
         config,
         http,
         uris,
@@ -827,7 +880,7 @@ async fn forward<'s>(
         .filter(|(op, _)| caller.may_reach(op))
         .ok_or_else(Refusal::not_allowed)?;
     seen.operation = Some(operation);
-    if let Some(wait) = state.over_quota(&caller.name, operation) {
+    if let Some(wait) = state.quota(&caller.name, operation).await? {
         return Err(Refusal {
             retry_after: Some(wait),
             ..Refusal::of(
