@@ -9,12 +9,16 @@
 //! the paths; `-- --quick` for one round of 2,000, `-- --rounds N --requests N` to choose;
 //! `PLAID_BENCH_GATEWAY_BIN=path` measures another build of the gateway the same way).
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use plaid_emulator::Emulator;
 use plaid_gateway::hash_token;
 use plaid_sdk::{Environment, PlaidClient, RetryPolicy};
+
+use common::{Killed, Nginx, cpu_time, free_port, gateway_job, start_nginx_with};
 
 const CALLER_TOKEN: &str = "bench-caller-token";
 
@@ -25,36 +29,6 @@ struct Outcome {
     p99: Duration,
     /// CPU time the proxy's processes spent per request (zero for direct calls).
     cpu: Duration,
-}
-
-/// CPU time spent so far by the processes `pids` and their children (nginx's workers), all
-/// threads, from `/proc/<pid>/task/*/schedstat` (nanoseconds).
-fn cpu_time(pids: &[u32]) -> Duration {
-    let mut total = 0u64;
-    let mut pending: Vec<u32> = pids.to_vec();
-    while let Some(pid) = pending.pop() {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let path = task.path();
-            if let Ok(stat) = std::fs::read_to_string(path.join("schedstat")) {
-                total += stat
-                    .split_whitespace()
-                    .next()
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-            if let Ok(children) = std::fs::read_to_string(path.join("children")) {
-                pending.extend(
-                    children
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<u32>().ok()),
-                );
-            }
-        }
-    }
-    Duration::from_nanos(total)
 }
 
 async fn load(
@@ -114,47 +88,6 @@ fn memory_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// nginx's master process, stopped with its workers when dropped (killing the master alone
-/// would leave the workers running).
-struct Nginx {
-    master: Child,
-    binary: &'static str,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let stopped = Command::new(self.binary)
-            .arg("-p")
-            .arg(&self.dir)
-            .arg("-c")
-            .arg(self.dir.join("nginx.conf"))
-            .args(["-s", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !stopped {
-            let _ = self.master.kill();
-        }
-        let _ = self.master.wait();
-    }
-}
-
 /// nginx doing the gateway's core job in front of `upstream`, on `port`, with its files in
 /// `dir`; `None` when nginx is not installed.
 fn start_nginx(
@@ -164,60 +97,11 @@ fn start_nginx(
     client_id: &str,
     secret: &str,
 ) -> Option<Nginx> {
-    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())?;
-    std::fs::create_dir_all(dir.join("logs")).ok()?;
-    let upstream = upstream.trim_start_matches("http://");
-    let conf = format!(
-        r#"worker_processes auto;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/logs/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    upstream plaid {{ server {upstream}; keepalive 128; }}
-    map $http_x_gateway_token $caller_ok {{ "{token}" 1; default 0; }}
-    server {{
-        listen 127.0.0.1:{port};
-        location = /processor/token/create {{
-            if ($caller_ok = 0) {{ return 401; }}
-            proxy_pass http://plaid;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header x-gateway-token "";
-            proxy_set_header plaid-client-id "{client_id}";
-            proxy_set_header plaid-secret "{secret}";
-            proxy_set_header plaid-version "2020-09-14";
-        }}
-        location / {{ return 403; }}
-    }}
-}}
-"#,
-        dir = dir.display(),
-        token = CALLER_TOKEN,
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).ok()?;
-    let child = Command::new(nginx)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    Some(Nginx {
-        master: child,
-        binary: nginx,
-        dir: dir.to_path_buf(),
-    })
+    start_nginx_with(
+        dir,
+        "auto",
+        &gateway_job(port, upstream, CALLER_TOKEN, client_id, secret),
+    )
 }
 
 /// The medians, field by field, of some outcomes (at least one).
