@@ -117,6 +117,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// How many of the latest requests the emulator keeps for [`Emulator::requests`].
+pub const MAX_RECORDED_REQUESTS: usize = 10_000;
+
 /// The client id the emulator accepts unless configured otherwise.
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client-id";
 /// The secret the emulator accepts unless configured otherwise.
@@ -374,14 +377,15 @@ impl Emulator {
         self.state.set_institution_status(institution_id, status);
     }
 
-    /// Every request received so far, oldest first.
+    /// The requests received, oldest first: every one, up to the latest
+    /// [`MAX_RECORDED_REQUESTS`] (a long-running emulator keeps no more).
     pub fn requests(&self) -> Vec<ReceivedRequest> {
-        self.state.data().requests.clone()
+        self.state.data().requests.iter().cloned().collect()
     }
 
     /// How many requests arrived.
     pub fn request_count(&self) -> usize {
-        self.state.data().requests.len()
+        self.state.data().request_total
     }
 
     /// The `Plaid-Verification` header value for a webhook with this exact `body`, signed now
@@ -802,7 +806,10 @@ pub(crate) struct Data {
     pub(crate) faults: Vec<PendingFault>,
     /// Institutions that are down or not responding, with the error their Items answer.
     pub(crate) institution_errors: HashMap<String, PlaidError>,
-    pub(crate) requests: Vec<ReceivedRequest>,
+    /// The latest requests, at most [`MAX_RECORDED_REQUESTS`].
+    pub(crate) requests: std::collections::VecDeque<ReceivedRequest>,
+    /// How many requests arrived in all.
+    pub(crate) request_total: usize,
 }
 
 impl Data {
@@ -851,6 +858,15 @@ pub(crate) struct ProcessorTokenState {
 }
 
 impl Data {
+    /// Records a request, forgetting the oldest beyond [`MAX_RECORDED_REQUESTS`].
+    pub(crate) fn record(&mut self, request: ReceivedRequest) {
+        if self.requests.len() == MAX_RECORDED_REQUESTS {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(request);
+        self.request_total += 1;
+    }
+
     /// Takes one use of the first pending fault aimed at `path` (or at any path).
     pub(crate) fn take_fault(&mut self, path: &str) -> Option<Fault> {
         let index = self
@@ -906,4 +922,25 @@ pub(crate) fn uuid_like() -> String {
             .collect()
     };
     format!("{}-{}-{}-{}-{}", hex(8), hex(4), hex(4), hex(4), hex(12))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_keeps_the_latest_requests_and_counts_them_all() {
+        let mut data = Data::default();
+        for n in 0..MAX_RECORDED_REQUESTS + 5 {
+            data.record(ReceivedRequest {
+                method: "POST".into(),
+                path: format!("/{n}"),
+                headers: Vec::new(),
+                body: Vec::new(),
+            });
+        }
+        assert_eq!(data.request_total, MAX_RECORDED_REQUESTS + 5);
+        assert_eq!(data.requests.len(), MAX_RECORDED_REQUESTS);
+        assert_eq!(data.requests.front().map(|r| r.path.as_str()), Some("/5"));
+    }
 }

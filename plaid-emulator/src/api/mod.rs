@@ -104,7 +104,7 @@ pub(crate) async fn handle(state: &State, parts: &http::request::Parts, body: &[
     }
     let fault = {
         let mut data = state.data();
-        data.requests.push(ReceivedRequest {
+        data.record(ReceivedRequest {
             method: parts.method.to_string(),
             path: parts.uri.path().to_string(),
             headers: parts
