@@ -13,7 +13,8 @@
 //! Needs Debian's `wrk` and `nginx-light` (and `taskset`, from util-linux).
 //!
 //! `cargo bench -p plaid-gateway --bench pinned` (5 rounds of 10 s; `-- --quick` for 2 rounds of
-//! 3 s; `-- --seconds N --rounds N --connections N` to choose).
+//! 3 s; `-- --seconds N --rounds N --connections N` to choose; `PLAID_BENCH_GATEWAY_BIN=path`
+//! measures another build of the gateway the same way).
 
 mod common;
 
@@ -172,7 +173,11 @@ fn gateway(upstream: &str, port: u16, extra: &[(&str, String)]) -> Killed {
     let mut command = Command::new("taskset");
     command
         .args(["-c", "1"])
-        .arg(env!("CARGO_BIN_EXE_plaid-gateway"))
+        // PLAID_BENCH_GATEWAY_BIN measures another build (an older one, for a before/after).
+        .arg(
+            std::env::var_os("PLAID_BENCH_GATEWAY_BIN")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_plaid-gateway").into()),
+        )
         .env("PLAID_GATEWAY_UPSTREAM", upstream)
         .env("PLAID_CLIENT_ID", "bench-client-id")
         .env("PLAID_SECRET", "bench-secret-0123456789")
