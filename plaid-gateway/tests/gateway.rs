@@ -9,15 +9,26 @@ use plaid_sdk::{Environment, ErrorKind, PlaidClient, Processor, Product, RetryPo
 
 const CALLER_TOKEN: &str = "caller-token-7f3a9c";
 
-async fn setup(tune: impl FnOnce(&mut Config)) -> (Emulator, Gateway) {
-    let emulator = Emulator::start().await.expect("emulator");
+/// Settings in front of `emulator` for `callers`, under the `/plaid` prefix.
+fn config_for(emulator: &Emulator, callers: Vec<Caller>) -> Config {
     let mut config = Config::new(
         emulator.base_url(),
         emulator.client_id(),
         emulator.secret(),
-        vec![Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")],
+        callers,
     );
     config.path_prefix = "/plaid".into();
+    config
+}
+
+/// The caller most tests use: `web-app`, with [`CALLER_TOKEN`].
+fn web_app() -> Caller {
+    Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")
+}
+
+async fn setup(tune: impl FnOnce(&mut Config)) -> (Emulator, Gateway) {
+    let emulator = Emulator::start().await.expect("emulator");
+    let mut config = config_for(&emulator, vec![web_app()]);
     tune(&mut config);
     let gateway = Gateway::start(config).await.expect("gateway");
     (emulator, gateway)
@@ -201,16 +212,7 @@ async fn callers_reach_only_their_operations_and_rotate_tokens() {
     let emulator = Emulator::start().await.expect("emulator");
     let item = emulator.add_item();
     let caller = |token: &str| Caller::new("etl", &hash_token(token)).expect("caller");
-    let start = |callers: Vec<Caller>| {
-        let mut config = Config::new(
-            emulator.base_url(),
-            emulator.client_id(),
-            emulator.secret(),
-            callers,
-        );
-        config.path_prefix = "/plaid".into();
-        Gateway::start(config)
-    };
+    let start = |callers: Vec<Caller>| Gateway::start(config_for(&emulator, callers));
     // During a rotation the caller has two tokens; it may reach /item/get only.
     let gateway = start(vec![
         caller("old-token").with_operations(["/item/get".to_string()]),
@@ -274,14 +276,10 @@ async fn a_reload_applies_to_the_next_requests_and_drops_none_in_flight() {
     let emulator = Emulator::start().await.expect("emulator");
     let item = emulator.add_item();
     let config = |token: &str| {
-        let mut c = Config::new(
-            emulator.base_url(),
-            emulator.client_id(),
-            emulator.secret(),
+        config_for(
+            &emulator,
             vec![Caller::new("app", &hash_token(token)).expect("caller")],
-        );
-        c.path_prefix = "/plaid".into();
-        c
+        )
     };
     let gateway = Gateway::start(config("first-token"))
         .await
@@ -359,13 +357,7 @@ async fn a_spent_quota_is_a_429_with_retry_after_and_reaches_nothing() {
         "the refused request never went upstream"
     );
     // A reload, even of the very same settings, refills nothing.
-    let mut same = Config::new(
-        emulator.base_url(),
-        emulator.client_id(),
-        emulator.secret(),
-        vec![Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")],
-    );
-    same.path_prefix = "/plaid".into();
+    let mut same = config_for(&emulator, vec![web_app()]);
     same.quotas = vec![Quota::parse("web-app:/accounts/get=2/min").expect("quota")];
     gateway.reload(same).expect("reload");
     let (status, _) = raw(&gateway, "/plaid/accounts/get", &auth, &body).await;
@@ -1044,17 +1036,11 @@ async fn a_revoked_tokens_requests_in_flight_end_at_their_timeouts() {
     let emulator = Emulator::start().await.expect("emulator");
     let item = emulator.add_item();
     let config = |with_revoked: bool| {
-        let mut c = Config::new(
-            emulator.base_url(),
-            emulator.client_id(),
-            emulator.secret(),
-            vec![Caller::new("web-app", &hash_token(CALLER_TOKEN)).expect("caller")],
-        );
+        let mut c = config_for(&emulator, vec![web_app()]);
         if with_revoked {
             c.callers
                 .push(Caller::new("revoked", &hash_token(REVOKED)).expect("caller"));
         }
-        c.path_prefix = "/plaid".into();
         c.concurrency = 4;
         c.caller_concurrency = 2;
         c.body_timeout = Duration::from_millis(300);
