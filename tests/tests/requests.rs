@@ -88,6 +88,26 @@ fn refusal(reply: &(u16, Value)) -> (u16, &str, &str, &str) {
     )
 }
 
+/// `valid` with `name` set to `value` is refused with `INVALID_FIELD`, naming the field.
+async fn assert_refused_naming(
+    emulator: &Emulator,
+    path: &str,
+    valid: &Map<String, Value>,
+    name: &str,
+    value: Value,
+) {
+    let mut body = valid.clone();
+    body.insert(name.to_string(), value);
+    let reply = send(emulator, path, &Value::Object(body)).await;
+    let (status, _, code, message) = refusal(&reply);
+    assert_eq!(
+        (status, code),
+        (400, "INVALID_FIELD"),
+        "{path} {name}: {message}"
+    );
+    assert!(message.starts_with(name), "{path}: {message}");
+}
+
 #[tokio::test]
 async fn every_operation_refuses_what_its_schema_refuses() {
     let model: Value = serde_json::from_str(MODEL).expect("requests.json");
@@ -118,16 +138,7 @@ async fn every_operation_refuses_what_its_schema_refuses() {
             .iter()
             .find_map(|n| Some((n, wrong_type(properties.get(n)?)?)))
         {
-            let mut body = valid.clone();
-            body.insert(name.clone(), wrong);
-            let reply = send(&emulator, path, &Value::Object(body)).await;
-            let (status, _, code, message) = refusal(&reply);
-            assert_eq!(
-                (status, code),
-                (400, "INVALID_FIELD"),
-                "{path} {name}: {message}"
-            );
-            assert!(message.starts_with(name.as_str()), "{path}: {message}");
+            assert_refused_naming(&emulator, path, &valid, name, wrong).await;
             typed += 1;
         }
         // An enum field (top level) with a value outside its list.
@@ -136,16 +147,7 @@ async fn every_operation_refuses_what_its_schema_refuses() {
             .find(|(_, p)| p.get("enum").is_some())
             .map(|(n, _)| n.clone())
         {
-            let mut body = valid.clone();
-            body.insert(name.clone(), json!("not_a_value"));
-            let reply = send(&emulator, path, &Value::Object(body)).await;
-            let (status, _, code, message) = refusal(&reply);
-            assert_eq!(
-                (status, code),
-                (400, "INVALID_FIELD"),
-                "{path} {name}: {message}"
-            );
-            assert!(message.starts_with(name.as_str()), "{path}: {message}");
+            assert_refused_naming(&emulator, path, &valid, &name, json!("not_a_value")).await;
             enums += 1;
         }
     }
