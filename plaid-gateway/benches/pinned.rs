@@ -14,7 +14,8 @@
 //!
 //! `cargo bench -p plaid-gateway --bench pinned` (5 rounds of 10 s; `-- --quick` for 2 rounds of
 //! 3 s; `-- --seconds N --rounds N --connections N` to choose; `PLAID_BENCH_GATEWAY_BIN=path`
-//! measures another build of the gateway the same way).
+//! measures another build of the gateway the same way, and `PLAID_BENCH_BEFORE_BIN=path` adds
+//! that build as one more path in the same rounds, for a before/after in one run).
 
 mod common;
 
@@ -168,16 +169,23 @@ fn workers(nginx: &Nginx) -> Vec<u32> {
         .collect()
 }
 
-/// Starts the gateway pinned to core 1 with `extra` settings.
-fn gateway(upstream: &str, port: u16, extra: &[(&str, String)]) -> Killed {
+/// The gateway build to measure: this one, or `PLAID_BENCH_GATEWAY_BIN`'s.
+fn this_build() -> std::ffi::OsString {
+    std::env::var_os("PLAID_BENCH_GATEWAY_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_plaid-gateway").into())
+}
+
+/// Starts the gateway `binary` pinned to core 1 with `extra` settings.
+fn gateway(
+    binary: &std::ffi::OsStr,
+    upstream: &str,
+    port: u16,
+    extra: &[(&str, String)],
+) -> Killed {
     let mut command = Command::new("taskset");
     command
         .args(["-c", "1"])
-        // PLAID_BENCH_GATEWAY_BIN measures another build (an older one, for a before/after).
-        .arg(
-            std::env::var_os("PLAID_BENCH_GATEWAY_BIN")
-                .unwrap_or_else(|| env!("CARGO_BIN_EXE_plaid-gateway").into()),
-        )
+        .arg(binary)
         .env("PLAID_GATEWAY_UPSTREAM", upstream)
         .env("PLAID_CLIENT_ID", "bench-client-id")
         .env("PLAID_SECRET", "bench-secret-0123456789")
@@ -259,7 +267,11 @@ fn main() {
 
     // The gateway, and the gateway with Redis (when redis-server is installed).
     let gateway_port = free_port();
-    let plain = gateway(&stub_url, gateway_port, &[]);
+    let plain = gateway(&this_build(), &stub_url, gateway_port, &[]);
+    let before = std::env::var_os("PLAID_BENCH_BEFORE_BIN").map(|binary| {
+        let port = free_port();
+        (port, gateway(&binary, &stub_url, port, &[]))
+    });
     let redis_port = free_port();
     let redis = Command::new("taskset")
         .args(["-c", "0", "redis-server", "--port", &redis_port.to_string()])
@@ -272,6 +284,7 @@ fn main() {
         wait_for(redis_port);
         let port = free_port();
         let g = gateway(
+            &this_build(),
             &stub_url,
             port,
             &[
@@ -317,6 +330,13 @@ fn main() {
             vec![g.0.id()],
         ));
     }
+    if let Some((port, g)) = &before {
+        paths.push((
+            "gateway, before",
+            format!("http://127.0.0.1:{port}{path}"),
+            vec![g.0.id()],
+        ));
+    }
     // A warm-up run each (connections, caches), not counted.
     let warm = Args {
         seconds: 1,
@@ -355,7 +375,7 @@ fn main() {
         g.p99_ms / n.p99_ms,
         g.cpu_us / n.cpu_us
     );
-    if let Some(r) = medians.get(3) {
+    if let Some(r) = medians.get(3).filter(|_| with_redis.is_some()) {
         println!(
             "gateway + Redis / gateway: throughput {:.2}, p50 +{:.3} ms, p99 +{:.3} ms",
             r.throughput / g.throughput,
@@ -363,6 +383,14 @@ fn main() {
             r.p99_ms - g.p99_ms
         );
     }
-    drop((stub, nginx, plain, with_redis, redis));
+    if let Some(b) = medians.last().filter(|_| before.is_some()) {
+        println!(
+            "gateway / gateway before: throughput {:.2}, p99 {:.2}, CPU per request {:.2}",
+            g.throughput / b.throughput,
+            g.p99_ms / b.p99_ms,
+            g.cpu_us / b.cpu_us
+        );
+    }
+    drop((stub, nginx, plain, with_redis, redis, before));
     let _ = std::fs::remove_dir_all(&dir);
 }

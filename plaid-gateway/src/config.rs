@@ -10,6 +10,15 @@ use std::time::Duration;
 use plaid_sdk::ClientSecret;
 use sha2::{Digest, Sha256};
 
+/// The most serving threads [`Config::threads`] may ask for.
+pub const MAX_THREADS: usize = 1024;
+
+/// One serving thread per core the process may run on (its CPU affinity and quota), at
+/// least one.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// The operations callers may reach unless configured otherwise: the paths of every
 /// operation plaid-sdk knows ([`plaid_sdk::OPERATIONS`], generated from the spec).
 pub fn default_operations() -> BTreeSet<String> {
@@ -101,6 +110,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "PLAID_GATEWAY_MAX_CONNECTIONS",
         "connections open at once; further ones wait in the kernel's queue (default 1024)",
+    ),
+    (
+        "PLAID_GATEWAY_THREADS",
+        "threads serving connections, each with its own event loop and upstream connections (default one per core the process may run on; read at start, not on SIGHUP)",
     ),
     (
         "PLAID_GATEWAY_HEADER_TIMEOUT_SECS",
@@ -222,8 +235,13 @@ pub struct Config {
     pub concurrency: usize,
     /// Requests one caller may have forwarded at once, so that no caller takes every slot.
     pub caller_concurrency: usize,
-    /// Connections open at once; the accept loop waits for one to close beyond this.
+    /// Connections open at once; the accept loops wait for one to close beyond this.
     pub max_connections: usize,
+    /// Threads serving connections, each running its own single-threaded event loop: a
+    /// connection stays on the thread that accepted it, with that thread's upstream
+    /// connections, so no request's work crosses threads. Read when serving starts; a reload
+    /// does not change it.
+    pub threads: usize,
     /// How long a connection may take to send a request's headers, or stay idle between
     /// requests, before it is closed.
     pub header_timeout: Duration,
@@ -316,6 +334,7 @@ impl Config {
             concurrency: 256,
             caller_concurrency: 128,
             max_connections: 1024,
+            threads: default_threads(),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             allow_insecure_upstream: false,
@@ -578,6 +597,16 @@ impl Config {
             &mut problems,
         ) as usize;
         let max_connections = number("PLAID_GATEWAY_MAX_CONNECTIONS", 1024, &mut problems) as usize;
+        let threads = number(
+            "PLAID_GATEWAY_THREADS",
+            default_threads() as u64,
+            &mut problems,
+        ) as usize;
+        if threads > MAX_THREADS {
+            problems.push(format!(
+                "PLAID_GATEWAY_THREADS must be at most {MAX_THREADS}"
+            ));
+        }
         let header_timeout = Duration::from_secs(number(
             "PLAID_GATEWAY_HEADER_TIMEOUT_SECS",
             10,
@@ -657,6 +686,7 @@ impl Config {
             concurrency,
             caller_concurrency,
             max_connections,
+            threads: threads.min(MAX_THREADS),
             header_timeout,
             body_timeout,
             allow_insecure_upstream,
@@ -1026,6 +1056,26 @@ mod tests {
         }
         assert!(problems.iter().all(|p| !p.contains('\n')));
         assert!(!text.contains("nothex"), "caller hashes are not echoed");
+    }
+
+    #[test]
+    fn serving_threads_default_to_the_cores_and_are_bounded() {
+        let g = good();
+        let with = |threads: Option<&str>| {
+            let mut pairs: Vec<(&str, &str)> = g.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            pairs.extend(threads.map(|t| ("PLAID_GATEWAY_THREADS", t)));
+            Config::load(vars(&pairs), None)
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(with(None).expect("valid").threads, cores);
+        assert_eq!(with(Some(" 3 ")).expect("valid").threads, 3);
+        for bad in ["0", "-1", "two", "1025"] {
+            let problems = with(Some(bad)).expect_err(bad).join("\n");
+            assert!(
+                problems.contains("PLAID_GATEWAY_THREADS"),
+                "{bad}: {problems}"
+            );
+        }
     }
 
     #[test]

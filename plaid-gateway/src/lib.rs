@@ -71,7 +71,9 @@ struct State {
     console_page: Option<Bytes>,
     /// The token buckets of `config.quotas`, by index: (tokens left, when last refilled).
     buckets: std::sync::Mutex<Vec<(f64, Instant)>>,
-    http: Upstream,
+    /// One upstream pool per serving thread (by the thread's index, modulo the length): a
+    /// thread forwards only over connections it opened, which its own event loop drives.
+    http: Box<[Upstream]>,
     /// The upstream URI of each allowed operation (`config.operations`), parsed once.
     uris: std::collections::HashMap<String, http::Uri>,
     permits: Semaphore,
@@ -217,21 +219,125 @@ pub async fn serve(
 
 /// Serves on `listener` with `settings`, which may be reloaded meanwhile, until `shutdown`
 /// completes, then finishes the requests in flight.
+///
+/// It serves on [`Config::threads`] threads (read now): this task's, and one more thread
+/// per further one, each with a single-threaded event loop accepting from the same listener.
+/// A connection stays on the thread that accepted it, and its requests go upstream over
+/// that thread's own connections, so no request's work crosses threads. Dropping the
+/// returned future stops the other threads at once, with their connections.
 pub async fn serve_with(
     listener: TcpListener,
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let current = settings.current();
+    let connections = Arc::new(Semaphore::new(current.config.max_connections));
+    // `true` once the serving should stop gracefully; closed (this future dropped) when it
+    // should stop at once.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut others = Vec::new();
+    for worker in 1..current.config.threads.max(1) {
+        others.push(serving_thread(
+            &listener,
+            &settings,
+            worker,
+            &connections,
+            stopping.clone(),
+        )?);
+    }
+    let graceful = accept_loop(listener, &settings, 0, &connections, shutdown).await;
+    let _ = stop.send(true);
+    tracing::info!("shutting down: waiting for requests in flight");
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        graceful.shutdown().await;
+        for done in others {
+            let _ = done.await;
+        }
+    })
+    .await;
+    Ok(())
+}
+
+/// Starts serving thread `worker` on a duplicate of `listener`'s socket; the receiver
+/// completes when the thread is done.
+fn serving_thread(
+    listener: &TcpListener,
+    settings: &Settings,
+    worker: usize,
+    connections: &Arc<Semaphore>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    let listener = duplicate(listener)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (settings, connections) = (settings.clone(), Arc::clone(connections));
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("plaid-gateway-{worker}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match TcpListener::from_std(listener) {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        tracing::warn!(worker, error = %e, "a serving thread cannot listen");
+                        return;
+                    }
+                };
+                let stopped = {
+                    let mut stopping = stopping.clone();
+                    async move {
+                        let _ = stopping.wait_for(|stop| *stop).await;
+                    }
+                };
+                let graceful =
+                    accept_loop(listener, &settings, worker, &connections, stopped).await;
+                // Stopped gracefully: finish this thread's requests; dropped: stop now.
+                if stopping.wait_for(|stop| *stop).await.is_ok() {
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+                }
+            });
+            drop(runtime);
+            let _ = done.send(());
+        })?;
+    Ok(finished)
+}
+
+/// Another handle on `listener`'s socket, for another thread's event loop.
+#[cfg(unix)]
+fn duplicate(listener: &TcpListener) -> std::io::Result<std::net::TcpListener> {
+    use std::os::fd::AsFd;
+    let socket = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned()?);
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+/// Another handle on `listener`'s socket, for another thread's event loop.
+#[cfg(windows)]
+fn duplicate(listener: &TcpListener) -> std::io::Result<std::net::TcpListener> {
+    use std::os::windows::io::AsSocket;
+    let socket = std::net::TcpListener::from(listener.as_socket().try_clone_to_owned()?);
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+/// One thread's accept loop: serves the connections it accepts (within the shared cap) until
+/// `shutdown` completes; the returned watcher finishes their requests.
+async fn accept_loop(
+    listener: TcpListener,
+    settings: &Settings,
+    worker: usize,
+    connections: &Arc<Semaphore>,
+    shutdown: impl Future<Output = ()>,
+) -> hyper_util::server::graceful::GracefulShutdown {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    let limits = settings.current();
-    let connections = Arc::new(Semaphore::new(limits.config.max_connections));
     let mut backoff = AcceptBackoff::default();
     loop {
         // At the cap, wait for a connection to close before accepting another: the next
         // ones wait in the kernel's queue instead of taking descriptors.
         let permit = tokio::select! {
-            permit = Arc::clone(&connections).acquire_owned() => match permit {
+            permit = Arc::clone(connections).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
@@ -264,7 +370,8 @@ pub async fn serve_with(
         };
         let _ = stream.set_nodelay(true);
         let current = settings.current();
-        let service = hyper_util::service::TowerToHyperService::new(service(settings.clone()));
+        let service =
+            hyper_util::service::TowerToHyperService::new(service(settings.clone(), worker));
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(current.config.header_timeout)
@@ -275,10 +382,7 @@ pub async fn serve_with(
             drop(permit);
         });
     }
-    drop(listener);
-    tracing::info!("shutting down: waiting for requests in flight");
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
-    Ok(())
+    graceful
 }
 
 /// How long the accept loop waits after a failed `accept`: 10 ms, doubling to 1 s, back to
@@ -497,7 +601,10 @@ fn state(config: Config) -> std::io::Result<State> {
     secret.set_sensitive(true);
     let default_version =
         HeaderValue::from_str(&config.plaid_version).map_err(|_| invalid("the Plaid-Version"))?;
-    let http = upstream_client()?;
+    let connector = upstream_connector()?;
+    let http = (0..config.threads.max(1))
+        .map(|_| upstream_client(connector.clone()))
+        .collect();
     let uris = config
         .operations
         .iter()
@@ -552,10 +659,7 @@ type Reply = hyper::Response<Full<Bytes>>;
 /// The connection pool to the upstream: HTTP/1.1 over rustls (the platform's roots) or plain
 /// HTTP (a local emulator). It follows no redirect, which would carry the injected
 /// credentials to the host it names.
-type Upstream = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
+type Upstream = hyper_util::client::legacy::Client<Connector, Full<Bytes>>;
 
 /// How long connecting to the upstream may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -563,7 +667,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most an upstream answer may hold; a longer one is cut and refused.
 pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
-fn upstream_client() -> std::io::Result<Upstream> {
+/// How the gateway connects upstream: TCP with no delay, then TLS (the platform's roots)
+/// for `https`. One for all serving threads (they share its TLS settings).
+type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+
+fn upstream_connector() -> std::io::Result<Connector> {
     let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
@@ -574,11 +682,14 @@ fn upstream_client() -> std::io::Result<Upstream> {
         .https_or_http()
         .enable_http1()
         .wrap_connector(tcp);
-    Ok(
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(tls),
-    )
+    Ok(tls)
+}
+
+/// One serving thread's connection pool.
+fn upstream_client(connector: Connector) -> Upstream {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector)
 }
 
 /// A refusal in Plaid's error shape.
@@ -596,6 +707,7 @@ fn is_version_date(v: &[u8]) -> bool {
 /// takes the settings current when it arrives and keeps them until it ends.
 fn service(
     settings: Settings,
+    worker: usize,
 ) -> impl tower::Service<
     hyper::Request<Incoming>,
     Response = Reply,
@@ -621,10 +733,10 @@ fn service(
             let settings = settings.clone();
             async move {
                 let Some(cors) = &state.cors else {
-                    return Ok(handle(&state, &settings, request).await);
+                    return Ok(handle(&state, &settings, worker, request).await);
                 };
                 let inner = tower::service_fn(|request| async {
-                    Ok::<_, Infallible>(handle(&state, &settings, request).await)
+                    Ok::<_, Infallible>(handle(&state, &settings, worker, request).await)
                 });
                 tower::ServiceExt::oneshot(tower::Layer::layer(cors, inner), request).await
             }
@@ -826,7 +938,12 @@ fn is_credential_key(key: &str) -> bool {
     )
 }
 
-async fn handle(state: &State, settings: &Settings, request: hyper::Request<Incoming>) -> Reply {
+async fn handle(
+    state: &State,
+    settings: &Settings,
+    worker: usize,
+    request: hyper::Request<Incoming>,
+) -> Reply {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     if parts.method == Method::GET && parts.uri.path() == "/healthz" {
@@ -838,7 +955,7 @@ async fn handle(state: &State, settings: &Settings, request: hyper::Request<Inco
         return reply;
     }
     let mut seen = Seen::default();
-    match forward(state, settings, &parts, body, &mut seen, started).await {
+    match forward(state, settings, worker, &parts, body, &mut seen, started).await {
         Ok(reply) => reply,
         Err(refusal) => {
             let (reply, request_id) = refusal.reply();
@@ -867,6 +984,7 @@ struct Seen<'s> {
 async fn forward<'s>(
     state: &'s State,
     settings: &Settings,
+    worker: usize,
     parts: &http::request::Parts,
     body: Incoming,
     seen: &mut Seen<'s>,
@@ -950,7 +1068,12 @@ async fn forward<'s>(
     let deadline = tokio::time::Instant::now() + state.config.upstream_timeout;
     // Failures as (timed out, while answering).
     let forwarded = async {
-        let response = match tokio::time::timeout_at(deadline, state.http.request(upstream)).await {
+        let response = match tokio::time::timeout_at(
+            deadline,
+            state.http[worker % state.http.len()].request(upstream),
+        )
+        .await
+        {
             Ok(Ok(response)) => response,
             failed => return Err((failed.is_err(), false)),
         };

@@ -78,7 +78,9 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-#[tokio::main]
+// The main thread's event loop is one of the serving threads (`PLAID_GATEWAY_THREADS`); the
+// others start with their own.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     // Usage errors name the argument and exit with 2; `--help` and `--version` exit 0.
     let matches = Cli::command().after_help(settings()).get_matches();

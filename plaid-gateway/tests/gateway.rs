@@ -767,23 +767,30 @@ async fn the_gateways_own_failures_have_their_statuses() {
 
 #[tokio::test]
 async fn shutdown_lets_requests_in_flight_finish() {
-    let (emulator, gateway) = setup(|_| {}).await;
+    // Several serving threads, and requests held on several connections: whichever thread
+    // accepted each, all of them finish.
+    let (emulator, gateway) = setup(|c| c.threads = 4).await;
     let item = emulator.add_item();
     let body = serde_json::json!({ "access_token": item.access_token }).to_string();
-    let (gate, in_flight) = held_request(&emulator, &gateway, CALLER_TOKEN, body).await;
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(held_request(&emulator, &gateway, CALLER_TOKEN, body.clone()).await);
+    }
     let url = gateway.url();
     let shutdown = tokio::spawn(gateway.shutdown());
-    // The gateway stops accepting while the held request is still in flight.
+    // The gateway stops accepting while the held requests are still in flight.
     while reqwest::get(format!("{url}/healthz")).await.is_ok() {
         tokio::task::yield_now().await;
     }
-    assert!(!in_flight.is_finished(), "the request is still held");
-    gate.open();
-    assert_eq!(
-        in_flight.await.expect("task"),
-        200,
-        "the request in flight completed"
-    );
+    for (gate, in_flight) in held {
+        assert!(!in_flight.is_finished(), "the request is still held");
+        gate.open();
+        assert_eq!(
+            in_flight.await.expect("task"),
+            200,
+            "the request in flight completed"
+        );
+    }
     shutdown.await.expect("shutdown");
     assert!(
         reqwest::get(format!("{url}/healthz")).await.is_err(),
@@ -791,9 +798,29 @@ async fn shutdown_lets_requests_in_flight_finish() {
     );
 }
 
+/// A dropped gateway stops at once on every serving thread: the listening socket, which each
+/// thread holds a handle on, closes.
+#[tokio::test]
+async fn a_dropped_gateway_stops_listening_on_every_thread() {
+    let (_emulator, gateway) = setup(|c| c.threads = 4).await;
+    let addr = gateway.url().trim_start_matches("http://").to_string();
+    assert!(tokio::net::TcpStream::connect(&addr).await.is_ok());
+    drop(gateway);
+    let refused = tokio::time::timeout(Duration::from_secs(10), async {
+        while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        refused.is_ok(),
+        "still accepting after the gateway was dropped"
+    );
+}
+
 #[tokio::test]
 async fn a_bounded_load_has_no_failures() {
-    let (emulator, gateway) = setup(|_| {}).await;
+    let (emulator, gateway) = setup(|c| c.threads = 3).await;
     let item = emulator.add_item();
     let client = sdk(&gateway, CALLER_TOKEN);
     let mut tasks = tokio::task::JoinSet::new();

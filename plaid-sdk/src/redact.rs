@@ -287,8 +287,9 @@ fn secret_part(secret: &str) -> &str {
 }
 
 /// Whether `text` holds `secret`, or any run of [`WINDOW`] bytes of it (starting and ending
-/// on character boundaries). One pass over `text`: each of its 8-byte windows, read as a
-/// word, is looked up among the secret's (a 1,024-bit filter first, then a binary search).
+/// on character boundaries). One pass over the longer of the two: each of its 8-byte windows,
+/// read as a word, is looked up among the shorter's (a 1,024-bit filter first, then a binary
+/// search).
 /// A window of valid UTF-8 matched in valid UTF-8 starts and ends on boundaries there too.
 fn has_window(text: &str, secret: &str) -> bool {
     if secret.len() <= WINDOW {
@@ -297,6 +298,13 @@ fn has_window(text: &str, secret: &str) -> bool {
     if text.len() < WINDOW {
         return false;
     }
+    // Sharing a run is symmetric: the shorter side's runs are the ones to sort and look up
+    // (a request id against a whole request body, say).
+    let (text, secret) = if text.len() < secret.len() {
+        (secret, text)
+    } else {
+        (text, secret)
+    };
     let word = |run: &[u8]| {
         let mut bytes = [0u8; WINDOW];
         bytes.copy_from_slice(&run[..WINDOW]);
