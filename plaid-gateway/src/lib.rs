@@ -370,7 +370,8 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let current = settings.current();
-        let service = service(settings.clone(), worker);
+        let service =
+            hyper_util::service::TowerToHyperService::new(service(settings.clone(), worker));
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(current.config.header_timeout)
@@ -701,56 +702,45 @@ fn is_version_date(v: &[u8]) -> bool {
         })
 }
 
-/// What serves each request: [`handle`], inside the settings' CORS layer when origins are
-/// listed, then the security headers set on whatever reply came out. Each request takes the
-/// settings current when it arrives and keeps them until it ends.
+/// What serves each request: tower-http's layers set the security headers on every reply,
+/// around the settings' CORS layer (when origins are listed) and [`handle`]. Each request
+/// takes the settings current when it arrives and keeps them until it ends.
 fn service(
     settings: Settings,
     worker: usize,
-) -> impl hyper::service::Service<
+) -> impl tower::Service<
     hyper::Request<Incoming>,
     Response = Reply,
     Error = Infallible,
     Future = impl Future<Output = Result<Reply, Infallible>> + Send,
-> {
-    hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let state = settings.current();
-        let settings = settings.clone();
-        async move {
-            let mut reply = match &state.cors {
-                None => handle(&state, &settings, worker, request).await,
-                Some(cors) => {
-                    let inner = tower::service_fn(|request| async {
-                        Ok::<_, Infallible>(handle(&state, &settings, worker, request).await)
-                    });
-                    match tower::ServiceExt::oneshot(tower::Layer::layer(cors, inner), request)
-                        .await
-                    {
-                        Ok(reply) => reply,
-                        Err(never) => match never {},
-                    }
-                }
-            };
-            secure(reply.headers_mut());
-            Ok(reply)
-        }
-    })
-}
-
-/// The headers every reply carries: the console's content security policy, and nothing a
-/// browser should sniff, cache or refer onwards (replies carry tokens).
-fn secure(headers: &mut http::HeaderMap) {
-    for (name, value) in [
-        (
+> + Clone
++ Send {
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let header = |name: http::HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    tower::ServiceBuilder::new()
+        .layer(header(
             http::header::CONTENT_SECURITY_POLICY,
             console::CONTENT_SECURITY_POLICY,
-        ),
-        (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (http::header::CACHE_CONTROL, "no-store"),
-        (http::header::REFERRER_POLICY, "no-referrer"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
+        ))
+        // Nothing a browser should sniff, cache or refer onwards (replies carry tokens).
+        .layer(header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(http::header::CACHE_CONTROL, "no-store"))
+        .layer(header(http::header::REFERRER_POLICY, "no-referrer"))
+        .service_fn(move |request: hyper::Request<Incoming>| {
+            let state = settings.current();
+            let settings = settings.clone();
+            async move {
+                let Some(cors) = &state.cors else {
+                    return Ok(handle(&state, &settings, worker, request).await);
+                };
+                let inner = tower::service_fn(|request| async {
+                    Ok::<_, Infallible>(handle(&state, &settings, worker, request).await)
+                });
+                tower::ServiceExt::oneshot(tower::Layer::layer(cors, inner), request).await
+            }
+        })
 }
 
 /// CORS, off unless origins are listed (tower-http's layer): a preflight is answered without a
