@@ -1133,20 +1133,18 @@ schemas:
         }
     }
 
+    /// Needs Plaid's published spec beside the repository (`../shared/`), which a fresh clone
+    /// has not: ignored unless asked for; asked for without it, it fails.
     #[test]
+    #[ignore = "needs ../shared/plaid-openapi/2020-09-14.yml"]
     fn committed_fragment_is_what_plaids_spec_gives_and_holds_none_of_its_prose() {
         let layout = Layout::from_manifest_dir();
         let upstream = layout.root.join("../shared/plaid-openapi/2020-09-14.yml");
-        if !upstream.exists() {
-            // Written to stderr directly: libtest captures `eprintln!`, and a skip must show.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: {} is absent (a fresh clone has no ../shared)",
-                upstream.display()
-            );
-            return;
-        }
+        assert!(
+            upstream.exists(),
+            "{} is absent (a fresh clone has no ../shared)",
+            upstream.display()
+        );
         let expected = extract_from_file(&upstream, &layout).expect("extract").text;
         let committed = std::fs::read_to_string(layout.fragment()).expect("committed fragment");
         assert!(
