@@ -16,9 +16,8 @@ use plaid_sdk::{Environment, PlaidClient, Product};
 use plaid_sdk_tests::{Action, ClosedPort, ScriptedServer, json};
 use serde_json::{Value, json as j};
 
-mod common;
 
-use common::webhook::{BODY, client_for, encode, headers, parts, start, with_kid};
+use crate::common::webhook::{BODY, client_for, encode, headers, parts, start, with_kid};
 
 /// How many key fetches the emulator served.
 fn key_fetches(emulator: &Emulator) -> usize {

@@ -6,7 +6,7 @@
 use plaid_emulator::Emulator;
 use serde_json::{Map, Value, json};
 
-const MODEL: &str = include_str!("../../plaid-emulator/src/requests.json");
+const MODEL: &str = include_str!("../../../plaid-emulator/src/requests.json");
 
 /// A value the schema accepts.
 fn sample(schema: &Value) -> Value {
