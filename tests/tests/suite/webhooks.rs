@@ -16,7 +16,6 @@ use plaid_sdk::{Environment, PlaidClient, Product};
 use plaid_sdk_tests::{Action, ClosedPort, ScriptedServer, json};
 use serde_json::{Value, json as j};
 
-
 use crate::common::webhook::{BODY, client_for, encode, headers, parts, start, with_kid};
 
 /// How many key fetches the emulator served.
