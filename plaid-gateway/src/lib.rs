@@ -14,9 +14,11 @@
 //! |---|---|---|
 //! | 401 | `UNAUTHENTICATED` | missing or unknown caller token |
 //! | 403 | `OPERATION_NOT_ALLOWED` | method, path or query outside the allow-list |
+//! | 400 | `INVALID_PLAID_VERSION` | a `Plaid-Version` header that is not an API version date |
 //! | 400 | `INVALID_BODY` (`error_type` `INVALID_REQUEST`) | a body that is not one JSON object, or that cannot be read (malformed chunking) |
 //! | 408 | `BODY_TIMEOUT` | the body did not arrive within `PLAID_GATEWAY_BODY_TIMEOUT_SECS`; the connection is closed |
 //! | 413 | `BODY_TOO_LARGE` | request body over the limit |
+//! | 429 | `RATE_LIMIT` (`error_type` `RATE_LIMIT_EXCEEDED`), with `Retry-After` | the caller's quota (`PLAID_GATEWAY_QUOTAS`) is spent |
 //! | 503 | `OVERLOADED` | too many requests in flight, for the gateway or for this caller (each has a share, `PLAID_GATEWAY_CALLER_CONCURRENCY`) |
 //! | 503 | `QUOTA_STORE_UNAVAILABLE` | the shared quota store did not answer in time and `PLAID_GATEWAY_QUOTA_STORE_FAILURE=closed` |
 //! | 502 | `UPSTREAM_UNREACHABLE` | Plaid could not be reached, or its answer was over [`MAX_UPSTREAM_BODY`] |

@@ -1,7 +1,10 @@
-//! `cargo xtask generate`: spec/plaid.yaml → transforms → progenitor → one formatted file,
-//! `plaid-sdk/src/generated.rs`.
+//! `cargo xtask generate`: spec/plaid.yaml and spec/operations.txt → transforms → progenitor's
+//! types and the operation model → every generated file ([`Generated`]): the SDK's types and
+//! operations, the Try-it console's model, the emulator's request checks, the API listing and
+//! the README's operations table.
 //!
-//! Besides progenitor's client and types, the file holds the open enums (`Processor`,
+//! progenitor generates the types only (its client is not emitted: the SDK's runtime sends
+//! every operation from the model). `generated.rs` also holds the open enums (`Processor`,
 //! `ErrorType`): their known values come from the spec, so a value Plaid adds reaches the SDK
 //! by regeneration alone, while any value the SDK does not know yet still parses.
 

@@ -27,7 +27,8 @@ usage:
       warning; --strict fails on any warning.
   cargo xtask generate [--check]
       Generate from spec/plaid.yaml and spec/operations.txt: plaid-sdk/src/generated.rs,
-      plaid-sdk/src/operations.rs, plaid-sdk/API.md and the operations table of
+      plaid-sdk/src/operations.rs, plaid-gateway/console/operations.json,
+      plaid-emulator/src/requests.json, plaid-sdk/API.md and the operations table of
       plaid-sdk/README.md. --check compares instead of writing.";
 
 /// The generated part of `plaid-sdk/README.md`: between these two comment lines.
