@@ -8,6 +8,8 @@ const $ = (id) => document.getElementById(id);
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
 
 const STORAGE_KEY = "plaid-console-caller-token";
+// The snippet language, once the user picks one (not a secret: local storage).
+const LANGUAGE_KEY = "plaid-console-language";
 const KNOWN_ENVIRONMENTS = ["sandbox", "development", "production"];
 const PREFIX = meta("plaid-gateway-prefix");
 const ALLOWED = new Set(meta("plaid-gateway-operations").split(" ").filter(Boolean));
@@ -849,6 +851,34 @@ function setupCallerToken() {
   });
 }
 
+// One snippet shown at a time: the picked language's. The choice is stored only when the
+// user makes one, so a page nobody touched stores nothing.
+function setupLanguage() {
+  const select = $("language");
+  const known = [...select.options].map((o) => o.value);
+  let stored = null;
+  try {
+    stored = localStorage.getItem(LANGUAGE_KEY);
+  } catch {
+    // Storage refused (a private window's policy): the default stays.
+  }
+  if (known.includes(stored)) select.value = stored;
+  const show = () => {
+    for (const snippet of document.querySelectorAll(".snippet[data-language]")) {
+      snippet.hidden = snippet.dataset.language !== select.value;
+    }
+  };
+  select.addEventListener("change", () => {
+    try {
+      localStorage.setItem(LANGUAGE_KEY, select.value);
+    } catch {
+      // Not remembered; still shown.
+    }
+    show();
+  });
+  show();
+}
+
 function setupCopy() {
   for (const button of document.querySelectorAll("button.copy")) {
     button.addEventListener("click", async () => {
@@ -871,6 +901,7 @@ function setupCopy() {
 async function start() {
   $("gateway-url").textContent = BASE_URL;
   setupCallerToken();
+  setupLanguage();
   setupCopy();
   const response = await fetch("/console/operations.json", { cache: "no-store", credentials: "omit" });
   model = await response.json();

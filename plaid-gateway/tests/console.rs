@@ -347,6 +347,91 @@ async fn the_page_loads_under_its_policy_and_requests_nothing_elsewhere() {
     c.screenshot("page").await;
 }
 
+/// On a wide screen the form sits beside the code and the response, which stay in view; on
+/// a phone the four cards stack in document order (the keyboard's and screen readers' order
+/// at every width). Screenshots of both go to `target/console-screenshots/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Debian's chromium"]
+async fn wide_screens_show_the_form_beside_the_code_and_phones_stack_them() {
+    use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
+    let c = Console::start("layout").await;
+    // Each card's box: left, right, top, bottom.
+    let boxes = "['gateway-heading', 'operation-heading', 'snippets-heading', 'response-heading']
+        .map((id) => document.getElementById(id).closest('section').getBoundingClientRect())
+        .map((r) => [r.left, r.right, r.top, r.bottom])";
+    for (width, height, phone) in [(1440_i32, 900, false), (390, 844, true)] {
+        c.page
+            .execute(SetDeviceMetricsOverrideParams::new(
+                width, height, 1.0, phone,
+            ))
+            .await
+            .expect("viewport");
+        let inner: i32 = c.eval("window.innerWidth").await;
+        assert_eq!(inner, width);
+        let cards: Vec<[f64; 4]> = c.eval(boxes).await;
+        let [gateway, form, code, response] = [cards[0], cards[1], cards[2], cards[3]];
+        if phone {
+            for (above, below) in [(gateway, form), (form, code), (code, response)] {
+                assert!(
+                    below[2] >= above[3],
+                    "stacked in order at {width}px: {cards:?}"
+                );
+            }
+            assert!(cards.iter().all(|c| c[1] <= f64::from(width)), "{cards:?}");
+        } else {
+            assert!(form[2] >= gateway[3], "{cards:?}");
+            assert!(
+                code[0] >= form[1] && response[0] >= form[1],
+                "beside: {cards:?}"
+            );
+            assert!(
+                code[2] < form[3],
+                "the code is level with the form: {cards:?}"
+            );
+            assert!(response[2] >= code[3], "{cards:?}");
+            assert!(
+                response[2] < f64::from(height),
+                "the response is in view without scrolling: {cards:?}"
+            );
+        }
+        c.screenshot(if phone { "layout-phone" } else { "layout-wide" })
+            .await;
+    }
+}
+
+/// One snippet is shown at a time, the picked language's; the pick is remembered in local
+/// storage across loads, and nothing is stored before the user picks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Debian's chromium"]
+async fn the_picked_snippet_language_is_shown_and_remembered() {
+    let c = Console::start("language").await;
+    let shown = "[...document.querySelectorAll('.snippet')].filter((s) => !s.hidden)
+        .map((s) => s.dataset.language)";
+    let stored = "JSON.stringify(Object.entries(localStorage))";
+    assert_eq!(c.eval::<Vec<String>>(shown).await, ["rust"]);
+    assert_eq!(c.eval::<String>(stored).await, "[]");
+    c.choose_id("language", "curl").await;
+    assert_eq!(c.eval::<Vec<String>>(shown).await, ["curl"]);
+    assert_eq!(
+        c.eval::<String>(stored).await,
+        r#"[["plaid-console-language","curl"]]"#
+    );
+    c.open("item_get").await;
+    assert_eq!(c.eval::<Vec<String>>(shown).await, ["curl"]);
+    assert_eq!(
+        c.eval::<String>("document.getElementById('language').value")
+            .await,
+        "curl"
+    );
+    // The hidden snippet is still written as the form changes (copy and tests read it).
+    assert!(c.text("#rust-snippet").await.contains(".item_get("));
+    // A stored value the page does not offer is ignored.
+    c.eval::<Value>("localStorage.setItem('plaid-console-language', 'cobol'), null")
+        .await;
+    c.open("item_get").await;
+    assert_eq!(c.eval::<Vec<String>>(shown).await, ["rust"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Debian's chromium"]
 async fn an_incomplete_form_keeps_send_off_and_marks_the_field() {
