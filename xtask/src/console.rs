@@ -4,13 +4,12 @@
 //! each (kind, required, argument position, setter, description, the SDK's rules, token kind,
 //! enum values with their Rust variants, nested structs).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
 use crate::Failure;
-use crate::generate::TOKEN_KINDS;
-use crate::model::{Field, Model, Struct, option_inner, type_for_people, type_text, vec_inner};
+use crate::model::{Field, FieldKind, Model, Struct, TokenKind, option_inner, type_for_people};
 
 /// How deep nested request structs are shown (deeper ones are left to the SDK).
 const MAX_DEPTH: usize = 6;
@@ -37,6 +36,7 @@ fn field_json(
     setter: String,
     model: &Model,
     enums: &Enums,
+    names: &BTreeSet<String>,
     depth: usize,
 ) -> Value {
     let ty = option_inner(&field.ty).unwrap_or(&field.ty);
@@ -66,80 +66,67 @@ fn field_json(
     if !rules.is_empty() {
         out.insert("rules".into(), Value::Object(rules));
     }
-    let text = type_text(ty);
-    let enum_of = |t: &str| {
-        t.strip_prefix("crate::generated::")
-            .filter(|n| enums.contains_key(*n))
-            .map(|n| {
-                let values: Vec<Value> = enums[n].iter().map(|(v, r)| json!([v, r])).collect();
-                json!({ "rust": n, "values": values })
-            })
-    };
-    // A generated request struct, as long as the form does not nest too deep.
-    let request_struct = |t: &str| {
-        t.strip_prefix("crate::generated::types::")
-            .and_then(|n| model.structs.get(n))
-            .filter(|s| s.request_side && depth < MAX_DEPTH)
+    let enum_json = |name: &str| {
+        let values: Vec<Value> = enums
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|(v, r)| json!([v, r]))
+            .collect();
+        json!({ "rust": name, "values": values })
     };
     // A secret type's token kind and environment variable (for a list, the snippets read the
     // n-th token from `<env>_<n>`).
-    let token_of = |t: &str| {
-        TOKEN_KINDS.iter().find(|k| k.rust == t).map(|k| {
-            let rust = t.trim_start_matches("crate::");
-            json!({ "kind": k.kind, "rust": rust, "env": token_env(rust) })
-        })
+    let token_json = |kind: &TokenKind<'_>| {
+        let rust = kind.rust.trim_start_matches("crate::");
+        json!({ "kind": kind.kind, "rust": rust, "env": token_env(rust) })
     };
-    let object_of = |nested: &Struct| {
+    let object_json = |nested: &Struct| {
         json!({
             "rust": nested.name,
-            "fields": struct_fields(nested, false, model, enums, depth + 1),
+            "fields": struct_fields(nested, false, model, enums, names, depth + 1),
         })
     };
-    let kind = if let Some(token) = token_of(&text) {
-        out.insert("token".into(), token);
-        "token"
-    } else if let Some(e) = enum_of(&text) {
-        out.insert("enum".into(), e);
-        "enum"
-    } else if let Some(item) = vec_inner(ty) {
-        let item_text = type_text(item);
-        if let Some(token) = token_of(&item_text) {
-            out.insert("token".into(), token);
+    let kind = match FieldKind::of(ty, model, names) {
+        FieldKind::Token(kind) => {
+            out.insert("token".into(), token_json(kind));
+            "token"
+        }
+        FieldKind::TokenList(kind) => {
+            out.insert("token".into(), token_json(kind));
             "token_list"
-        } else if let Some(e) = enum_of(&item_text) {
-            out.insert("enum".into(), e);
+        }
+        FieldKind::Enum(name) => {
+            out.insert("enum".into(), enum_json(name));
+            "enum"
+        }
+        FieldKind::EnumList(name) => {
+            out.insert("enum".into(), enum_json(name));
             "enum_list"
-        } else if item_text == "::std::string::String" {
-            "string_list"
-        } else if let Some(nested) = request_struct(&item_text) {
-            out.insert("object".into(), object_of(nested));
+        }
+        FieldKind::String => "string",
+        FieldKind::StringList => "string_list",
+        FieldKind::Integer(rust) => {
+            out.insert("rust_type".into(), json!(rust));
+            "integer"
+        }
+        FieldKind::Number(rust) => {
+            out.insert("rust_type".into(), json!(rust));
+            "number"
+        }
+        FieldKind::Boolean => "boolean",
+        // A form nests only so deep; deeper fields are left to the SDK.
+        FieldKind::Object(nested) if depth < MAX_DEPTH => {
+            out.insert("object".into(), object_json(nested));
+            "object"
+        }
+        FieldKind::ObjectList(nested) if depth < MAX_DEPTH => {
+            out.insert("object".into(), object_json(nested));
             "object_list"
-        } else {
+        }
+        FieldKind::Object(_) | FieldKind::ObjectList(_) | FieldKind::Unsupported => {
             out.insert("type".into(), json!(type_for_people(&field.ty)));
             "unsupported"
-        }
-    } else {
-        match text.as_str() {
-            "::std::string::String" => "string",
-            "i64" | "i32" | "u64" | "u32" => {
-                out.insert("rust_type".into(), json!(text));
-                "integer"
-            }
-            "f64" | "f32" => {
-                out.insert("rust_type".into(), json!(text));
-                "number"
-            }
-            "bool" => "boolean",
-            other => match request_struct(other) {
-                Some(nested) => {
-                    out.insert("object".into(), object_of(nested));
-                    "object"
-                }
-                None => {
-                    out.insert("type".into(), json!(type_for_people(&field.ty)));
-                    "unsupported"
-                }
-            },
         }
     };
     out.insert("kind".into(), json!(kind));
@@ -154,12 +141,13 @@ fn struct_fields(
     top_level: bool,
     model: &Model,
     enums: &Enums,
+    names: &BTreeSet<String>,
     depth: usize,
 ) -> Vec<Value> {
     let mut out: Vec<Value> = crate::facade::arguments(s, model)
         .into_iter()
         .enumerate()
-        .map(|(i, f)| field_json(f, Some(i), f.rust.clone(), model, enums, depth))
+        .map(|(i, f)| field_json(f, Some(i), f.rust.clone(), model, enums, names, depth))
         .collect();
     for f in s.fields.iter().filter(|f| !f.required) {
         // Setters of an operation's pending call avoid the names its own methods take.
@@ -168,13 +156,14 @@ fn struct_fields(
         } else {
             f.rust.clone()
         };
-        out.push(field_json(f, None, setter, model, enums, depth));
+        out.push(field_json(f, None, setter, model, enums, names, depth));
     }
     out
 }
 
 /// The console's model as pretty JSON.
 pub fn console_model(model: &Model, enums: &Enums, plaid_version: &str) -> Result<String, Failure> {
+    let names: BTreeSet<String> = enums.keys().cloned().collect();
     let mut operations = Vec::new();
     for op in &model.operations {
         let request = model
@@ -188,7 +177,7 @@ pub fn console_model(model: &Model, enums: &Enums, plaid_version: &str) -> Resul
             "doc": op.description,
             "sandbox_only": op.sandbox_only,
             "response": op.response,
-            "fields": struct_fields(request, true, model, enums, 0),
+            "fields": struct_fields(request, true, model, enums, &names, 0),
         }));
     }
     let doc = json!({

@@ -16,7 +16,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::model::{
-    Field, Model, Operation, Rules, Struct, option_inner, type_for_people, type_text, vec_inner,
+    Field, FieldKind, Model, Operation, Rules, Struct, option_inner, type_for_people, type_text,
+    vec_inner,
 };
 
 /// Methods every pending call has: a request field of the same name gets `set_` before it.
@@ -70,28 +71,6 @@ fn doc_lines(out: &mut String, text: &str) {
     for line in text.lines() {
         let _ = writeln!(out, "#[doc = {:?}]", format!(" {line}"));
     }
-}
-
-/// What the generated code may check: types with a `Field` impl in the SDK's runtime.
-fn checkable(ty: &syn::Type, model: &Model, enums: &BTreeSet<String>) -> bool {
-    if let Some(inner) = option_inner(ty).or_else(|| vec_inner(ty)) {
-        return checkable(inner, model, enums);
-    }
-    let text = type_text(ty);
-    if let Some(name) = text.strip_prefix("crate::generated::types::") {
-        return model.structs.get(name).is_some_and(|s| s.request_side);
-    }
-    if let Some(name) = text.strip_prefix("crate::generated::") {
-        return enums.contains(name);
-    }
-    // The secret types check their token kind; each has a `Field` impl in `secret.rs`.
-    if crate::generate::TOKEN_KINDS.iter().any(|t| t.rust == text) {
-        return true;
-    }
-    matches!(
-        text.as_str(),
-        "::std::string::String" | "i64" | "i32" | "u64" | "u32" | "f64" | "f32" | "bool"
-    )
 }
 
 fn rules_expr(field: &Field) -> String {
@@ -201,7 +180,7 @@ pub fn struct_impls(model: &Model, enums: &BTreeSet<String>) -> String {
         let checked: Vec<&Field> = s
             .fields
             .iter()
-            .filter(|f| checkable(&f.ty, model, enums))
+            .filter(|f| !matches!(FieldKind::of_field(f, model, enums), FieldKind::Unsupported))
             .collect();
         let v = if checked.is_empty() { "_v" } else { "v" };
         let _ = writeln!(out, "fn validate(&self, {v}: &mut {RT}::Validator<'_>) {{");

@@ -12,6 +12,7 @@ mod generate;
 mod model;
 mod requests;
 mod spec;
+mod tables;
 mod transform;
 mod value;
 

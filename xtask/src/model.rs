@@ -443,6 +443,110 @@ pub fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
     generic_inner(ty, "Option")
 }
 
+/// What a request field holds, decided once from its Rust type (its `Option` removed): the
+/// SDK's argument conversions and input checks (`facade.rs`) and the console's forms
+/// (`console.rs`) all read this, so they cannot disagree on a field.
+#[derive(Clone, Copy)]
+pub enum FieldKind<'m> {
+    /// A secret type of the SDK, with its token kind.
+    Token(&'m TokenKind<'static>),
+    /// A list of one secret type.
+    TokenList(&'m TokenKind<'static>),
+    /// An open enum, by its Rust name.
+    Enum(&'m str),
+    /// A list of one open enum.
+    EnumList(&'m str),
+    /// Text.
+    String,
+    /// A list of texts.
+    StringList,
+    /// An integer of this Rust type (`i64`, ...).
+    Integer(&'static str),
+    /// A floating-point number of this Rust type.
+    Number(&'static str),
+    /// `true` or `false`.
+    Boolean,
+    /// A generated request struct.
+    Object(&'m Struct),
+    /// A list of one generated request struct.
+    ObjectList(&'m Struct),
+    /// None of these: generation fails on such a request field.
+    Unsupported,
+}
+
+impl<'m> FieldKind<'m> {
+    /// The kind of a field of type `ty` (not an `Option`); `enums` lists the open enums by
+    /// Rust name.
+    pub fn of(ty: &syn::Type, model: &'m Model, enums: &'m BTreeSet<String>) -> FieldKind<'m> {
+        let single = |text: &str| -> Option<FieldKind<'m>> {
+            if let Some(kind) = crate::tables::TOKEN_KINDS.iter().find(|k| k.rust == text) {
+                return Some(FieldKind::Token(kind));
+            }
+            if let Some(name) = text.strip_prefix("crate::generated::types::") {
+                return model
+                    .structs
+                    .get(name)
+                    .filter(|s| s.request_side)
+                    .map(FieldKind::Object);
+            }
+            if let Some(name) = text.strip_prefix("crate::generated::") {
+                return enums.get(name).map(|n| FieldKind::Enum(n.as_str()));
+            }
+            match text {
+                "::std::string::String" => Some(FieldKind::String),
+                "i64" => Some(FieldKind::Integer("i64")),
+                "i32" => Some(FieldKind::Integer("i32")),
+                "u64" => Some(FieldKind::Integer("u64")),
+                "u32" => Some(FieldKind::Integer("u32")),
+                "f64" => Some(FieldKind::Number("f64")),
+                "f32" => Some(FieldKind::Number("f32")),
+                "bool" => Some(FieldKind::Boolean),
+                _ => None,
+            }
+        };
+        if let Some(item) = vec_inner(ty) {
+            return match single(&type_text(item)) {
+                Some(FieldKind::Token(kind)) => FieldKind::TokenList(kind),
+                Some(FieldKind::Enum(name)) => FieldKind::EnumList(name),
+                Some(FieldKind::String) => FieldKind::StringList,
+                Some(FieldKind::Object(s)) => FieldKind::ObjectList(s),
+                _ => FieldKind::Unsupported,
+            };
+        }
+        single(&type_text(ty)).unwrap_or(FieldKind::Unsupported)
+    }
+
+    /// The kind of `field`, its `Option` removed.
+    pub fn of_field(field: &Field, model: &'m Model, enums: &'m BTreeSet<String>) -> FieldKind<'m> {
+        FieldKind::of(option_inner(&field.ty).unwrap_or(&field.ty), model, enums)
+    }
+}
+
+/// Fails, naming every one, when a request struct has a field of a kind neither the SDK's
+/// checks nor the console can handle: such a field would be sent unchecked and shown as
+/// nothing, so the generator must learn its kind first.
+pub fn check_request_field_kinds(model: &Model, enums: &BTreeSet<String>) -> Result<(), Failure> {
+    let unsupported: Vec<String> = model
+        .structs
+        .values()
+        .filter(|s| s.request_side)
+        .flat_map(|s| {
+            s.fields
+                .iter()
+                .filter(|f| matches!(FieldKind::of_field(f, model, enums), FieldKind::Unsupported))
+                .map(move |f| format!("`{}.{}` ({})", s.name, f.json, type_for_people(&f.ty)))
+        })
+        .collect();
+    if unsupported.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure(format!(
+            "request fields of a kind the generator cannot handle (teach `FieldKind` first): {}",
+            unsupported.join(", ")
+        )))
+    }
+}
+
 /// The `T` of `Vec<T>` (however qualified).
 pub fn vec_inner(ty: &syn::Type) -> Option<&syn::Type> {
     generic_inner(ty, "Vec")
