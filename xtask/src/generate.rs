@@ -488,6 +488,24 @@ components:
 
     const OPS: &str = "POST /processor/token/create access_token account_id processor\nPOST /sandbox/thing/make name\n";
 
+    /// Every output of the small spec, whole, against the files in `xtask/snapshots/small/`:
+    /// a change to any generator shows there as a diff to review. `EXPECTORATE=overwrite
+    /// cargo test -p xtask` rewrites them.
+    #[test]
+    fn the_small_specs_outputs_match_their_snapshots() {
+        let g = generate(SMALL, OPS).expect("generate");
+        for (file, text) in [
+            ("generated.rs", &g.types),
+            ("operations.rs", &g.operations),
+            ("console.json", &g.console),
+            ("requests.json", &g.requests),
+            ("readme_table.md", &g.readme_table),
+            ("API.md", &g.api),
+        ] {
+            expectorate::assert_contents(format!("snapshots/small/{file}"), text);
+        }
+    }
+
     #[test]
     fn a_small_spec_generates_the_client_with_replacements_and_open_enums() {
         let g = generate(SMALL, OPS).expect("generate");

@@ -89,31 +89,50 @@ async fn every_operation_has_an_emulator_route() {
     assert_eq!(status.as_u16(), 404);
 }
 
-/// The setter names of each `impl crate::Pending<'_, types::X>` block of the generated
-/// operations module, by request type.
+/// The public method names of each `impl crate::Pending<'_, types::X>` block of the generated
+/// operations module, by request type `X` (the module parsed as Rust).
 fn setters_in_source() -> Vec<(String, BTreeSet<String>)> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../plaid-sdk/src/operations.rs"
     );
     let source = std::fs::read_to_string(path).expect("operations.rs");
-    let mut out: Vec<(String, BTreeSet<String>)> = Vec::new();
-    let mut current: Option<usize> = None;
-    for line in source.lines() {
-        if let Some(rest) = line.strip_prefix("impl crate::Pending<'_, types::") {
-            let name = rest.trim_end_matches("> {").to_string();
-            out.push((name, BTreeSet::new()));
-            current = Some(out.len() - 1);
-        } else if line.starts_with("impl ") || line.starts_with('}') && line.len() == 1 {
-            if line.starts_with("impl ") {
-                current = None;
+    let file = syn::parse_file(&source).expect("operations.rs parses as Rust");
+    file.items
+        .iter()
+        .filter_map(|item| {
+            let syn::Item::Impl(block) = item else {
+                return None;
+            };
+            let syn::Type::Path(self_ty) = &*block.self_ty else {
+                return None;
+            };
+            let last = self_ty.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            if block.trait_.is_some() || last.ident != "Pending" {
+                return None;
             }
-        } else if let (Some(i), Some(rest)) = (current, line.trim().strip_prefix("pub fn ")) {
-            let name: String = rest.chars().take_while(|c| *c != '(').collect();
-            out[i].1.insert(name);
-        }
-    }
-    out
+            let request = args.args.iter().find_map(|arg| match arg {
+                syn::GenericArgument::Type(syn::Type::Path(t)) => {
+                    t.path.segments.last().map(|s| s.ident.to_string())
+                }
+                _ => None,
+            })?;
+            let setters = block
+                .items
+                .iter()
+                .filter_map(|item| match item {
+                    syn::ImplItem::Fn(f) if matches!(f.vis, syn::Visibility::Public(_)) => {
+                        Some(f.sig.ident.to_string())
+                    }
+                    _ => None,
+                })
+                .collect();
+            Some((request, setters))
+        })
+        .collect()
 }
 
 #[test]
