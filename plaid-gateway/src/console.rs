@@ -46,8 +46,55 @@ pub(crate) fn page(prefix: &str, operations: &BTreeSet<String>, upstream: &reqwe
     Bytes::from(
         PAGE.replace("{{PREFIX}}", &escape(prefix))
             .replace("{{OPERATIONS}}", &escape(&operations.join(" ")))
-            .replace("{{ENVIRONMENT}}", environment(upstream)),
+            .replace("{{ENVIRONMENT}}", environment(upstream))
+            .replace("{{HOSTED}}", "")
+            // The gateway sends its policy as a header.
+            .replace("{{CSP_META}}", "")
+            .replace("{{ASSETS}}", "/console/"),
     )
+}
+
+/// The policy of the exported page, which a static host serves without the gateway's header:
+/// this origin's own files, and requests to this origin or to a gateway over https (or http
+/// on this machine). `frame-ancestors` cannot be set from a page; the host should send it.
+pub(crate) const HOSTED_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; connect-src 'self' https: http://localhost:* http://127.0.0.1:*; \
+    img-src 'self'; base-uri 'none'; form-action 'none'";
+
+/// The exported page: every operation, the gateway entered by the user, its own policy.
+fn hosted_page() -> String {
+    PAGE.replace("{{PREFIX}}", "")
+        .replace("{{OPERATIONS}}", "")
+        .replace("{{ENVIRONMENT}}", "")
+        .replace("{{HOSTED}}", "on")
+        .replace(
+            "{{CSP_META}}",
+            &format!(
+                // A constant with no `"`, `<` or `&`: written as it is.
+                "<meta http-equiv=\"Content-Security-Policy\" content=\"{HOSTED_CONTENT_SECURITY_POLICY}\">\n"
+            ),
+        )
+        .replace("{{ASSETS}}", "")
+}
+
+/// Writes the console as static files into `dir` (created if missing): `index.html`,
+/// `app.js`, `app.css` and `operations.json`, for any static host. There the page asks for
+/// the gateway's URL and the caller token; the gateway must list the page's origin in
+/// `PLAID_GATEWAY_CORS_ORIGINS`. Returns the files written.
+pub fn export(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for (name, text) in [
+        ("index.html", hosted_page()),
+        ("app.js", SCRIPT.to_string()),
+        ("app.css", STYLE.to_string()),
+        ("operations.json", MODEL.to_string()),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text)?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 fn asset(content_type: &'static str, body: Bytes) -> Reply {
@@ -108,6 +155,11 @@ mod tests {
         // No inline script or style: only elements that load this origin's files.
         assert_eq!(text.matches("<script").count(), 1);
         assert!(text.contains(r#"<script type="module" src="/console/app.js"></script>"#));
+        assert!(text.contains(r#"name="plaid-console-hosted" content="""#));
+        assert!(
+            !text.contains("http-equiv"),
+            "the gateway sends its policy as a header"
+        );
         assert!(!text.contains("<style") && !text.contains(" style=") && !text.contains("onclick"));
         let other = reqwest::Url::parse("http://127.0.0.1:9").expect("url");
         assert!(
@@ -115,6 +167,26 @@ mod tests {
                 .expect("utf-8")
                 .contains(r#"name="plaid-environment" content="""#)
         );
+    }
+
+    #[test]
+    fn the_exported_page_asks_for_the_gateway_and_carries_its_own_policy() {
+        let dir = std::env::temp_dir().join(format!("plaid-console-export-{}", std::process::id()));
+        let written = export(&dir).expect("export");
+        assert_eq!(written.len(), 4);
+        let text = std::fs::read_to_string(dir.join("index.html")).expect("page");
+        assert!(!text.contains("{{"));
+        assert!(text.contains(r#"name="plaid-console-hosted" content="on""#));
+        assert!(text.contains(r#"<script type="module" src="app.js"></script>"#));
+        assert!(text.contains(r#"href="app.css""#));
+        assert!(text.contains(r#"http-equiv="Content-Security-Policy""#));
+        assert!(text.contains("connect-src 'self' https: http://localhost:* http://127.0.0.1:*"));
+        assert_eq!(text.matches("<script").count(), 1);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("operations.json")).expect("model"),
+            MODEL
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub use config::{
     Caller, Config, Quota, QuotaStoreFailure, QuotaStoreUrl, VARIABLES, default_operations,
     hash_token,
 };
+pub use console::export as export_console;
 
 /// The header callers authenticate with (or `Authorization: Bearer <token>`).
 pub const CALLER_HEADER: &str = "x-gateway-token";

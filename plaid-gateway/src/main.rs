@@ -4,6 +4,7 @@
 //! plaid-gateway [--config FILE]      run (settings from the environment and FILE)
 //! plaid-gateway hash-token TOKEN     print the SHA-256 to list a caller token under
 //! plaid-gateway demo [--listen ADDR] the embedded emulator behind a gateway, with the console
+//! plaid-gateway console-export DIR   the console as static files, for a host apart
 //! plaid-gateway --help               list the arguments and the settings
 //! ```
 //!
@@ -40,6 +41,13 @@ enum Command {
     HashToken {
         /// The caller's token.
         token: String,
+    },
+    /// Write the Try-it console as static files into DIR, for any static host: there the page
+    /// asks for the gateway's URL (remembered in the browser) and the caller token. The
+    /// gateway must list the page's origin in PLAID_GATEWAY_CORS_ORIGINS.
+    ConsoleExport {
+        /// The folder to write index.html, app.js, app.css and operations.json into.
+        dir: PathBuf,
     },
     /// Try it offline: start the embedded Plaid emulator and a gateway in front of it with a
     /// fresh caller token, and print the console's URL and the token. No credentials needed.
@@ -96,6 +104,23 @@ async fn main() -> ExitCode {
         Some(Command::HashToken { token }) => {
             println!("{}", hash_token(&token));
             return ExitCode::SUCCESS;
+        }
+        Some(Command::ConsoleExport { dir }) => {
+            return match plaid_gateway::export_console(&dir) {
+                Ok(files) => {
+                    for file in files {
+                        println!("{}", file.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot write the console into {}: {e}",
+                        dir.display()
+                    );
+                    ExitCode::FAILURE
+                }
+            };
         }
         Some(Command::Demo { listen }) => {
             init_logs();

@@ -920,6 +920,14 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
 }
 
 impl Tab {
+    /// Loads `url` (a page apart from the gateway) and waits until the console is ready.
+    async fn load(&self, url: &str) {
+        self.page.goto("about:blank").await.expect("navigate away");
+        self.page.goto(url).await.expect("navigate");
+        self.wait("document.body && document.body.dataset.ready === 'true'")
+            .await;
+    }
+
     async fn choose_id(&self, id: &str, value: &str) {
         let js = format!(
             "(() => {{ const s = document.getElementById('{id}'); s.value = '{value}';
@@ -1065,4 +1073,171 @@ async fn the_demo_command_serves_a_console_that_creates_a_processor_token() {
     }
     tab.screenshot("demo-processor_token_create").await;
     let _ = demo.kill().await;
+}
+
+/// Serves the files of `dir` on a free loopback port: a static host apart from the gateway,
+/// on another origin. Returns its origin.
+async fn static_host(dir: PathBuf) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let origin = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let dir = dir.clone();
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let name = match request.uri().path() {
+                        "/" => "index.html".to_string(),
+                        path => path.trim_start_matches('/').to_string(),
+                    };
+                    let file = (!name.contains(".."))
+                        .then(|| std::fs::read(dir.join(&name)).ok())
+                        .flatten();
+                    let kind = match name.rsplit('.').next() {
+                        Some("html") => "text/html; charset=utf-8",
+                        Some("js") => "text/javascript; charset=utf-8",
+                        Some("css") => "text/css; charset=utf-8",
+                        _ => "application/json",
+                    };
+                    let (status, body) = match file {
+                        Some(bytes) => (200, bytes),
+                        None => (404, b"not found".to_vec()),
+                    };
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder()
+                                .status(status)
+                                .header("content-type", kind)
+                                .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                                .expect("response"),
+                        )
+                    }
+                },
+            );
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    origin
+}
+
+/// `plaid-gateway console-export`, served by a static host on another origin: the page asks
+/// for the gateway's URL (https, or http on this machine), remembers it in local storage and
+/// nothing else there, sends through the gateway that lists its origin for CORS, requests
+/// nothing from anywhere else, and explains the refusal of a gateway that does not list it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Debian's chromium"]
+async fn the_exported_console_sends_through_the_gateway_it_is_given() {
+    let chromium = browser();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-export");
+    let _ = std::fs::remove_dir_all(&dir);
+    plaid_gateway::export_console(&dir).expect("export");
+    let origin = static_host(dir).await;
+
+    let emulator = Emulator::start().await.expect("emulator");
+    let item = emulator.add_item();
+    let token = "exported-console-caller-token-0123456789";
+    let caller = Caller::new("browser", &hash_token(token)).expect("caller");
+    let mut config = Config::new(
+        emulator.base_url(),
+        emulator.client_id(),
+        emulator.secret(),
+        vec![caller],
+    );
+    config.cors_origins = [origin.clone()].into();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let gateway = Gateway::start_on(listener, config.clone()).expect("gateway");
+    let tab = launch(chromium, "export", gateway.url()).await;
+    let page = format!("{origin}/index.html#item_get");
+    tab.load(&page).await;
+    let violations: Vec<String> = tab.eval("window.__violations").await;
+    assert_eq!(violations, Vec::<String>::new());
+    // The page's own policy holds without the gateway's header: an inline script is refused.
+    tab.eval::<Value>(
+        "(() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';
+           document.head.append(s); return null; })()",
+    )
+    .await;
+    tab.wait("window.__violations.length > 0").await;
+    assert_eq!(tab.eval::<Value>("window.__ran ?? null").await, Value::Null);
+
+    // No gateway yet: Send is off and says why; a URL off this machine over http is refused.
+    tab.caller_token(token).await;
+    tab.field("access_token", &item.access_token).await;
+    assert_eq!(
+        tab.text("#send-reason").await,
+        "Send is off: enter the gateway's URL."
+    );
+    tab.type_into("#gateway-url-input", "http://gateway.example.com")
+        .await;
+    assert!(
+        tab.text("#gateway-url-error").await.contains("use https"),
+        "{}",
+        tab.text("#gateway-url-error").await
+    );
+    assert!(tab.attr("#send", "disabled").await.is_some());
+
+    // The gateway entered: the request goes there, through CORS, and succeeds.
+    tab.eval::<Value>("(document.getElementById('gateway-url-input').value = '', null)")
+        .await;
+    tab.type_into("#gateway-url-input", &gateway.url()).await;
+    assert_eq!(tab.text("#gateway-url-error").await, "");
+    let status = tab.send().await;
+    assert!(status.starts_with("HTTP 200"), "{status}");
+    assert!(
+        tab.text("#rust-snippet")
+            .await
+            .contains(&format!("{:?}", gateway.url())),
+        "the snippet names the entered gateway"
+    );
+    let requests = tab.requests.lock().expect("requests").clone();
+    assert!(requests.iter().any(|u| u.starts_with(&gateway.url())));
+    for url in &requests {
+        assert!(
+            url.starts_with(&format!("{origin}/"))
+                || url.starts_with(&format!("{}/", gateway.url()))
+                || url == "about:blank",
+            "a request went elsewhere: {url}"
+        );
+    }
+    // Local storage holds the gateway's URL, and nothing else is stored.
+    let stored: Value = tab
+        .eval("[Object.entries(localStorage), Object.entries(sessionStorage)]")
+        .await;
+    assert_eq!(
+        stored,
+        serde_json::json!([[["plaid-console-gateway-url", gateway.url()]], []])
+    );
+    tab.screenshot("export-sent").await;
+
+    // Remembered across loads; forgotten on request.
+    tab.load(&page).await;
+    assert_eq!(
+        tab.eval::<String>("document.getElementById('gateway-url-input').value")
+            .await,
+        gateway.url()
+    );
+
+    // A gateway that does not list this page's origin: the refusal is explained.
+    config.cors_origins.clear();
+    gateway.reload(config).expect("reload");
+    tab.caller_token(token).await;
+    tab.field("access_token", &item.access_token).await;
+    let status = tab.send().await;
+    assert!(status.contains("did not reach the gateway"), "{status}");
+    let explained = tab.text("#response").await;
+    assert!(
+        explained.contains("PLAID_GATEWAY_CORS_ORIGINS") && explained.contains(&origin),
+        "{explained}"
+    );
+    tab.click("#gateway-url-forget").await;
+    let stored: String = tab
+        .eval("JSON.stringify(Object.entries(localStorage))")
+        .await;
+    assert_eq!(stored, "[]");
 }
