@@ -331,14 +331,7 @@ async fn the_page_loads_under_its_policy_and_requests_nothing_elsewhere() {
         );
     }
     // The recorder is not blind: an inline script is refused and reported.
-    c.eval::<Value>(
-        "(() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';
-           document.head.append(s); return null; })()",
-    )
-    .await;
-    c.wait("window.__violations.length > 0").await;
-    let ran: Value = c.eval("window.__ran ?? null").await;
-    assert_eq!(ran, Value::Null, "an inline script ran");
+    c.inline_scripts_are_refused().await;
     // The operations offered are the gateway's, each with a form.
     let offered: Vec<String> = c
         .eval("[...document.querySelectorAll('#operation option')].map(o => o.value)")
@@ -920,6 +913,19 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
 }
 
 impl Tab {
+    /// Adds an inline script to the page: the page's policy must refuse it (it does not run)
+    /// and report it.
+    async fn inline_scripts_are_refused(&self) {
+        self.eval::<Value>(
+            "(() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';
+               document.head.append(s); return null; })()",
+        )
+        .await;
+        self.wait("window.__violations.length > 0").await;
+        let ran: Value = self.eval("window.__ran ?? null").await;
+        assert_eq!(ran, Value::Null, "an inline script ran");
+    }
+
     /// Loads `url` (a page apart from the gateway) and waits until the console is ready.
     async fn load(&self, url: &str) {
         self.page.goto("about:blank").await.expect("navigate away");
@@ -1157,14 +1163,8 @@ async fn the_exported_console_sends_through_the_gateway_it_is_given() {
     tab.load(&page).await;
     let violations: Vec<String> = tab.eval("window.__violations").await;
     assert_eq!(violations, Vec::<String>::new());
-    // The page's own policy holds without the gateway's header: an inline script is refused.
-    tab.eval::<Value>(
-        "(() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';
-           document.head.append(s); return null; })()",
-    )
-    .await;
-    tab.wait("window.__violations.length > 0").await;
-    assert_eq!(tab.eval::<Value>("window.__ran ?? null").await, Value::Null);
+    // The page's own policy holds without the gateway's header.
+    tab.inline_scripts_are_refused().await;
 
     // No gateway yet: Send is off and says why; a URL off this machine over http is refused.
     tab.caller_token(token).await;

@@ -669,37 +669,38 @@ components:
 
     #[test]
     fn operations_the_runtime_cannot_send_fail_generation() {
-        let with_query = SMALL.replacen(
+        let msg = refused(
             "      operationId: sandboxThingMake\n",
             "      operationId: sandboxThingMake\n      parameters: [{name: page, in: query, schema: {type: integer}}]\n",
-            1,
         );
-        let Failure(msg) = generate(&with_query, OPS).expect_err("a query parameter");
         assert!(
             msg.contains("`POST /sandbox/thing/make` has parameters"),
             "{msg}"
         );
-        let created = SMALL.replacen(
+        let msg = refused(
             "        \"200\": {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/SandboxThingMakeResponse'}}}}",
             "        \"201\": {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/SandboxThingMakeResponse'}}}}",
-            1,
         );
-        assert_ne!(created, SMALL);
-        let Failure(msg) = generate(&created, OPS).expect_err("a 201");
         assert!(msg.contains("reads a `200` only"), "{msg}");
+    }
+
+    /// The small spec with `from` replaced by `to` (which must be there), refused by the
+    /// generator: its message.
+    fn refused(from: &str, to: &str) -> String {
+        let changed = SMALL.replacen(from, to, 1);
+        assert_ne!(changed, SMALL, "`{from}` is not in the small spec");
+        let Failure(msg) = generate(&changed, OPS).expect_err("refused");
+        msg
     }
 
     #[test]
     fn a_request_field_of_a_kind_nothing_handles_fails_generation() {
         // A list of integers: no argument conversion, input check or form knows it, so it
         // would be sent unchecked and missing from the console.
-        let with_counts = SMALL.replacen(
+        let msg = refused(
             "        name: {type: string, maxLength: 30}\n",
             "        name: {type: string, maxLength: 30}\n        counts: {type: array, items: {type: integer}}\n",
-            1,
         );
-        assert_ne!(with_counts, SMALL);
-        let Failure(msg) = generate(&with_counts, OPS).expect_err("an unsupported field");
         assert!(msg.contains("`SandboxThingMakeRequest.counts`"), "{msg}");
         // A response field of the same kind is fine: nothing checks or renders responses.
         let in_response = SMALL.replacen(
