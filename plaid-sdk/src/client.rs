@@ -1,4 +1,4 @@
-//! The client users program against. Its operations are generated (`operations.rs`): one
+//! The client users program against. Its operations are generated (`generated/operations.rs`): one
 //! method per operation of the spec fragment, each returning a [`Pending`](crate::Pending)
 //! call.
 

@@ -15,28 +15,11 @@ mod secret;
 mod transport;
 pub mod webhooks;
 
-// The generated types: private module, never edited by hand (see ARCHITECTURE.md). Lints are
-// relaxed here alone, because the code is progenitor's, not ours:
-#[rustfmt::skip] // formatted by the xtask with prettyplease; `cargo fmt` must not rewrite it
-#[allow(
-missing_docs, // documented from spec/descriptions.yaml where the spec has a place for it
-unreachable_pub, // progenitor makes everything pub inside this private module
-dead_code, // progenitor emits conversions the facade does not use
-unused_qualifications, // generated paths are fully qualified on purpose
-clippy::all, // progenitor's style, not ours
-missing_debug_implementations, // generated error helper types
-rust_2018_idioms // elided lifetimes in generated signatures
-)]
+// What `cargo xtask generate` writes (the types, the open enums, the operations): never
+// edited by hand; see `generated/mod.rs`.
 mod generated;
-
-// The per-operation methods, generated from the operation model: like `generated`, never
-// edited by hand, and formatted by the xtask.
-#[rustfmt::skip]
-#[allow(
-clippy::all, // generated text, one shape repeated per operation
-unused_qualifications, // generated paths are fully qualified on purpose
-)]
-mod operations;
+// The generated operations keep their path (`crate::operations`) for the rest of the crate.
+use generated::operations;
 
 pub use client::PlaidClient;
 pub use config::{ClientBuilder, DEFAULT_GATEWAY_HEADER, DEFAULT_PLAID_VERSION, USER_AGENT};

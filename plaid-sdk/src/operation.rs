@@ -2,8 +2,8 @@
 //! implement, the pending call ([`Pending`]) and the input checks run before sending.
 //!
 //! Everything that is one per operation (the method on [`PlaidClient`], the setters of its
-//! pending call, the checks of its fields) is generated into `operations.rs` and
-//! `generated.rs` from the operation model; this module holds what is one for all of them.
+//! pending call, the checks of its fields) is generated into `generated/operations.rs` and
+//! `generated/schema.rs` from the operation model; this module holds what is one for all of them.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};

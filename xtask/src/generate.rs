@@ -4,7 +4,7 @@
 //! the README's operations table.
 //!
 //! progenitor generates the types only (its client is not emitted: the SDK's runtime sends
-//! every operation from the model). `generated.rs` also holds the open enums (`Processor`,
+//! every operation from the model). `generated/schema.rs` also holds the open enums (`Processor`,
 //! `ErrorType`): their known values come from the spec, so a value Plaid adds reaches the SDK
 //! by regeneration alone, while any value the SDK does not know yet still parses.
 
@@ -51,10 +51,10 @@ const HEADER: &str = "\
 /// What `cargo xtask generate` writes.
 #[derive(Debug)]
 pub struct Generated {
-    /// `plaid-sdk/src/generated.rs`: progenitor's client and types, the open enums, and the
+    /// `plaid-sdk/src/generated/schema.rs`: progenitor's client and types, the open enums, and the
     /// constructors, setters and checks of request types.
     pub types: String,
-    /// `plaid-sdk/src/operations.rs`: one method per operation, its pending call's setters,
+    /// `plaid-sdk/src/generated/operations.rs`: one method per operation, its pending call's setters,
     /// the `Request` impls, `OPERATIONS` and the public types' re-exports.
     pub operations: String,
     /// `plaid-gateway/console/operations.json`: the Try-it console's model.

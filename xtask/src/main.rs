@@ -27,8 +27,8 @@ usage:
       What spec/descriptions.yaml does not describe gets a neutral description and a
       warning; --strict fails on any warning.
   cargo xtask generate [--check]
-      Generate from spec/plaid.yaml and spec/operations.txt: plaid-sdk/src/generated.rs,
-      plaid-sdk/src/operations.rs, plaid-gateway/console/operations.json,
+      Generate from spec/plaid.yaml and spec/operations.txt: plaid-sdk/src/generated/schema.rs,
+      plaid-sdk/src/generated/operations.rs, plaid-gateway/console/operations.json,
       plaid-emulator/src/requests.json, plaid-sdk/API.md and the operations table of
       plaid-sdk/README.md. --check compares instead of writing.";
 
@@ -72,10 +72,10 @@ impl Layout {
         self.root.join("spec/plaid.yaml")
     }
     pub fn generated(&self) -> PathBuf {
-        self.root.join("plaid-sdk/src/generated.rs")
+        self.root.join("plaid-sdk/src/generated/schema.rs")
     }
     pub fn operations_rs(&self) -> PathBuf {
-        self.root.join("plaid-sdk/src/operations.rs")
+        self.root.join("plaid-sdk/src/generated/operations.rs")
     }
     pub fn console(&self) -> PathBuf {
         self.root.join("plaid-gateway/console/operations.json")

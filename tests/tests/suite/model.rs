@@ -94,7 +94,7 @@ async fn every_operation_has_an_emulator_route() {
 fn setters_in_source() -> Vec<(String, BTreeSet<String>)> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../plaid-sdk/src/operations.rs"
+        "/../plaid-sdk/src/generated/operations.rs"
     );
     let source = std::fs::read_to_string(path).expect("operations.rs");
     let file = syn::parse_file(&source).expect("operations.rs parses as Rust");
