@@ -359,8 +359,18 @@ async fn wide_screens_show_the_form_beside_the_code_and_phones_stack_them() {
             ))
             .await
             .expect("viewport");
-        let inner: i32 = c.eval("window.innerWidth").await;
-        assert_eq!(inner, width);
+        // The new size reaches the page with its next resize: wait for it.
+        let resized: bool = c
+            .eval(&format!(
+                "new Promise((resolve) => {{
+                   const ok = () => window.innerWidth === {width};
+                   const poll = () => (ok() ? resolve(true) : requestAnimationFrame(poll));
+                   window.addEventListener('resize', () => ok() && resolve(true));
+                   poll();
+                 }})"
+            ))
+            .await;
+        assert!(resized);
         let cards: Vec<[f64; 4]> = c.eval(boxes).await;
         let [gateway, form, code, response] = [cards[0], cards[1], cards[2], cards[3]];
         if phone {

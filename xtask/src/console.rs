@@ -14,8 +14,14 @@ use crate::model::{Field, FieldKind, Model, Struct, TokenKind, option_inner, typ
 /// How deep nested request structs are shown (deeper ones are left to the SDK).
 const MAX_DEPTH: usize = 6;
 
-/// Open enums by Rust name: (value, variant) pairs in the spec's order.
-pub type Enums = BTreeMap<String, Vec<(String, String)>>;
+/// Open enums by Rust name: (value, variant) pairs in the spec's order, and the name of the
+/// spec's schema for the enums that are named there (an enum inline in a property has none):
+/// what other languages' Plaid libraries call them.
+#[derive(Debug, Default)]
+pub struct Enums {
+    pub values: BTreeMap<String, Vec<(String, String)>>,
+    pub schemas: BTreeMap<String, String>,
+}
 
 /// The environment variable a token kind is read from in snippets.
 fn token_env(rust: &str) -> String {
@@ -68,12 +74,16 @@ fn field_json(
     }
     let enum_json = |name: &str| {
         let values: Vec<Value> = enums
+            .values
             .get(name)
             .into_iter()
             .flatten()
             .map(|(v, r)| json!([v, r]))
             .collect();
-        json!({ "rust": name, "values": values })
+        match enums.schemas.get(name) {
+            Some(schema) => json!({ "rust": name, "schema": schema, "values": values }),
+            None => json!({ "rust": name, "values": values }),
+        }
     };
     // A secret type's token kind and environment variable (for a list, the snippets read the
     // n-th token from `<env>_<n>`).
@@ -104,7 +114,12 @@ fn field_json(
             out.insert("enum".into(), enum_json(name));
             "enum_list"
         }
-        FieldKind::String => "string",
+        FieldKind::String => {
+            if let Some(format) = &field.format {
+                out.insert("format".into(), json!(format));
+            }
+            "string"
+        }
         FieldKind::StringList => "string_list",
         FieldKind::Integer(rust) => {
             out.insert("rust_type".into(), json!(rust));
@@ -163,7 +178,7 @@ fn struct_fields(
 
 /// The console's model as pretty JSON.
 pub fn console_model(model: &Model, enums: &Enums, plaid_version: &str) -> Result<String, Failure> {
-    let names: BTreeSet<String> = enums.keys().cloned().collect();
+    let names: BTreeSet<String> = enums.values.keys().cloned().collect();
     let mut operations = Vec::new();
     for op in &model.operations {
         let request = model

@@ -170,14 +170,20 @@ pub fn generate(fragment: &str, operations_txt: &str) -> Result<Generated, Failu
     let operations: syn::File = syn::parse_str(&operations_text)
         .map_err(|e| Failure(format!("operations code does not parse: {e}")))?;
     let enum_values = enum_values(&doc)?;
-    let mut console_enums = crate::console::Enums::new();
+    let mut console_enums = crate::console::Enums::default();
     for (rust, values) in &enum_values {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         let variants = enum_variants(rust, &refs)?
             .into_iter()
             .map(|(variant, value)| (value.to_string(), variant))
             .collect();
-        console_enums.insert(rust.clone(), variants);
+        console_enums.values.insert(rust.clone(), variants);
+    }
+    // The enums the fragment names (before the transforms name the inline ones).
+    for schema in enum_schemas(&parse_document(fragment, "spec/plaid.yaml")?) {
+        console_enums
+            .schemas
+            .insert(enum_rust_name(&schema), schema);
     }
     let plaid_version = doc
         .pointer("/info/version")
@@ -682,6 +688,53 @@ components:
             "        \"201\": {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/SandboxThingMakeResponse'}}}}",
         );
         assert!(msg.contains("reads a `200` only"), "{msg}");
+    }
+
+    #[test]
+    fn the_console_model_names_the_specs_enum_schemas_and_date_formats() {
+        // What other languages' Plaid libraries need to write a call: the class of a named
+        // enum (an inline one has none) and which strings are dates.
+        let spec = SMALL
+            .replacen(
+                "        name: {type: string, maxLength: 30}\n",
+                "        name: {type: string, maxLength: 30}\n        day: {type: string, format: date}\n        colour: {$ref: '#/components/schemas/Colour'}\n",
+                1,
+            )
+            .replacen(
+                "    RequestID: {type: string, title: RequestID}\n",
+                "    RequestID: {type: string, title: RequestID}\n    Colour: {type: string, enum: [red, blue]}\n",
+                1,
+            );
+        let g = generate(&spec, OPS).expect("generate");
+        let console: Value = serde_json::from_str(&g.console).expect("json");
+        let fields = |op: &str| {
+            console["operations"]
+                .as_array()
+                .expect("operations")
+                .iter()
+                .find(|o| o["name"] == op)
+                .expect("operation")["fields"]
+                .as_array()
+                .expect("fields")
+                .clone()
+        };
+        let field = |op: &str, name: &str| {
+            fields(op)
+                .into_iter()
+                .find(|f| f["name"] == name)
+                .expect("field")
+        };
+        assert_eq!(field("sandbox_thing_make", "day")["format"], "date");
+        assert_eq!(field("sandbox_thing_make", "name").get("format"), None);
+        assert_eq!(
+            field("sandbox_thing_make", "colour")["enum"]["schema"],
+            "Colour"
+        );
+        // Inline in the spec (hoisted by the transforms): no schema of its own.
+        assert_eq!(
+            field("processor_token_create", "processor")["enum"].get("schema"),
+            None
+        );
     }
 
     /// The small spec with `from` replaced by `to` (which must be there), refused by the

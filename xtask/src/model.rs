@@ -60,6 +60,9 @@ pub struct Field {
     pub required: bool,
     pub description: String,
     pub rules: Rules,
+    /// The string format the spec names (`date`, `date-time`), which the SDK keeps as text
+    /// but typed clients of other languages read as dates.
+    pub format: Option<String>,
 }
 
 /// What the SDK checks of a field before sending; taken from the spec, plus the token kind
@@ -212,6 +215,7 @@ impl Model {
                     .or_else(|| prop.and_then(|p| target_description(schemas, p)))
                     .unwrap_or_default();
                 let mut rules = prop.map(|p| rules_of(schemas, p)).unwrap_or_default();
+                let format = prop.and_then(|p| format_of(schemas, p));
                 let base = option_inner(&ty).unwrap_or(&ty);
                 let base_text = type_text(base);
                 rules.token = tokens
@@ -225,6 +229,7 @@ impl Model {
                     required,
                     description,
                     rules,
+                    format,
                 });
             }
             structs.insert(
@@ -357,6 +362,17 @@ fn target_description(
 ) -> Option<String> {
     resolve(schemas, property)
         .get("description")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The date format of a string property (its own, or that of the schema it refers to), as the
+/// transforms keep it (`x-plaid-format`: the generators must not see it).
+fn format_of(schemas: &serde_json::Map<String, Value>, property: &Value) -> Option<String> {
+    let target = resolve(schemas, property);
+    property
+        .get("x-plaid-format")
+        .or_else(|| target.get("x-plaid-format"))
         .and_then(Value::as_str)
         .map(str::to_string)
 }

@@ -571,6 +571,7 @@ fn pascal(s: &str) -> String {
 /// Trap: `format: date` and `date-time` make typify reach for `chrono`, and a timestamp Plaid
 /// formats in a way chrono does not read would fail the whole response. They stay strings
 /// (ISO 8601 text, documented on each field); callers parse them with the crate they use.
+/// The format stays as `x-plaid-format`, which no generator reads, for the operation model.
 pub fn dates_as_strings(doc: &mut Value) {
     fn walk(v: &mut Value) {
         match v {
@@ -581,7 +582,11 @@ pub fn dates_as_strings(doc: &mut Value) {
                         Some("date" | "date-time")
                     )
                 {
-                    map.remove("format");
+                    // Kept under a name no generator reads, for the model (the console's
+                    // snippets in typed languages need to know a date).
+                    if let Some(format) = map.remove("format") {
+                        map.insert("x-plaid-format".into(), format);
+                    }
                 }
                 map.values_mut().for_each(walk);
             }
@@ -788,8 +793,11 @@ mod tests {
         }}}}});
         dates_as_strings(&mut doc);
         let p = &doc["components"]["schemas"]["T"]["properties"];
-        assert_eq!(p["d"], json!({"type": "string"}));
-        assert_eq!(p["t"], json!({"type": "string", "nullable": true}));
+        assert_eq!(p["d"], json!({"type": "string", "x-plaid-format": "date"}));
+        assert_eq!(
+            p["t"],
+            json!({"type": "string", "nullable": true, "x-plaid-format": "date-time"})
+        );
         assert_eq!(p["n"]["format"], "double");
     }
 
