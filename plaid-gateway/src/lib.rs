@@ -233,13 +233,17 @@ pub async fn serve_with(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let current = settings.current();
-    let connections = Arc::new(Semaphore::new(current.config.max_connections));
+    // Read once at start (not kept: a reload's state replaces this one).
+    let (threads, max_connections) = {
+        let current = settings.current();
+        (current.config.threads, current.config.max_connections)
+    };
+    let connections = Arc::new(Semaphore::new(max_connections));
     // `true` once the serving should stop gracefully; closed (this future dropped) when it
     // should stop at once.
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut others = Vec::new();
-    for worker in 1..current.config.threads.max(1) {
+    for worker in 1..threads.max(1) {
         others.push(serving_thread(
             &listener,
             &settings,
