@@ -117,7 +117,10 @@ impl Settings {
     /// Quota buckets that both settings have (same caller and operation) keep their state, so
     /// a reload refills nothing; every widening of access (a caller reaching an operation it
     /// could not, a quota dropped or raised) is logged, one line each.
-    pub fn reload(&self, config: Config) -> std::io::Result<()> {
+    pub fn reload(&self, mut config: Config) -> std::io::Result<()> {
+        // The serving threads are started once: the new settings keep their number, so there
+        // is one upstream pool per running thread.
+        config.threads = self.current().config.threads;
         let mut next = state(config)?;
         let mut current = self
             .0
@@ -1343,6 +1346,23 @@ mod tests {
         let mut c = Config::new("http://127.0.0.1:1", "id", "secret", vec![]);
         c.path_prefix = "/plaid".into();
         c
+    }
+
+    #[test]
+    fn a_reload_keeps_the_number_of_serving_threads_and_their_pools() {
+        let mut first = config();
+        first.threads = 3;
+        let settings = Settings::new(first).expect("settings");
+        let mut next = config();
+        next.threads = 1;
+        settings.reload(next).expect("reload");
+        let current = settings.current();
+        assert_eq!(current.config.threads, 3);
+        assert_eq!(
+            current.http.len(),
+            3,
+            "one upstream pool per running thread"
+        );
     }
 
     #[test]

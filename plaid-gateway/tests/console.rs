@@ -182,10 +182,7 @@ impl Console {
 impl Tab {
     /// Loads the console afresh (at `#operation`, when given) and waits until it is ready.
     async fn open(&self, operation: &str) {
-        self.page.goto("about:blank").await.expect("navigate away");
-        let url = format!("{}/console#{operation}", self.url);
-        self.page.goto(url).await.expect("navigate");
-        self.wait("document.body && document.body.dataset.ready === 'true'")
+        self.load(&format!("{}/console#{operation}", self.url))
             .await;
     }
 
@@ -936,7 +933,8 @@ impl Tab {
         assert_eq!(ran, Value::Null, "an inline script ran");
     }
 
-    /// Loads `url` (a page apart from the gateway) and waits until the console is ready.
+    /// Loads `url` (the gateway's console, or a page apart from it) and waits until the
+    /// console is ready.
     async fn load(&self, url: &str) {
         self.page.goto("about:blank").await.expect("navigate away");
         self.page.goto(url).await.expect("navigate");
