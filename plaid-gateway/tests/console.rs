@@ -8,6 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+#[path = "support/snippets.rs"]
+mod snippets;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
@@ -423,8 +426,19 @@ async fn the_picked_snippet_language_is_shown_and_remembered() {
             .await,
         "curl"
     );
-    // The hidden snippet is still written as the form changes (copy and tests read it).
+    // The hidden snippets are still written as the form changes (copy and tests read them).
     assert!(c.text("#rust-snippet").await.contains(".item_get("));
+    assert!(c.text("#typescript-snippet").await.contains(".itemGet("));
+    assert!(
+        c.text("#python-snippet")
+            .await
+            .contains("from plaid.model.item_get_request import ItemGetRequest")
+    );
+    // Every language is offered, each with its own snippet.
+    for language in ["typescript", "python", "rust", "curl"] {
+        c.choose_id("language", language).await;
+        assert_eq!(c.eval::<Vec<String>>(shown).await, [language]);
+    }
     // A stored value the page does not offer is ignored.
     c.eval::<Value>("localStorage.setItem('plaid-console-language', 'cobol'), null")
         .await;
@@ -682,7 +696,26 @@ struct Flow {
     healthy_processor_token: String,
     /// An Item whose access token `/item/access_token/invalidate` rotates.
     rotatable: String,
+    /// A second Item, for the list of access tokens of `/link/token/create`.
+    other: String,
+    /// For the operations that use their token up (a public token is exchanged once, an Item
+    /// removed once, an access token rotated once): one more token for each snippet run.
+    spares: Vec<(&'static str, Vec<String>)>,
 }
+
+impl Flow {
+    /// The token snippet run `run` (0-based, in [`RUNS`]) sends to `operation` in place of
+    /// the form's, when the operation uses its token up.
+    fn spare(&self, operation: &str, run: usize) -> Option<&str> {
+        self.spares
+            .iter()
+            .find(|(name, _)| *name == operation)
+            .map(|(_, tokens)| tokens[run].as_str())
+    }
+}
+
+/// The languages whose snippets each operation's test runs, in order.
+const RUNS: [&str; 4] = ["curl", "typescript", "python", "rust"];
 
 async fn flow(c: &Console) -> Flow {
     let client = c.client();
@@ -700,6 +733,24 @@ async fn flow(c: &Console) -> Flow {
         )
         .await
         .expect("processor token");
+    let mut public_tokens = Vec::new();
+    for _ in RUNS {
+        let public = client
+            .sandbox_public_token_create("ins_109508", [Product::Auth])
+            .await
+            .expect("public token");
+        public_tokens.push(public.public_token.expose_secret().to_string());
+    }
+    let items = || {
+        RUNS.iter()
+            .map(|_| c.emulator.add_item().access_token)
+            .collect::<Vec<_>>()
+    };
+    let spares = vec![
+        ("item_remove", items()),
+        ("item_public_token_exchange", public_tokens),
+        ("item_access_token_invalidate", items()),
+    ];
     let healthy = c.emulator.add_item();
     let healthy_created = client
         .processor_token_create(
@@ -713,6 +764,8 @@ async fn flow(c: &Console) -> Flow {
         healthy: healthy.access_token.clone(),
         healthy_processor_token: healthy_created.processor_token.expose_secret().to_string(),
         rotatable: c.emulator.add_item().access_token,
+        other: c.emulator.add_item().access_token,
+        spares,
         access_token: item.access_token.clone(),
         removable: removable.access_token.clone(),
         account_id: item.accounts[0].account_id.clone(),
@@ -721,137 +774,41 @@ async fn flow(c: &Console) -> Flow {
     }
 }
 
+/// Every operation's form, filled as a user would, sends through the gateway and gets a 200;
+/// and each language's snippet of that form, run as its users run it (curl under bash,
+/// TypeScript with npm's `plaid` under node, Python with `plaid-python`, Rust with plaid-sdk),
+/// sends the request the form describes through the gateway and gets a 200 too. Tokens come
+/// from the environment, never from the snippet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Debian's chromium"]
-async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
+#[ignore = "needs Debian's chromium, and npm's plaid and plaid-python (bash .ci/snippet-libs)"]
+async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
+    let libs = snippets::libs();
+    let dir = snippets::Workdir::new(&libs, "every");
     let c = Console::start("every").await;
     let f = flow(&c).await;
-    let other_item = c.emulator.add_item();
     let model: Value =
         serde_json::from_str(include_str!("../console/operations.json")).expect("operations.json");
-    let mut snippets = Vec::new();
+    let mut rust_snippets = Vec::new();
+    let mut typescript_files = Vec::new();
+    let mut calls = Vec::new();
     for op in model["operations"].as_array().expect("operations") {
         let name = op["name"].as_str().expect("name");
         c.open(name).await;
         c.caller_token(&c.token).await;
-        for field in op["fields"].as_array().expect("fields") {
-            if field["required"] != Value::Bool(true) {
-                continue;
-            }
-            let path = field["name"].as_str().expect("name");
-            match field["kind"].as_str().expect("kind") {
-                "token" => {
-                    let value = match (name, path) {
-                        ("item_remove", _) => f.removable.clone(),
-                        ("item_access_token_invalidate", _) => f.rotatable.clone(),
-                        ("accounts_balance_get" | "auth_get" | "identity_get", _) => {
-                            f.healthy.clone()
-                        }
-                        (_, "access_token") => f.access_token.clone(),
-                        (_, "public_token") => f.public_token.clone(),
-                        (
-                            "processor_auth_get"
-                            | "processor_balance_get"
-                            | "processor_identity_get"
-                            | "processor_account_get"
-                            | "processor_token_webhook_update",
-                            _,
-                        ) => f.healthy_processor_token.clone(),
-                        (_, "processor_token") => f.processor_token.clone(),
-                        other => panic!("no value for token {other:?}"),
-                    };
-                    c.field(path, &value).await;
-                }
-                "string" => {
-                    let value = match path {
-                        "account_id" => f.account_id.clone(),
-                        "institution_id" => "ins_109508".into(),
-                        "client_name" => "Console test".into(),
-                        "language" => "en".into(),
-                        "key_id" => c.emulator.webhook_key_id(),
-                        other => format!("console-{other}"),
-                    };
-                    c.field(path, &value).await;
-                }
-                "enum" => {
-                    let value = match path {
-                        "processor" => "dwolla",
-                        "webhook_code" => "NEW_ACCOUNTS_AVAILABLE",
-                        _ => field["enum"]["values"][0][0].as_str().expect("value"),
-                    };
-                    c.choose(path, value).await;
-                }
-                "enum_list" => {
-                    let value = match path {
-                        "country_codes" => "US",
-                        _ => "auth",
-                    };
-                    c.check(path, value).await;
-                }
-                other => panic!("{name}.{path}: no way to fill a required {other}"),
-            }
-        }
-        // The few optional fields the emulator wants to say yes.
-        match name {
-            "link_token_create" => {
-                c.eval::<Value>(
-                    "(['#optional-fields', '[data-field=\"user\"]']
-                       .forEach((s) => (document.querySelector(s).open = true)), null)",
-                )
-                .await;
-                c.field("user.client_user_id", "console-user-1").await;
-                c.check("products", "auth").await;
-                // A list of tokens: a second input on demand, each token masked.
-                c.field("access_tokens[0]", &f.access_token).await;
-                c.click("[data-field=\"access_tokens\"] button.add").await;
-                c.field("access_tokens[1]", &other_item.access_token).await;
-                let second = "[data-field=\"access_tokens[1]\"]";
-                assert_eq!(c.attr(second, "type").await.as_deref(), Some("password"));
-                c.click("[data-field=\"access_tokens\"] .row:nth-child(2) button")
-                    .await;
-                assert_eq!(
-                    c.attr(second, "type").await.as_deref(),
-                    Some("text"),
-                    "shown on demand"
-                );
-                // A list of objects: one item added, two of its fields set.
-                c.eval::<Value>(
-                    "(document.querySelector('[data-field=\"income_verification\"]').open = true, null)",
-                )
-                .await;
-                c.click("[data-field=\"income_verification.stated_income_sources\"] button.add")
-                    .await;
-                c.field(
-                    "income_verification.stated_income_sources[0].employer",
-                    "Acme",
-                )
-                .await;
-                c.field(
-                    "income_verification.stated_income_sources[0].pay_annual",
-                    "52000.5",
-                )
-                .await;
-                // A second item, filled and removed again: it is not sent.
-                c.click("[data-field=\"income_verification.stated_income_sources\"] button.add")
-                    .await;
-                c.field(
-                    "income_verification.stated_income_sources[1].employer",
-                    "Gone",
-                )
-                .await;
-                c.click(
-                    "[data-item=\"income_verification.stated_income_sources[1]\"] button.remove",
-                )
-                .await;
-            }
-            "item_webhook_update" | "processor_token_webhook_update" => {
-                c.eval::<Value>("(document.getElementById('optional-fields').open = true, null)")
-                    .await;
-                c.field("webhook", "http://127.0.0.1:9/webhook").await;
-            }
-            _ => {}
-        }
+        fill(&c, op, &f).await;
+        let [rust, curl, typescript, python] = [
+            "#rust-snippet",
+            "#curl-snippet",
+            "#typescript-snippet",
+            "#python-snippet",
+        ]
+        .map(|id| c.text(id));
+        let (rust, curl, typescript, python) =
+            (rust.await, curl.await, typescript.await, python.await);
+        assert!(!rust.contains("todo!()"), "{name}: {rust}");
+        // The page sends first, with the form's tokens.
         c.screenshot(&format!("{name}-form")).await;
+        let before = c.emulator.request_count();
         let status = c.send().await;
         c.screenshot(name).await;
         assert!(
@@ -859,20 +816,59 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
             "{name}: {status}: {}",
             c.text("#response").await
         );
-        let rust = c.text("#rust-snippet").await;
-        assert!(!rust.contains("todo!()"), "{name}: {rust}");
+        assert_eq!(
+            c.emulator.request_count() - before,
+            1,
+            "{name}: the console sent once"
+        );
+        let sent = c
+            .emulator
+            .requests()
+            .pop()
+            .and_then(|r| r.json())
+            .expect("JSON");
+        let call = described(op, &curl, &sent);
+        let (tokens, body) = call.environment(None);
+        assert_eq!(
+            sent, body,
+            "{name}: the console sent what its snippets describe"
+        );
+        for snippet in [&rust, &curl, &typescript, &python] {
+            for (_, token) in &tokens {
+                assert!(
+                    !snippet.contains(token.as_str()),
+                    "a token in a snippet: {snippet}"
+                );
+            }
+            assert!(
+                !snippet.contains(&c.token),
+                "the caller token in a snippet: {snippet}"
+            );
+        }
+        let typescript_file = dir.write(&format!("{name}.ts"), &typescript);
+        for (run, language) in RUNS.iter().enumerate().take(3) {
+            let (mut env, expected) = call.environment(f.spare(name, run));
+            env.push(("PLAID_GATEWAY_TOKEN".into(), c.token.clone()));
+            let before = c.emulator.request_count();
+            let output = match *language {
+                "curl" => snippets::curl(&dir, name, &curl, &env).await,
+                "typescript" => snippets::typescript(&dir, &typescript_file, &env).await,
+                _ => snippets::python(&libs, &dir, name, &python, &env).await,
+            };
+            assert_sent(
+                &c,
+                before,
+                &format!("{name} in {language}"),
+                &call.path,
+                &expected,
+                &output,
+            );
+        }
+        typescript_files.push(typescript_file);
         if name == "link_token_create" {
-            let sent = c
-                .emulator
-                .requests()
-                .into_iter()
-                .rev()
-                .find(|r| r.path == "/link/token/create")
-                .and_then(|r| r.json())
-                .expect("the link token request");
             assert_eq!(
                 sent["access_tokens"],
-                serde_json::json!([f.access_token, other_item.access_token]),
+                serde_json::json!([f.access_token, f.other]),
                 "both tokens, in order"
             );
             assert_eq!(
@@ -887,14 +883,6 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
                     && rust.contains(".pay_annual(52000.5f64)"),
                 "{rust}"
             );
-            let curl = c.text("#curl-snippet").await;
-            for snippet in [&rust, &curl] {
-                assert!(
-                    !snippet.contains(&f.access_token)
-                        && !snippet.contains(&other_item.access_token),
-                    "a token in a snippet: {snippet}"
-                );
-            }
             assert!(
                 rust.contains(".access_tokens([std::env::var(\"PLAID_ACCESS_TOKEN_1\")?.into(), std::env::var(\"PLAID_ACCESS_TOKEN_2\")?.into()])"),
                 "{rust}"
@@ -904,19 +892,228 @@ async fn every_operations_form_sends_and_its_rust_snippet_compiles() {
                     && curl.contains("\"$PLAID_ACCESS_TOKEN_2\""),
                 "{curl}"
             );
+            assert!(
+                typescript.contains(
+                    "access_tokens: [env(\"PLAID_ACCESS_TOKEN_1\"), env(\"PLAID_ACCESS_TOKEN_2\")]"
+                ),
+                "{typescript}"
+            );
+            assert!(
+                python.contains("from plaid.model.products import Products")
+                    && python.contains("products=[Products(\"auth\")]")
+                    && python.contains("LinkTokenCreateRequestUserStatedIncomeSource(")
+                    && python.contains("employer=\"Acme\",")
+                    && python.contains("pay_annual=52000.5,"),
+                "{python}"
+            );
         }
-        snippets.push((name.to_string(), rust));
-        // The direct-to-Plaid variant, for one operation.
+        rust_snippets.push((name.to_string(), rust));
+        calls.push(call);
+        // The direct-to-Plaid variants, for one operation: compiled, not run (they call Plaid).
         if name == "processor_token_create" {
-            c.choose_id("rust-mode", "direct").await;
-            snippets.push((
-                "processor_token_create_direct".into(),
-                c.text("#rust-snippet").await,
-            ));
+            c.choose_id("client-mode", "direct").await;
+            let rust = c.text("#rust-snippet").await;
+            assert!(rust.contains("PlaidClient::from_env()"), "{rust}");
+            rust_snippets.push(("processor_token_create_direct".into(), rust));
+            let typescript = c.text("#typescript-snippet").await;
+            assert!(
+                typescript.contains("PlaidEnvironments[env(\"PLAID_ENV\")]"),
+                "{typescript}"
+            );
+            typescript_files.push(dir.write("processor_token_create_direct.ts", &typescript));
+            let python = c.text("#python-snippet").await;
+            assert!(python.contains("os.environ[\"PLAID_SECRET\"]"), "{python}");
+            snippets::python_compiles(&dir, "processor_token_create_direct", &python).await;
         }
     }
-    assert_eq!(snippets.len(), plaid_sdk::OPERATIONS.len() + 1);
-    compile(&snippets).await;
+    assert_eq!(rust_snippets.len(), plaid_sdk::OPERATIONS.len() + 1);
+    snippets::typecheck(&libs, &dir, &typescript_files).await;
+    // Rust: one program for every snippet, run in the same order once built, after the Item
+    // that `/sandbox/item/reset_login` put in ITEM_LOGIN_REQUIRED is healthy again.
+    let program = snippets::build_rust(&rust_snippets).await;
+    assert!(c.emulator.clear_item_error(&f.access_token));
+    let run = RUNS.iter().position(|l| *l == "rust").expect("rust");
+    for call in &calls {
+        let (mut env, expected) = call.environment(f.spare(&call.name, run));
+        env.push(("PLAID_GATEWAY_TOKEN".into(), c.token.clone()));
+        let before = c.emulator.request_count();
+        let output = snippets::rust(&program, &call.name, &env).await;
+        assert_sent(
+            &c,
+            before,
+            &format!("{} in Rust", call.name),
+            &call.path,
+            &expected,
+            &output,
+        );
+    }
+}
+
+/// The request the open form describes, from its curl snippet (whose body the page sends, as
+/// the curl test checks) and the request the page sent: the tokens it holds.
+fn described(op: &Value, curl: &str, sent: &Value) -> snippets::Call {
+    let (body, places) = snippets::curl_description(curl);
+    let secrets = places
+        .into_iter()
+        .map(|(pointer, env)| {
+            let token = sent
+                .pointer(&pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_else(|| panic!("no token at {pointer} in {sent}"))
+                .to_string();
+            (pointer, env, token)
+        })
+        .collect();
+    snippets::Call {
+        name: op["name"].as_str().expect("name").to_string(),
+        path: op["path"].as_str().expect("path").to_string(),
+        body,
+        secrets,
+    }
+}
+
+/// The snippet run succeeded, and exactly one request reached the emulator since `before`:
+/// to `path`, with `expected` as its body.
+fn assert_sent(
+    c: &Console,
+    before: usize,
+    label: &str,
+    path: &str,
+    expected: &Value,
+    output: &std::process::Output,
+) {
+    let say = || {
+        format!(
+            "{label}:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+    assert!(output.status.success(), "{}", say());
+    assert_eq!(c.emulator.request_count() - before, 1, "{}", say());
+    let sent = c.emulator.requests().pop().expect("a request");
+    assert_eq!(sent.path, path, "{}", say());
+    assert_eq!(sent.json().as_ref(), Some(expected), "{}", say());
+}
+
+/// Fills the form of `op` (open, with the caller token entered) with `f`'s values: every
+/// required field, and the few optional ones the emulator needs to say yes (for
+/// `/link/token/create`, also a list of two tokens and a list of objects with one item).
+async fn fill(c: &Console, op: &Value, f: &Flow) {
+    let name = op["name"].as_str().expect("name");
+    for field in op["fields"].as_array().expect("fields") {
+        if field["required"] != Value::Bool(true) {
+            continue;
+        }
+        let path = field["name"].as_str().expect("name");
+        match field["kind"].as_str().expect("kind") {
+            "token" => {
+                let value = match (name, path) {
+                    ("item_remove", _) => f.removable.clone(),
+                    ("item_access_token_invalidate", _) => f.rotatable.clone(),
+                    ("accounts_balance_get" | "auth_get" | "identity_get", _) => f.healthy.clone(),
+                    (_, "access_token") => f.access_token.clone(),
+                    (_, "public_token") => f.public_token.clone(),
+                    (
+                        "processor_auth_get"
+                        | "processor_balance_get"
+                        | "processor_identity_get"
+                        | "processor_account_get"
+                        | "processor_token_webhook_update",
+                        _,
+                    ) => f.healthy_processor_token.clone(),
+                    (_, "processor_token") => f.processor_token.clone(),
+                    other => panic!("no value for token {other:?}"),
+                };
+                c.field(path, &value).await;
+            }
+            "string" => {
+                let value = match path {
+                    "account_id" => f.account_id.clone(),
+                    "institution_id" => "ins_109508".into(),
+                    "client_name" => "Console test".into(),
+                    "language" => "en".into(),
+                    "key_id" => c.emulator.webhook_key_id(),
+                    other => format!("console-{other}"),
+                };
+                c.field(path, &value).await;
+            }
+            "enum" => {
+                let value = match path {
+                    "processor" => "dwolla",
+                    "webhook_code" => "NEW_ACCOUNTS_AVAILABLE",
+                    _ => field["enum"]["values"][0][0].as_str().expect("value"),
+                };
+                c.choose(path, value).await;
+            }
+            "enum_list" => {
+                let value = match path {
+                    "country_codes" => "US",
+                    _ => "auth",
+                };
+                c.check(path, value).await;
+            }
+            other => panic!("{name}.{path}: no way to fill a required {other}"),
+        }
+    }
+    // The few optional fields the emulator wants to say yes.
+    match name {
+        "link_token_create" => {
+            c.eval::<Value>(
+                "(['#optional-fields', '[data-field=\"user\"]']
+                   .forEach((s) => (document.querySelector(s).open = true)), null)",
+            )
+            .await;
+            c.field("user.client_user_id", "console-user-1").await;
+            c.check("products", "auth").await;
+            // A list of tokens: a second input on demand, each token masked.
+            c.field("access_tokens[0]", &f.access_token).await;
+            c.click("[data-field=\"access_tokens\"] button.add").await;
+            c.field("access_tokens[1]", &f.other).await;
+            let second = "[data-field=\"access_tokens[1]\"]";
+            assert_eq!(c.attr(second, "type").await.as_deref(), Some("password"));
+            c.click("[data-field=\"access_tokens\"] .row:nth-child(2) button")
+                .await;
+            assert_eq!(
+                c.attr(second, "type").await.as_deref(),
+                Some("text"),
+                "shown on demand"
+            );
+            // A list of objects: one item added, two of its fields set.
+            c.eval::<Value>(
+                "(document.querySelector('[data-field=\"income_verification\"]').open = true, null)",
+            )
+            .await;
+            c.click("[data-field=\"income_verification.stated_income_sources\"] button.add")
+                .await;
+            c.field(
+                "income_verification.stated_income_sources[0].employer",
+                "Acme",
+            )
+            .await;
+            c.field(
+                "income_verification.stated_income_sources[0].pay_annual",
+                "52000.5",
+            )
+            .await;
+            // A second item, filled and removed again: it is not sent.
+            c.click("[data-field=\"income_verification.stated_income_sources\"] button.add")
+                .await;
+            c.field(
+                "income_verification.stated_income_sources[1].employer",
+                "Gone",
+            )
+            .await;
+            c.click("[data-item=\"income_verification.stated_income_sources[1]\"] button.remove")
+                .await;
+        }
+        "item_webhook_update" | "processor_token_webhook_update" => {
+            c.eval::<Value>("(document.getElementById('optional-fields').open = true, null)")
+                .await;
+            c.field("webhook", "http://127.0.0.1:9/webhook").await;
+        }
+        _ => {}
+    }
 }
 
 impl Tab {
@@ -950,42 +1147,6 @@ impl Tab {
         let chosen: String = self.eval(&js).await;
         assert_eq!(chosen, value);
     }
-}
-
-/// Compiles every snippet, each as a module of one crate that depends on this workspace's
-/// plaid-sdk, with the workspace's lock file and target directory (so nothing is fetched and
-/// little is rebuilt).
-async fn compile(snippets: &[(String, String)]) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let root = root.canonicalize().expect("workspace root");
-    let dir = root.join("target/console-snippets");
-    std::fs::create_dir_all(dir.join("src")).expect("snippet crate");
-    let manifest = format!(
-        "[package]\nname = \"console-snippets\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-         [dependencies]\nplaid-sdk = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }}\n\n\
-         [workspace]\n\n[profile.dev]\ndebug = \"line-tables-only\"\n\n[profile.dev.package.\"*\"]\ndebug = false\n",
-        root.join("plaid-sdk").display().to_string()
-    );
-    std::fs::write(dir.join("Cargo.toml"), manifest).expect("manifest");
-    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock file");
-    let mut main = String::from("#![deny(warnings)]\n#![allow(dead_code)]\nfn main() {}\n");
-    for (name, snippet) in snippets {
-        main.push_str(&format!("\nmod {name} {{\n{snippet}\n}}\n"));
-    }
-    std::fs::write(dir.join("src/main.rs"), &main).expect("main.rs");
-    let output = tokio::process::Command::new(env!("CARGO"))
-        .current_dir(&dir)
-        .args(["check", "--offline", "--quiet"])
-        .env("CARGO_TARGET_DIR", root.join("target"))
-        .env_remove("RUSTFLAGS")
-        .output()
-        .await
-        .expect("cargo check");
-    assert!(
-        output.status.success(),
-        "the snippets do not compile:\n{}\n{main}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// `plaid-gateway demo`, run as users run it: the URL and token it prints open a console on

@@ -10,34 +10,38 @@ use serde_json::{Map, Value, json};
 
 use crate::Failure;
 use crate::model::{Field, FieldKind, Model, Struct, TokenKind, option_inner, type_for_people};
+use crate::naming::{token_env, ts_enum_members, ts_inline_enum, ts_method, underscore};
 
 /// How deep nested request structs are shown (deeper ones are left to the SDK).
 const MAX_DEPTH: usize = 6;
 
 /// Open enums by Rust name: (value, variant) pairs in the spec's order, and the name of the
 /// spec's schema for the enums that are named there (an enum inline in a property has none):
-/// what other languages' Plaid libraries call them.
+/// what other languages' Plaid libraries call them. `objects` gives the spec's name of each
+/// struct by its Rust name (`LinkTokenEuConfig` → `LinkTokenEUConfig`), for the same reason.
 #[derive(Debug, Default)]
 pub struct Enums {
     pub values: BTreeMap<String, Vec<(String, String)>>,
     pub schemas: BTreeMap<String, String>,
+    pub objects: BTreeMap<String, String>,
 }
 
-/// The environment variable a token kind is read from in snippets.
-fn token_env(rust: &str) -> String {
-    let name = rust.rsplit("::").next().unwrap_or(rust);
-    let mut out = String::from("PLAID");
-    for c in name.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
+impl Enums {
+    /// The spec's name of the struct typify calls `rust`.
+    fn object_schema<'a>(&'a self, rust: &'a str) -> &'a str {
+        self.objects.get(rust).map_or(rust, String::as_str)
     }
-    out
 }
 
+/// What Plaid's Python library calls a schema: its class and the module that holds it.
+fn python_json(schema: &str) -> Value {
+    json!({ "class": schema, "module": underscore(schema) })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn field_json(
     field: &Field,
+    owner: &str,
     argument: Option<usize>,
     setter: String,
     model: &Model,
@@ -72,17 +76,33 @@ fn field_json(
     if !rules.is_empty() {
         out.insert("rules".into(), Value::Object(rules));
     }
+    // Each value: [wire, Rust variant, TypeScript member]. A named enum is a class in the
+    // Python library; an inline one is a plain string there.
     let enum_json = |name: &str| {
-        let values: Vec<Value> = enums
+        let pairs = enums
             .values
             .get(name)
-            .into_iter()
-            .flatten()
-            .map(|(v, r)| json!([v, r]))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let wires: Vec<&str> = pairs.iter().map(|(v, _)| v.as_str()).collect();
+        let values: Vec<Value> = pairs
+            .iter()
+            .zip(ts_enum_members(&wires))
+            .map(|((v, r), ts)| json!([v, r, ts]))
             .collect();
         match enums.schemas.get(name) {
-            Some(schema) => json!({ "rust": name, "schema": schema, "values": values }),
-            None => json!({ "rust": name, "values": values }),
+            Some(schema) => json!({
+                "rust": name,
+                "schema": schema,
+                "ts": schema,
+                "python": python_json(schema),
+                "values": values,
+            }),
+            None => json!({
+                "rust": name,
+                "ts": ts_inline_enum(owner, &field.json),
+                "values": values,
+            }),
         }
     };
     // A secret type's token kind and environment variable (for a list, the snippets read the
@@ -92,8 +112,11 @@ fn field_json(
         json!({ "kind": kind.kind, "rust": rust, "env": token_env(rust) })
     };
     let object_json = |nested: &Struct| {
+        let schema = enums.object_schema(&nested.name);
         json!({
             "rust": nested.name,
+            "schema": schema,
+            "python": python_json(schema),
             "fields": struct_fields(nested, false, model, enums, names, depth + 1),
         })
     };
@@ -159,10 +182,14 @@ fn struct_fields(
     names: &BTreeSet<String>,
     depth: usize,
 ) -> Vec<Value> {
+    let owner = enums.object_schema(&s.name);
     let mut out: Vec<Value> = crate::facade::arguments(s, model)
         .into_iter()
         .enumerate()
-        .map(|(i, f)| field_json(f, Some(i), f.rust.clone(), model, enums, names, depth))
+        .map(|(i, f)| {
+            let setter = f.rust.clone();
+            field_json(f, owner, Some(i), setter, model, enums, names, depth)
+        })
         .collect();
     for f in s.fields.iter().filter(|f| !f.required) {
         // Setters of an operation's pending call avoid the names its own methods take.
@@ -171,7 +198,9 @@ fn struct_fields(
         } else {
             f.rust.clone()
         };
-        out.push(field_json(f, None, setter, model, enums, names, depth));
+        out.push(field_json(
+            f, owner, None, setter, model, enums, names, depth,
+        ));
     }
     out
 }
@@ -192,6 +221,8 @@ pub fn console_model(model: &Model, enums: &Enums, plaid_version: &str) -> Resul
             "doc": op.description,
             "sandbox_only": op.sandbox_only,
             "response": op.response,
+            "request": python_json(enums.object_schema(&request.name)),
+            "ts_method": ts_method(&op.name),
             "fields": struct_fields(request, true, model, enums, &names, 0),
         }));
     }
@@ -206,18 +237,4 @@ pub fn console_model(model: &Model, enums: &Enums, plaid_version: &str) -> Resul
             s
         })
         .map_err(|e| Failure(format!("the console model does not serialize: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_variables() {
-        assert_eq!(token_env("AccessToken"), "PLAID_ACCESS_TOKEN");
-        assert_eq!(
-            token_env("StripeBankAccountToken"),
-            "PLAID_STRIPE_BANK_ACCOUNT_TOKEN"
-        );
-    }
 }

@@ -528,7 +528,7 @@ pub fn webhook_kinds(webhooks: &[Webhook]) -> String {
             out,
             "{}(types::{}),",
             webhook_variant(w),
-            crate::generate::typify_name(&w.schema)
+            crate::naming::typify_name(&w.schema)
         );
     }
     out.push_str(

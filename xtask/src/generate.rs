@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::facade;
 use crate::model::Model;
+use crate::naming::typify_name;
 use crate::tables::{
     CREDENTIAL_FIELDS, ENUM_NAMES, EXTRA_ENUM_VALUES, HOISTS, REPLACEMENTS, SECRET_FIELDS,
     TOKEN_KINDS,
@@ -98,13 +99,6 @@ pub fn transformed(fragment: &str) -> Result<Value, Failure> {
     Ok(doc)
 }
 
-/// The Rust name typify gives a schema (`RequestID` → `RequestId`): what its replacements
-/// are keyed by.
-pub fn typify_name(schema: &str) -> String {
-    use heck::ToPascalCase;
-    schema.to_pascal_case()
-}
-
 /// `METHOD /path` → its pinned argument order, from `spec/operations.txt`.
 fn pinned_arguments(operations_txt: &str) -> Result<BTreeMap<String, Vec<String>>, Failure> {
     Ok(crate::spec::parse_operations(operations_txt)?
@@ -184,6 +178,18 @@ pub fn generate(fragment: &str, operations_txt: &str) -> Result<Generated, Failu
         console_enums
             .schemas
             .insert(enum_rust_name(&schema), schema);
+    }
+    // Every schema's spec name by its Rust name, hoisted ones included.
+    for schema in doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(name, _)| name)
+    {
+        console_enums
+            .objects
+            .insert(typify_name(schema), schema.clone());
     }
     let plaid_version = doc
         .pointer("/info/version")
@@ -613,11 +619,25 @@ components:
         );
         assert_eq!(fields[2]["kind"], "enum");
         assert_eq!(fields[2]["enum"]["rust"], "Processor");
+        // Inline in the request: a TypeScript enum named after it, a plain string in Python.
+        assert_eq!(
+            fields[2]["enum"]["ts"],
+            "ProcessorTokenCreateRequestProcessorEnum"
+        );
+        assert_eq!(fields[2]["enum"]["python"], Value::Null);
         assert!(
             fields[2]["enum"]["values"]
                 .as_array()
                 .expect("values")
-                .contains(&serde_json::json!(["galileo", "Galileo"]))
+                .contains(&serde_json::json!(["galileo", "Galileo", "Galileo"]))
+        );
+        assert_eq!(create["ts_method"], "processorTokenCreate");
+        assert_eq!(
+            create["request"],
+            serde_json::json!({
+                "class": "ProcessorTokenCreateRequest",
+                "module": "processor_token_create_request"
+            })
         );
         let make = &ops[1];
         assert_eq!(make["sandbox_only"], true);

@@ -10,6 +10,7 @@ mod console;
 mod facade;
 mod generate;
 mod model;
+mod naming;
 mod requests;
 mod spec;
 mod tables;

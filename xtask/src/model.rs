@@ -13,7 +13,7 @@ use quote::ToTokens;
 use serde_json::Value;
 
 use crate::Failure;
-use crate::generate::typify_name;
+use crate::naming::typify_name;
 use crate::value::{reachable_schemas, split_component_ref};
 
 /// One operation of the fragment.

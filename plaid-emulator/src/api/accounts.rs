@@ -257,6 +257,9 @@ pub(super) fn institutions_get_by_id(
             "routing_numbers": [ROUTING],
             "dtc_numbers": [],
             "oauth": oauth,
+            // Plaid's answer for an institution that takes new Items (Plaid's libraries
+            // from 2025 on require the field).
+            "connection_availability": "SUPPORTED",
         },
         "request_id": request_id(),
     }))

@@ -1,0 +1,226 @@
+//! Names, in one place: what a spec schema, property, enum value or token type is called in
+//! each language the project writes: Rust (typify's names for the SDK's types), environment
+//! variables (the snippets' tokens), and the names Plaid's official TypeScript (`plaid` on npm)
+//! and Python (`plaid-python` on PyPI) libraries give the same things, for the console's
+//! snippets in those languages.
+//!
+//! Both official libraries are made by openapi-generator from Plaid's spec; the rules below
+//! are the ones their names follow (checked against every enum of `plaid` 47.0.0 and every
+//! request class of `plaid-python` 46.0.0 by the console's snippet tests).
+
+/// The Rust name typify gives a schema (`RequestID` → `RequestId`): what its replacements
+/// are keyed by.
+pub fn typify_name(schema: &str) -> String {
+    use heck::ToPascalCase;
+    schema.to_pascal_case()
+}
+
+/// The environment variable a token type is read from in snippets (`AccessToken` →
+/// `PLAID_ACCESS_TOKEN`).
+pub fn token_env(rust: &str) -> String {
+    let name = rust.rsplit("::").next().unwrap_or(rust);
+    let mut out = String::from("PLAID");
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// Lower snake case the generator's way: a word boundary before an upper-case letter that
+/// follows a lower-case letter or digit, and before the last capital of a run when two or
+/// more lower-case letters follow it (`LinkTokenEUConfig` → `link_token_eu_config`,
+/// `MoviesDVDs` → `movies_dvds`). The module name of a `plaid-python` model class.
+pub fn underscore(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let lower = |i: usize| chars.get(i).is_some_and(char::is_ascii_lowercase);
+    let upper = |i: usize| chars.get(i).is_some_and(char::is_ascii_uppercase);
+    let mut out = String::with_capacity(word.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if i > 0 {
+            let before = chars[i - 1];
+            let run_end = upper(i - 1) && upper(i) && lower(i + 1) && lower(i + 2);
+            let after_word =
+                (before.is_ascii_lowercase() || before.is_ascii_digit()) && c.is_ascii_uppercase();
+            if run_end || after_word {
+                out.push('_');
+            }
+        }
+        out.push(if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_lowercase()
+        });
+    }
+    out
+}
+
+/// Upper camel case the generator's way: [`underscore`], then each word's first letter upper
+/// case (`reason_code` → `ReasonCode`, `US` → `Us`, `403B` → `403B`).
+pub fn camelize(word: &str) -> String {
+    underscore(word)
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
+/// The TypeScript library's method for an operation (`processor_token_create` →
+/// `processorTokenCreate`).
+pub fn ts_method(operation: &str) -> String {
+    let camel = camelize(operation);
+    let mut chars = camel.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_ascii_lowercase().to_string() + chars.as_str()
+    })
+}
+
+/// The TypeScript library's name for an enum declared inline in a property: the owning
+/// schema's name, the property's, and `Enum` (`ProcessorTokenCreateRequestProcessorEnum`).
+pub fn ts_inline_enum(owner_schema: &str, property: &str) -> String {
+    format!("{owner_schema}{}Enum", camelize(property))
+}
+
+/// The TypeScript library's member names for an enum's values, in their order. A prefix all
+/// values share up to a word boundary is left out (`payroll_digital_income`,
+/// `payroll_document_income` → `DigitalIncome`, `DocumentIncome`); separators become word
+/// boundaries, other punctuation goes, and a name that would start with a digit gets `_`
+/// (`529` → `_529`, `1.0` → `_10`).
+pub fn ts_enum_members(values: &[&str]) -> Vec<String> {
+    let prefix = common_prefix(values);
+    values
+        .iter()
+        .map(|value| {
+            let rest = value.strip_prefix(prefix).unwrap_or(value);
+            ts_enum_member(if rest.is_empty() { value } else { rest })
+        })
+        .collect()
+}
+
+/// The values' common prefix, cut back to its last non-alphanumeric character (`status-on`,
+/// `status-off` → `status-`); none for a single value.
+fn common_prefix<'a>(values: &[&'a str]) -> &'a str {
+    let [first, rest @ ..] = values else {
+        return "";
+    };
+    if rest.is_empty() {
+        return "";
+    }
+    let mut len = first.len();
+    for value in rest {
+        len = first
+            .bytes()
+            .zip(value.bytes())
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count();
+    }
+    // Cut back to a character boundary, then over any trailing letters and digits.
+    while !first.is_char_boundary(len) {
+        len -= 1;
+    }
+    let prefix = &first[..len];
+    prefix.trim_end_matches(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn ts_enum_member(value: &str) -> String {
+    if value.is_empty() {
+        return "Empty".into();
+    }
+    let cleaned: String = value
+        .chars()
+        .filter_map(|c| match c {
+            ' ' | '-' | '.' | '/' => Some('_'),
+            c if c.is_ascii_alphanumeric() || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect();
+    let cleaned = cleaned.strip_prefix('_').unwrap_or(&cleaned);
+    let cleaned = cleaned.strip_suffix('_').unwrap_or(cleaned);
+    let name = camelize(cleaned);
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{name}")
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_variables() {
+        assert_eq!(token_env("AccessToken"), "PLAID_ACCESS_TOKEN");
+        assert_eq!(
+            token_env("crate::StripeBankAccountToken"),
+            "PLAID_STRIPE_BANK_ACCOUNT_TOKEN"
+        );
+    }
+
+    #[test]
+    fn python_modules_keep_acronyms_whole() {
+        assert_eq!(underscore("LinkTokenEUConfig"), "link_token_eu_config");
+        assert_eq!(underscore("UserIDNumber"), "user_id_number");
+        assert_eq!(
+            underscore("LinkTokenCreateRequestCraOptionsBaseReportGSEOptions"),
+            "link_token_create_request_cra_options_base_report_gse_options"
+        );
+        assert_eq!(underscore("Products"), "products");
+        assert_eq!(underscore("MoviesDVDs"), "movies_dvds");
+    }
+
+    #[test]
+    fn typescript_methods_and_inline_enums() {
+        assert_eq!(ts_method("processor_token_create"), "processorTokenCreate");
+        assert_eq!(ts_method("institutions_get_by_id"), "institutionsGetById");
+        assert_eq!(
+            ts_inline_enum("ProcessorTokenCreateRequest", "processor"),
+            "ProcessorTokenCreateRequestProcessorEnum"
+        );
+        assert_eq!(
+            ts_inline_enum("ItemRemoveRequest", "reason_code"),
+            "ItemRemoveRequestReasonCodeEnum"
+        );
+    }
+
+    #[test]
+    fn typescript_enum_members() {
+        assert_eq!(
+            ts_enum_members(&["dwolla", "modern_treasury", "i2c"]),
+            ["Dwolla", "ModernTreasury", "I2c"]
+        );
+        assert_eq!(ts_enum_members(&["US", "GB"]), ["Us", "Gb"]);
+        assert_eq!(
+            ts_enum_members(&["NEW_ACCOUNTS_AVAILABLE", "ERROR"]),
+            ["NewAccountsAvailable", "Error"]
+        );
+        assert_eq!(
+            ts_enum_members(&["529", "401k", "403B", "roth 403B", "cash management"]),
+            ["_529", "_401k", "_403B", "Roth403B", "CashManagement"]
+        );
+        assert_eq!(
+            ts_enum_members(&["1.0", "10T", "3_lite"]),
+            ["_10", "_10T", "_3Lite"]
+        );
+        assert_eq!(
+            ts_enum_members(&["payroll_digital_income", "payroll_document_income"]),
+            ["DigitalIncome", "DocumentIncome"]
+        );
+        assert_eq!(
+            ts_enum_members(&["ATMFee", "CashATM", "same-day-ach", "image/png"]),
+            ["AtmFee", "CashAtm", "SameDayAch", "ImagePng"]
+        );
+        assert_eq!(ts_enum_members(&["status-on", "status-off"]), ["On", "Off"]);
+        // A shared prefix that is a whole value is not removed from it.
+        assert_eq!(ts_enum_members(&["x_", "x_a"]), ["X", "A"]);
+        assert_eq!(ts_enum_members(&["only_one"]), ["OnlyOne"]);
+        assert_eq!(ts_enum_members(&[""]), ["Empty"]);
+    }
+}
