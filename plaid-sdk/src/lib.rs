@@ -13,6 +13,7 @@ mod redact;
 pub mod retry;
 mod secret;
 mod transport;
+mod validate;
 pub mod webhooks;
 
 // What `cargo xtask generate` writes (the types, the open enums, the operations): never

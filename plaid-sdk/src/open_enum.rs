@@ -40,11 +40,11 @@ macro_rules! impl_open_enum {
             }
         }
 
-        impl $crate::operation::private::Field for $name {
-            fn check(
+        impl $crate::validate::Field for $name {
+            fn check<V: $crate::validate::Visitor>(
                 &self,
-                v: &mut $crate::operation::private::Validator<'_>,
-                rules: &$crate::operation::private::Rules,
+                v: &mut V,
+                rules: &$crate::validate::Rules,
             ) {
                 v.enum_value(self.as_str(), rules);
             }

@@ -37,11 +37,11 @@ macro_rules! secret_type {
             }
         }
 
-        impl crate::operation::private::Field for $name {
-            fn check(
+        impl crate::validate::Field for $name {
+            fn check<V: crate::validate::Visitor>(
                 &self,
-                v: &mut crate::operation::private::Validator<'_>,
-                rules: &crate::operation::private::Rules,
+                v: &mut V,
+                rules: &crate::validate::Rules,
             ) {
                 v.token(&self.0, rules);
             }

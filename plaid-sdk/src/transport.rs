@@ -788,8 +788,8 @@ mod tests {
         const PATH: &'static str = "/misplaced/path";
         const SANDBOX_ONLY: bool = false;
     }
-    impl crate::operation::private::Validate for Misplaced {
-        fn validate(&self, _v: &mut crate::operation::private::Validator<'_>) {}
+    impl crate::validate::Validate for Misplaced {
+        fn validate<V: crate::validate::Visitor>(&self, _v: &mut V) {}
     }
     impl Dispatch for Misplaced {
         const INDEX: usize = 0;

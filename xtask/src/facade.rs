@@ -24,6 +24,8 @@ use crate::model::{
 const PENDING_METHODS: &[&str] = &["timeout", "retry_policy", "into_future", "request", "new"];
 
 const RT: &str = "crate::operation::private";
+/// Where the input checks live (`plaid-sdk/src/validate.rs`).
+const VT: &str = "crate::validate";
 
 /// How an argument or setter of a field's type is declared and converted.
 struct Conversion {
@@ -100,10 +102,10 @@ fn rules_expr(field: &Field) -> String {
     opt("maximum", maximum.map(|n| format!("{n:?}f64")));
     opt("token", token.as_ref().map(|t| format!("{t:?}")));
     if parts.is_empty() {
-        format!("&{RT}::Rules::NONE")
+        format!("&{VT}::Rules::NONE")
     } else {
         format!(
-            "&{RT}::Rules {{ {}, ..{RT}::Rules::NONE }}",
+            "&{VT}::Rules {{ {}, ..{VT}::Rules::NONE }}",
             parts.join(", ")
         )
     }
@@ -176,14 +178,14 @@ pub fn struct_impls(model: &Model, enums: &BTreeSet<String>) -> String {
         }
         out.push_str("}\n");
 
-        let _ = writeln!(out, "impl {RT}::Validate for types::{} {{", s.name);
+        let _ = writeln!(out, "impl {VT}::Validate for types::{} {{", s.name);
         let checked: Vec<&Field> = s
             .fields
             .iter()
             .filter(|f| !matches!(FieldKind::of_field(f, model, enums), FieldKind::Unsupported))
             .collect();
         let v = if checked.is_empty() { "_v" } else { "v" };
-        let _ = writeln!(out, "fn validate(&self, {v}: &mut {RT}::Validator<'_>) {{");
+        let _ = writeln!(out, "fn validate<V: {VT}::Visitor>(&self, {v}: &mut V) {{");
         for f in checked {
             let _ = writeln!(
                 out,
@@ -196,7 +198,7 @@ pub fn struct_impls(model: &Model, enums: &BTreeSet<String>) -> String {
         out.push_str("} }\n");
         let _ = writeln!(
             out,
-            "impl {RT}::Field for types::{} {{ fn check(&self, v: &mut {RT}::Validator<'_>, _rules: &{RT}::Rules) {{ {RT}::Validate::validate(self, v) }} }}",
+            "impl {VT}::Field for types::{} {{ fn check<V: {VT}::Visitor>(&self, v: &mut V, _rules: &{VT}::Rules) {{ {VT}::Validate::validate(self, v) }} }}",
             s.name
         );
     }

@@ -581,10 +581,10 @@ components:
         }
         let types = &squeezed(&g.types);
         for check in [
-            "v.field(\"name\", &self.name, &crate::operation::private::Rules { required: true, max_length: ::std::option::Option::Some(30usize)",
-            "v.field(\"days\", &self.days, &crate::operation::private::Rules { minimum: ::std::option::Option::Some(1.0f64), maximum: ::std::option::Option::Some(730.0f64)",
-            "v.field(\"ids\", &self.ids, &crate::operation::private::Rules { min_items: ::std::option::Option::Some(1usize)",
-            "v.field(\"access_token\", &self.access_token, &crate::operation::private::Rules { required: true, token: ::std::option::Option::Some(\"access\")",
+            "v.field(\"name\", &self.name, &crate::validate::Rules { required: true, max_length: ::std::option::Option::Some(30usize)",
+            "v.field(\"days\", &self.days, &crate::validate::Rules { minimum: ::std::option::Option::Some(1.0f64), maximum: ::std::option::Option::Some(730.0f64)",
+            "v.field(\"ids\", &self.ids, &crate::validate::Rules { min_items: ::std::option::Option::Some(1usize)",
+            "v.field(\"access_token\", &self.access_token, &crate::validate::Rules { required: true, token: ::std::option::Option::Some(\"access\")",
         ] {
             assert!(types.contains(&squeezed(check)), "missing `{check}`");
         }

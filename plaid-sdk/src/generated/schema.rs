@@ -6616,27 +6616,27 @@ impl types::AccountsBalanceGetRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::AccountsBalanceGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::AccountsBalanceGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+        v.field("options", &self.options, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::AccountsBalanceGetRequest {
-    fn check(
+impl crate::validate::Field for types::AccountsBalanceGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::AccountsBalanceGetRequestOptions {
@@ -6666,27 +6666,23 @@ impl types::AccountsBalanceGetRequestOptions {
         self
     }
 }
-impl crate::operation::private::Validate for types::AccountsBalanceGetRequestOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "account_ids",
-            &self.account_ids,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::AccountsBalanceGetRequestOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("account_ids", &self.account_ids, &crate::validate::Rules::NONE);
         v.field(
             "min_last_updated_datetime",
             &self.min_last_updated_datetime,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::AccountsBalanceGetRequestOptions {
-    fn check(
+impl crate::validate::Field for types::AccountsBalanceGetRequestOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::AccountsGetRequest {
@@ -6708,27 +6704,27 @@ impl types::AccountsGetRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::AccountsGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::AccountsGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+        v.field("options", &self.options, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::AccountsGetRequest {
-    fn check(
+impl crate::validate::Field for types::AccountsGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::AccountsGetRequestOptions {
@@ -6749,22 +6745,18 @@ impl types::AccountsGetRequestOptions {
         self
     }
 }
-impl crate::operation::private::Validate for types::AccountsGetRequestOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "account_ids",
-            &self.account_ids,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::AccountsGetRequestOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("account_ids", &self.account_ids, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::AccountsGetRequestOptions {
-    fn check(
+impl crate::validate::Field for types::AccountsGetRequestOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::AuthGetRequest {
@@ -6784,27 +6776,27 @@ impl types::AuthGetRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::AuthGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::AuthGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+        v.field("options", &self.options, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::AuthGetRequest {
-    fn check(
+impl crate::validate::Field for types::AuthGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::AuthGetRequestOptions {
@@ -6825,22 +6817,18 @@ impl types::AuthGetRequestOptions {
         self
     }
 }
-impl crate::operation::private::Validate for types::AuthGetRequestOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "account_ids",
-            &self.account_ids,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::AuthGetRequestOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("account_ids", &self.account_ids, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::AuthGetRequestOptions {
-    fn check(
+impl crate::validate::Field for types::AuthGetRequestOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::CraCheckReportHomeLendingReportOptions {
@@ -6866,31 +6854,30 @@ impl types::CraCheckReportHomeLendingReportOptions {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::CraCheckReportHomeLendingReportOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::CraCheckReportHomeLendingReportOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "employment_refresh_options",
             &self.employment_refresh_options,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "reports_requested",
             &self.reports_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::CraCheckReportHomeLendingReportOptions {
-    fn check(
+impl crate::validate::Field for types::CraCheckReportHomeLendingReportOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::CraCheckReportVerificationGetEmploymentRefreshOptions {
@@ -6901,28 +6888,28 @@ impl types::CraCheckReportVerificationGetEmploymentRefreshOptions {
         }
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::CraCheckReportVerificationGetEmploymentRefreshOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "days_requested",
             &self.days_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 maximum: ::std::option::Option::Some(731.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field
+impl crate::validate::Field
 for types::CraCheckReportVerificationGetEmploymentRefreshOptions {
-    fn check(
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::CraPartnerInsightsBaseFicoScore {
@@ -6999,74 +6986,58 @@ impl types::CraPartnerInsightsBaseFicoScore {
         self
     }
 }
-impl crate::operation::private::Validate for types::CraPartnerInsightsBaseFicoScore {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::CraPartnerInsightsBaseFicoScore {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "base_fico_score_version",
             &self.base_fico_score_version,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "bureau",
             &self.bureau,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "did_inquiries_adversely_affect_score",
             &self.did_inquiries_adversely_affect_score,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "reason_code_1",
-            &self.reason_code_1,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "reason_code_2",
-            &self.reason_code_2,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "reason_code_3",
-            &self.reason_code_3,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "reason_code_4",
-            &self.reason_code_4,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("reason_code_1", &self.reason_code_1, &crate::validate::Rules::NONE);
+        v.field("reason_code_2", &self.reason_code_2, &crate::validate::Rules::NONE);
+        v.field("reason_code_3", &self.reason_code_3, &crate::validate::Rules::NONE);
+        v.field("reason_code_4", &self.reason_code_4, &crate::validate::Rules::NONE);
         v.field(
             "reason_codes",
             &self.reason_codes,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 max_items: ::std::option::Option::Some(4usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "score",
             &self.score,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::CraPartnerInsightsBaseFicoScore {
-    fn check(
+impl crate::validate::Field for types::CraPartnerInsightsBaseFicoScore {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::CraPartnerInsightsFicoInput {
@@ -7085,41 +7056,41 @@ impl types::CraPartnerInsightsFicoInput {
         }
     }
 }
-impl crate::operation::private::Validate for types::CraPartnerInsightsFicoInput {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::CraPartnerInsightsFicoInput {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "fico_lender_id",
             &self.fico_lender_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "lender_application_id",
             &self.lender_application_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "ultrafico_score_requests",
             &self.ultrafico_score_requests,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::CraPartnerInsightsFicoInput {
-    fn check(
+impl crate::validate::Field for types::CraPartnerInsightsFicoInput {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::CraPartnerInsightsUltraFicoScoreRequest {
@@ -7156,45 +7127,43 @@ impl types::CraPartnerInsightsUltraFicoScoreRequest {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::CraPartnerInsightsUltraFicoScoreRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::CraPartnerInsightsUltraFicoScoreRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "base_fico_score",
             &self.base_fico_score,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "fico_scoring_request_id",
             &self.fico_scoring_request_id,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "request_correlation_id",
             &self.request_correlation_id,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "ultrafico_score_version",
             &self.ultrafico_score_version,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field
-for types::CraPartnerInsightsUltraFicoScoreRequest {
-    fn check(
+impl crate::validate::Field for types::CraPartnerInsightsUltraFicoScoreRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::CreditFilter {
@@ -7209,25 +7178,25 @@ impl types::CreditFilter {
         }
     }
 }
-impl crate::operation::private::Validate for types::CreditFilter {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::CreditFilter {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "account_subtypes",
             &self.account_subtypes,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::CreditFilter {
-    fn check(
+impl crate::validate::Field for types::CreditFilter {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::DepositoryFilter {
@@ -7253,30 +7222,30 @@ impl types::DepositoryFilter {
         self
     }
 }
-impl crate::operation::private::Validate for types::DepositoryFilter {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::DepositoryFilter {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "account_subtypes",
             &self.account_subtypes,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "limited_purpose_types",
             &self.limited_purpose_types,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::DepositoryFilter {
-    fn check(
+impl crate::validate::Field for types::DepositoryFilter {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::IdentityGetRequest {
@@ -7298,27 +7267,27 @@ impl types::IdentityGetRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::IdentityGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::IdentityGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+        v.field("options", &self.options, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::IdentityGetRequest {
-    fn check(
+impl crate::validate::Field for types::IdentityGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::IdentityGetRequestOptions {
@@ -7339,22 +7308,18 @@ impl types::IdentityGetRequestOptions {
         self
     }
 }
-impl crate::operation::private::Validate for types::IdentityGetRequestOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "account_ids",
-            &self.account_ids,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::IdentityGetRequestOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("account_ids", &self.account_ids, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::IdentityGetRequestOptions {
-    fn check(
+impl crate::validate::Field for types::IdentityGetRequestOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::IdentityVerificationRequestUserName {
@@ -7369,33 +7334,33 @@ impl types::IdentityVerificationRequestUserName {
         }
     }
 }
-impl crate::operation::private::Validate for types::IdentityVerificationRequestUserName {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::IdentityVerificationRequestUserName {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "family_name",
             &self.family_name,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "given_name",
             &self.given_name,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::IdentityVerificationRequestUserName {
-    fn check(
+impl crate::validate::Field for types::IdentityVerificationRequestUserName {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::IncomeInsightsFilter {
@@ -7427,30 +7392,30 @@ impl types::IncomeInsightsFilter {
         self
     }
 }
-impl crate::operation::private::Validate for types::IncomeInsightsFilter {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::IncomeInsightsFilter {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "excluded_categories",
             &self.excluded_categories,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "included_categories",
             &self.included_categories,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::IncomeInsightsFilter {
-    fn check(
+impl crate::validate::Field for types::IncomeInsightsFilter {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::InstitutionsGetByIdRequest {
@@ -7478,35 +7443,35 @@ impl types::InstitutionsGetByIdRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::InstitutionsGetByIdRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::InstitutionsGetByIdRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "country_codes",
             &self.country_codes,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "institution_id",
             &self.institution_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 min_length: ::std::option::Option::Some(1usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+        v.field("options", &self.options, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::InstitutionsGetByIdRequest {
-    fn check(
+impl crate::validate::Field for types::InstitutionsGetByIdRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::InstitutionsGetByIdRequestOptions {
@@ -7551,37 +7516,33 @@ impl types::InstitutionsGetByIdRequestOptions {
         self
     }
 }
-impl crate::operation::private::Validate for types::InstitutionsGetByIdRequestOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::InstitutionsGetByIdRequestOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "include_auth_metadata",
             &self.include_auth_metadata,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "include_optional_metadata",
             &self.include_optional_metadata,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "include_payment_initiation_metadata",
             &self.include_payment_initiation_metadata,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "include_status",
-            &self.include_status,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("include_status", &self.include_status, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::InstitutionsGetByIdRequestOptions {
-    fn check(
+impl crate::validate::Field for types::InstitutionsGetByIdRequestOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::InvestmentFilter {
@@ -7596,25 +7557,25 @@ impl types::InvestmentFilter {
         }
     }
 }
-impl crate::operation::private::Validate for types::InvestmentFilter {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::InvestmentFilter {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "account_subtypes",
             &self.account_subtypes,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::InvestmentFilter {
-    fn check(
+impl crate::validate::Field for types::InvestmentFilter {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ItemAccessTokenInvalidateRequest {
@@ -7625,26 +7586,26 @@ impl types::ItemAccessTokenInvalidateRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ItemAccessTokenInvalidateRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ItemAccessTokenInvalidateRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ItemAccessTokenInvalidateRequest {
-    fn check(
+impl crate::validate::Field for types::ItemAccessTokenInvalidateRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ItemGetRequest {
@@ -7655,26 +7616,26 @@ impl types::ItemGetRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ItemGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ItemGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ItemGetRequest {
-    fn check(
+impl crate::validate::Field for types::ItemGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ItemPublicTokenExchangeRequest {
@@ -7685,26 +7646,26 @@ impl types::ItemPublicTokenExchangeRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ItemPublicTokenExchangeRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ItemPublicTokenExchangeRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "public_token",
             &self.public_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("public"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ItemPublicTokenExchangeRequest {
-    fn check(
+impl crate::validate::Field for types::ItemPublicTokenExchangeRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ItemRemoveRequest {
@@ -7733,39 +7694,35 @@ impl types::ItemRemoveRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::ItemRemoveRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ItemRemoveRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field(
-            "reason_code",
-            &self.reason_code,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("reason_code", &self.reason_code, &crate::validate::Rules::NONE);
         v.field(
             "reason_note",
             &self.reason_note,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 max_length: ::std::option::Option::Some(512usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ItemRemoveRequest {
-    fn check(
+impl crate::validate::Field for types::ItemRemoveRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ItemWebhookUpdateRequest {
@@ -7785,27 +7742,27 @@ impl types::ItemWebhookUpdateRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::ItemWebhookUpdateRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ItemWebhookUpdateRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("webhook", &self.webhook, &crate::operation::private::Rules::NONE);
+        v.field("webhook", &self.webhook, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::ItemWebhookUpdateRequest {
-    fn check(
+impl crate::validate::Field for types::ItemWebhookUpdateRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenAccountFilters {
@@ -7860,22 +7817,22 @@ impl types::LinkTokenAccountFilters {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenAccountFilters {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("credit", &self.credit, &crate::operation::private::Rules::NONE);
-        v.field("depository", &self.depository, &crate::operation::private::Rules::NONE);
-        v.field("investment", &self.investment, &crate::operation::private::Rules::NONE);
-        v.field("loan", &self.loan, &crate::operation::private::Rules::NONE);
-        v.field("other", &self.other, &crate::operation::private::Rules::NONE);
+impl crate::validate::Validate for types::LinkTokenAccountFilters {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("credit", &self.credit, &crate::validate::Rules::NONE);
+        v.field("depository", &self.depository, &crate::validate::Rules::NONE);
+        v.field("investment", &self.investment, &crate::validate::Rules::NONE);
+        v.field("loan", &self.loan, &crate::validate::Rules::NONE);
+        v.field("other", &self.other, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::LinkTokenAccountFilters {
-    fn check(
+impl crate::validate::Field for types::LinkTokenAccountFilters {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCashflowReport {
@@ -7891,26 +7848,26 @@ impl types::LinkTokenCashflowReport {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCashflowReport {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCashflowReport {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "days_requested",
             &self.days_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 minimum: ::std::option::Option::Some(1.0f64),
                 maximum: ::std::option::Option::Some(730.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCashflowReport {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCashflowReport {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateCardSwitch {
@@ -7919,25 +7876,25 @@ impl types::LinkTokenCreateCardSwitch {
         Self { card_bin: card_bin.into() }
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateCardSwitch {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateCardSwitch {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "card_bin",
             &self.card_bin,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateCardSwitch {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateCardSwitch {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateHostedLink {
@@ -7980,37 +7937,29 @@ impl types::LinkTokenCreateHostedLink {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateHostedLink {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateHostedLink {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "completion_redirect_uri",
             &self.completion_redirect_uri,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "delivery_method",
-            &self.delivery_method,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "is_mobile_app",
-            &self.is_mobile_app,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("delivery_method", &self.delivery_method, &crate::validate::Rules::NONE);
+        v.field("is_mobile_app", &self.is_mobile_app, &crate::validate::Rules::NONE);
         v.field(
             "url_lifetime_seconds",
             &self.url_lifetime_seconds,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateHostedLink {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateHostedLink {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateIdentity {
@@ -8048,32 +7997,24 @@ impl types::LinkTokenCreateIdentity {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateIdentity {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "account_ids",
-            &self.account_ids,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::LinkTokenCreateIdentity {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("account_ids", &self.account_ids, &crate::validate::Rules::NONE);
         v.field(
             "is_document_upload",
             &self.is_document_upload,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "parsing_configs",
-            &self.parsing_configs,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("parsing_configs", &self.parsing_configs, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateIdentity {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateIdentity {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateInstitutionData {
@@ -8092,22 +8033,18 @@ impl types::LinkTokenCreateInstitutionData {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateInstitutionData {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "routing_number",
-            &self.routing_number,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::LinkTokenCreateInstitutionData {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("routing_number", &self.routing_number, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateInstitutionData {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateInstitutionData {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequest {
@@ -8553,219 +8490,167 @@ impl types::LinkTokenCreateRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field(
-            "access_tokens",
-            &self.access_tokens,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "account_filters",
-            &self.account_filters,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("access_tokens", &self.access_tokens, &crate::validate::Rules::NONE);
+        v.field("account_filters", &self.account_filters, &crate::validate::Rules::NONE);
         v.field(
             "additional_consented_products",
             &self.additional_consented_products,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "android_package_name",
             &self.android_package_name,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "appearance_mode",
-            &self.appearance_mode,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field("auth", &self.auth, &crate::operation::private::Rules::NONE);
-        v.field(
-            "base_report",
-            &self.base_report,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "card_switch",
-            &self.card_switch,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "cashflow_report",
-            &self.cashflow_report,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("appearance_mode", &self.appearance_mode, &crate::validate::Rules::NONE);
+        v.field("auth", &self.auth, &crate::validate::Rules::NONE);
+        v.field("base_report", &self.base_report, &crate::validate::Rules::NONE);
+        v.field("card_switch", &self.card_switch, &crate::validate::Rules::NONE);
+        v.field("cashflow_report", &self.cashflow_report, &crate::validate::Rules::NONE);
         v.field(
             "client_name",
             &self.client_name,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 min_length: ::std::option::Option::Some(1usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "consumer_report_permissible_purpose",
             &self.consumer_report_permissible_purpose,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "country_codes",
             &self.country_codes,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 min_items: ::std::option::Option::Some(1usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field(
-            "cra_enabled",
-            &self.cra_enabled,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "cra_options",
-            &self.cra_options,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("cra_enabled", &self.cra_enabled, &crate::validate::Rules::NONE);
+        v.field("cra_options", &self.cra_options, &crate::validate::Rules::NONE);
         v.field(
             "credit_partner_insights",
             &self.credit_partner_insights,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("employment", &self.employment, &crate::operation::private::Rules::NONE);
+        v.field("employment", &self.employment, &crate::validate::Rules::NONE);
         v.field(
             "enable_multi_item_link",
             &self.enable_multi_item_link,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("eu_config", &self.eu_config, &crate::operation::private::Rules::NONE);
+        v.field("eu_config", &self.eu_config, &crate::validate::Rules::NONE);
         v.field(
             "financekit_supported",
             &self.financekit_supported,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "hosted_link",
-            &self.hosted_link,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field("identity", &self.identity, &crate::operation::private::Rules::NONE);
+        v.field("hosted_link", &self.hosted_link, &crate::validate::Rules::NONE);
+        v.field("identity", &self.identity, &crate::validate::Rules::NONE);
         v.field(
             "identity_verification",
             &self.identity_verification,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "income_verification",
             &self.income_verification,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "institution_data",
             &self.institution_data,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "institution_id",
-            &self.institution_id,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "investments",
-            &self.investments,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("institution_id", &self.institution_id, &crate::validate::Rules::NONE);
+        v.field("investments", &self.investments, &crate::validate::Rules::NONE);
         v.field(
             "investments_auth",
             &self.investments_auth,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "language",
             &self.language,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 min_length: ::std::option::Option::Some(1usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "link_customization_name",
             &self.link_customization_name,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "optional_products",
             &self.optional_products,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "payment_configuration",
             &self.payment_configuration,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "payment_initiation",
             &self.payment_initiation,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("products", &self.products, &crate::operation::private::Rules::NONE);
-        v.field(
-            "redirect_uri",
-            &self.redirect_uri,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("products", &self.products, &crate::validate::Rules::NONE);
+        v.field("redirect_uri", &self.redirect_uri, &crate::validate::Rules::NONE);
         v.field(
             "required_if_supported_products",
             &self.required_if_supported_products,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("statements", &self.statements, &crate::operation::private::Rules::NONE);
+        v.field("statements", &self.statements, &crate::validate::Rules::NONE);
         v.field(
             "third_party_user_token",
             &self.third_party_user_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 token: ::std::option::Option::Some("user"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field(
-            "transactions",
-            &self.transactions,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field("transfer", &self.transfer, &crate::operation::private::Rules::NONE);
-        v.field("update", &self.update, &crate::operation::private::Rules::NONE);
-        v.field("user", &self.user, &crate::operation::private::Rules::NONE);
-        v.field("user_id", &self.user_id, &crate::operation::private::Rules::NONE);
+        v.field("transactions", &self.transactions, &crate::validate::Rules::NONE);
+        v.field("transfer", &self.transfer, &crate::validate::Rules::NONE);
+        v.field("update", &self.update, &crate::validate::Rules::NONE);
+        v.field("user", &self.user, &crate::validate::Rules::NONE);
+        v.field("user_id", &self.user_id, &crate::validate::Rules::NONE);
         v.field(
             "user_token",
             &self.user_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 token: ::std::option::Option::Some("user"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("webhook", &self.webhook, &crate::operation::private::Rules::NONE);
+        v.field("webhook", &self.webhook, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateRequest {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestAuth {
@@ -8871,63 +8756,63 @@ impl types::LinkTokenCreateRequestAuth {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateRequestAuth {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestAuth {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "auth_type_select_enabled",
             &self.auth_type_select_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "automated_microdeposits_enabled",
             &self.automated_microdeposits_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "database_insights_enabled",
             &self.database_insights_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "database_match_enabled",
             &self.database_match_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("flow_type", &self.flow_type, &crate::operation::private::Rules::NONE);
+        v.field("flow_type", &self.flow_type, &crate::validate::Rules::NONE);
         v.field(
             "instant_match_enabled",
             &self.instant_match_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "instant_microdeposits_enabled",
             &self.instant_microdeposits_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "reroute_to_credentials",
             &self.reroute_to_credentials,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "same_day_microdeposits_enabled",
             &self.same_day_microdeposits_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "sms_microdeposits_verification_enabled",
             &self.sms_microdeposits_verification_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateRequestAuth {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestAuth {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestBaseReport {
@@ -8947,32 +8832,32 @@ impl types::LinkTokenCreateRequestBaseReport {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateRequestBaseReport {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestBaseReport {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "client_report_id",
             &self.client_report_id,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "days_requested",
             &self.days_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 minimum: ::std::option::Option::Some(1.0f64),
                 maximum: ::std::option::Option::Some(730.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateRequestBaseReport {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestBaseReport {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestCraOptions {
@@ -9073,70 +8958,62 @@ impl types::LinkTokenCreateRequestCraOptions {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateRequestCraOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "base_report",
-            &self.base_report,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::LinkTokenCreateRequestCraOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("base_report", &self.base_report, &crate::validate::Rules::NONE);
         v.field(
             "cashflow_insights",
             &self.cashflow_insights,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "client_report_id",
             &self.client_report_id,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "days_requested",
             &self.days_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 maximum: ::std::option::Option::Some(731.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "days_required",
             &self.days_required,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 maximum: ::std::option::Option::Some(184.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "include_investments",
             &self.include_investments,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "income_insights",
-            &self.income_insights,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field("lend_score", &self.lend_score, &crate::operation::private::Rules::NONE);
+        v.field("income_insights", &self.income_insights, &crate::validate::Rules::NONE);
+        v.field("lend_score", &self.lend_score, &crate::validate::Rules::NONE);
         v.field(
             "network_insights",
             &self.network_insights,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "partner_insights",
             &self.partner_insights,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateRequestCraOptions {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestCraOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestCraOptionsBaseReport {
@@ -9183,39 +9060,33 @@ impl types::LinkTokenCreateRequestCraOptionsBaseReport {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::LinkTokenCreateRequestCraOptionsBaseReport {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestCraOptionsBaseReport {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "client_report_id",
             &self.client_report_id,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "gse_options",
-            &self.gse_options,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("gse_options", &self.gse_options, &crate::validate::Rules::NONE);
         v.field(
             "home_lending_report_options",
             &self.home_lending_report_options,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "require_identity",
             &self.require_identity,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestCraOptionsBaseReport {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestCraOptionsBaseReport {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestCraOptionsBaseReportGseOptions {
@@ -9230,27 +9101,27 @@ impl types::LinkTokenCreateRequestCraOptionsBaseReportGseOptions {
         }
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::LinkTokenCreateRequestCraOptionsBaseReportGseOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "report_types",
             &self.report_types,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field
+impl crate::validate::Field
 for types::LinkTokenCreateRequestCraOptionsBaseReportGseOptions {
-    fn check(
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestCraOptionsCashflowInsights {
@@ -9269,24 +9140,23 @@ impl types::LinkTokenCreateRequestCraOptionsCashflowInsights {
         self
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::LinkTokenCreateRequestCraOptionsCashflowInsights {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "attributes_version",
             &self.attributes_version,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestCraOptionsCashflowInsights {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestCraOptionsCashflowInsights {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestCraOptionsIncomeInsights {
@@ -9314,29 +9184,28 @@ impl types::LinkTokenCreateRequestCraOptionsIncomeInsights {
         self
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::LinkTokenCreateRequestCraOptionsIncomeInsights {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "income_insights_filter",
             &self.income_insights_filter,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "income_insights_version",
             &self.income_insights_version,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestCraOptionsIncomeInsights {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestCraOptionsIncomeInsights {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestCraOptionsLendScore {
@@ -9355,24 +9224,22 @@ impl types::LinkTokenCreateRequestCraOptionsLendScore {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::LinkTokenCreateRequestCraOptionsLendScore {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestCraOptionsLendScore {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "lend_score_version",
             &self.lend_score_version,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestCraOptionsLendScore {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestCraOptionsLendScore {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestCraOptionsNetworkInsights {
@@ -9391,24 +9258,23 @@ impl types::LinkTokenCreateRequestCraOptionsNetworkInsights {
         self
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::LinkTokenCreateRequestCraOptionsNetworkInsights {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "network_insights_version",
             &self.network_insights_version,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestCraOptionsNetworkInsights {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestCraOptionsNetworkInsights {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestCraOptionsPartnerInsights {
@@ -9438,25 +9304,20 @@ impl types::LinkTokenCreateRequestCraOptionsPartnerInsights {
         self
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::LinkTokenCreateRequestCraOptionsPartnerInsights {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("fico", &self.fico, &crate::operation::private::Rules::NONE);
-        v.field(
-            "prism_versions",
-            &self.prism_versions,
-            &crate::operation::private::Rules::NONE,
-        );
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("fico", &self.fico, &crate::validate::Rules::NONE);
+        v.field("prism_versions", &self.prism_versions, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestCraOptionsPartnerInsights {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestCraOptionsPartnerInsights {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestCreditPartnerInsights {
@@ -9472,28 +9333,26 @@ impl types::LinkTokenCreateRequestCreditPartnerInsights {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::LinkTokenCreateRequestCreditPartnerInsights {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestCreditPartnerInsights {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "days_requested",
             &self.days_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 minimum: ::std::option::Option::Some(1.0f64),
                 maximum: ::std::option::Option::Some(730.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestCreditPartnerInsights {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestCreditPartnerInsights {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestEmployment {
@@ -9525,27 +9384,23 @@ impl types::LinkTokenCreateRequestEmployment {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateRequestEmployment {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "bank_employment",
-            &self.bank_employment,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::LinkTokenCreateRequestEmployment {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("bank_employment", &self.bank_employment, &crate::validate::Rules::NONE);
         v.field(
             "employment_source_types",
             &self.employment_source_types,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateRequestEmployment {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestEmployment {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestEmploymentBankIncome {
@@ -9556,27 +9411,25 @@ impl types::LinkTokenCreateRequestEmploymentBankIncome {
         }
     }
 }
-impl crate::operation::private::Validate
-for types::LinkTokenCreateRequestEmploymentBankIncome {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestEmploymentBankIncome {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "days_requested",
             &self.days_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestEmploymentBankIncome {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestEmploymentBankIncome {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestIdentityVerification {
@@ -9599,33 +9452,27 @@ impl types::LinkTokenCreateRequestIdentityVerification {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::LinkTokenCreateRequestIdentityVerification {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("consent", &self.consent, &crate::operation::private::Rules::NONE);
-        v.field(
-            "gave_consent",
-            &self.gave_consent,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::LinkTokenCreateRequestIdentityVerification {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("consent", &self.consent, &crate::validate::Rules::NONE);
+        v.field("gave_consent", &self.gave_consent, &crate::validate::Rules::NONE);
         v.field(
             "template_id",
             &self.template_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestIdentityVerification {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestIdentityVerification {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestIncomeVerification {
@@ -9706,54 +9553,36 @@ impl types::LinkTokenCreateRequestIncomeVerification {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::LinkTokenCreateRequestIncomeVerification {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "access_tokens",
-            &self.access_tokens,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "asset_report_id",
-            &self.asset_report_id,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "bank_income",
-            &self.bank_income,
-            &crate::operation::private::Rules::NONE,
-        );
+impl crate::validate::Validate for types::LinkTokenCreateRequestIncomeVerification {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("access_tokens", &self.access_tokens, &crate::validate::Rules::NONE);
+        v.field("asset_report_id", &self.asset_report_id, &crate::validate::Rules::NONE);
+        v.field("bank_income", &self.bank_income, &crate::validate::Rules::NONE);
         v.field(
             "income_source_types",
             &self.income_source_types,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "income_verification_id",
             &self.income_verification_id,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "payroll_income",
-            &self.payroll_income,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("payroll_income", &self.payroll_income, &crate::validate::Rules::NONE);
         v.field(
             "stated_income_sources",
             &self.stated_income_sources,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestIncomeVerification {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestIncomeVerification {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestIncomeVerificationBankIncome {
@@ -9773,34 +9602,34 @@ impl types::LinkTokenCreateRequestIncomeVerificationBankIncome {
         self
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::LinkTokenCreateRequestIncomeVerificationBankIncome {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "days_requested",
             &self.days_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 minimum: ::std::option::Option::Some(1.0f64),
                 maximum: ::std::option::Option::Some(731.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "enable_multiple_items",
             &self.enable_multiple_items,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field
+impl crate::validate::Field
 for types::LinkTokenCreateRequestIncomeVerificationBankIncome {
-    fn check(
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestIncomeVerificationPayrollIncome {
@@ -9847,35 +9676,27 @@ impl types::LinkTokenCreateRequestIncomeVerificationPayrollIncome {
         self
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::LinkTokenCreateRequestIncomeVerificationPayrollIncome {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("flow_types", &self.flow_types, &crate::operation::private::Rules::NONE);
-        v.field(
-            "is_update_mode",
-            &self.is_update_mode,
-            &crate::operation::private::Rules::NONE,
-        );
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("flow_types", &self.flow_types, &crate::validate::Rules::NONE);
+        v.field("is_update_mode", &self.is_update_mode, &crate::validate::Rules::NONE);
         v.field(
             "item_id_to_update",
             &self.item_id_to_update,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field(
-            "parsing_config",
-            &self.parsing_config,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("parsing_config", &self.parsing_config, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field
+impl crate::validate::Field
 for types::LinkTokenCreateRequestIncomeVerificationPayrollIncome {
-    fn check(
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestPaymentConfiguration {
@@ -9895,32 +9716,26 @@ impl types::LinkTokenCreateRequestPaymentConfiguration {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::LinkTokenCreateRequestPaymentConfiguration {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestPaymentConfiguration {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "amount",
             &self.amount,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field(
-            "description",
-            &self.description,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("description", &self.description, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestPaymentConfiguration {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestPaymentConfiguration {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestPaymentInitiation {
@@ -9948,21 +9763,19 @@ impl types::LinkTokenCreateRequestPaymentInitiation {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::LinkTokenCreateRequestPaymentInitiation {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("consent_id", &self.consent_id, &crate::operation::private::Rules::NONE);
-        v.field("payment_id", &self.payment_id, &crate::operation::private::Rules::NONE);
+impl crate::validate::Validate for types::LinkTokenCreateRequestPaymentInitiation {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("consent_id", &self.consent_id, &crate::validate::Rules::NONE);
+        v.field("payment_id", &self.payment_id, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestPaymentInitiation {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestPaymentInitiation {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestStatements {
@@ -9977,33 +9790,33 @@ impl types::LinkTokenCreateRequestStatements {
         }
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateRequestStatements {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestStatements {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "end_date",
             &self.end_date,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "start_date",
             &self.start_date,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateRequestStatements {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestStatements {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestTransfer {
@@ -10040,28 +9853,28 @@ impl types::LinkTokenCreateRequestTransfer {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateRequestTransfer {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestTransfer {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "authorization_id",
             &self.authorization_id,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("intent_id", &self.intent_id, &crate::operation::private::Rules::NONE);
+        v.field("intent_id", &self.intent_id, &crate::validate::Rules::NONE);
         v.field(
             "payment_profile_token",
             &self.payment_profile_token,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateRequestTransfer {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestTransfer {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestUpdate {
@@ -10108,29 +9921,29 @@ impl types::LinkTokenCreateRequestUpdate {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateRequestUpdate {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenCreateRequestUpdate {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "account_selection_enabled",
             &self.account_selection_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("item_ids", &self.item_ids, &crate::operation::private::Rules::NONE);
+        v.field("item_ids", &self.item_ids, &crate::validate::Rules::NONE);
         v.field(
             "reauthorization_enabled",
             &self.reauthorization_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("user", &self.user, &crate::operation::private::Rules::NONE);
+        v.field("user", &self.user, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateRequestUpdate {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestUpdate {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestUser {
@@ -10235,56 +10048,44 @@ impl types::LinkTokenCreateRequestUser {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenCreateRequestUser {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("address", &self.address, &crate::operation::private::Rules::NONE);
+impl crate::validate::Validate for types::LinkTokenCreateRequestUser {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("address", &self.address, &crate::validate::Rules::NONE);
         v.field(
             "client_user_id",
             &self.client_user_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 min_length: ::std::option::Option::Some(1usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field(
-            "date_of_birth",
-            &self.date_of_birth,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "email_address",
-            &self.email_address,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("date_of_birth", &self.date_of_birth, &crate::validate::Rules::NONE);
+        v.field("email_address", &self.email_address, &crate::validate::Rules::NONE);
         v.field(
             "email_address_verified_time",
             &self.email_address_verified_time,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("id_number", &self.id_number, &crate::operation::private::Rules::NONE);
-        v.field("legal_name", &self.legal_name, &crate::operation::private::Rules::NONE);
-        v.field("name", &self.name, &crate::operation::private::Rules::NONE);
-        v.field(
-            "phone_number",
-            &self.phone_number,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("id_number", &self.id_number, &crate::validate::Rules::NONE);
+        v.field("legal_name", &self.legal_name, &crate::validate::Rules::NONE);
+        v.field("name", &self.name, &crate::validate::Rules::NONE);
+        v.field("phone_number", &self.phone_number, &crate::validate::Rules::NONE);
         v.field(
             "phone_number_verified_time",
             &self.phone_number_verified_time,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("ssn", &self.ssn, &crate::operation::private::Rules::NONE);
+        v.field("ssn", &self.ssn, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::LinkTokenCreateRequestUser {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestUser {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenCreateRequestUserStatedIncomeSource {
@@ -10346,33 +10147,23 @@ impl types::LinkTokenCreateRequestUserStatedIncomeSource {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::LinkTokenCreateRequestUserStatedIncomeSource {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("category", &self.category, &crate::operation::private::Rules::NONE);
-        v.field("employer", &self.employer, &crate::operation::private::Rules::NONE);
-        v.field("pay_annual", &self.pay_annual, &crate::operation::private::Rules::NONE);
-        v.field(
-            "pay_frequency",
-            &self.pay_frequency,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field(
-            "pay_per_cycle",
-            &self.pay_per_cycle,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field("pay_type", &self.pay_type, &crate::operation::private::Rules::NONE);
+impl crate::validate::Validate for types::LinkTokenCreateRequestUserStatedIncomeSource {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("category", &self.category, &crate::validate::Rules::NONE);
+        v.field("employer", &self.employer, &crate::validate::Rules::NONE);
+        v.field("pay_annual", &self.pay_annual, &crate::validate::Rules::NONE);
+        v.field("pay_frequency", &self.pay_frequency, &crate::validate::Rules::NONE);
+        v.field("pay_per_cycle", &self.pay_per_cycle, &crate::validate::Rules::NONE);
+        v.field("pay_type", &self.pay_type, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field
-for types::LinkTokenCreateRequestUserStatedIncomeSource {
-    fn check(
+impl crate::validate::Field for types::LinkTokenCreateRequestUserStatedIncomeSource {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenEuConfig {
@@ -10388,18 +10179,18 @@ impl types::LinkTokenEuConfig {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenEuConfig {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("headless", &self.headless, &crate::operation::private::Rules::NONE);
+impl crate::validate::Validate for types::LinkTokenEuConfig {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("headless", &self.headless, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::LinkTokenEuConfig {
-    fn check(
+impl crate::validate::Field for types::LinkTokenEuConfig {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenInvestments {
@@ -10424,27 +10215,27 @@ impl types::LinkTokenInvestments {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenInvestments {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenInvestments {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "allow_manual_entry",
             &self.allow_manual_entry,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "allow_unverified_crypto_wallets",
             &self.allow_unverified_crypto_wallets,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenInvestments {
-    fn check(
+impl crate::validate::Field for types::LinkTokenInvestments {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenInvestmentsAuth {
@@ -10490,37 +10281,37 @@ impl types::LinkTokenInvestmentsAuth {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenInvestmentsAuth {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenInvestmentsAuth {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "manual_entry_enabled",
             &self.manual_entry_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "masked_number_match_enabled",
             &self.masked_number_match_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "rollover_401k_enabled",
             &self.rollover_401k_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "stated_account_number_enabled",
             &self.stated_account_number_enabled,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenInvestmentsAuth {
-    fn check(
+impl crate::validate::Field for types::LinkTokenInvestmentsAuth {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LinkTokenTransactions {
@@ -10536,26 +10327,26 @@ impl types::LinkTokenTransactions {
         self
     }
 }
-impl crate::operation::private::Validate for types::LinkTokenTransactions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LinkTokenTransactions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "days_requested",
             &self.days_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 minimum: ::std::option::Option::Some(1.0f64),
                 maximum: ::std::option::Option::Some(730.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::LinkTokenTransactions {
-    fn check(
+impl crate::validate::Field for types::LinkTokenTransactions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::LoanFilter {
@@ -10570,25 +10361,25 @@ impl types::LoanFilter {
         }
     }
 }
-impl crate::operation::private::Validate for types::LoanFilter {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::LoanFilter {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "account_subtypes",
             &self.account_subtypes,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::LoanFilter {
-    fn check(
+impl crate::validate::Field for types::LoanFilter {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::OtherFilter {
@@ -10603,25 +10394,25 @@ impl types::OtherFilter {
         }
     }
 }
-impl crate::operation::private::Validate for types::OtherFilter {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::OtherFilter {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "account_subtypes",
             &self.account_subtypes,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::OtherFilter {
-    fn check(
+impl crate::validate::Field for types::OtherFilter {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::PrismVersions {
@@ -10676,26 +10467,22 @@ impl types::PrismVersions {
         self
     }
 }
-impl crate::operation::private::Validate for types::PrismVersions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("cashscore", &self.cashscore, &crate::operation::private::Rules::NONE);
-        v.field("detect", &self.detect, &crate::operation::private::Rules::NONE);
-        v.field("extend", &self.extend, &crate::operation::private::Rules::NONE);
-        v.field(
-            "firstdetect",
-            &self.firstdetect,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field("insights", &self.insights, &crate::operation::private::Rules::NONE);
+impl crate::validate::Validate for types::PrismVersions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("cashscore", &self.cashscore, &crate::validate::Rules::NONE);
+        v.field("detect", &self.detect, &crate::validate::Rules::NONE);
+        v.field("extend", &self.extend, &crate::validate::Rules::NONE);
+        v.field("firstdetect", &self.firstdetect, &crate::validate::Rules::NONE);
+        v.field("insights", &self.insights, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::PrismVersions {
-    fn check(
+impl crate::validate::Field for types::PrismVersions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorAccountGetRequest {
@@ -10708,26 +10495,26 @@ impl types::ProcessorAccountGetRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ProcessorAccountGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorAccountGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "processor_token",
             &self.processor_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("processor"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ProcessorAccountGetRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorAccountGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorAuthGetRequest {
@@ -10740,26 +10527,26 @@ impl types::ProcessorAuthGetRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ProcessorAuthGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorAuthGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "processor_token",
             &self.processor_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("processor"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ProcessorAuthGetRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorAuthGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorBalanceGetRequest {
@@ -10783,27 +10570,27 @@ impl types::ProcessorBalanceGetRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::ProcessorBalanceGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+impl crate::validate::Validate for types::ProcessorBalanceGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("options", &self.options, &crate::validate::Rules::NONE);
         v.field(
             "processor_token",
             &self.processor_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("processor"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ProcessorBalanceGetRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorBalanceGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorBalanceGetRequestOptions {
@@ -10822,22 +10609,22 @@ impl types::ProcessorBalanceGetRequestOptions {
         self
     }
 }
-impl crate::operation::private::Validate for types::ProcessorBalanceGetRequestOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorBalanceGetRequestOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "min_last_updated_datetime",
             &self.min_last_updated_datetime,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field for types::ProcessorBalanceGetRequestOptions {
-    fn check(
+impl crate::validate::Field for types::ProcessorBalanceGetRequestOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorIdentityGetRequest {
@@ -10850,26 +10637,26 @@ impl types::ProcessorIdentityGetRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ProcessorIdentityGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorIdentityGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "processor_token",
             &self.processor_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("processor"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ProcessorIdentityGetRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorIdentityGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorStripeBankAccountTokenCreateRequest {
@@ -10884,36 +10671,34 @@ impl types::ProcessorStripeBankAccountTokenCreateRequest {
         }
     }
 }
-impl crate::operation::private::Validate
-for types::ProcessorStripeBankAccountTokenCreateRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorStripeBankAccountTokenCreateRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "account_id",
             &self.account_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field
-for types::ProcessorStripeBankAccountTokenCreateRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorStripeBankAccountTokenCreateRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorTokenCreateRequest {
@@ -10930,42 +10715,42 @@ impl types::ProcessorTokenCreateRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ProcessorTokenCreateRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorTokenCreateRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "account_id",
             &self.account_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "processor",
             &self.processor,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ProcessorTokenCreateRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorTokenCreateRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorTokenPermissionsGetRequest {
@@ -10978,26 +10763,26 @@ impl types::ProcessorTokenPermissionsGetRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ProcessorTokenPermissionsGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorTokenPermissionsGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "processor_token",
             &self.processor_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("processor"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ProcessorTokenPermissionsGetRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorTokenPermissionsGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorTokenPermissionsSetRequest {
@@ -11012,34 +10797,34 @@ impl types::ProcessorTokenPermissionsSetRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ProcessorTokenPermissionsSetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorTokenPermissionsSetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "processor_token",
             &self.processor_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("processor"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "products",
             &self.products,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ProcessorTokenPermissionsSetRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorTokenPermissionsSetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::ProcessorTokenWebhookUpdateRequest {
@@ -11061,27 +10846,27 @@ impl types::ProcessorTokenWebhookUpdateRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::ProcessorTokenWebhookUpdateRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorTokenWebhookUpdateRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "processor_token",
             &self.processor_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("processor"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("webhook", &self.webhook, &crate::operation::private::Rules::NONE);
+        v.field("webhook", &self.webhook, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::ProcessorTokenWebhookUpdateRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorTokenWebhookUpdateRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxItemFireWebhookRequest {
@@ -11107,39 +10892,35 @@ impl types::SandboxItemFireWebhookRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::SandboxItemFireWebhookRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::SandboxItemFireWebhookRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "webhook_code",
             &self.webhook_code,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field(
-            "webhook_type",
-            &self.webhook_type,
-            &crate::operation::private::Rules::NONE,
-        );
+        v.field("webhook_type", &self.webhook_type, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::SandboxItemFireWebhookRequest {
-    fn check(
+impl crate::validate::Field for types::SandboxItemFireWebhookRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxItemResetLoginRequest {
@@ -11150,26 +10931,26 @@ impl types::SandboxItemResetLoginRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::SandboxItemResetLoginRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::SandboxItemResetLoginRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::SandboxItemResetLoginRequest {
-    fn check(
+impl crate::validate::Field for types::SandboxItemResetLoginRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxProcessorTokenCreateRequest {
@@ -11193,26 +10974,26 @@ impl types::SandboxProcessorTokenCreateRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::SandboxProcessorTokenCreateRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::SandboxProcessorTokenCreateRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "institution_id",
             &self.institution_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
+        v.field("options", &self.options, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::SandboxProcessorTokenCreateRequest {
-    fn check(
+impl crate::validate::Field for types::SandboxProcessorTokenCreateRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxProcessorTokenCreateRequestOptions {
@@ -11240,29 +11021,27 @@ impl types::SandboxProcessorTokenCreateRequestOptions {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::SandboxProcessorTokenCreateRequestOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::SandboxProcessorTokenCreateRequestOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "override_password",
             &self.override_password,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "override_username",
             &self.override_username,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field
-for types::SandboxProcessorTokenCreateRequestOptions {
-    fn check(
+impl crate::validate::Field for types::SandboxProcessorTokenCreateRequestOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxPublicTokenCreateRequest {
@@ -11308,44 +11087,44 @@ impl types::SandboxPublicTokenCreateRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::SandboxPublicTokenCreateRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::SandboxPublicTokenCreateRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "initial_products",
             &self.initial_products,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 min_items: ::std::option::Option::Some(1usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "institution_id",
             &self.institution_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
-        v.field("user_id", &self.user_id, &crate::operation::private::Rules::NONE);
+        v.field("options", &self.options, &crate::validate::Rules::NONE);
+        v.field("user_id", &self.user_id, &crate::validate::Rules::NONE);
         v.field(
             "user_token",
             &self.user_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 token: ::std::option::Option::Some("user"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::SandboxPublicTokenCreateRequest {
-    fn check(
+impl crate::validate::Field for types::SandboxPublicTokenCreateRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxPublicTokenCreateRequestIncomeVerificationBankIncome {
@@ -11361,24 +11140,20 @@ impl types::SandboxPublicTokenCreateRequestIncomeVerificationBankIncome {
         self
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::SandboxPublicTokenCreateRequestIncomeVerificationBankIncome {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "days_requested",
-            &self.days_requested,
-            &crate::operation::private::Rules::NONE,
-        );
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("days_requested", &self.days_requested, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field
+impl crate::validate::Field
 for types::SandboxPublicTokenCreateRequestIncomeVerificationBankIncome {
-    fn check(
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxPublicTokenCreateRequestOptions {
@@ -11448,40 +11223,35 @@ impl types::SandboxPublicTokenCreateRequestOptions {
         self
     }
 }
-impl crate::operation::private::Validate
-for types::SandboxPublicTokenCreateRequestOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::SandboxPublicTokenCreateRequestOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "income_verification",
             &self.income_verification,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "override_password",
             &self.override_password,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
         v.field(
             "override_username",
             &self.override_username,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
-        v.field("statements", &self.statements, &crate::operation::private::Rules::NONE);
-        v.field(
-            "transactions",
-            &self.transactions,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field("webhook", &self.webhook, &crate::operation::private::Rules::NONE);
+        v.field("statements", &self.statements, &crate::validate::Rules::NONE);
+        v.field("transactions", &self.transactions, &crate::validate::Rules::NONE);
+        v.field("webhook", &self.webhook, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::SandboxPublicTokenCreateRequestOptions {
-    fn check(
+impl crate::validate::Field for types::SandboxPublicTokenCreateRequestOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxPublicTokenCreateRequestOptionsIncomeVerification {
@@ -11513,29 +11283,25 @@ impl types::SandboxPublicTokenCreateRequestOptionsIncomeVerification {
         self
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::SandboxPublicTokenCreateRequestOptionsIncomeVerification {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field(
-            "bank_income",
-            &self.bank_income,
-            &crate::operation::private::Rules::NONE,
-        );
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("bank_income", &self.bank_income, &crate::validate::Rules::NONE);
         v.field(
             "income_source_types",
             &self.income_source_types,
-            &crate::operation::private::Rules::NONE,
+            &crate::validate::Rules::NONE,
         );
     }
 }
-impl crate::operation::private::Field
+impl crate::validate::Field
 for types::SandboxPublicTokenCreateRequestOptionsIncomeVerification {
-    fn check(
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxPublicTokenCreateRequestOptionsStatements {
@@ -11550,35 +11316,34 @@ impl types::SandboxPublicTokenCreateRequestOptionsStatements {
         }
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::SandboxPublicTokenCreateRequestOptionsStatements {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "end_date",
             &self.end_date,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "start_date",
             &self.start_date,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field
-for types::SandboxPublicTokenCreateRequestOptionsStatements {
-    fn check(
+impl crate::validate::Field for types::SandboxPublicTokenCreateRequestOptionsStatements {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxPublicTokenCreateRequestOptionsTransactions {
@@ -11612,30 +11377,30 @@ impl types::SandboxPublicTokenCreateRequestOptionsTransactions {
         self
     }
 }
-impl crate::operation::private::Validate
+impl crate::validate::Validate
 for types::SandboxPublicTokenCreateRequestOptionsTransactions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "days_requested",
             &self.days_requested,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 minimum: ::std::option::Option::Some(1.0f64),
                 maximum: ::std::option::Option::Some(730.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("end_date", &self.end_date, &crate::operation::private::Rules::NONE);
-        v.field("start_date", &self.start_date, &crate::operation::private::Rules::NONE);
+        v.field("end_date", &self.end_date, &crate::validate::Rules::NONE);
+        v.field("start_date", &self.start_date, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field
+impl crate::validate::Field
 for types::SandboxPublicTokenCreateRequestOptionsTransactions {
-    fn check(
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::UserAddress {
@@ -11691,34 +11456,30 @@ impl types::UserAddress {
         self
     }
 }
-impl crate::operation::private::Validate for types::UserAddress {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
-        v.field("city", &self.city, &crate::operation::private::Rules::NONE);
+impl crate::validate::Validate for types::UserAddress {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
+        v.field("city", &self.city, &crate::validate::Rules::NONE);
         v.field(
             "country",
             &self.country,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field(
-            "postal_code",
-            &self.postal_code,
-            &crate::operation::private::Rules::NONE,
-        );
-        v.field("region", &self.region, &crate::operation::private::Rules::NONE);
-        v.field("street", &self.street, &crate::operation::private::Rules::NONE);
-        v.field("street2", &self.street2, &crate::operation::private::Rules::NONE);
+        v.field("postal_code", &self.postal_code, &crate::validate::Rules::NONE);
+        v.field("region", &self.region, &crate::validate::Rules::NONE);
+        v.field("street", &self.street, &crate::validate::Rules::NONE);
+        v.field("street2", &self.street2, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::UserAddress {
-    fn check(
+impl crate::validate::Field for types::UserAddress {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::UserIdNumber {
@@ -11733,33 +11494,33 @@ impl types::UserIdNumber {
         }
     }
 }
-impl crate::operation::private::Validate for types::UserIdNumber {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::UserIdNumber {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "type",
             &self.type_,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "value",
             &self.value,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::UserIdNumber {
-    fn check(
+impl crate::validate::Field for types::UserIdNumber {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::WebhookVerificationKeyGetRequest {
@@ -11768,24 +11529,24 @@ impl types::WebhookVerificationKeyGetRequest {
         Self { key_id: key_id.into() }
     }
 }
-impl crate::operation::private::Validate for types::WebhookVerificationKeyGetRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::WebhookVerificationKeyGetRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "key_id",
             &self.key_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::WebhookVerificationKeyGetRequest {
-    fn check(
+impl crate::validate::Field for types::WebhookVerificationKeyGetRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
