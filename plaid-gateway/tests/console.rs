@@ -807,7 +807,6 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
             (rust.await, curl.await, typescript.await, python.await);
         assert!(!rust.contains("todo!()"), "{name}: {rust}");
         // The page sends first, with the form's tokens.
-        c.screenshot(&format!("{name}-form")).await;
         let before = c.emulator.request_count();
         let status = c.send().await;
         c.screenshot(name).await;
@@ -845,26 +844,9 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
                 "the caller token in a snippet: {snippet}"
             );
         }
-        let typescript_file = dir.write(&format!("{name}.ts"), &typescript);
-        for (run, language) in RUNS.iter().enumerate().take(3) {
-            let (mut env, expected) = call.environment(f.spare(name, run));
-            env.push(("PLAID_GATEWAY_TOKEN".into(), c.token.clone()));
-            let before = c.emulator.request_count();
-            let output = match *language {
-                "curl" => snippets::curl(&dir, name, &curl, &env).await,
-                "typescript" => snippets::typescript(&dir, &typescript_file, &env).await,
-                _ => snippets::python(&libs, &dir, name, &python, &env).await,
-            };
-            assert_sent(
-                &c,
-                before,
-                &format!("{name} in {language}"),
-                &call.path,
-                &expected,
-                &output,
-            );
-        }
-        typescript_files.push(typescript_file);
+        typescript_files.push(dir.write(&format!("{name}.ts"), &typescript));
+        dir.write(&format!("{name}.sh"), &curl);
+        dir.write(&format!("{name}.py"), &python);
         if name == "link_token_create" {
             assert_eq!(
                 sent["access_tokens"],
@@ -927,25 +909,33 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
         }
     }
     assert_eq!(rust_snippets.len(), plaid_sdk::OPERATIONS.len() + 1);
-    snippets::typecheck(&libs, &dir, &typescript_files).await;
-    // Rust: one program for every snippet, run in the same order once built, after the Item
-    // that `/sandbox/item/reset_login` put in ITEM_LOGIN_REQUIRED is healthy again.
+    // TypeScript through `tsc --strict` (which writes the JavaScript node runs), Rust as one
+    // program; then every snippet runs, operation by operation in the page's order, after
+    // the Item that `/sandbox/item/reset_login` put in ITEM_LOGIN_REQUIRED is healthy again.
+    snippets::compile_typescript(&libs, &dir, &typescript_files).await;
     let program = snippets::build_rust(&rust_snippets).await;
     assert!(c.emulator.clear_item_error(&f.access_token));
-    let run = RUNS.iter().position(|l| *l == "rust").expect("rust");
     for call in &calls {
-        let (mut env, expected) = call.environment(f.spare(&call.name, run));
-        env.push(("PLAID_GATEWAY_TOKEN".into(), c.token.clone()));
-        let before = c.emulator.request_count();
-        let output = snippets::rust(&program, &call.name, &env).await;
-        assert_sent(
-            &c,
-            before,
-            &format!("{} in Rust", call.name),
-            &call.path,
-            &expected,
-            &output,
-        );
+        let name = call.name.as_str();
+        for (run, language) in RUNS.iter().enumerate() {
+            let (mut env, expected) = call.environment(f.spare(name, run));
+            env.push(("PLAID_GATEWAY_TOKEN".into(), c.token.clone()));
+            let before = c.emulator.request_count();
+            let output = match *language {
+                "curl" => snippets::curl(&dir, name, &env).await,
+                "typescript" => snippets::typescript(&dir, name, &env).await,
+                "python" => snippets::python(&libs, &dir, name, &env).await,
+                _ => snippets::rust(&program, name, &env).await,
+            };
+            assert_sent(
+                &c,
+                before,
+                &format!("{name} in {language}"),
+                &call.path,
+                &expected,
+                &output,
+            );
+        }
     }
 }
 

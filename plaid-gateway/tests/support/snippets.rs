@@ -141,7 +141,6 @@ impl Workdir {
             .join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("snippet folder");
-        std::fs::write(dir.join("run.js"), RUN_TS).expect("runner");
         Workdir(dir)
     }
 
@@ -158,20 +157,6 @@ impl Drop for Workdir {
     }
 }
 
-/// Runs one TypeScript file: typescript's `transpileModule` strips the types (no checking:
-/// [`typecheck`] checks every snippet at once), then node runs the result.
-const RUN_TS: &str = r#"const fs = require("fs");
-const path = require("path");
-const ts = require("typescript");
-const file = path.resolve(process.argv[2]);
-const { outputText } = ts.transpileModule(fs.readFileSync(file, "utf8"), {
-  compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 },
-});
-const out = file.replace(/\.ts$/, ".js");
-fs.writeFileSync(out, outputText);
-require(out);
-"#;
-
 fn command(program: &str, env: &[(String, String)]) -> Command {
     let mut command = Command::new(program);
     command.env_clear();
@@ -184,46 +169,43 @@ fn command(program: &str, env: &[(String, String)]) -> Command {
     command
 }
 
-pub async fn curl(dir: &Workdir, name: &str, snippet: &str, env: &[(String, String)]) -> Output {
-    let file = dir.write(&format!("{name}.sh"), snippet);
-    command("bash", env).arg(file).output().await.expect("bash")
+/// Runs `<name>.sh` under bash.
+pub async fn curl(dir: &Workdir, name: &str, env: &[(String, String)]) -> Output {
+    command("bash", env)
+        .arg(dir.0.join(format!("{name}.sh")))
+        .output()
+        .await
+        .expect("bash")
 }
 
-pub async fn typescript(dir: &Workdir, file: &Path, env: &[(String, String)]) -> Output {
+/// Runs `<name>.js`, which [`compile_typescript`] wrote from `<name>.ts`, under node.
+pub async fn typescript(dir: &Workdir, name: &str, env: &[(String, String)]) -> Output {
     command("node", env)
         .current_dir(&dir.0)
-        .arg("run.js")
-        .arg(file)
+        .arg(dir.0.join(format!("{name}.js")))
         .output()
         .await
         .expect("node")
 }
 
-pub async fn python(
-    libs: &Libs,
-    dir: &Workdir,
-    name: &str,
-    snippet: &str,
-    env: &[(String, String)],
-) -> Output {
-    let file = dir.write(&format!("{name}.py"), snippet);
+/// Runs `<name>.py` with plaid-python on its path.
+pub async fn python(libs: &Libs, dir: &Workdir, name: &str, env: &[(String, String)]) -> Output {
     let mut env = env.to_vec();
     env.push(("PYTHONPATH".into(), libs.python.display().to_string()));
     env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
     command("python3", &env)
-        .arg(file)
+        .arg(dir.0.join(format!("{name}.py")))
         .output()
         .await
         .expect("python3")
 }
 
-/// `tsc --strict --noEmit` over the given TypeScript files: the types a user's editor and
-/// build would check.
-pub async fn typecheck(libs: &Libs, dir: &Workdir, files: &[PathBuf]) {
+/// `tsc --strict` over the given TypeScript files (the types a user's editor and build would
+/// check), writing each one's JavaScript beside it.
+pub async fn compile_typescript(libs: &Libs, dir: &Workdir, files: &[PathBuf]) {
     let tsconfig = serde_json::json!({
         "compilerOptions": {
             "strict": true,
-            "noEmit": true,
             "module": "commonjs",
             "target": "es2020",
             "types": ["node"],
