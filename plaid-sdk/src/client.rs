@@ -5,14 +5,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::config::ClientBuilder;
 use crate::environment::Environment;
-use crate::error::Error;
 use crate::transport::Shared;
 
 /// An async client for Plaid's API. Cheap to clone: clones share one connection pool.
 ///
-/// Build one with [`PlaidClient::builder`] or [`PlaidClient::from_env`]. Each operation
+/// Build one with [`PlaidClient::builder`] or [`PlaidClient::from_env`] (in `config.rs`, with
+/// the builder). Each operation
 /// (`processor_token_create`, `accounts_get`, ...; see [`OPERATIONS`](crate::OPERATIONS))
 /// takes the request's required fields and returns a [`Pending`](crate::Pending) call: set
 /// optional fields with its methods, override its [`timeout`](crate::Pending::timeout) or
@@ -36,20 +35,6 @@ impl PlaidClient {
         PlaidClient {
             shared: Arc::new(shared),
         }
-    }
-
-    /// A builder with the defaults listed on [`ClientBuilder`].
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
-    /// A client configured by `PLAID_CLIENT_ID`, `PLAID_SECRET`, `PLAID_ENV` (`sandbox`, the
-    /// default, `production`, or a URL) and the optional `PLAID_VERSION`; or, in gateway mode,
-    /// by `PLAID_GATEWAY_TOKEN` (and `PLAID_GATEWAY_HEADER`) with `PLAID_ENV` the gateway's
-    /// URL, sending no Plaid credentials ([`ClientBuilder::from_lookup`] has the details).
-    /// The error names the variable that is missing or unusable; it never panics.
-    pub fn from_env() -> Result<Self, Error> {
-        ClientBuilder::from_env()?.build()
     }
 
     /// Where this client sends requests.

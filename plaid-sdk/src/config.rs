@@ -339,6 +339,8 @@ impl ClientBuilder {
                 retry: self.retry,
                 max_body_bytes: self.max_body_bytes,
             },
+            // The generated operations' table: the runtime parses their routes once.
+            crate::OPERATIONS,
         )?;
         Ok(PlaidClient::from_shared(shared))
     }
@@ -370,6 +372,22 @@ fn header_value(
         HeaderValue::from_str(value.trim()).map_err(|_| ConfigError::InvalidHeader(what))?;
     v.set_sensitive(sensitive);
     Ok(v)
+}
+
+impl PlaidClient {
+    /// A builder with the defaults listed on [`ClientBuilder`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured by `PLAID_CLIENT_ID`, `PLAID_SECRET`, `PLAID_ENV` (`sandbox`, the
+    /// default, `production`, or a URL) and the optional `PLAID_VERSION`; or, in gateway mode,
+    /// by `PLAID_GATEWAY_TOKEN` (and `PLAID_GATEWAY_HEADER`) with `PLAID_ENV` the gateway's
+    /// URL, sending no Plaid credentials ([`ClientBuilder::from_lookup`] has the details).
+    /// The error names the variable that is missing or unusable; it never panics.
+    pub fn from_env() -> Result<Self, Error> {
+        ClientBuilder::from_env()?.build()
+    }
 }
 
 #[cfg(test)]

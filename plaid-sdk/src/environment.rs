@@ -98,6 +98,15 @@ impl Environment {
         }
     }
 
+    /// The environment a token's prefix must name for this client (`sandbox`, `production`);
+    /// none for a custom URL, which may front either.
+    pub(crate) fn token_environment(&self) -> Option<&'static str> {
+        match self {
+            Environment::Sandbox | Environment::Production => Some(self.name()),
+            Environment::Custom(_) => None,
+        }
+    }
+
     pub(crate) fn is_plaintext_remote(&self) -> bool {
         matches!(self, Environment::Custom(u) if !u.https && !u.loopback)
     }

@@ -1,5 +1,6 @@
 //! The one error type of the SDK.
 
+pub use crate::validate::InvalidInput;
 use std::fmt;
 use std::time::Duration;
 
@@ -96,148 +97,6 @@ fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Err
     Ok(value.as_u64().and_then(|n| u16::try_from(n).ok()))
 }
 
-/// Input the SDK refused before sending anything. `field` is the path of the field as Plaid
-/// names it: `access_token`, `options.account_ids[2]`.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum InvalidInput {
-    /// A required field was missing, empty or only white space.
-    Blank {
-        /// The field.
-        field: String,
-    },
-    /// A token whose prefix names another environment than the client's.
-    WrongEnvironment {
-        /// The field holding the token.
-        field: String,
-        /// The environment the token's prefix names (`sandbox`, `production`, ...).
-        token_environment: String,
-        /// The client's environment.
-        client_environment: &'static str,
-    },
-    /// A text field longer than Plaid accepts.
-    TooLong {
-        /// The field.
-        field: String,
-        /// The most characters it may have.
-        max: usize,
-    },
-    /// A text field shorter than Plaid accepts.
-    TooShort {
-        /// The field.
-        field: String,
-        /// The fewest characters it may have.
-        min: usize,
-    },
-    /// A list with fewer items than Plaid accepts.
-    TooFewItems {
-        /// The field.
-        field: String,
-        /// The fewest items it may have.
-        min: usize,
-    },
-    /// A list with more items than Plaid accepts.
-    TooManyItems {
-        /// The field.
-        field: String,
-        /// The most items it may have.
-        max: usize,
-    },
-    /// A number outside the range Plaid accepts.
-    OutOfRange {
-        /// The field.
-        field: String,
-        /// The smallest value allowed, if there is one.
-        min: Option<f64>,
-        /// The largest value allowed, if there is one.
-        max: Option<f64>,
-    },
-    /// A token of another kind than the field takes, by its prefix: an access token
-    /// (`access-…`) where a processor token (`processor-…`) belongs, say.
-    WrongTokenKind {
-        /// The field holding the token.
-        field: String,
-        /// The kind the field takes (`processor`).
-        expected: &'static str,
-        /// The kind the token's prefix names (`access`).
-        found: String,
-    },
-    /// A Sandbox-only operation called on a Production client.
-    SandboxOnly {
-        /// The operation.
-        operation: &'static str,
-    },
-    /// A raw call's path or body that cannot be sent as a Plaid operation (see
-    /// [`PlaidClient::call`](crate::PlaidClient::call)).
-    InvalidCall {
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-impl InvalidInput {
-    /// The field at fault, when the problem is one field's.
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            InvalidInput::Blank { field }
-            | InvalidInput::WrongEnvironment { field, .. }
-            | InvalidInput::TooLong { field, .. }
-            | InvalidInput::TooShort { field, .. }
-            | InvalidInput::TooFewItems { field, .. }
-            | InvalidInput::TooManyItems { field, .. }
-            | InvalidInput::OutOfRange { field, .. }
-            | InvalidInput::WrongTokenKind { field, .. } => Some(field),
-            InvalidInput::SandboxOnly { .. } | InvalidInput::InvalidCall { .. } => None,
-        }
-    }
-}
-
-impl fmt::Display for InvalidInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InvalidInput::Blank { field } => write!(f, "`{field}` is empty"),
-            InvalidInput::WrongEnvironment {
-                field,
-                token_environment,
-                client_environment,
-            } => write!(
-                f,
-                "`{field}` is a {token_environment} token but the client is configured for {client_environment}"
-            ),
-            InvalidInput::TooLong { field, max } => {
-                write!(f, "`{field}` is longer than {max} characters")
-            }
-            InvalidInput::TooShort { field, min } => {
-                write!(f, "`{field}` is shorter than {min} characters")
-            }
-            InvalidInput::TooFewItems { field, min } => {
-                write!(f, "`{field}` has fewer than {min} items")
-            }
-            InvalidInput::TooManyItems { field, max } => {
-                write!(f, "`{field}` has more than {max} items")
-            }
-            InvalidInput::OutOfRange { field, min, max } => match (min, max) {
-                (Some(min), Some(max)) => write!(f, "`{field}` is outside {min}..={max}"),
-                (Some(min), None) => write!(f, "`{field}` is less than {min}"),
-                (None, Some(max)) => write!(f, "`{field}` is more than {max}"),
-                (None, None) => write!(f, "`{field}` is not a number"),
-            },
-            InvalidInput::WrongTokenKind {
-                field,
-                expected,
-                found,
-            } => write!(
-                f,
-                "`{field}` takes a {expected} token but was given a {found} token"
-            ),
-            InvalidInput::SandboxOnly { operation } => {
-                write!(f, "{operation} exists in the Sandbox only")
-            }
-            InvalidInput::InvalidCall { reason } => write!(f, "cannot send this call: {reason}"),
-        }
-    }
-}
-
 /// A client that could not be configured.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -293,8 +152,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-impl std::error::Error for InvalidInput {}
 
 /// What went wrong, without the details every kind shares (see [`Error`]'s accessors).
 #[derive(Clone, Debug)]
@@ -536,7 +393,7 @@ impl Error {
         match &self.inner.kind {
             ErrorKind::Timeout | ErrorKind::Transport => crate::retry::Outcome::Ambiguous,
             ErrorKind::Connect => crate::retry::Outcome::Connect,
-            ErrorKind::Api(e) => status(Some(&e.error_type)),
+            ErrorKind::Api(e) => status(Some(e.error_type.as_str())),
             ErrorKind::UnexpectedResponse => status(None),
             _ => crate::retry::Outcome::Fatal,
         }

@@ -2,14 +2,15 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod call;
 mod client;
 mod config;
 mod environment;
 mod error;
 pub mod open_enum;
-mod operation;
 mod raw;
 mod redact;
+mod request;
 pub mod retry;
 mod secret;
 mod transport;
@@ -22,14 +23,15 @@ mod generated;
 // The generated operations keep their path (`crate::operations`) for the rest of the crate.
 use generated::operations;
 
+pub use call::Pending;
 pub use client::PlaidClient;
 pub use config::{ClientBuilder, DEFAULT_GATEWAY_HEADER, DEFAULT_PLAID_VERSION, USER_AGENT};
 pub use environment::{BaseUrl, Environment};
 pub use error::{ConfigError, Error, ErrorKind, InvalidInput, PlaidError};
 pub use generated::{ErrorType, Processor, Product};
-pub use operation::{OperationInfo, Pending, Request};
 pub use operations::OPERATIONS;
 pub use raw::RawCall;
+pub use request::{OperationInfo, Request};
 pub use retry::RetryPolicy;
 
 /// Redaction of text that servers (or callers) control, as the SDK applies it to its own
@@ -55,7 +57,7 @@ pub mod types {
 /// Entry points for `cargo fuzz` (`fuzz/`); not part of the API.
 #[cfg(fuzzing)]
 #[doc(hidden)]
-pub use transport::fuzzing;
+pub mod fuzzing;
 
 #[cfg(test)]
 mod tests {

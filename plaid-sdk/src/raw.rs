@@ -10,10 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::call::{Call, RawTarget};
 use crate::error::{Error, InvalidInput};
-use crate::redact::Redactor;
+use crate::request::CallOptions;
 use crate::retry::RetryPolicy;
-use crate::transport::{CallOptions, RawTarget};
 use crate::{Environment, PlaidClient};
 
 /// The longest path a raw call takes.
@@ -181,7 +181,6 @@ impl PlaidClient {
         options: CallOptions,
         repeatable: Option<bool>,
     ) -> Result<T, Error> {
-        use tracing::Instrument;
         let refuse = |reason: String| {
             Err(Error::from(InvalidInput::InvalidCall { reason }).with_operation(path.clone()))
         };
@@ -203,48 +202,25 @@ impl PlaidClient {
         {
             return refuse(format!("{path} exists in the Sandbox only"));
         }
-        if options.timeout.is_some_and(|t| t.is_zero()) {
-            let e = Error::from(crate::ConfigError::InvalidSetting(
-                "the timeout must be more than zero".into(),
-            ));
-            return Err(e.with_operation(path));
-        }
-        let repeatable = repeatable.unwrap_or_else(|| crate::operation::repeatable(&path));
+        let repeatable = repeatable.unwrap_or_else(|| crate::request::repeatable(&path));
         let target = match self.shared.raw_url(&path) {
             Ok(url) => RawTarget { url, repeatable },
             Err(e) => return Err(Error::from(e).with_operation(path)),
         };
-        let span = crate::operation::request_span(&path, "POST", &path);
-        let mut record = crate::transport::Record::default();
-        let send = self.shared.send(&target, &body, &options, &mut record);
-        let result: Result<T, _> = if span.is_disabled() {
-            send.await
-        } else {
-            let started = std::time::Instant::now();
-            let result = send.instrument(span.clone()).await;
-            span.record("latency_ms", started.elapsed().as_millis() as u64);
-            result
-        };
-        let result = result.map_err(|failure| {
+        let mut call = Call::check(
+            &self.shared,
+            path.clone().into(),
+            "POST",
+            &path,
+            target,
+            options,
+        )?;
+        let result = call.attempts::<_, T>(&body).await.map_err(|failure| {
             let mut tokens = Vec::new();
             object_tokens(&body, &mut tokens);
-            let redactor = Redactor::new(
-                self.shared
-                    .secret_values()
-                    .chain(tokens.iter().map(String::as_str)),
-            );
-            self.shared.error(
-                path.clone().into(),
-                repeatable,
-                &options,
-                &record,
-                failure,
-                &redactor,
-            )
+            call.error(failure, &tokens)
         });
-        crate::operation::finish_span(
-            &span,
-            &record,
+        call.finish(
             result.as_ref().err().and_then(Error::request_id),
             result.as_ref().err(),
         );

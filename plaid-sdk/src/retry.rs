@@ -10,8 +10,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::ErrorType;
-
 /// Waits for a delay between attempts. The default uses tokio's timer; tests install one that
 /// records the delays and returns at once.
 pub trait Sleeper: Send + Sync + 'static {
@@ -140,7 +138,8 @@ pub(crate) enum Outcome<'a> {
     Status {
         status: u16,
         retry_after: Option<Duration>,
-        error_type: Option<&'a ErrorType>,
+        /// Plaid's `error_type`, as spelled on the wire (`API_ERROR`).
+        error_type: Option<&'a str>,
     },
     /// The connection could not be made.
     Connect,
@@ -181,7 +180,7 @@ pub(crate) fn classify(outcome: Outcome<'_>) -> Class {
         } => Class::Ambiguous,
         Outcome::Status {
             status, error_type, ..
-        } if status >= 500 && matches!(error_type, Some(ErrorType::ApiError)) => Class::Ambiguous,
+        } if status >= 500 && error_type == Some("API_ERROR") => Class::Ambiguous,
         Outcome::Status { .. } | Outcome::Fatal => Class::Final,
         Outcome::Connect => Class::Safe,
         Outcome::Ambiguous => Class::Ambiguous,
@@ -257,8 +256,8 @@ mod tests {
     #[test]
     fn decision_table() {
         let p = RetryPolicy::default(); // 3 attempts, 250 ms, cap 4 s, 30 s total
-        let api = ErrorType::ApiError;
-        let item = ErrorType::ItemError;
+        let api = "API_ERROR";
+        let item = "ITEM_ERROR";
         let rows: Vec<(&str, Outcome<'_>, u32, Duration, f64, Decision)> = vec![
             (
                 "429 first attempt, no jitter: half a step",
@@ -311,7 +310,7 @@ mod tests {
                 Outcome::Status {
                     status: 500,
                     retry_after: None,
-                    error_type: Some(&api),
+                    error_type: Some(api),
                 },
                 1,
                 S(0),
@@ -323,7 +322,7 @@ mod tests {
                 Outcome::Status {
                     status: 500,
                     retry_after: None,
-                    error_type: Some(&item),
+                    error_type: Some(item),
                 },
                 1,
                 S(0),
@@ -335,7 +334,7 @@ mod tests {
                 Outcome::Status {
                     status: 400,
                     retry_after: None,
-                    error_type: Some(&api),
+                    error_type: Some(api),
                 },
                 1,
                 S(0),
@@ -444,7 +443,7 @@ mod tests {
 
     #[test]
     fn outcomes_plaid_may_have_acted_on_retry_for_reads_or_when_asked() {
-        let api = ErrorType::ApiError;
+        let api = "API_ERROR";
         let ambiguous = [
             Outcome::Ambiguous,
             status(502),
@@ -452,7 +451,7 @@ mod tests {
             Outcome::Status {
                 status: 500,
                 retry_after: None,
-                error_type: Some(&api),
+                error_type: Some(api),
             },
         ];
         let default = RetryPolicy::default();

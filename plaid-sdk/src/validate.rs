@@ -1,5 +1,6 @@
-//! Input checks, before anything is sent. A leaf of the runtime: it knows the environment a
-//! client calls and the [`InvalidInput`] it reports, nothing else.
+//! Input checks, before anything is sent, and [`InvalidInput`], what they report. A leaf of
+//! the runtime: it depends on no other module of the crate (the client's environment comes
+//! in as the name tokens must carry: `sandbox`, `production`, or none for a custom URL).
 //!
 //! - [`Rules`]: what the spec states of one field (required, lengths, item counts, range, the
 //!   token kind a secret's prefix must name).
@@ -12,10 +13,152 @@
 //! - The rules themselves are plain functions from a value to its [`Problem`], which the
 //!   checking visitors share.
 
+use std::fmt;
 use std::fmt::Write as _;
 
-use crate::environment::Environment;
-use crate::error::InvalidInput;
+/// Input the SDK refused before sending anything. `field` is the path of the field as Plaid
+/// names it: `access_token`, `options.account_ids[2]`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum InvalidInput {
+    /// A required field was missing, empty or only white space.
+    Blank {
+        /// The field.
+        field: String,
+    },
+    /// A token whose prefix names another environment than the client's.
+    WrongEnvironment {
+        /// The field holding the token.
+        field: String,
+        /// The environment the token's prefix names (`sandbox`, `production`, ...).
+        token_environment: String,
+        /// The client's environment.
+        client_environment: &'static str,
+    },
+    /// A text field longer than Plaid accepts.
+    TooLong {
+        /// The field.
+        field: String,
+        /// The most characters it may have.
+        max: usize,
+    },
+    /// A text field shorter than Plaid accepts.
+    TooShort {
+        /// The field.
+        field: String,
+        /// The fewest characters it may have.
+        min: usize,
+    },
+    /// A list with fewer items than Plaid accepts.
+    TooFewItems {
+        /// The field.
+        field: String,
+        /// The fewest items it may have.
+        min: usize,
+    },
+    /// A list with more items than Plaid accepts.
+    TooManyItems {
+        /// The field.
+        field: String,
+        /// The most items it may have.
+        max: usize,
+    },
+    /// A number outside the range Plaid accepts.
+    OutOfRange {
+        /// The field.
+        field: String,
+        /// The smallest value allowed, if there is one.
+        min: Option<f64>,
+        /// The largest value allowed, if there is one.
+        max: Option<f64>,
+    },
+    /// A token of another kind than the field takes, by its prefix: an access token
+    /// (`access-…`) where a processor token (`processor-…`) belongs, say.
+    WrongTokenKind {
+        /// The field holding the token.
+        field: String,
+        /// The kind the field takes (`processor`).
+        expected: &'static str,
+        /// The kind the token's prefix names (`access`).
+        found: String,
+    },
+    /// A Sandbox-only operation called on a Production client.
+    SandboxOnly {
+        /// The operation.
+        operation: &'static str,
+    },
+    /// A raw call's path or body that cannot be sent as a Plaid operation (see
+    /// [`PlaidClient::call`](crate::PlaidClient::call)).
+    InvalidCall {
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl InvalidInput {
+    /// The field at fault, when the problem is one field's.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            InvalidInput::Blank { field }
+            | InvalidInput::WrongEnvironment { field, .. }
+            | InvalidInput::TooLong { field, .. }
+            | InvalidInput::TooShort { field, .. }
+            | InvalidInput::TooFewItems { field, .. }
+            | InvalidInput::TooManyItems { field, .. }
+            | InvalidInput::OutOfRange { field, .. }
+            | InvalidInput::WrongTokenKind { field, .. } => Some(field),
+            InvalidInput::SandboxOnly { .. } | InvalidInput::InvalidCall { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidInput::Blank { field } => write!(f, "`{field}` is empty"),
+            InvalidInput::WrongEnvironment {
+                field,
+                token_environment,
+                client_environment,
+            } => write!(
+                f,
+                "`{field}` is a {token_environment} token but the client is configured for {client_environment}"
+            ),
+            InvalidInput::TooLong { field, max } => {
+                write!(f, "`{field}` is longer than {max} characters")
+            }
+            InvalidInput::TooShort { field, min } => {
+                write!(f, "`{field}` is shorter than {min} characters")
+            }
+            InvalidInput::TooFewItems { field, min } => {
+                write!(f, "`{field}` has fewer than {min} items")
+            }
+            InvalidInput::TooManyItems { field, max } => {
+                write!(f, "`{field}` has more than {max} items")
+            }
+            InvalidInput::OutOfRange { field, min, max } => match (min, max) {
+                (Some(min), Some(max)) => write!(f, "`{field}` is outside {min}..={max}"),
+                (Some(min), None) => write!(f, "`{field}` is less than {min}"),
+                (None, Some(max)) => write!(f, "`{field}` is more than {max}"),
+                (None, None) => write!(f, "`{field}` is not a number"),
+            },
+            InvalidInput::WrongTokenKind {
+                field,
+                expected,
+                found,
+            } => write!(
+                f,
+                "`{field}` takes a {expected} token but was given a {found} token"
+            ),
+            InvalidInput::SandboxOnly { operation } => {
+                write!(f, "{operation} exists in the Sandbox only")
+            }
+            InvalidInput::InvalidCall { reason } => write!(f, "cannot send this call: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidInput {}
 
 /// A request type's walk, generated from the spec: each of its fields with its rules.
 pub trait Validate {
@@ -84,7 +227,7 @@ pub trait Visitor: Sized {
 /// The first problem of `value`, if any, named by its field path. The walk that names it runs
 /// only when the quick walk found something: a valid request allocates nothing.
 pub(crate) fn check<R: Validate + ?Sized>(
-    environment: &Environment,
+    environment: Option<&'static str>,
     value: &R,
 ) -> Option<InvalidInput> {
     let mut quick = Check {
@@ -172,8 +315,9 @@ fn text_problem(text: &str, rules: &Rules) -> Option<Problem> {
 }
 
 /// A secret token: never blank, and its prefix must name neither another kind of token nor
-/// another environment than the client's (a custom base URL may front any environment).
-fn token_problem(token: &str, rules: &Rules, environment: &Environment) -> Option<Problem> {
+/// another environment than the client's, `environment` (`None`: a custom base URL, which
+/// may front any environment).
+fn token_problem(token: &str, rules: &Rules, environment: Option<&'static str>) -> Option<Problem> {
     if token.trim().is_empty() {
         return Some(Problem::Blank);
     }
@@ -184,16 +328,12 @@ fn token_problem(token: &str, rules: &Rules, environment: &Environment) -> Optio
             found: found.to_string(),
         });
     }
-    let expected = match environment {
-        Environment::Sandbox => "sandbox",
-        Environment::Production => "production",
-        _ => return None,
-    };
+    let expected = environment?;
     token_environment(token, kind)
         .filter(|env| *env != expected && KNOWN_ENVIRONMENTS.contains(env))
         .map(|env| Problem::WrongEnvironment {
             token_environment: env.to_string(),
-            client_environment: environment.name(),
+            client_environment: expected,
         })
 }
 
@@ -244,18 +384,18 @@ fn token_environment<'t>(token: &'t str, kind: &str) -> Option<&'t str> {
 // ---- The visitors --------------------------------------------------------------------------
 
 /// Whether anything is wrong: no field path, no allocation.
-pub(crate) struct Check<'a> {
-    environment: &'a Environment,
+pub(crate) struct Check {
+    environment: Option<&'static str>,
     failed: bool,
 }
 
-impl Check<'_> {
+impl Check {
     fn found(&mut self, problem: Option<Problem>) {
         self.failed |= problem.is_some();
     }
 }
 
-impl Visitor for Check<'_> {
+impl Visitor for Check {
     fn field<T: Field + ?Sized>(&mut self, _name: &str, value: &T, rules: &Rules) {
         if !self.failed {
             value.check(self, rules);
@@ -288,14 +428,14 @@ impl Visitor for Check<'_> {
 }
 
 /// The first problem, named by the path of its field.
-pub(crate) struct Locate<'a> {
-    environment: &'a Environment,
+pub(crate) struct Locate {
+    environment: Option<&'static str>,
     path: String,
     error: Option<InvalidInput>,
 }
 
-impl<'a> Locate<'a> {
-    pub(crate) fn new(environment: &'a Environment) -> Self {
+impl Locate {
+    pub(crate) fn new(environment: Option<&'static str>) -> Self {
         Locate {
             environment,
             path: String::new(),
@@ -312,7 +452,7 @@ impl<'a> Locate<'a> {
     }
 }
 
-impl Visitor for Locate<'_> {
+impl Visitor for Locate {
     fn field<T: Field + ?Sized>(&mut self, name: &str, value: &T, rules: &Rules) {
         if self.error.is_some() {
             return;
@@ -425,10 +565,10 @@ impl<T: Field> Field for Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Environment, InvalidInput};
+    use crate::Environment;
 
     fn check_field<T: Field>(env: &Environment, value: &T, rules: &Rules) -> Option<InvalidInput> {
-        let mut v = Locate::new(env);
+        let mut v = Locate::new(env.token_environment());
         v.field("f", value, rules);
         v.error
     }
@@ -617,38 +757,42 @@ mod tests {
         let env = Environment::Sandbox;
         let valid =
             ProcessorTokenCreateRequest::new("access-sandbox-1", "acc_1", crate::Processor::Dwolla);
-        assert_eq!(check(&env, &valid), None);
+        assert_eq!(check(env.token_environment(), &valid), None);
         let blank =
             ProcessorTokenCreateRequest::new("access-sandbox-1", " ", crate::Processor::Dwolla);
         assert_eq!(
-            check(&env, &blank),
+            check(env.token_environment(), &blank),
             Some(InvalidInput::Blank {
                 field: "account_id".into()
             })
         );
         let wrong =
             ProcessorTokenCreateRequest::new("access-production-1", "", crate::Processor::Dwolla);
-        let mut locating = Locate::new(&env);
+        let mut locating = Locate::new(env.token_environment());
         wrong.validate(&mut locating);
         let first = locating.error;
         assert!(first.is_some());
-        assert_eq!(check(&env, &wrong), first, "the first problem, as located");
+        assert_eq!(
+            check(env.token_environment(), &wrong),
+            first,
+            "the first problem, as located"
+        );
         let no_products =
             SandboxPublicTokenCreateRequest::new("ins_1", Vec::<crate::Product>::new());
-        let mut locating = Locate::new(&env);
+        let mut locating = Locate::new(env.token_environment());
         no_products.validate(&mut locating);
         let located = locating.error;
         assert!(
             matches!(&located, Some(InvalidInput::TooFewItems { field, min: 1 }) if field == "initial_products"),
             "{located:?}"
         );
-        assert_eq!(check(&env, &no_products), located);
+        assert_eq!(check(env.token_environment(), &no_products), located);
     }
 
     #[test]
     fn nested_fields_are_named_by_their_path() {
         let env = Environment::Sandbox;
-        let mut v = Locate::new(&env);
+        let mut v = Locate::new(env.token_environment());
         let rules = Rules {
             required: true,
             ..Rules::NONE

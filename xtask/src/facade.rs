@@ -23,7 +23,7 @@ use crate::model::{
 /// Methods every pending call has: a request field of the same name gets `set_` before it.
 const PENDING_METHODS: &[&str] = &["timeout", "retry_policy", "into_future", "request", "new"];
 
-const RT: &str = "crate::operation::private";
+const RT: &str = "crate::request::private";
 /// Where the input checks live (`plaid-sdk/src/validate.rs`).
 const VT: &str = "crate::validate";
 
@@ -267,7 +267,7 @@ pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> String {
 
         let _ = writeln!(
             out,
-            "impl crate::operation::Request for types::{} {{ type Response = types::{}; const OPERATION: &'static str = {:?}; const METHOD: &'static str = {:?}; const PATH: &'static str = {:?}; const SANDBOX_ONLY: bool = {}; }}",
+            "impl crate::request::Request for types::{} {{ type Response = types::{}; const OPERATION: &'static str = {:?}; const METHOD: &'static str = {:?}; const PATH: &'static str = {:?}; const SANDBOX_ONLY: bool = {}; }}",
             op.request, op.response, op.name, op.method, op.path, op.sandbox_only
         );
         let _ = writeln!(out, "impl {RT}::Sealed for types::{} {{}}", op.request);

@@ -52,8 +52,11 @@ const HEADER: &str = "\
 /// What `cargo xtask generate` writes.
 #[derive(Debug)]
 pub struct Generated {
-    /// `plaid-sdk/src/generated/schema.rs`: progenitor's client and types, the open enums, and the
-    /// constructors, setters and checks of request types.
+    /// `plaid-sdk/src/generated/enums.rs`: the open enums (`Processor`, `ErrorType`, ...),
+    /// which the runtime's errors and retries read; they depend on nothing generated.
+    pub enums: String,
+    /// `plaid-sdk/src/generated/schema.rs`: progenitor's types, and the constructors, setters
+    /// and checks of request types.
     pub types: String,
     /// `plaid-sdk/src/generated/operations.rs`: one method per operation, its pending call's setters,
     /// the `Request` impls, `OPERATIONS` and the public types' re-exports.
@@ -151,9 +154,10 @@ pub fn generate(fragment: &str, operations_txt: &str) -> Result<Generated, Failu
     mark_non_exhaustive(&mut file);
     let enums: BTreeSet<String> = enum_names.iter().map(|s| enum_rust_name(s)).collect();
     crate::model::check_request_field_kinds(&model, &enums)?;
-    let extra = format!("{open_enums}\n{}", facade::struct_impls(&model, &enums));
-    let extra: syn::File = syn::parse_str(&extra)
-        .map_err(|e| Failure(format!("open enum or struct code does not parse: {e}")))?;
+    let open_enums: syn::File = syn::parse_str(&open_enums)
+        .map_err(|e| Failure(format!("open enum code does not parse: {e}")))?;
+    let extra: syn::File = syn::parse_str(&facade::struct_impls(&model, &enums))
+        .map_err(|e| Failure(format!("struct code does not parse: {e}")))?;
     file.items.extend(extra.items);
     let webhooks = facade::webhooks(&doc)?;
     let operations_text = format!(
@@ -201,6 +205,7 @@ pub fn generate(fragment: &str, operations_txt: &str) -> Result<Generated, Failu
     Ok(Generated {
         console,
         requests,
+        enums: format!("{HEADER}\n{}", prettyplease::unparse(&open_enums)),
         types: format!("{HEADER}\n{}", prettyplease::unparse(&file)),
         operations: format!("{HEADER}\n{}", prettyplease::unparse(&operations)),
         readme_table: facade::readme_table(&model),
@@ -507,6 +512,7 @@ components:
     fn the_small_specs_outputs_match_their_snapshots() {
         let g = generate(SMALL, OPS).expect("generate");
         for (file, text) in [
+            ("enums.rs", &g.enums),
             ("generated.rs", &g.types),
             ("operations.rs", &g.operations),
             ("console.json", &g.console),
@@ -540,17 +546,28 @@ components:
             "a plain named schema stays a String: {code}"
         );
         assert!(!code.contains("client_id"), "credential field kept");
-        assert!(code.contains("pub enum Processor {"), "open enum missing");
-        assert!(code.contains("pub enum ErrorType {"), "open enum missing");
-        assert!(code.contains("\"galileo\" => Self::Galileo"));
+        assert!(
+            g.enums.contains("pub enum Processor {"),
+            "open enum missing"
+        );
+        assert!(
+            g.enums.contains("pub enum ErrorType {"),
+            "open enum missing"
+        );
+        assert!(g.enums.contains("\"galileo\" => Self::Galileo"));
+        assert!(
+            !g.enums.contains("crate::generated") && !g.enums.contains("types::"),
+            "the open enums depend on nothing else generated"
+        );
         assert!(
             code.contains("#[non_exhaustive]\n    pub struct ProcessorTokenCreateResponse"),
             "responses are non-exhaustive"
         );
         let again = generate(SMALL, OPS).expect("again");
         assert_eq!(
-            (&g.types, &g.operations, &g.api, &g.readme_table),
+            (&g.enums, &g.types, &g.operations, &g.api, &g.readme_table),
             (
+                &again.enums,
                 &again.types,
                 &again.operations,
                 &again.api,
@@ -799,8 +816,8 @@ components:
             );
         let before = generate(SMALL, OPS).expect("before");
         let after = generate(&newer, OPS).expect("after");
-        assert!(!before.types.contains("NewPartner"));
-        assert!(after.types.contains("\"new_partner\" => Self::NewPartner"));
+        assert!(!before.enums.contains("NewPartner"));
+        assert!(after.enums.contains("\"new_partner\" => Self::NewPartner"));
         assert!(after.operations.contains("pub fn new_request_field("));
         assert!(
             squeezed(&after.types).contains("pubnew_response_field:::std::option::Option<i64>")

@@ -28,7 +28,8 @@ usage:
       What spec/descriptions.yaml does not describe gets a neutral description and a
       warning; --strict fails on any warning.
   cargo xtask generate [--check]
-      Generate from spec/plaid.yaml and spec/operations.txt: plaid-sdk/src/generated/schema.rs,
+      Generate from spec/plaid.yaml and spec/operations.txt: plaid-sdk/src/generated/enums.rs,
+      plaid-sdk/src/generated/schema.rs,
       plaid-sdk/src/generated/operations.rs, plaid-gateway/console/operations.json,
       plaid-emulator/src/requests.json, plaid-sdk/API.md and the operations table of
       plaid-sdk/README.md. --check compares instead of writing.";
@@ -74,6 +75,9 @@ impl Layout {
     }
     pub fn generated(&self) -> PathBuf {
         self.root.join("plaid-sdk/src/generated/schema.rs")
+    }
+    pub fn enums_rs(&self) -> PathBuf {
+        self.root.join("plaid-sdk/src/generated/enums.rs")
     }
     pub fn operations_rs(&self) -> PathBuf {
         self.root.join("plaid-sdk/src/generated/operations.rs")
@@ -176,6 +180,7 @@ fn run(args: &[String], layout: &Layout) -> Result<(), Failure> {
             let readme = check::replace_region(&readme, README_REGION, &generated.readme_table)
                 .map_err(|e| Failure(format!("{}: {}", layout.readme().display(), e.0)))?;
             let outputs = [
+                (layout.enums_rs(), generated.enums),
                 (layout.generated(), generated.types),
                 (layout.operations_rs(), generated.operations),
                 (layout.api(), generated.api),

@@ -18,15 +18,15 @@ impl crate::PlaidClient {
         )
     }
 }
-impl crate::operation::Request for types::ProcessorTokenCreateRequest {
+impl crate::request::Request for types::ProcessorTokenCreateRequest {
     type Response = types::ProcessorTokenCreateResponse;
     const OPERATION: &'static str = "processor_token_create";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/token/create";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ProcessorTokenCreateRequest {}
-impl crate::operation::private::Dispatch for types::ProcessorTokenCreateRequest {
+impl crate::request::private::Sealed for types::ProcessorTokenCreateRequest {}
+impl crate::request::private::Dispatch for types::ProcessorTokenCreateRequest {
     const INDEX: usize = 0;
 }
 impl crate::PlaidClient {
@@ -44,15 +44,15 @@ impl crate::PlaidClient {
         )
     }
 }
-impl crate::operation::Request for types::ProcessorTokenPermissionsSetRequest {
+impl crate::request::Request for types::ProcessorTokenPermissionsSetRequest {
     type Response = types::ProcessorTokenPermissionsSetResponse;
     const OPERATION: &'static str = "processor_token_permissions_set";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/token/permissions/set";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ProcessorTokenPermissionsSetRequest {}
-impl crate::operation::private::Dispatch for types::ProcessorTokenPermissionsSetRequest {
+impl crate::request::private::Sealed for types::ProcessorTokenPermissionsSetRequest {}
+impl crate::request::private::Dispatch for types::ProcessorTokenPermissionsSetRequest {
     const INDEX: usize = 1;
 }
 impl crate::PlaidClient {
@@ -69,15 +69,15 @@ impl crate::PlaidClient {
         )
     }
 }
-impl crate::operation::Request for types::ProcessorTokenPermissionsGetRequest {
+impl crate::request::Request for types::ProcessorTokenPermissionsGetRequest {
     type Response = types::ProcessorTokenPermissionsGetResponse;
     const OPERATION: &'static str = "processor_token_permissions_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/token/permissions/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ProcessorTokenPermissionsGetRequest {}
-impl crate::operation::private::Dispatch for types::ProcessorTokenPermissionsGetRequest {
+impl crate::request::private::Sealed for types::ProcessorTokenPermissionsGetRequest {}
+impl crate::request::private::Dispatch for types::ProcessorTokenPermissionsGetRequest {
     const INDEX: usize = 2;
 }
 impl crate::PlaidClient {
@@ -98,16 +98,16 @@ impl crate::PlaidClient {
         )
     }
 }
-impl crate::operation::Request for types::ProcessorStripeBankAccountTokenCreateRequest {
+impl crate::request::Request for types::ProcessorStripeBankAccountTokenCreateRequest {
     type Response = types::ProcessorStripeBankAccountTokenCreateResponse;
     const OPERATION: &'static str = "processor_stripe_bank_account_token_create";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/stripe/bank_account_token/create";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed
+impl crate::request::private::Sealed
 for types::ProcessorStripeBankAccountTokenCreateRequest {}
-impl crate::operation::private::Dispatch
+impl crate::request::private::Dispatch
 for types::ProcessorStripeBankAccountTokenCreateRequest {
     const INDEX: usize = 3;
 }
@@ -140,15 +140,15 @@ impl crate::Pending<'_, types::ItemRemoveRequest> {
         self
     }
 }
-impl crate::operation::Request for types::ItemRemoveRequest {
+impl crate::request::Request for types::ItemRemoveRequest {
     type Response = types::ItemRemoveResponse;
     const OPERATION: &'static str = "item_remove";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/item/remove";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ItemRemoveRequest {}
-impl crate::operation::private::Dispatch for types::ItemRemoveRequest {
+impl crate::request::private::Sealed for types::ItemRemoveRequest {}
+impl crate::request::private::Dispatch for types::ItemRemoveRequest {
     const INDEX: usize = 4;
 }
 impl crate::PlaidClient {
@@ -196,15 +196,15 @@ impl crate::Pending<'_, types::SandboxPublicTokenCreateRequest> {
         self
     }
 }
-impl crate::operation::Request for types::SandboxPublicTokenCreateRequest {
+impl crate::request::Request for types::SandboxPublicTokenCreateRequest {
     type Response = types::SandboxPublicTokenCreateResponse;
     const OPERATION: &'static str = "sandbox_public_token_create";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/sandbox/public_token/create";
     const SANDBOX_ONLY: bool = true;
 }
-impl crate::operation::private::Sealed for types::SandboxPublicTokenCreateRequest {}
-impl crate::operation::private::Dispatch for types::SandboxPublicTokenCreateRequest {
+impl crate::request::private::Sealed for types::SandboxPublicTokenCreateRequest {}
+impl crate::request::private::Dispatch for types::SandboxPublicTokenCreateRequest {
     const INDEX: usize = 5;
 }
 impl crate::PlaidClient {
@@ -221,15 +221,15 @@ impl crate::PlaidClient {
         )
     }
 }
-impl crate::operation::Request for types::ItemPublicTokenExchangeRequest {
+impl crate::request::Request for types::ItemPublicTokenExchangeRequest {
     type Response = types::ItemPublicTokenExchangeResponse;
     const OPERATION: &'static str = "item_public_token_exchange";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/item/public_token/exchange";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ItemPublicTokenExchangeRequest {}
-impl crate::operation::private::Dispatch for types::ItemPublicTokenExchangeRequest {
+impl crate::request::private::Sealed for types::ItemPublicTokenExchangeRequest {}
+impl crate::request::private::Dispatch for types::ItemPublicTokenExchangeRequest {
     const INDEX: usize = 6;
 }
 impl crate::PlaidClient {
@@ -255,15 +255,15 @@ impl crate::Pending<'_, types::AccountsGetRequest> {
         self
     }
 }
-impl crate::operation::Request for types::AccountsGetRequest {
+impl crate::request::Request for types::AccountsGetRequest {
     type Response = types::AccountsGetResponse;
     const OPERATION: &'static str = "accounts_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/accounts/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::AccountsGetRequest {}
-impl crate::operation::private::Dispatch for types::AccountsGetRequest {
+impl crate::request::private::Sealed for types::AccountsGetRequest {}
+impl crate::request::private::Dispatch for types::AccountsGetRequest {
     const INDEX: usize = 7;
 }
 impl crate::PlaidClient {
@@ -671,15 +671,15 @@ impl crate::Pending<'_, types::LinkTokenCreateRequest> {
         self
     }
 }
-impl crate::operation::Request for types::LinkTokenCreateRequest {
+impl crate::request::Request for types::LinkTokenCreateRequest {
     type Response = types::LinkTokenCreateResponse;
     const OPERATION: &'static str = "link_token_create";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/link/token/create";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::LinkTokenCreateRequest {}
-impl crate::operation::private::Dispatch for types::LinkTokenCreateRequest {
+impl crate::request::private::Sealed for types::LinkTokenCreateRequest {}
+impl crate::request::private::Dispatch for types::LinkTokenCreateRequest {
     const INDEX: usize = 8;
 }
 impl crate::PlaidClient {
@@ -693,15 +693,15 @@ impl crate::PlaidClient {
         crate::Pending::new(self, types::ItemGetRequest::new(access_token))
     }
 }
-impl crate::operation::Request for types::ItemGetRequest {
+impl crate::request::Request for types::ItemGetRequest {
     type Response = types::ItemGetResponse;
     const OPERATION: &'static str = "item_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/item/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ItemGetRequest {}
-impl crate::operation::private::Dispatch for types::ItemGetRequest {
+impl crate::request::private::Sealed for types::ItemGetRequest {}
+impl crate::request::private::Dispatch for types::ItemGetRequest {
     const INDEX: usize = 9;
 }
 impl crate::PlaidClient {
@@ -715,15 +715,15 @@ impl crate::PlaidClient {
         crate::Pending::new(self, types::WebhookVerificationKeyGetRequest::new(key_id))
     }
 }
-impl crate::operation::Request for types::WebhookVerificationKeyGetRequest {
+impl crate::request::Request for types::WebhookVerificationKeyGetRequest {
     type Response = types::WebhookVerificationKeyGetResponse;
     const OPERATION: &'static str = "webhook_verification_key_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/webhook_verification_key/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::WebhookVerificationKeyGetRequest {}
-impl crate::operation::private::Dispatch for types::WebhookVerificationKeyGetRequest {
+impl crate::request::private::Sealed for types::WebhookVerificationKeyGetRequest {}
+impl crate::request::private::Dispatch for types::WebhookVerificationKeyGetRequest {
     const INDEX: usize = 10;
 }
 impl crate::PlaidClient {
@@ -747,15 +747,15 @@ impl crate::Pending<'_, types::ItemWebhookUpdateRequest> {
         self
     }
 }
-impl crate::operation::Request for types::ItemWebhookUpdateRequest {
+impl crate::request::Request for types::ItemWebhookUpdateRequest {
     type Response = types::ItemWebhookUpdateResponse;
     const OPERATION: &'static str = "item_webhook_update";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/item/webhook/update";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ItemWebhookUpdateRequest {}
-impl crate::operation::private::Dispatch for types::ItemWebhookUpdateRequest {
+impl crate::request::private::Sealed for types::ItemWebhookUpdateRequest {}
+impl crate::request::private::Dispatch for types::ItemWebhookUpdateRequest {
     const INDEX: usize = 11;
 }
 impl crate::PlaidClient {
@@ -785,15 +785,15 @@ impl crate::Pending<'_, types::SandboxItemFireWebhookRequest> {
         self
     }
 }
-impl crate::operation::Request for types::SandboxItemFireWebhookRequest {
+impl crate::request::Request for types::SandboxItemFireWebhookRequest {
     type Response = types::SandboxItemFireWebhookResponse;
     const OPERATION: &'static str = "sandbox_item_fire_webhook";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/sandbox/item/fire_webhook";
     const SANDBOX_ONLY: bool = true;
 }
-impl crate::operation::private::Sealed for types::SandboxItemFireWebhookRequest {}
-impl crate::operation::private::Dispatch for types::SandboxItemFireWebhookRequest {
+impl crate::request::private::Sealed for types::SandboxItemFireWebhookRequest {}
+impl crate::request::private::Dispatch for types::SandboxItemFireWebhookRequest {
     const INDEX: usize = 12;
 }
 impl crate::PlaidClient {
@@ -807,15 +807,15 @@ impl crate::PlaidClient {
         crate::Pending::new(self, types::SandboxItemResetLoginRequest::new(access_token))
     }
 }
-impl crate::operation::Request for types::SandboxItemResetLoginRequest {
+impl crate::request::Request for types::SandboxItemResetLoginRequest {
     type Response = types::SandboxItemResetLoginResponse;
     const OPERATION: &'static str = "sandbox_item_reset_login";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/sandbox/item/reset_login";
     const SANDBOX_ONLY: bool = true;
 }
-impl crate::operation::private::Sealed for types::SandboxItemResetLoginRequest {}
-impl crate::operation::private::Dispatch for types::SandboxItemResetLoginRequest {
+impl crate::request::private::Sealed for types::SandboxItemResetLoginRequest {}
+impl crate::request::private::Dispatch for types::SandboxItemResetLoginRequest {
     const INDEX: usize = 13;
 }
 impl crate::PlaidClient {
@@ -844,15 +844,15 @@ impl crate::Pending<'_, types::SandboxProcessorTokenCreateRequest> {
         self
     }
 }
-impl crate::operation::Request for types::SandboxProcessorTokenCreateRequest {
+impl crate::request::Request for types::SandboxProcessorTokenCreateRequest {
     type Response = types::SandboxProcessorTokenCreateResponse;
     const OPERATION: &'static str = "sandbox_processor_token_create";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/sandbox/processor_token/create";
     const SANDBOX_ONLY: bool = true;
 }
-impl crate::operation::private::Sealed for types::SandboxProcessorTokenCreateRequest {}
-impl crate::operation::private::Dispatch for types::SandboxProcessorTokenCreateRequest {
+impl crate::request::private::Sealed for types::SandboxProcessorTokenCreateRequest {}
+impl crate::request::private::Dispatch for types::SandboxProcessorTokenCreateRequest {
     const INDEX: usize = 14;
 }
 impl crate::PlaidClient {
@@ -866,15 +866,15 @@ impl crate::PlaidClient {
         crate::Pending::new(self, types::ProcessorAuthGetRequest::new(processor_token))
     }
 }
-impl crate::operation::Request for types::ProcessorAuthGetRequest {
+impl crate::request::Request for types::ProcessorAuthGetRequest {
     type Response = types::ProcessorAuthGetResponse;
     const OPERATION: &'static str = "processor_auth_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/auth/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ProcessorAuthGetRequest {}
-impl crate::operation::private::Dispatch for types::ProcessorAuthGetRequest {
+impl crate::request::private::Sealed for types::ProcessorAuthGetRequest {}
+impl crate::request::private::Dispatch for types::ProcessorAuthGetRequest {
     const INDEX: usize = 15;
 }
 impl crate::PlaidClient {
@@ -903,15 +903,15 @@ impl crate::Pending<'_, types::ProcessorBalanceGetRequest> {
         self
     }
 }
-impl crate::operation::Request for types::ProcessorBalanceGetRequest {
+impl crate::request::Request for types::ProcessorBalanceGetRequest {
     type Response = types::ProcessorBalanceGetResponse;
     const OPERATION: &'static str = "processor_balance_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/balance/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ProcessorBalanceGetRequest {}
-impl crate::operation::private::Dispatch for types::ProcessorBalanceGetRequest {
+impl crate::request::private::Sealed for types::ProcessorBalanceGetRequest {}
+impl crate::request::private::Dispatch for types::ProcessorBalanceGetRequest {
     const INDEX: usize = 16;
 }
 impl crate::PlaidClient {
@@ -928,15 +928,15 @@ impl crate::PlaidClient {
         )
     }
 }
-impl crate::operation::Request for types::ProcessorIdentityGetRequest {
+impl crate::request::Request for types::ProcessorIdentityGetRequest {
     type Response = types::ProcessorIdentityGetResponse;
     const OPERATION: &'static str = "processor_identity_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/identity/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ProcessorIdentityGetRequest {}
-impl crate::operation::private::Dispatch for types::ProcessorIdentityGetRequest {
+impl crate::request::private::Sealed for types::ProcessorIdentityGetRequest {}
+impl crate::request::private::Dispatch for types::ProcessorIdentityGetRequest {
     const INDEX: usize = 17;
 }
 impl crate::PlaidClient {
@@ -953,15 +953,15 @@ impl crate::PlaidClient {
         )
     }
 }
-impl crate::operation::Request for types::ProcessorAccountGetRequest {
+impl crate::request::Request for types::ProcessorAccountGetRequest {
     type Response = types::ProcessorAccountGetResponse;
     const OPERATION: &'static str = "processor_account_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/account/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ProcessorAccountGetRequest {}
-impl crate::operation::private::Dispatch for types::ProcessorAccountGetRequest {
+impl crate::request::private::Sealed for types::ProcessorAccountGetRequest {}
+impl crate::request::private::Dispatch for types::ProcessorAccountGetRequest {
     const INDEX: usize = 18;
 }
 impl crate::PlaidClient {
@@ -988,15 +988,15 @@ impl crate::Pending<'_, types::ProcessorTokenWebhookUpdateRequest> {
         self
     }
 }
-impl crate::operation::Request for types::ProcessorTokenWebhookUpdateRequest {
+impl crate::request::Request for types::ProcessorTokenWebhookUpdateRequest {
     type Response = types::ProcessorTokenWebhookUpdateResponse;
     const OPERATION: &'static str = "processor_token_webhook_update";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/token/webhook/update";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ProcessorTokenWebhookUpdateRequest {}
-impl crate::operation::private::Dispatch for types::ProcessorTokenWebhookUpdateRequest {
+impl crate::request::private::Sealed for types::ProcessorTokenWebhookUpdateRequest {}
+impl crate::request::private::Dispatch for types::ProcessorTokenWebhookUpdateRequest {
     const INDEX: usize = 19;
 }
 impl crate::PlaidClient {
@@ -1022,15 +1022,15 @@ impl crate::Pending<'_, types::AccountsBalanceGetRequest> {
         self
     }
 }
-impl crate::operation::Request for types::AccountsBalanceGetRequest {
+impl crate::request::Request for types::AccountsBalanceGetRequest {
     type Response = types::AccountsGetResponse;
     const OPERATION: &'static str = "accounts_balance_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/accounts/balance/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::AccountsBalanceGetRequest {}
-impl crate::operation::private::Dispatch for types::AccountsBalanceGetRequest {
+impl crate::request::private::Sealed for types::AccountsBalanceGetRequest {}
+impl crate::request::private::Dispatch for types::AccountsBalanceGetRequest {
     const INDEX: usize = 20;
 }
 impl crate::PlaidClient {
@@ -1054,15 +1054,15 @@ impl crate::Pending<'_, types::AuthGetRequest> {
         self
     }
 }
-impl crate::operation::Request for types::AuthGetRequest {
+impl crate::request::Request for types::AuthGetRequest {
     type Response = types::AuthGetResponse;
     const OPERATION: &'static str = "auth_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/auth/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::AuthGetRequest {}
-impl crate::operation::private::Dispatch for types::AuthGetRequest {
+impl crate::request::private::Sealed for types::AuthGetRequest {}
+impl crate::request::private::Dispatch for types::AuthGetRequest {
     const INDEX: usize = 21;
 }
 impl crate::PlaidClient {
@@ -1088,15 +1088,15 @@ impl crate::Pending<'_, types::IdentityGetRequest> {
         self
     }
 }
-impl crate::operation::Request for types::IdentityGetRequest {
+impl crate::request::Request for types::IdentityGetRequest {
     type Response = types::IdentityGetResponse;
     const OPERATION: &'static str = "identity_get";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/identity/get";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::IdentityGetRequest {}
-impl crate::operation::private::Dispatch for types::IdentityGetRequest {
+impl crate::request::private::Sealed for types::IdentityGetRequest {}
+impl crate::request::private::Dispatch for types::IdentityGetRequest {
     const INDEX: usize = 22;
 }
 impl crate::PlaidClient {
@@ -1113,15 +1113,15 @@ impl crate::PlaidClient {
         )
     }
 }
-impl crate::operation::Request for types::ItemAccessTokenInvalidateRequest {
+impl crate::request::Request for types::ItemAccessTokenInvalidateRequest {
     type Response = types::ItemAccessTokenInvalidateResponse;
     const OPERATION: &'static str = "item_access_token_invalidate";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/item/access_token/invalidate";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ItemAccessTokenInvalidateRequest {}
-impl crate::operation::private::Dispatch for types::ItemAccessTokenInvalidateRequest {
+impl crate::request::private::Sealed for types::ItemAccessTokenInvalidateRequest {}
+impl crate::request::private::Dispatch for types::ItemAccessTokenInvalidateRequest {
     const INDEX: usize = 23;
 }
 impl crate::PlaidClient {
@@ -1153,18 +1153,18 @@ impl crate::Pending<'_, types::InstitutionsGetByIdRequest> {
         self
     }
 }
-impl crate::operation::Request for types::InstitutionsGetByIdRequest {
+impl crate::request::Request for types::InstitutionsGetByIdRequest {
     type Response = types::InstitutionsGetByIdResponse;
     const OPERATION: &'static str = "institutions_get_by_id";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/institutions/get_by_id";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::InstitutionsGetByIdRequest {}
-impl crate::operation::private::Dispatch for types::InstitutionsGetByIdRequest {
+impl crate::request::private::Sealed for types::InstitutionsGetByIdRequest {}
+impl crate::request::private::Dispatch for types::InstitutionsGetByIdRequest {
     const INDEX: usize = 24;
 }
-impl crate::operation::private::HasRequestId for types::ProcessorTokenCreateResponse {
+impl crate::request::private::HasRequestId for types::ProcessorTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1172,7 +1172,7 @@ impl crate::operation::private::HasRequestId for types::ProcessorTokenCreateResp
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId
+impl crate::request::private::HasRequestId
 for types::ProcessorTokenPermissionsSetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
@@ -1181,7 +1181,7 @@ for types::ProcessorTokenPermissionsSetResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId
+impl crate::request::private::HasRequestId
 for types::ProcessorTokenPermissionsGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
@@ -1190,7 +1190,7 @@ for types::ProcessorTokenPermissionsGetResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId
+impl crate::request::private::HasRequestId
 for types::ProcessorStripeBankAccountTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
@@ -1199,7 +1199,7 @@ for types::ProcessorStripeBankAccountTokenCreateResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::ItemRemoveResponse {
+impl crate::request::private::HasRequestId for types::ItemRemoveResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1207,8 +1207,7 @@ impl crate::operation::private::HasRequestId for types::ItemRemoveResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId
-for types::SandboxPublicTokenCreateResponse {
+impl crate::request::private::HasRequestId for types::SandboxPublicTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1216,7 +1215,7 @@ for types::SandboxPublicTokenCreateResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::ItemPublicTokenExchangeResponse {
+impl crate::request::private::HasRequestId for types::ItemPublicTokenExchangeResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1224,7 +1223,7 @@ impl crate::operation::private::HasRequestId for types::ItemPublicTokenExchangeR
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::AccountsGetResponse {
+impl crate::request::private::HasRequestId for types::AccountsGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1232,7 +1231,7 @@ impl crate::operation::private::HasRequestId for types::AccountsGetResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::LinkTokenCreateResponse {
+impl crate::request::private::HasRequestId for types::LinkTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1240,7 +1239,7 @@ impl crate::operation::private::HasRequestId for types::LinkTokenCreateResponse 
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::ItemGetResponse {
+impl crate::request::private::HasRequestId for types::ItemGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1248,8 +1247,7 @@ impl crate::operation::private::HasRequestId for types::ItemGetResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId
-for types::WebhookVerificationKeyGetResponse {
+impl crate::request::private::HasRequestId for types::WebhookVerificationKeyGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1257,7 +1255,7 @@ for types::WebhookVerificationKeyGetResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::ItemWebhookUpdateResponse {
+impl crate::request::private::HasRequestId for types::ItemWebhookUpdateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1265,7 +1263,7 @@ impl crate::operation::private::HasRequestId for types::ItemWebhookUpdateRespons
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::SandboxItemFireWebhookResponse {
+impl crate::request::private::HasRequestId for types::SandboxItemFireWebhookResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1273,7 +1271,7 @@ impl crate::operation::private::HasRequestId for types::SandboxItemFireWebhookRe
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::SandboxItemResetLoginResponse {
+impl crate::request::private::HasRequestId for types::SandboxItemResetLoginResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1281,7 +1279,7 @@ impl crate::operation::private::HasRequestId for types::SandboxItemResetLoginRes
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId
+impl crate::request::private::HasRequestId
 for types::SandboxProcessorTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
@@ -1290,7 +1288,7 @@ for types::SandboxProcessorTokenCreateResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::ProcessorAuthGetResponse {
+impl crate::request::private::HasRequestId for types::ProcessorAuthGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1298,7 +1296,7 @@ impl crate::operation::private::HasRequestId for types::ProcessorAuthGetResponse
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::ProcessorBalanceGetResponse {
+impl crate::request::private::HasRequestId for types::ProcessorBalanceGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1306,7 +1304,7 @@ impl crate::operation::private::HasRequestId for types::ProcessorBalanceGetRespo
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::ProcessorIdentityGetResponse {
+impl crate::request::private::HasRequestId for types::ProcessorIdentityGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1314,7 +1312,7 @@ impl crate::operation::private::HasRequestId for types::ProcessorIdentityGetResp
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::ProcessorAccountGetResponse {
+impl crate::request::private::HasRequestId for types::ProcessorAccountGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1322,7 +1320,7 @@ impl crate::operation::private::HasRequestId for types::ProcessorAccountGetRespo
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId
+impl crate::request::private::HasRequestId
 for types::ProcessorTokenWebhookUpdateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
@@ -1331,7 +1329,7 @@ for types::ProcessorTokenWebhookUpdateResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::AuthGetResponse {
+impl crate::request::private::HasRequestId for types::AuthGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1339,7 +1337,7 @@ impl crate::operation::private::HasRequestId for types::AuthGetResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::IdentityGetResponse {
+impl crate::request::private::HasRequestId for types::IdentityGetResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1347,8 +1345,7 @@ impl crate::operation::private::HasRequestId for types::IdentityGetResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId
-for types::ItemAccessTokenInvalidateResponse {
+impl crate::request::private::HasRequestId for types::ItemAccessTokenInvalidateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -1356,7 +1353,7 @@ for types::ItemAccessTokenInvalidateResponse {
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::InstitutionsGetByIdResponse {
+impl crate::request::private::HasRequestId for types::InstitutionsGetByIdResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }

@@ -37,6 +37,8 @@ use serde::Deserialize;
 use crate::PlaidError;
 
 pub use crate::operations::{KNOWN_WEBHOOKS, WebhookKind};
+pub use other::OtherWebhook;
+mod other;
 #[cfg(feature = "webhooks")]
 mod service;
 #[cfg(feature = "webhooks")]
@@ -307,26 +309,5 @@ impl WebhookEvent {
             environment: head.environment,
             kind,
         })
-    }
-}
-
-/// A webhook this version of the SDK has no type for: its fields as JSON. Its `Debug` shows
-/// the field names only, since unknown webhooks may carry tokens.
-#[derive(Clone, Deserialize, serde::Serialize)]
-#[serde(transparent)]
-pub struct OtherWebhook(serde_json::Map<String, serde_json::Value>);
-
-impl OtherWebhook {
-    /// Its fields.
-    pub fn fields(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.0
-    }
-}
-
-impl fmt::Debug for OtherWebhook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("OtherWebhook")
-            .field(&self.0.keys().collect::<Vec<_>>())
-            .finish()
     }
 }

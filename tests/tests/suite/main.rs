@@ -7,6 +7,7 @@ mod common;
 
 mod emulator;
 mod flow;
+mod layers;
 mod model;
 mod never_panics;
 mod receiver;

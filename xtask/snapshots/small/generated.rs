@@ -86,82 +86,6 @@ pub mod types {
         }
     }
 }
-///
-/// Open: a value this version does not know parses into [`ErrorType::Unrecognized`], keeps its text and is sent back unchanged.
-#[derive(Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorType {
-    /// `INVALID_REQUEST`
-    InvalidRequest,
-    /// `API_ERROR`
-    ApiError,
-    /// `GATEWAY_ERROR`
-    GatewayError,
-    /// A value this version of the SDK has no name for, kept as received.
-    Unrecognized(crate::open_enum::Unrecognized),
-}
-impl ErrorType {
-    /// Every value this version knows, in the spec's order.
-    pub const KNOWN: &'static [ErrorType] = &[
-        ErrorType::InvalidRequest,
-        ErrorType::ApiError,
-        ErrorType::GatewayError,
-    ];
-    /// The value as Plaid spells it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::InvalidRequest => "INVALID_REQUEST",
-            Self::ApiError => "API_ERROR",
-            Self::GatewayError => "GATEWAY_ERROR",
-            Self::Unrecognized(other) => other.as_str(),
-        }
-    }
-    fn from_known(value: &str) -> Option<Self> {
-        Some(
-            match value {
-                "INVALID_REQUEST" => Self::InvalidRequest,
-                "API_ERROR" => Self::ApiError,
-                "GATEWAY_ERROR" => Self::GatewayError,
-                _ => return None,
-            },
-        )
-    }
-}
-crate::open_enum::impl_open_enum!(ErrorType);
-///
-/// Open: a value this version does not know parses into [`Processor::Unrecognized`], keeps its text and is sent back unchanged.
-#[derive(Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Processor {
-    /// `dwolla`
-    Dwolla,
-    /// `galileo`
-    Galileo,
-    /// A value this version of the SDK has no name for, kept as received.
-    Unrecognized(crate::open_enum::Unrecognized),
-}
-impl Processor {
-    /// Every value this version knows, in the spec's order.
-    pub const KNOWN: &'static [Processor] = &[Processor::Dwolla, Processor::Galileo];
-    /// The value as Plaid spells it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Dwolla => "dwolla",
-            Self::Galileo => "galileo",
-            Self::Unrecognized(other) => other.as_str(),
-        }
-    }
-    fn from_known(value: &str) -> Option<Self> {
-        Some(
-            match value {
-                "dwolla" => Self::Dwolla,
-                "galileo" => Self::Galileo,
-                _ => return None,
-            },
-        )
-    }
-}
-crate::open_enum::impl_open_enum!(Processor);
 impl types::ProcessorTokenCreateRequest {
     /// A `ProcessorTokenCreateRequest` with its required fields; set the optional ones with the methods below.
     pub fn new(
@@ -176,42 +100,42 @@ impl types::ProcessorTokenCreateRequest {
         }
     }
 }
-impl crate::operation::private::Validate for types::ProcessorTokenCreateRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::ProcessorTokenCreateRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "access_token",
             &self.access_token,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 token: ::std::option::Option::Some("access"),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "account_id",
             &self.account_id,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "processor",
             &self.processor,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::ProcessorTokenCreateRequest {
-    fn check(
+impl crate::validate::Field for types::ProcessorTokenCreateRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxThingMakeRequest {
@@ -253,29 +177,29 @@ impl types::SandboxThingMakeRequest {
         self
     }
 }
-impl crate::operation::private::Validate for types::SandboxThingMakeRequest {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::SandboxThingMakeRequest {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "name",
             &self.name,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
                 max_length: ::std::option::Option::Some(30usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
-        v.field("options", &self.options, &crate::operation::private::Rules::NONE);
-        v.field("sources", &self.sources, &crate::operation::private::Rules::NONE);
-        v.field("tokens", &self.tokens, &crate::operation::private::Rules::NONE);
+        v.field("options", &self.options, &crate::validate::Rules::NONE);
+        v.field("sources", &self.sources, &crate::validate::Rules::NONE);
+        v.field("tokens", &self.tokens, &crate::validate::Rules::NONE);
     }
 }
-impl crate::operation::private::Field for types::SandboxThingMakeRequest {
-    fn check(
+impl crate::validate::Field for types::SandboxThingMakeRequest {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxThingMakeRequestOptions {
@@ -302,34 +226,34 @@ impl types::SandboxThingMakeRequestOptions {
         self
     }
 }
-impl crate::operation::private::Validate for types::SandboxThingMakeRequestOptions {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::SandboxThingMakeRequestOptions {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "days",
             &self.days,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 minimum: ::std::option::Option::Some(1.0f64),
                 maximum: ::std::option::Option::Some(730.0f64),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
         v.field(
             "ids",
             &self.ids,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 min_items: ::std::option::Option::Some(1usize),
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::SandboxThingMakeRequestOptions {
-    fn check(
+impl crate::validate::Field for types::SandboxThingMakeRequestOptions {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }
 impl types::SandboxThingMakeRequestSourcesItem {
@@ -338,24 +262,24 @@ impl types::SandboxThingMakeRequestSourcesItem {
         Self { employer: employer.into() }
     }
 }
-impl crate::operation::private::Validate for types::SandboxThingMakeRequestSourcesItem {
-    fn validate(&self, v: &mut crate::operation::private::Validator<'_>) {
+impl crate::validate::Validate for types::SandboxThingMakeRequestSourcesItem {
+    fn validate<V: crate::validate::Visitor>(&self, v: &mut V) {
         v.field(
             "employer",
             &self.employer,
-            &crate::operation::private::Rules {
+            &crate::validate::Rules {
                 required: true,
-                ..crate::operation::private::Rules::NONE
+                ..crate::validate::Rules::NONE
             },
         );
     }
 }
-impl crate::operation::private::Field for types::SandboxThingMakeRequestSourcesItem {
-    fn check(
+impl crate::validate::Field for types::SandboxThingMakeRequestSourcesItem {
+    fn check<V: crate::validate::Visitor>(
         &self,
-        v: &mut crate::operation::private::Validator<'_>,
-        _rules: &crate::operation::private::Rules,
+        v: &mut V,
+        _rules: &crate::validate::Rules,
     ) {
-        crate::operation::private::Validate::validate(self, v)
+        crate::validate::Validate::validate(self, v)
     }
 }

@@ -16,15 +16,15 @@ impl crate::PlaidClient {
         )
     }
 }
-impl crate::operation::Request for types::ProcessorTokenCreateRequest {
+impl crate::request::Request for types::ProcessorTokenCreateRequest {
     type Response = types::ProcessorTokenCreateResponse;
     const OPERATION: &'static str = "processor_token_create";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/processor/token/create";
     const SANDBOX_ONLY: bool = false;
 }
-impl crate::operation::private::Sealed for types::ProcessorTokenCreateRequest {}
-impl crate::operation::private::Dispatch for types::ProcessorTokenCreateRequest {
+impl crate::request::private::Sealed for types::ProcessorTokenCreateRequest {}
+impl crate::request::private::Dispatch for types::ProcessorTokenCreateRequest {
     const INDEX: usize = 0;
 }
 impl crate::PlaidClient {
@@ -66,18 +66,18 @@ impl crate::Pending<'_, types::SandboxThingMakeRequest> {
         self
     }
 }
-impl crate::operation::Request for types::SandboxThingMakeRequest {
+impl crate::request::Request for types::SandboxThingMakeRequest {
     type Response = types::SandboxThingMakeResponse;
     const OPERATION: &'static str = "sandbox_thing_make";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/sandbox/thing/make";
     const SANDBOX_ONLY: bool = true;
 }
-impl crate::operation::private::Sealed for types::SandboxThingMakeRequest {}
-impl crate::operation::private::Dispatch for types::SandboxThingMakeRequest {
+impl crate::request::private::Sealed for types::SandboxThingMakeRequest {}
+impl crate::request::private::Dispatch for types::SandboxThingMakeRequest {
     const INDEX: usize = 1;
 }
-impl crate::operation::private::HasRequestId for types::ProcessorTokenCreateResponse {
+impl crate::request::private::HasRequestId for types::ProcessorTokenCreateResponse {
     fn request_id(&self) -> &str {
         &self.request_id
     }
@@ -85,7 +85,7 @@ impl crate::operation::private::HasRequestId for types::ProcessorTokenCreateResp
         ::std::option::Option::Some(&mut self.request_id)
     }
 }
-impl crate::operation::private::HasRequestId for types::SandboxThingMakeResponse {
+impl crate::request::private::HasRequestId for types::SandboxThingMakeResponse {
     fn request_id(&self) -> &str {
         self.request_id.as_deref().unwrap_or_default()
     }
