@@ -8,12 +8,16 @@
 //! - the list of operations (`OPERATIONS`), the re-exports of the public types, the
 //!   operations table of the crate README, and a listing of the generated public API.
 //!
-//! Everything here is text (Rust or Markdown) built from the model; `generate.rs` parses the
-//! Rust through `syn` and prints it with prettyplease.
+//! The Rust is built as tokens with `quote!` (names with `format_ident!`, types as the model
+//! read them from progenitor's output) and printed by `generate.rs` with prettyplease; the
+//! Markdown is text.
 
 use crate::Failure;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
 
 use crate::model::{
     Field, FieldKind, Model, Operation, Rules, Struct, option_inner, type_for_people, type_text,
@@ -23,35 +27,55 @@ use crate::model::{
 /// Methods every pending call has: a request field of the same name gets `set_` before it.
 const PENDING_METHODS: &[&str] = &["timeout", "retry_policy", "into_future", "request", "new"];
 
-const RT: &str = "crate::request::private";
+/// What the runtime asks of the generated code (`plaid-sdk/src/request.rs`).
+fn rt() -> TokenStream {
+    quote!(crate::request::private)
+}
+
 /// Where the input checks live (`plaid-sdk/src/validate.rs`).
-const VT: &str = "crate::validate";
+fn vt() -> TokenStream {
+    quote!(crate::validate)
+}
+
+fn ident(name: &str) -> proc_macro2::Ident {
+    format_ident!("{}", name)
+}
+
+/// `types::Name`.
+fn types_path(name: &str) -> TokenStream {
+    let name = ident(name);
+    quote!(types::#name)
+}
 
 /// How an argument or setter of a field's type is declared and converted.
 struct Conversion {
     /// The argument's type, such as `impl ::std::convert::Into<crate::AccessToken>`.
-    arg: String,
-    /// The expression that makes the field's value from the argument `v`.
-    expr: String,
+    arg: TokenStream,
+    /// The expression that makes the field's value from the argument `var`.
+    expr: TokenStream,
 }
 
 fn conversion(ty: &syn::Type, var: &str) -> Conversion {
+    let var = ident(var);
     if let Some(item) = vec_inner(ty) {
-        let item_text = type_text(item);
-        if item_text == "::std::string::String" {
+        if type_text(item) == "::std::string::String" {
             return Conversion {
-                arg: "impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<::std::string::String>>".into(),
-                expr: format!("{var}.into_iter().map(::std::convert::Into::into).collect()"),
+                arg: quote!(
+                    impl ::std::iter::IntoIterator<
+                        Item = impl ::std::convert::Into<::std::string::String>,
+                    >
+                ),
+                expr: quote!(#var.into_iter().map(::std::convert::Into::into).collect()),
             };
         }
         return Conversion {
-            arg: format!("impl ::std::iter::IntoIterator<Item = {item_text}>"),
-            expr: format!("{var}.into_iter().collect()"),
+            arg: quote!(impl ::std::iter::IntoIterator<Item = #item>),
+            expr: quote!(#var.into_iter().collect()),
         };
     }
     Conversion {
-        arg: format!("impl ::std::convert::Into<{}>", type_text(ty)),
-        expr: format!("{var}.into()"),
+        arg: quote!(impl ::std::convert::Into<#ty>),
+        expr: quote!(#var.into()),
     }
 }
 
@@ -60,22 +84,23 @@ fn setter_conversion(field: &Field) -> Conversion {
     match option_inner(&field.ty) {
         Some(inner) => {
             let c = conversion(inner, "value");
+            let expr = c.expr;
             Conversion {
                 arg: c.arg,
-                expr: format!("::std::option::Option::Some({})", c.expr),
+                expr: quote!(::std::option::Option::Some(#expr)),
             }
         }
         None => conversion(&field.ty, "value"),
     }
 }
 
-fn doc_lines(out: &mut String, text: &str) {
-    for line in text.lines() {
-        let _ = writeln!(out, "#[doc = {:?}]", format!(" {line}"));
-    }
+/// `#[doc = " line"]` for each line of `text`.
+fn doc_attrs(text: &str) -> TokenStream {
+    let lines = text.lines().map(|line| format!(" {line}"));
+    quote!(#(#[doc = #lines])*)
 }
 
-fn rules_expr(field: &Field) -> String {
+fn rules_expr(field: &Field) -> TokenStream {
     let Rules {
         min_length,
         max_length,
@@ -85,29 +110,40 @@ fn rules_expr(field: &Field) -> String {
         maximum,
         token,
     } = &field.rules;
+    let vt = vt();
     let mut parts = Vec::new();
     if field.required {
-        parts.push("required: true".to_string());
+        parts.push(quote!(required: true));
     }
-    let mut opt = |name: &str, v: Option<String>| {
-        if let Some(v) = v {
-            parts.push(format!("{name}: ::std::option::Option::Some({v})"));
-        }
+    let some = |name: &str, value: TokenStream| {
+        let name = ident(name);
+        quote!(#name: ::std::option::Option::Some(#value))
     };
-    opt("min_length", min_length.map(|n| format!("{n}usize")));
-    opt("max_length", max_length.map(|n| format!("{n}usize")));
-    opt("min_items", min_items.map(|n| format!("{n}usize")));
-    opt("max_items", max_items.map(|n| format!("{n}usize")));
-    opt("minimum", minimum.map(|n| format!("{n:?}f64")));
-    opt("maximum", maximum.map(|n| format!("{n:?}f64")));
-    opt("token", token.as_ref().map(|t| format!("{t:?}")));
+    let usize_lit = |n: u64| syn::LitInt::new(&format!("{n}usize"), Span::call_site());
+    // `730.0f64`, as Debug writes the number (a whole number keeps its `.0`).
+    let f64_lit = |n: f64| syn::LitFloat::new(&format!("{n:?}f64"), Span::call_site());
+    for (name, value) in [("min_length", min_length), ("max_length", max_length)]
+        .into_iter()
+        .chain([("min_items", min_items), ("max_items", max_items)])
+    {
+        if let Some(n) = value {
+            let n = usize_lit(*n);
+            parts.push(some(name, quote!(#n)));
+        }
+    }
+    for (name, value) in [("minimum", minimum), ("maximum", maximum)] {
+        if let Some(n) = value {
+            let n = f64_lit(*n);
+            parts.push(some(name, quote!(#n)));
+        }
+    }
+    if let Some(t) = token {
+        parts.push(some("token", quote!(#t)));
+    }
     if parts.is_empty() {
-        format!("&{VT}::Rules::NONE")
+        quote!(&#vt::Rules::NONE)
     } else {
-        format!(
-            "&{VT}::Rules {{ {}, ..{VT}::Rules::NONE }}",
-            parts.join(", ")
-        )
+        quote!(&#vt::Rules { #(#parts,)* ..#vt::Rules::NONE })
     }
 }
 
@@ -135,72 +171,74 @@ pub fn arguments<'a>(s: &'a Struct, model: &Model) -> Vec<&'a Field> {
 
 /// Code for the types module's side: constructors, setters and checks of request structs,
 /// and the marker of every response.
-pub fn struct_impls(model: &Model, enums: &BTreeSet<String>) -> String {
-    let mut out = String::new();
+pub fn struct_impls(model: &Model, enums: &BTreeSet<String>) -> TokenStream {
+    let vt = vt();
+    let mut out = TokenStream::new();
     for s in model.structs.values().filter(|s| s.request_side) {
         let args = arguments(s, model);
-        let _ = writeln!(out, "impl types::{} {{", s.name);
-        doc_lines(
-            &mut out,
-            &if args.is_empty() {
-                format!(
-                    "A `{}` with no field set; set fields with the methods below.",
-                    s.name
-                )
-            } else {
-                format!(
-                    "A `{}` with its required fields; set the optional ones with the methods below.",
-                    s.name
-                )
-            },
-        );
-        let params: Vec<String> = args
-            .iter()
-            .map(|f| format!("{}: {}", f.rust, conversion(&f.ty, &f.rust).arg))
-            .collect();
-        let _ = writeln!(out, "pub fn new({}) -> Self {{ Self {{", params.join(", "));
-        for f in &s.fields {
+        let ty = types_path(&s.name);
+        let new_doc = doc_attrs(&if args.is_empty() {
+            format!(
+                "A `{}` with no field set; set fields with the methods below.",
+                s.name
+            )
+        } else {
+            format!(
+                "A `{}` with its required fields; set the optional ones with the methods below.",
+                s.name
+            )
+        });
+        let params = args.iter().map(|f| {
+            let name = ident(&f.rust);
+            let arg = conversion(&f.ty, &f.rust).arg;
+            quote!(#name: #arg)
+        });
+        let inits = s.fields.iter().map(|f| {
+            let name = ident(&f.rust);
             if f.required {
-                let _ = writeln!(out, "{}: {},", f.rust, conversion(&f.ty, &f.rust).expr);
+                let expr = conversion(&f.ty, &f.rust).expr;
+                quote!(#name: #expr,)
             } else {
-                let _ = writeln!(out, "{}: ::std::default::Default::default(),", f.rust);
+                quote!(#name: ::std::default::Default::default(),)
             }
-        }
-        out.push_str("} }\n");
-        for f in s.fields.iter().filter(|f| !f.required) {
+        });
+        let setters = s.fields.iter().filter(|f| !f.required).map(|f| {
             let c = setter_conversion(f);
-            doc_lines(&mut out, &field_doc(f));
-            let _ = writeln!(
-                out,
-                "pub fn {}(mut self, value: {}) -> Self {{ self.{} = {}; self }}",
-                f.rust, c.arg, f.rust, c.expr
-            );
-        }
-        out.push_str("}\n");
-
-        let _ = writeln!(out, "impl {VT}::Validate for types::{} {{", s.name);
+            let (arg, expr) = (c.arg, c.expr);
+            let doc = doc_attrs(&field_doc(f));
+            let name = ident(&f.rust);
+            quote! {
+                #doc
+                pub fn #name(mut self, value: #arg) -> Self { self.#name = #expr; self }
+            }
+        });
         let checked: Vec<&Field> = s
             .fields
             .iter()
             .filter(|f| !matches!(FieldKind::of_field(f, model, enums), FieldKind::Unsupported))
             .collect();
-        let v = if checked.is_empty() { "_v" } else { "v" };
-        let _ = writeln!(out, "fn validate<V: {VT}::Visitor>(&self, {v}: &mut V) {{");
-        for f in checked {
-            let _ = writeln!(
-                out,
-                "{v}.field({:?}, &self.{}, {});",
-                f.json,
-                f.rust,
-                rules_expr(f)
-            );
-        }
-        out.push_str("} }\n");
-        let _ = writeln!(
-            out,
-            "impl {VT}::Field for types::{} {{ fn check<V: {VT}::Visitor>(&self, v: &mut V, _rules: &{VT}::Rules) {{ {VT}::Validate::validate(self, v) }} }}",
-            s.name
-        );
+        let v = if checked.is_empty() {
+            ident("_v")
+        } else {
+            ident("v")
+        };
+        let checks = checked.iter().map(|f| {
+            let (json, name, rules) = (&f.json, ident(&f.rust), rules_expr(f));
+            quote!(#v.field(#json, &self.#name, #rules);)
+        });
+        out.extend(quote! {
+            impl #ty {
+                #new_doc
+                pub fn new(#(#params),*) -> Self { Self { #(#inits)* } }
+                #(#setters)*
+            }
+            impl #vt::Validate for #ty {
+                fn validate<V: #vt::Visitor>(&self, #v: &mut V) { #(#checks)* }
+            }
+            impl #vt::Field for #ty {
+                fn check<V: #vt::Visitor>(&self, v: &mut V, _rules: &#vt::Rules) { #vt::Validate::validate(self, v) }
+            }
+        });
     }
     out
 }
@@ -223,59 +261,63 @@ pub fn setter_name(f: &Field) -> String {
 
 /// The operations module: client methods, pending-call setters, `Request` impls, the list of
 /// operations and the public types' re-exports.
-pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> String {
-    let mut out = String::new();
-    out.push_str("use crate::generated::types;\n");
+pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> TokenStream {
+    let rt = rt();
+    let mut out = quote!(
+        use crate::generated::types;
+    );
     for (index, op) in model.operations.iter().enumerate() {
         let request = &model.structs[&op.request];
         let args = arguments(request, model);
-        out.push_str("impl crate::PlaidClient {\n");
-        doc_lines(&mut out, &method_doc(op, request));
-        let params: Vec<String> = args
-            .iter()
-            .map(|f| format!("{}: {}", f.rust, conversion(&f.ty, &f.rust).arg))
-            .collect();
-        let names: Vec<&str> = args.iter().map(|f| f.rust.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "pub fn {}(&self, {}) -> crate::Pending<'_, types::{}> {{ crate::Pending::new(self, types::{}::new({})) }}",
-            op.name,
-            params.join(", "),
-            op.request,
-            op.request,
-            names.join(", ")
-        );
-        out.push_str("}\n");
-
+        let request_ty = types_path(&op.request);
+        let response_ty = types_path(&op.response);
+        let doc = doc_attrs(&method_doc(op, request));
+        let method = ident(&op.name);
+        let params = args.iter().map(|f| {
+            let name = ident(&f.rust);
+            let arg = conversion(&f.ty, &f.rust).arg;
+            quote!(#name: #arg)
+        });
+        let names = args.iter().map(|f| ident(&f.rust));
+        out.extend(quote! {
+            impl crate::PlaidClient {
+                #doc
+                pub fn #method(&self, #(#params),*) -> crate::Pending<'_, #request_ty> {
+                    crate::Pending::new(self, #request_ty::new(#(#names),*))
+                }
+            }
+        });
         let optional: Vec<&Field> = request.fields.iter().filter(|f| !f.required).collect();
         if !optional.is_empty() {
-            let _ = writeln!(out, "impl crate::Pending<'_, types::{}> {{", op.request);
-            for f in optional {
+            let setters = optional.iter().map(|f| {
                 let c = setter_conversion(f);
-                doc_lines(&mut out, &field_doc(f));
-                let _ = writeln!(
-                    out,
-                    "pub fn {}(mut self, value: {}) -> Self {{ self.body.{} = {}; self }}",
-                    setter_name(f),
-                    c.arg,
-                    f.rust,
-                    c.expr
-                );
-            }
-            out.push_str("}\n");
+                let (arg, expr) = (c.arg, c.expr);
+                let doc = doc_attrs(&field_doc(f));
+                let setter = ident(&setter_name(f));
+                let field = ident(&f.rust);
+                quote! {
+                    #doc
+                    pub fn #setter(mut self, value: #arg) -> Self { self.body.#field = #expr; self }
+                }
+            });
+            out.extend(quote! {
+                impl crate::Pending<'_, #request_ty> { #(#setters)* }
+            });
         }
-
-        let _ = writeln!(
-            out,
-            "impl crate::request::Request for types::{} {{ type Response = types::{}; const OPERATION: &'static str = {:?}; const METHOD: &'static str = {:?}; const PATH: &'static str = {:?}; const SANDBOX_ONLY: bool = {}; }}",
-            op.request, op.response, op.name, op.method, op.path, op.sandbox_only
-        );
-        let _ = writeln!(out, "impl {RT}::Sealed for types::{} {{}}", op.request);
-        let _ = writeln!(
-            out,
-            "impl {RT}::Dispatch for types::{} {{ const INDEX: usize = {index}; }}",
-            op.request
-        );
+        let (name, http_method, path, sandbox_only) =
+            (&op.name, &op.method, &op.path, op.sandbox_only);
+        let index = proc_macro2::Literal::usize_unsuffixed(index);
+        out.extend(quote! {
+            impl crate::request::Request for #request_ty {
+                type Response = #response_ty;
+                const OPERATION: &'static str = #name;
+                const METHOD: &'static str = #http_method;
+                const PATH: &'static str = #path;
+                const SANDBOX_ONLY: bool = #sandbox_only;
+            }
+            impl #rt::Sealed for #request_ty {}
+            impl #rt::Dispatch for #request_ty { const INDEX: usize = #index; }
+        });
     }
     let mut responses = BTreeSet::new();
     for op in &model.operations {
@@ -285,45 +327,38 @@ pub fn operations_module(model: &Model, enums: &BTreeSet<String>) -> String {
         let response = &model.structs[&op.response];
         let (get, get_mut) = match response.fields.iter().find(|f| f.json == "request_id") {
             Some(f) if option_inner(&f.ty).is_some() => (
-                "self.request_id.as_deref().unwrap_or_default()",
-                "self.request_id.as_mut()",
+                quote!(self.request_id.as_deref().unwrap_or_default()),
+                quote!(self.request_id.as_mut()),
             ),
             Some(_) => (
-                "&self.request_id",
-                "::std::option::Option::Some(&mut self.request_id)",
+                quote!(&self.request_id),
+                quote!(::std::option::Option::Some(&mut self.request_id)),
             ),
-            None => ("\"\"", "::std::option::Option::None"),
+            None => (quote!(""), quote!(::std::option::Option::None)),
         };
-        let _ = writeln!(
-            out,
-            "impl {RT}::HasRequestId for types::{} {{ fn request_id(&self) -> &str {{ {get} }} fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> {{ {get_mut} }} }}",
-            op.response
-        );
+        let response_ty = types_path(&op.response);
+        out.extend(quote! {
+            impl #rt::HasRequestId for #response_ty {
+                fn request_id(&self) -> &str { #get }
+                fn request_id_mut(&mut self) -> ::std::option::Option<&mut ::std::string::String> { #get_mut }
+            }
+        });
     }
-
-    out.push_str(
-        "/// Every operation of this version of the SDK, in the order of `spec/operations.txt`.\n",
-    );
-    out.push_str("pub const OPERATIONS: &[crate::OperationInfo] = &[\n");
-    for op in &model.operations {
-        let _ = writeln!(
-            out,
-            "crate::OperationInfo {{ name: {:?}, method: {:?}, path: {:?}, sandbox_only: {} }},",
-            op.name, op.method, op.path, op.sandbox_only
-        );
-    }
-    out.push_str("];\n");
-
-    out.push_str("/// The public types: every struct of Plaid's schemas that a request or a response reaches, and every open enum.\npub mod exports {\n");
-    let structs: Vec<&str> = model.structs.keys().map(String::as_str).collect();
-    let _ = writeln!(
-        out,
-        "pub use crate::generated::types::{{{}}};",
-        structs.join(", ")
-    );
-    let enums: Vec<&str> = enums.iter().map(String::as_str).collect();
-    let _ = writeln!(out, "pub use crate::generated::{{{}}};", enums.join(", "));
-    out.push_str("}\n");
+    let infos = model.operations.iter().map(|op| {
+        let (name, method, path, sandbox_only) = (&op.name, &op.method, &op.path, op.sandbox_only);
+        quote!(crate::OperationInfo { name: #name, method: #method, path: #path, sandbox_only: #sandbox_only },)
+    });
+    let structs = model.structs.keys().map(|s| ident(s));
+    let enums = enums.iter().map(|e| ident(e));
+    out.extend(quote! {
+        /// Every operation of this version of the SDK, in the order of `spec/operations.txt`.
+        pub const OPERATIONS: &[crate::OperationInfo] = &[#(#infos)*];
+        /// The public types: every struct of Plaid's schemas that a request or a response reaches, and every open enum.
+        pub mod exports {
+            pub use crate::generated::types::{#(#structs),*};
+            pub use crate::generated::{#(#enums),*};
+        }
+    });
     out
 }
 
@@ -513,54 +548,44 @@ pub fn webhook_variant(w: &Webhook) -> String {
 
 /// `WebhookKind`: one variant per listed webhook, holding its generated body type, and
 /// `Other` for every webhook not listed; `KNOWN_WEBHOOKS` lists the typed ones.
-pub fn webhook_kinds(webhooks: &[Webhook]) -> String {
-    let mut out = String::new();
-    out.push_str(
-        "/// A webhook's body, typed by its `webhook_type` and `webhook_code` \
-         ([`WebhookEvent::kind`](crate::webhooks::WebhookEvent::kind)).\n\
-         #[derive(Clone, Debug, ::serde::Serialize)]\n#[serde(untagged)]\n#[non_exhaustive]\n\
-         pub enum WebhookKind {\n",
-    );
-    for w in webhooks {
-        doc_lines(
-            &mut out,
-            &format!("`{}` `{}`: {}", w.webhook_type, w.webhook_code, w.doc),
-        );
-        let _ = writeln!(
-            out,
-            "{}(types::{}),",
-            webhook_variant(w),
-            crate::naming::typify_name(&w.schema)
-        );
+pub fn webhook_kinds(webhooks: &[Webhook]) -> TokenStream {
+    let variants = webhooks.iter().map(|w| {
+        let doc = doc_attrs(&format!(
+            "`{}` `{}`: {}",
+            w.webhook_type, w.webhook_code, w.doc
+        ));
+        let variant = ident(&webhook_variant(w));
+        let body = types_path(&crate::naming::typify_name(&w.schema));
+        quote! { #doc #variant(#body), }
+    });
+    let arms = webhooks.iter().map(|w| {
+        let (t, c, variant) = (&w.webhook_type, &w.webhook_code, ident(&webhook_variant(w)));
+        quote!((#t, #c) => Self::#variant(::serde_json::from_slice(body)?),)
+    });
+    let known = webhooks.iter().map(|w| {
+        let (t, c) = (&w.webhook_type, &w.webhook_code);
+        quote!((#t, #c),)
+    });
+    quote! {
+        /// A webhook's body, typed by its `webhook_type` and `webhook_code` ([`WebhookEvent::kind`](crate::webhooks::WebhookEvent::kind)).
+        #[derive(Clone, Debug, ::serde::Serialize)]
+        #[serde(untagged)]
+        #[non_exhaustive]
+        pub enum WebhookKind {
+            #(#variants)*
+            /// A webhook this version of the SDK has no type for (Plaid adds them without notice): its fields as JSON.
+            Other(crate::webhooks::OtherWebhook),
+        }
+        impl WebhookKind {
+            /// Reads `body` as the webhook `webhook_type` `webhook_code` names.
+            pub(crate) fn parse(webhook_type: &str, webhook_code: &str, body: &[u8]) -> ::std::result::Result<Self, ::serde_json::Error> {
+                ::std::result::Result::Ok(match (webhook_type, webhook_code) {
+                    #(#arms)*
+                    _ => Self::Other(::serde_json::from_slice(body)?),
+                })
+            }
+        }
+        /// The webhooks with a [`WebhookKind`] variant, as (`webhook_type`, `webhook_code`).
+        pub const KNOWN_WEBHOOKS: &[(&str, &str)] = &[#(#known)*];
     }
-    out.push_str(
-        "/// A webhook this version of the SDK has no type for (Plaid adds them without \
-         notice): its fields as JSON.\nOther(crate::webhooks::OtherWebhook),\n}\n",
-    );
-    out.push_str(
-        "impl WebhookKind {\n\
-         /// Reads `body` as the webhook `webhook_type` `webhook_code` names.\n\
-         pub(crate) fn parse(webhook_type: &str, webhook_code: &str, body: &[u8]) \
-         -> ::std::result::Result<Self, ::serde_json::Error> {\n\
-         ::std::result::Result::Ok(match (webhook_type, webhook_code) {\n",
-    );
-    for w in webhooks {
-        let _ = writeln!(
-            out,
-            "({:?}, {:?}) => Self::{}(::serde_json::from_slice(body)?),",
-            w.webhook_type,
-            w.webhook_code,
-            webhook_variant(w)
-        );
-    }
-    out.push_str("_ => Self::Other(::serde_json::from_slice(body)?),\n})\n}\n}\n");
-    out.push_str(
-        "/// The webhooks with a [`WebhookKind`] variant, as (`webhook_type`, `webhook_code`).\n\
-         pub const KNOWN_WEBHOOKS: &[(&str, &str)] = &[\n",
-    );
-    for w in webhooks {
-        let _ = writeln!(out, "({:?}, {:?}),", w.webhook_type, w.webhook_code);
-    }
-    out.push_str("];\n");
-    out
 }

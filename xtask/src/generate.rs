@@ -154,18 +154,15 @@ pub fn generate(fragment: &str, operations_txt: &str) -> Result<Generated, Failu
     mark_non_exhaustive(&mut file);
     let enums: BTreeSet<String> = enum_names.iter().map(|s| enum_rust_name(s)).collect();
     crate::model::check_request_field_kinds(&model, &enums)?;
-    let open_enums: syn::File = syn::parse_str(&open_enums)
+    let open_enums: syn::File = syn::parse2(open_enums)
         .map_err(|e| Failure(format!("open enum code does not parse: {e}")))?;
-    let extra: syn::File = syn::parse_str(&facade::struct_impls(&model, &enums))
+    let extra: syn::File = syn::parse2(facade::struct_impls(&model, &enums))
         .map_err(|e| Failure(format!("struct code does not parse: {e}")))?;
     file.items.extend(extra.items);
     let webhooks = facade::webhooks(&doc)?;
-    let operations_text = format!(
-        "{}\n{}",
-        facade::operations_module(&model, &enums),
-        facade::webhook_kinds(&webhooks)
-    );
-    let operations: syn::File = syn::parse_str(&operations_text)
+    let mut operations_tokens = facade::operations_module(&model, &enums);
+    operations_tokens.extend(facade::webhook_kinds(&webhooks));
+    let operations: syn::File = syn::parse2(operations_tokens)
         .map_err(|e| Failure(format!("operations code does not parse: {e}")))?;
     let enum_values = enum_values(&doc)?;
     let mut console_enums = crate::console::Enums::default();
@@ -281,8 +278,8 @@ fn check_replacements(doc: &Value) -> Result<(), Failure> {
 }
 
 /// The Rust code of every open enum present in the document.
-pub fn open_enums(doc: &Value) -> Result<String, Failure> {
-    let mut out = String::new();
+pub fn open_enums(doc: &Value) -> Result<proc_macro2::TokenStream, Failure> {
+    let mut out = proc_macro2::TokenStream::new();
     for schema_name in enum_schemas(doc) {
         let rust = &enum_rust_name(&schema_name);
         let Some(schema) = doc.pointer(&format!("/components/schemas/{schema_name}")) else {
@@ -302,7 +299,7 @@ pub fn open_enums(doc: &Value) -> Result<String, Failure> {
             .get("description")
             .and_then(Value::as_str)
             .unwrap_or("");
-        out.push_str(&open_enum(rust, doc_text, &values)?);
+        out.extend(open_enum(rust, doc_text, &values)?);
     }
     Ok(out)
 }
@@ -333,43 +330,51 @@ pub fn enum_variants<'v>(
     Ok(variants)
 }
 
-fn open_enum(name: &str, doc: &str, values: &[&str]) -> Result<String, Failure> {
+fn open_enum(name: &str, doc: &str, values: &[&str]) -> Result<proc_macro2::TokenStream, Failure> {
+    use quote::{format_ident, quote};
     let variants = enum_variants(name, values)?;
-    let mut s = String::new();
-    for line in doc.lines() {
-        s.push_str(&format!("#[doc = {:?}]\n", format!(" {line}")));
-    }
-    s.push_str(&format!(
-        "#[doc = \"\"]\n#[doc = \" Open: a value this version does not know parses into [`{name}::{CATCH_ALL}`], keeps its text and is sent back unchanged.\"]\n"
-    ));
-    s.push_str(&format!(
-        "#[derive(Clone, PartialEq, Eq, Hash)]\n#[non_exhaustive]\npub enum {name} {{\n"
-    ));
-    for (variant, value) in &variants {
-        s.push_str(&format!("    #[doc = \" `{value}`\"]\n    {variant},\n"));
-    }
-    s.push_str(&format!(
-        "    #[doc = \" A value this version of the SDK has no name for, kept as received.\"]\n    {CATCH_ALL}(crate::open_enum::Unrecognized),\n}}\n"
-    ));
-    s.push_str(&format!("impl {name} {{\n"));
-    s.push_str(&format!(
-        "    #[doc = \" Every value this version knows, in the spec's order.\"]\n    pub const KNOWN: &'static [{name}] = &[{}];\n",
-        variants.iter().map(|(v, _)| format!("{name}::{v}")).collect::<Vec<_>>().join(", ")
-    ));
-    s.push_str("    #[doc = \" The value as Plaid spells it.\"]\n    pub fn as_str(&self) -> &str {\n        match self {\n");
-    for (variant, value) in &variants {
-        s.push_str(&format!("            Self::{variant} => {value:?},\n"));
-    }
-    s.push_str(&format!(
-        "            Self::{CATCH_ALL}(other) => other.as_str(),\n        }}\n    }}\n"
-    ));
-    s.push_str("    fn from_known(value: &str) -> Option<Self> {\n        Some(match value {\n");
-    for (variant, value) in &variants {
-        s.push_str(&format!("            {value:?} => Self::{variant},\n"));
-    }
-    s.push_str("            _ => return None,\n        })\n    }\n}\n");
-    s.push_str(&format!("crate::open_enum::impl_open_enum!({name});\n"));
-    Ok(s)
+    let ty = format_ident!("{}", name);
+    let catch_all = format_ident!("{}", CATCH_ALL);
+    let doc_lines = doc.lines().map(|line| format!(" {line}"));
+    let open = format!(
+        " Open: a value this version does not know parses into [`{name}::{CATCH_ALL}`], keeps its text and is sent back unchanged."
+    );
+    let idents: Vec<_> = variants
+        .iter()
+        .map(|(v, _)| format_ident!("{}", v))
+        .collect();
+    let wires: Vec<&str> = variants.iter().map(|(_, value)| *value).collect();
+    let value_docs = wires.iter().map(|value| format!(" `{value}`"));
+    Ok(quote! {
+        #(#[doc = #doc_lines])*
+        #[doc = ""]
+        #[doc = #open]
+        #[derive(Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum #ty {
+            #(#[doc = #value_docs] #idents,)*
+            #[doc = " A value this version of the SDK has no name for, kept as received."]
+            #catch_all(crate::open_enum::Unrecognized),
+        }
+        impl #ty {
+            #[doc = " Every value this version knows, in the spec's order."]
+            pub const KNOWN: &'static [#ty] = &[#(#ty::#idents),*];
+            #[doc = " The value as Plaid spells it."]
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(Self::#idents => #wires,)*
+                    Self::#catch_all(other) => other.as_str(),
+                }
+            }
+            fn from_known(value: &str) -> Option<Self> {
+                Some(match value {
+                    #(#wires => Self::#idents,)*
+                    _ => return None,
+                })
+            }
+        }
+        crate::open_enum::impl_open_enum!(#ty);
+    })
 }
 
 /// `svb_api` → `SvbApi`, `INVALID_REQUEST` → `InvalidRequest`, `i2c` → `I2c`.
@@ -408,11 +413,16 @@ mod tests {
         assert_eq!(variant_name("__"), None);
     }
 
+    /// Tokens as the generator prints them.
+    fn pretty(tokens: proc_macro2::TokenStream) -> String {
+        prettyplease::unparse(&syn::parse2(tokens).expect("parses"))
+    }
+
     #[test]
     fn clashing_values_fail() {
         let Failure(msg) = open_enum("E", "", &["a_b", "A_B"]).expect_err("clash");
         assert!(msg.contains("clashes"), "{msg}");
-        let code = open_enum("E", "", &["unrecognized"]).expect("renamed");
+        let code = pretty(open_enum("E", "", &["unrecognized"]).expect("renamed"));
         assert!(
             code.contains("Self::UnrecognizedValue => \"unrecognized\""),
             "{code}"
@@ -421,8 +431,7 @@ mod tests {
 
     #[test]
     fn open_enum_code_parses_and_lists_every_value() {
-        let code = open_enum("Kind", "Some kinds.", &["alpha", "beta_two"]).expect("code");
-        syn::parse_str::<syn::File>(&code).expect("parses");
+        let code = pretty(open_enum("Kind", "Some kinds.", &["alpha", "beta_two"]).expect("code"));
         assert!(code.contains("Self::BetaTwo => \"beta_two\""), "{code}");
         assert!(code.contains("\"alpha\" => Self::Alpha"), "{code}");
         assert!(
