@@ -252,11 +252,7 @@ fn field_doc(f: &Field) -> String {
 }
 
 pub fn setter_name(f: &Field) -> String {
-    if PENDING_METHODS.contains(&f.rust.as_str()) {
-        format!("set_{}", f.rust)
-    } else {
-        f.rust.clone()
-    }
+    crate::naming::setter_name(&f.rust, PENDING_METHODS)
 }
 
 /// The operations module: client methods, pending-call setters, `Request` impls, the list of
@@ -540,10 +536,7 @@ pub fn webhooks(doc: &serde_json::Value) -> Result<Vec<Webhook>, Failure> {
 
 /// The Rust variant name of a webhook: `ITEM` `PENDING_EXPIRATION` → `ItemPendingExpiration`.
 pub fn webhook_variant(w: &Webhook) -> String {
-    use heck::ToPascalCase;
-    format!("{}_{}", w.webhook_type, w.webhook_code)
-        .to_lowercase()
-        .to_pascal_case()
+    crate::naming::webhook_variant(&w.webhook_type, &w.webhook_code)
 }
 
 /// `WebhookKind`: one variant per listed webhook, holding its generated body type, and

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::facade;
 use crate::model::Model;
-use crate::naming::typify_name;
+use crate::naming::{typify_name, variant_name};
 use crate::tables::{
     CREDENTIAL_FIELDS, ENUM_NAMES, EXTRA_ENUM_VALUES, HOISTS, REPLACEMENTS, SECRET_FIELDS,
     TOKEN_KINDS,
@@ -25,10 +25,7 @@ use crate::value::parse_document;
 use crate::{Failure, Layout};
 
 fn enum_rust_name(schema: &str) -> String {
-    ENUM_NAMES
-        .iter()
-        .find(|(s, _)| *s == schema)
-        .map_or_else(|| typify_name(schema), |(_, r)| r.to_string())
+    crate::naming::enum_rust_name(schema, ENUM_NAMES)
 }
 
 /// The names of the string enum schemas, in the document's order.
@@ -377,41 +374,9 @@ fn open_enum(name: &str, doc: &str, values: &[&str]) -> Result<proc_macro2::Toke
     })
 }
 
-/// `svb_api` → `SvbApi`, `INVALID_REQUEST` → `InvalidRequest`, `i2c` → `I2c`.
-pub fn variant_name(value: &str) -> Option<String> {
-    let mut out = String::new();
-    for part in value
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-    {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            out.push(first.to_ascii_uppercase());
-            out.extend(chars.map(|c| c.to_ascii_lowercase()));
-        }
-    }
-    match out.chars().next() {
-        None => None,
-        Some(c) if c.is_ascii_digit() => Some(format!("V{out}")),
-        Some(_) => Some(out),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn variant_names() {
-        assert_eq!(variant_name("svb_api").as_deref(), Some("SvbApi"));
-        assert_eq!(
-            variant_name("INVALID_REQUEST").as_deref(),
-            Some("InvalidRequest")
-        );
-        assert_eq!(variant_name("i2c").as_deref(), Some("I2c"));
-        assert_eq!(variant_name("3d-secure").as_deref(), Some("V3dSecure"));
-        assert_eq!(variant_name("__"), None);
-    }
 
     /// Tokens as the generator prints them.
     fn pretty(tokens: proc_macro2::TokenStream) -> String {

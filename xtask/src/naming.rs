@@ -1,6 +1,7 @@
 //! Names, in one place: what a spec schema, property, enum value or token type is called in
-//! each language the project writes: Rust (typify's names for the SDK's types), environment
-//! variables (the snippets' tokens), and the names Plaid's official TypeScript (`plaid` on npm)
+//! each language the project writes: Rust (typify's names for the SDK's types, the open
+//! enums' names and variants, webhook variants, setters), environment variables (the
+//! snippets' tokens), and the names Plaid's official TypeScript (`plaid` on npm)
 //! and Python (`plaid-python` on PyPI) libraries give the same things, for the console's
 //! snippets in those languages.
 //!
@@ -13,6 +14,53 @@
 pub fn typify_name(schema: &str) -> String {
     use heck::ToPascalCase;
     schema.to_pascal_case()
+}
+
+/// An open enum's Rust name: its schema's typify name, or the one `renames` (the tables'
+/// `ENUM_NAMES`) gives it (`Products` → `Product`).
+pub fn enum_rust_name(schema: &str, renames: &[(&str, &str)]) -> String {
+    renames
+        .iter()
+        .find(|(s, _)| *s == schema)
+        .map_or_else(|| typify_name(schema), |(_, r)| r.to_string())
+}
+
+/// `svb_api` → `SvbApi`, `INVALID_REQUEST` → `InvalidRequest`, `i2c` → `I2c`.
+pub fn variant_name(value: &str) -> Option<String> {
+    let mut out = String::new();
+    for part in value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+    {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.extend(chars.map(|c| c.to_ascii_lowercase()));
+        }
+    }
+    match out.chars().next() {
+        None => None,
+        Some(c) if c.is_ascii_digit() => Some(format!("V{out}")),
+        Some(_) => Some(out),
+    }
+}
+
+/// The Rust variant of a webhook: `ITEM` `PENDING_EXPIRATION` → `ItemPendingExpiration`.
+pub fn webhook_variant(webhook_type: &str, webhook_code: &str) -> String {
+    use heck::ToPascalCase;
+    format!("{webhook_type}_{webhook_code}")
+        .to_lowercase()
+        .to_pascal_case()
+}
+
+/// The setter of an optional field on a pending call: the field's name, or `set_` before it
+/// when the pending call has a method of that name (`taken`: `timeout`, `request`, ...).
+pub fn setter_name(field: &str, taken: &[&str]) -> String {
+    if taken.contains(&field) {
+        format!("set_{field}")
+    } else {
+        field.to_string()
+    }
 }
 
 /// The environment variable a token type is read from in snippets (`AccessToken` →
@@ -162,6 +210,29 @@ mod tests {
             token_env("crate::StripeBankAccountToken"),
             "PLAID_STRIPE_BANK_ACCOUNT_TOKEN"
         );
+    }
+
+    #[test]
+    fn variant_names() {
+        assert_eq!(variant_name("svb_api").as_deref(), Some("SvbApi"));
+        assert_eq!(
+            variant_name("INVALID_REQUEST").as_deref(),
+            Some("InvalidRequest")
+        );
+        assert_eq!(variant_name("i2c").as_deref(), Some("I2c"));
+        assert_eq!(variant_name("3d-secure").as_deref(), Some("V3dSecure"));
+        assert_eq!(variant_name("__"), None);
+        assert_eq!(
+            webhook_variant("ITEM", "PENDING_EXPIRATION"),
+            "ItemPendingExpiration"
+        );
+        assert_eq!(
+            enum_rust_name("Products", &[("Products", "Product")]),
+            "Product"
+        );
+        assert_eq!(enum_rust_name("RequestID", &[]), "RequestId");
+        assert_eq!(setter_name("timeout", &["timeout"]), "set_timeout");
+        assert_eq!(setter_name("webhook", &["timeout"]), "webhook");
     }
 
     #[test]
