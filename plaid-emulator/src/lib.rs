@@ -120,6 +120,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How many of the latest requests the emulator keeps for [`Emulator::requests`].
 pub const MAX_RECORDED_REQUESTS: usize = 10_000;
 
+/// How many of the latest webhook delivery attempts the emulator keeps for
+/// [`Emulator::webhook_attempts`].
+pub const MAX_RECORDED_WEBHOOK_ATTEMPTS: usize = 10_000;
+
 /// The client id the emulator accepts unless configured otherwise.
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client-id";
 /// The secret the emulator accepts unless configured otherwise.
@@ -239,7 +243,7 @@ impl EmulatorBuilder {
     pub async fn start(self) -> std::io::Result<Emulator> {
         let webhooks = Arc::new(webhooks::Shared {
             keys: Mutex::new(webhooks::Keys::new()),
-            attempts: Mutex::new(Vec::new()),
+            attempts: Mutex::new(std::collections::VecDeque::new()),
             attempted: tokio::sync::watch::Sender::new(0),
             config: self.delivery.clone(),
         });
@@ -430,14 +434,16 @@ impl Emulator {
         });
     }
 
-    /// Every webhook delivery attempt so far, oldest first. An attempt is listed once its
-    /// outcome is known (the receiver answered, failed, or timed out).
+    /// The webhook delivery attempts so far, oldest first (the latest
+    /// [`MAX_RECORDED_WEBHOOK_ATTEMPTS`]). An attempt is listed once its outcome is known (the
+    /// receiver answered, failed, or timed out).
     pub fn webhook_attempts(&self) -> Vec<WebhookAttempt> {
         self.state.webhooks.attempts()
     }
 
-    /// Waits until `n` delivery attempts are listed, then returns them all: for tests that
-    /// assert on deliveries without guessing how long they take.
+    /// Waits until `n` delivery attempts were made in all, then returns the ones kept (see
+    /// [`webhook_attempts`](Self::webhook_attempts)): for tests that assert on deliveries
+    /// without guessing how long they take.
     pub async fn wait_for_webhook_attempts(&self, n: usize) -> Vec<WebhookAttempt> {
         let mut attempted = self.state.webhooks.attempted.subscribe();
         // The sender lives as long as the emulator, which `self` keeps alive.
@@ -942,5 +948,30 @@ mod tests {
         assert_eq!(data.request_total, MAX_RECORDED_REQUESTS + 5);
         assert_eq!(data.requests.len(), MAX_RECORDED_REQUESTS);
         assert_eq!(data.requests.front().map(|r| r.path.as_str()), Some("/5"));
+    }
+
+    #[tokio::test]
+    async fn the_webhook_record_keeps_the_latest_attempts_and_counts_them_all() {
+        let emulator = Emulator::start().await.expect("emulator");
+        let total = MAX_RECORDED_WEBHOOK_ATTEMPTS + 5;
+        for n in 0..total {
+            emulator.state.webhooks.record(WebhookAttempt {
+                url: format!("http://127.0.0.1:9/{n}"),
+                webhook_type: "ITEM".into(),
+                webhook_code: "ERROR".into(),
+                attempt: 1,
+                status: Some(200),
+            });
+        }
+        let kept = emulator.wait_for_webhook_attempts(total).await;
+        assert_eq!(kept.len(), MAX_RECORDED_WEBHOOK_ATTEMPTS);
+        assert_eq!(
+            kept[0].url, "http://127.0.0.1:9/5",
+            "the oldest are forgotten"
+        );
+        assert_eq!(
+            kept.last().map(|a| a.url.as_str()),
+            Some(format!("http://127.0.0.1:9/{}", total - 1).as_str())
+        );
     }
 }

@@ -172,8 +172,9 @@ pub(crate) struct Outgoing {
 /// What delivery tasks share with the emulator.
 pub(crate) struct Shared {
     pub(crate) keys: Mutex<Keys>,
-    pub(crate) attempts: Mutex<Vec<WebhookAttempt>>,
-    /// How many attempts are recorded, for waiting on them.
+    /// The latest attempts, at most [`MAX_RECORDED_WEBHOOK_ATTEMPTS`](crate::MAX_RECORDED_WEBHOOK_ATTEMPTS).
+    pub(crate) attempts: Mutex<std::collections::VecDeque<WebhookAttempt>>,
+    /// How many attempts were made in all, for waiting on them.
     pub(crate) attempted: tokio::sync::watch::Sender<usize>,
     pub(crate) config: DeliveryConfig,
 }
@@ -182,20 +183,25 @@ impl Shared {
     pub(crate) fn keys(&self) -> MutexGuard<'_, Keys> {
         self.keys.lock().unwrap_or_else(PoisonError::into_inner)
     }
-    fn record(&self, attempt: WebhookAttempt) {
-        let count = {
+    /// Records an attempt, forgetting the oldest beyond the cap (the total still counts it).
+    pub(crate) fn record(&self, attempt: WebhookAttempt) {
+        {
             let mut attempts = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
-            attempts.push(attempt);
-            attempts.len()
-        };
-        self.attempted.send_replace(count);
+            if attempts.len() == crate::MAX_RECORDED_WEBHOOK_ATTEMPTS {
+                attempts.pop_front();
+            }
+            attempts.push_back(attempt);
+        }
+        self.attempted.send_modify(|total| *total += 1);
     }
 
     pub(crate) fn attempts(&self) -> Vec<WebhookAttempt> {
         self.attempts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
