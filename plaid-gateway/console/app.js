@@ -88,14 +88,17 @@ function tsKey(name) {
   return /^[A-Za-z_$][\w$]*$/.test(name) ? name : literal(name);
 }
 
+// A list on one line when it is short and flat, else one item a line (the same in both
+// languages).
+function layoutList(items, indent, inner) {
+  const flat = `[${items.join(", ")}]`;
+  if (!items.some((i) => i.includes("\n")) && flat.length <= 72) return flat;
+  return `[\n${items.map((i) => `${inner}${i},\n`).join("")}${indent}]`;
+}
+
 function renderTs(code, indent = "") {
   const inner = indent + "  ";
-  if (code.list) {
-    const items = code.list.map((c) => renderTs(c, inner));
-    const flat = `[${items.join(", ")}]`;
-    if (!items.some((i) => i.includes("\n")) && flat.length <= 72) return flat;
-    return `[\n${items.map((i) => `${inner}${i},\n`).join("")}${indent}]`;
-  }
+  if (code.list) return layoutList(code.list.map((c) => renderTs(c, inner)), indent, inner);
   if (code.fields) {
     if (!code.fields.length) return "{}";
     return `{\n${code.fields.map(([k, c]) => `${inner}${tsKey(k)}: ${renderTs(c, inner)},\n`).join("")}${indent}}`;
@@ -105,12 +108,7 @@ function renderTs(code, indent = "") {
 
 function renderPy(code, indent = "") {
   const inner = indent + "    ";
-  if (code.list) {
-    const items = code.list.map((c) => renderPy(c, inner));
-    const flat = `[${items.join(", ")}]`;
-    if (!items.some((i) => i.includes("\n")) && flat.length <= 72) return flat;
-    return `[\n${items.map((i) => `${inner}${i},\n`).join("")}${indent}]`;
-  }
+  if (code.list) return layoutList(code.list.map((c) => renderPy(c, inner)), indent, inner);
   if (code.fields) {
     const name = code.python.class;
     if (!code.fields.length) return `${name}()`;

@@ -388,31 +388,19 @@ impl Shared {
         attempt: u32,
         elapsed: Duration,
     ) -> Decision {
+        let status = record.status.unwrap_or_default();
+        // Plaid's `error_type` tells a 5xx that may have acted from one that did not.
+        let error_type = match failure {
+            Failure::Status if status >= 500 => error_type_of(&record.body),
+            _ => None,
+        };
         let outcome = match failure {
-            Failure::Status => {
-                let status = record.status.unwrap_or_default();
-                if (200..300).contains(&status) {
-                    return Decision::Stop;
-                }
-                let error_type = if status >= 500 {
-                    error_type_of(&record.body)
-                } else {
-                    None
-                };
-                let outcome = Outcome::Status {
-                    status,
-                    retry_after: record.retry_after,
-                    error_type: error_type.as_deref(),
-                };
-                return decide(
-                    policy,
-                    outcome,
-                    repeatable,
-                    attempt,
-                    elapsed,
-                    fastrand::f64(),
-                );
-            }
+            Failure::Status if (200..300).contains(&status) => return Decision::Stop,
+            Failure::Status => Outcome::Status {
+                status,
+                retry_after: record.retry_after,
+                error_type: error_type.as_deref(),
+            },
             Failure::Transport(e) if e.is_connect() => Outcome::Connect,
             Failure::Transport(e) if e.is_builder() => Outcome::Fatal,
             Failure::Transport(_) => Outcome::Ambiguous,

@@ -383,6 +383,31 @@ fn token_environment<'t>(token: &'t str, kind: &str) -> Option<&'t str> {
 
 // ---- The visitors --------------------------------------------------------------------------
 
+/// The value methods of a checking visitor: each applies its rule and hands the problem, if
+/// any, to the visitor's `found`.
+macro_rules! apply_the_rules {
+    () => {
+        fn text(&mut self, text: &str, rules: &Rules) {
+            self.found(text_problem(text, rules));
+        }
+        fn token(&mut self, token: &str, rules: &Rules) {
+            self.found(token_problem(token, rules, self.environment));
+        }
+        fn enum_value(&mut self, value: &str, rules: &Rules) {
+            self.found(enum_problem(value, rules));
+        }
+        fn number(&mut self, n: f64, rules: &Rules) {
+            self.found(number_problem(n, rules));
+        }
+        fn absent(&mut self, rules: &Rules) {
+            self.found(absent_problem(rules));
+        }
+        fn list(&mut self, len: usize, rules: &Rules) {
+            self.found(list_problem(len, rules));
+        }
+    };
+}
+
 /// Whether anything is wrong: no field path, no allocation.
 pub(crate) struct Check {
     environment: Option<&'static str>,
@@ -407,24 +432,7 @@ impl Visitor for Check {
     fn done(&self) -> bool {
         self.failed
     }
-    fn text(&mut self, text: &str, rules: &Rules) {
-        self.found(text_problem(text, rules));
-    }
-    fn token(&mut self, token: &str, rules: &Rules) {
-        self.found(token_problem(token, rules, self.environment));
-    }
-    fn enum_value(&mut self, value: &str, rules: &Rules) {
-        self.found(enum_problem(value, rules));
-    }
-    fn number(&mut self, n: f64, rules: &Rules) {
-        self.found(number_problem(n, rules));
-    }
-    fn absent(&mut self, rules: &Rules) {
-        self.found(absent_problem(rules));
-    }
-    fn list(&mut self, len: usize, rules: &Rules) {
-        self.found(list_problem(len, rules));
-    }
+    apply_the_rules!();
 }
 
 /// The first problem, named by the path of its field.
@@ -474,24 +482,7 @@ impl Visitor for Locate {
     fn done(&self) -> bool {
         self.error.is_some()
     }
-    fn text(&mut self, text: &str, rules: &Rules) {
-        self.found(text_problem(text, rules));
-    }
-    fn token(&mut self, token: &str, rules: &Rules) {
-        self.found(token_problem(token, rules, self.environment));
-    }
-    fn enum_value(&mut self, value: &str, rules: &Rules) {
-        self.found(enum_problem(value, rules));
-    }
-    fn number(&mut self, n: f64, rules: &Rules) {
-        self.found(number_problem(n, rules));
-    }
-    fn absent(&mut self, rules: &Rules) {
-        self.found(absent_problem(rules));
-    }
-    fn list(&mut self, len: usize, rules: &Rules) {
-        self.found(list_problem(len, rules));
-    }
+    apply_the_rules!();
 }
 
 /// Each token of a request, to a callback; nothing is checked.
