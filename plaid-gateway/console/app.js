@@ -717,7 +717,7 @@ function rustSnippet(s) {
   else if (s.types.length) lines.push(`use plaid_sdk::types::{${s.types.join(", ")}};`);
   lines.push("", "#[tokio::main]", "async fn main() -> Result<(), Box<dyn std::error::Error>> {");
   if ($("client-mode").value === "direct") {
-    lines.push("    // PLAID_CLIENT_ID, PLAID_SECRET and PLAID_ENV (sandbox, production).");
+    lines.push("    // PLAID_CLIENT_ID, PLAID_SECRET and PLAID_ENV (sandbox, production, or a URL).");
     lines.push("    let client = PlaidClient::from_env()?;");
   } else {
     lines.push("    // Through the gateway: it adds Plaid's credentials.");
@@ -780,9 +780,9 @@ function typescriptSnippet(s) {
   );
   if (direct) {
     lines.push(
-      "  // PLAID_CLIENT_ID, PLAID_SECRET and PLAID_ENV (sandbox, production).",
+      "  // PLAID_CLIENT_ID, PLAID_SECRET and PLAID_ENV (sandbox, production, or a URL).",
       "  const configuration = new Configuration({",
-      '    basePath: PlaidEnvironments[env("PLAID_ENV")],',
+      '    basePath: PlaidEnvironments[env("PLAID_ENV")] ?? env("PLAID_ENV"),',
       "    baseOptions: {",
       '      headers: { "PLAID-CLIENT-ID": env("PLAID_CLIENT_ID"), "PLAID-SECRET": env("PLAID_SECRET") },',
       "    },",
@@ -822,10 +822,10 @@ function pythonSnippet(s) {
   lines.push("");
   if ($("client-mode").value === "direct") {
     lines.push(
-      "# PLAID_CLIENT_ID, PLAID_SECRET and PLAID_ENV (sandbox, production).",
+      "# PLAID_CLIENT_ID, PLAID_SECRET and PLAID_ENV (sandbox, production, or a URL).",
       "environments = {\"sandbox\": plaid.Environment.Sandbox, \"production\": plaid.Environment.Production}",
       "configuration = plaid.Configuration(",
-      '    host=environments[os.environ["PLAID_ENV"]],',
+      '    host=environments.get(os.environ["PLAID_ENV"], os.environ["PLAID_ENV"]),',
       '    api_key={"clientId": os.environ["PLAID_CLIENT_ID"], "secret": os.environ["PLAID_SECRET"]},',
       ")",
       "api_client = plaid.ApiClient(configuration)",

@@ -891,7 +891,8 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
         }
         rust_snippets.push((name.to_string(), rust));
         calls.push(call);
-        // The direct-to-Plaid variants, for one operation: compiled, not run (they call Plaid).
+        // The direct-to-Plaid variants, for one operation: run below against the emulator
+        // itself (`PLAID_ENV` takes a URL), with its credentials.
         if name == "processor_token_create" {
             c.choose_id("client-mode", "direct").await;
             let rust = c.text("#rust-snippet").await;
@@ -899,13 +900,13 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
             rust_snippets.push(("processor_token_create_direct".into(), rust));
             let typescript = c.text("#typescript-snippet").await;
             assert!(
-                typescript.contains("PlaidEnvironments[env(\"PLAID_ENV\")]"),
+                typescript.contains("PlaidEnvironments[env(\"PLAID_ENV\")] ?? env(\"PLAID_ENV\")"),
                 "{typescript}"
             );
             typescript_files.push(dir.write("processor_token_create_direct.ts", &typescript));
             let python = c.text("#python-snippet").await;
             assert!(python.contains("os.environ[\"PLAID_SECRET\"]"), "{python}");
-            snippets::python_compiles(&dir, "processor_token_create_direct", &python).await;
+            dir.write("processor_token_create_direct.py", &python);
         }
     }
     assert_eq!(rust_snippets.len(), plaid_sdk::OPERATIONS.len() + 1);
@@ -936,6 +937,43 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
                 &output,
             );
         }
+    }
+    // Direct to Plaid (here the emulator, by URL), with Plaid's credentials and no gateway:
+    // the same request, sent with the client id and secret as headers.
+    assert!(c.emulator.clear_item_error(&f.access_token));
+    let call = calls
+        .iter()
+        .find(|call| call.name == "processor_token_create")
+        .expect("processor_token_create");
+    for language in ["typescript", "python", "rust"] {
+        let (mut env, expected) = call.environment(None);
+        env.extend([
+            ("PLAID_ENV".to_string(), c.emulator.base_url().to_string()),
+            ("PLAID_CLIENT_ID".into(), c.emulator.client_id().to_string()),
+            ("PLAID_SECRET".into(), c.emulator.secret().to_string()),
+        ]);
+        let name = "processor_token_create_direct";
+        let before = c.emulator.request_count();
+        let output = match language {
+            "typescript" => snippets::typescript(&dir, name, &env).await,
+            "python" => snippets::python(&libs, &dir, name, &env).await,
+            _ => snippets::rust(&program, name, &env).await,
+        };
+        assert_sent(
+            &c,
+            before,
+            &format!("{name} in {language}"),
+            &call.path,
+            &expected,
+            &output,
+        );
+        let sent = c.emulator.requests().pop().expect("the request");
+        assert_eq!(
+            sent.header("plaid-client-id"),
+            Some(c.emulator.client_id()),
+            "{language}: the credentials as headers"
+        );
+        assert_eq!(sent.header("x-gateway-token"), None, "{language}");
     }
 }
 

@@ -230,22 +230,6 @@ pub async fn compile_typescript(libs: &Libs, dir: &Workdir, files: &[PathBuf]) {
     );
 }
 
-/// Python's compiler over a snippet that cannot run here (it calls Plaid itself).
-pub async fn python_compiles(dir: &Workdir, name: &str, snippet: &str) {
-    let file = dir.write(&format!("{name}.py"), snippet);
-    let output = command("python3", &[("PYTHONDONTWRITEBYTECODE".into(), "1".into())])
-        .args(["-m", "py_compile"])
-        .arg(file)
-        .output()
-        .await
-        .expect("python3");
-    assert!(
-        output.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Builds every Rust snippet into one program, each as a module (its `main` made public) that
 /// the program's `main` runs by name; the crate depends on this workspace's plaid-sdk, with
 /// the workspace's lock file and target directory (so nothing is fetched and little is
