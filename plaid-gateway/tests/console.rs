@@ -921,21 +921,14 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
         for (run, language) in RUNS.iter().enumerate() {
             let (mut env, expected) = call.environment(f.spare(name, run));
             env.push(("PLAID_GATEWAY_TOKEN".into(), c.token.clone()));
-            let before = c.emulator.request_count();
-            let output = match *language {
-                "curl" => snippets::curl(&dir, name, &env).await,
-                "typescript" => snippets::typescript(&dir, name, &env).await,
-                "python" => snippets::python(&libs, &dir, name, &env).await,
-                _ => snippets::rust(&program, name, &env).await,
+            let runner = Run {
+                libs: &libs,
+                dir: &dir,
+                program: &program,
             };
-            assert_sent(
-                &c,
-                before,
-                &format!("{name} in {language}"),
-                &call.path,
-                &expected,
-                &output,
-            );
+            runner
+                .sends(&c, language, name, &env, &call.path, &expected)
+                .await;
         }
     }
     // Direct to Plaid (here the emulator, by URL), with Plaid's credentials and no gateway:
@@ -953,20 +946,14 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
             ("PLAID_SECRET".into(), c.emulator.secret().to_string()),
         ]);
         let name = "processor_token_create_direct";
-        let before = c.emulator.request_count();
-        let output = match language {
-            "typescript" => snippets::typescript(&dir, name, &env).await,
-            "python" => snippets::python(&libs, &dir, name, &env).await,
-            _ => snippets::rust(&program, name, &env).await,
+        let runner = Run {
+            libs: &libs,
+            dir: &dir,
+            program: &program,
         };
-        assert_sent(
-            &c,
-            before,
-            &format!("{name} in {language}"),
-            &call.path,
-            &expected,
-            &output,
-        );
+        runner
+            .sends(&c, language, name, &env, &call.path, &expected)
+            .await;
         let sent = c.emulator.requests().pop().expect("the request");
         assert_eq!(
             sent.header("plaid-client-id"),
@@ -997,6 +984,37 @@ fn described(op: &Value, curl: &str, sent: &Value) -> snippets::Call {
         path: op["path"].as_str().expect("path").to_string(),
         body,
         secrets,
+    }
+}
+
+/// Where the snippets of one test are, to run them.
+struct Run<'a> {
+    libs: &'a snippets::Libs,
+    dir: &'a snippets::Workdir,
+    program: &'a Path,
+}
+
+impl Run<'_> {
+    /// Runs snippet `name` in `language` with `env`: it must succeed, having sent exactly one
+    /// request, to `path`, with `expected` as its body.
+    async fn sends(
+        &self,
+        c: &Console,
+        language: &str,
+        name: &str,
+        env: &[(String, String)],
+        path: &str,
+        expected: &Value,
+    ) {
+        let before = c.emulator.request_count();
+        let output = match language {
+            "curl" => snippets::curl(self.dir, name, env).await,
+            "typescript" => snippets::typescript(self.dir, name, env).await,
+            "python" => snippets::python(self.libs, self.dir, name, env).await,
+            _ => snippets::rust(self.program, name, env).await,
+        };
+        let label = format!("{name} in {language}");
+        assert_sent(c, before, &label, path, expected, &output);
     }
 }
 
