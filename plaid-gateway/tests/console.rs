@@ -784,6 +784,7 @@ async fn flow(c: &Console) -> Flow {
 async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
     let libs = snippets::libs();
     let dir = snippets::Workdir::new(&libs, "every");
+    let prebuild = snippets::prebuild_rust();
     let c = Console::start("every").await;
     let f = flow(&c).await;
     let model: Value =
@@ -914,7 +915,7 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
     // program; then every snippet runs, operation by operation in the page's order, after
     // the Item that `/sandbox/item/reset_login` put in ITEM_LOGIN_REQUIRED is healthy again.
     snippets::compile_typescript(&libs, &dir, &typescript_files).await;
-    let program = snippets::build_rust(&rust_snippets).await;
+    let program = snippets::build_rust(prebuild, &rust_snippets).await;
     assert!(c.emulator.clear_item_error(&f.access_token));
     for call in &calls {
         let name = call.name.as_str();

@@ -261,6 +261,47 @@ mod tests {
         );
     }
 
+    /// The TypeScript rules against every enum of the pinned `plaid` library: each member's
+    /// name is what [`ts_enum_members`] makes of its value among its enum's values.
+    #[test]
+    #[ignore = "needs npm's plaid in target/snippet-libs (bash .ci/snippet-libs)"]
+    fn typescript_members_match_every_enum_of_the_pinned_library() {
+        let root = std::env::var_os("PLAID_SNIPPET_LIBS").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/snippet-libs"),
+            std::path::PathBuf::from,
+        );
+        let path = root.join("node/node_modules/plaid/dist/api.d.ts");
+        let dts = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}: run `bash .ci/snippet-libs`", path.display()));
+        let mut enums = 0;
+        let mut members = 0;
+        for block in dts.split("export declare enum ").skip(1) {
+            let Some((name, rest)) = block.split_once(" {") else {
+                continue;
+            };
+            let body = rest.split("\n}").next().unwrap_or_default();
+            // `    Member = "value",` lines.
+            let pairs: Vec<(&str, &str)> = body
+                .lines()
+                .filter_map(|line| {
+                    let (member, value) = line.trim().split_once(" = \"")?;
+                    Some((member, value.trim_end_matches(',').strip_suffix('"')?))
+                })
+                .collect();
+            let values: Vec<&str> = pairs.iter().map(|(_, v)| *v).collect();
+            let made = ts_enum_members(&values);
+            for ((member, value), made) in pairs.iter().zip(&made) {
+                assert_eq!(made, member, "{name}: `{value}`");
+            }
+            enums += 1;
+            members += pairs.len();
+        }
+        assert!(
+            enums > 300 && members > 2000,
+            "{enums} enums, {members} members read"
+        );
+    }
+
     #[test]
     fn typescript_enum_members() {
         assert_eq!(

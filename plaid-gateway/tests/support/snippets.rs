@@ -230,11 +230,10 @@ pub async fn compile_typescript(libs: &Libs, dir: &Workdir, files: &[PathBuf]) {
     );
 }
 
-/// Builds every Rust snippet into one program, each as a module (its `main` made public) that
-/// the program's `main` runs by name; the crate depends on this workspace's plaid-sdk, with
-/// the workspace's lock file and target directory (so nothing is fetched and little is
-/// rebuilt). `#![deny(warnings)]`: an unused import in a snippet fails.
-pub async fn build_rust(snippets: &[(String, String)]) -> PathBuf {
+/// The snippet crate (`target/console-snippets/`) with its manifest and the workspace's lock
+/// file written: it depends on this workspace's plaid-sdk and builds into the workspace's
+/// target directory (so nothing is fetched). Returns the workspace root and the crate.
+fn snippet_crate() -> (PathBuf, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let root = root.canonicalize().expect("workspace root");
     let dir = root.join("target/console-snippets");
@@ -247,6 +246,40 @@ pub async fn build_rust(snippets: &[(String, String)]) -> PathBuf {
     );
     std::fs::write(dir.join("Cargo.toml"), manifest).expect("manifest");
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).expect("lock file");
+    (root, dir)
+}
+
+async fn cargo_build(root: &Path, dir: &Path) -> Output {
+    Command::new(env!("CARGO"))
+        .current_dir(dir)
+        .args(["build", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .await
+        .expect("cargo build")
+}
+
+/// Starts building the snippet crate with a `main` of nothing, so that its dependencies
+/// compile while the browser fills the forms; [`build_rust`] then compiles the snippets alone.
+pub fn prebuild_rust() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        let (root, dir) = snippet_crate();
+        std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").expect("main.rs");
+        // A failure here shows again, with its message, in the real build.
+        let _ = cargo_build(&root, &dir).await;
+    })
+}
+
+/// Builds every Rust snippet into one program, each as a module (its `main` made public) that
+/// the program's `main` runs by name, once `prebuild` (from [`prebuild_rust`]) is done.
+/// `#![deny(warnings)]`: an unused import in a snippet fails.
+pub async fn build_rust(
+    prebuild: tokio::task::JoinHandle<()>,
+    snippets: &[(String, String)],
+) -> PathBuf {
+    prebuild.await.expect("the snippet crate's first build");
+    let (root, dir) = snippet_crate();
     let mut main = String::from(
         "#![deny(warnings)]\n\nfn main() -> Result<(), Box<dyn std::error::Error>> {\n    \
          match std::env::args().nth(1).unwrap_or_default().as_str() {\n",
@@ -261,14 +294,7 @@ pub async fn build_rust(snippets: &[(String, String)]) -> PathBuf {
         main.push_str(&format!("\nmod {name} {{\n{public}\n}}\n"));
     }
     std::fs::write(dir.join("src/main.rs"), &main).expect("main.rs");
-    let output = Command::new(env!("CARGO"))
-        .current_dir(&dir)
-        .args(["build", "--offline", "--quiet"])
-        .env("CARGO_TARGET_DIR", root.join("target"))
-        .env_remove("RUSTFLAGS")
-        .output()
-        .await
-        .expect("cargo build");
+    let output = cargo_build(&root, &dir).await;
     assert!(
         output.status.success(),
         "the Rust snippets do not compile:\n{}\n{main}",
