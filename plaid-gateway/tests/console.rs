@@ -792,10 +792,12 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
     let mut rust_snippets = Vec::new();
     let mut typescript_files = Vec::new();
     let mut calls = Vec::new();
+    // One page, as a user works through it: the caller token once, then each operation
+    // picked from the list.
+    c.caller_token(&c.token).await;
     for op in model["operations"].as_array().expect("operations") {
         let name = op["name"].as_str().expect("name");
-        c.open(name).await;
-        c.caller_token(&c.token).await;
+        c.choose_id("operation", name).await;
         fill(&c, op, &f).await;
         let [rust, curl, typescript, python] = [
             "#rust-snippet",
@@ -908,6 +910,7 @@ async fn every_operations_form_sends_and_its_snippets_run_in_each_language() {
             let python = c.text("#python-snippet").await;
             assert!(python.contains("os.environ[\"PLAID_SECRET\"]"), "{python}");
             dir.write("processor_token_create_direct.py", &python);
+            c.choose_id("client-mode", "gateway").await;
         }
     }
     assert_eq!(rust_snippets.len(), plaid_sdk::OPERATIONS.len() + 1);

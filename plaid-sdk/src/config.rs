@@ -577,32 +577,6 @@ mod tests {
         }
     }
 
-    /// Built with `--no-default-features` (CI does): `https` without TLS is refused at
-    /// `build`, naming the features, and plain loopback `http` still works.
-    #[cfg(not(any(feature = "rustls", feature = "rustls-ring", feature = "native-tls")))]
-    #[test]
-    fn https_without_a_tls_feature_is_refused_at_build() {
-        let e = match PlaidClient::builder()
-            .credentials("id", "s")
-            .build()
-            .map(|_| ())
-            .expect_err("sandbox needs TLS")
-            .kind()
-        {
-            ErrorKind::Config(e) => e.clone(),
-            other => panic!("{other:?}"),
-        };
-        assert!(matches!(e, ConfigError::TlsNotEnabled(_)), "{e:?}");
-        assert!(e.to_string().contains("rustls"), "{e}");
-        assert!(
-            PlaidClient::builder()
-                .environment(Environment::custom("http://127.0.0.1:1").expect("url"))
-                .credentials("id", "s")
-                .build()
-                .is_ok()
-        );
-    }
-
     #[test]
     fn builder_debug_hides_secrets() {
         let b = PlaidClient::builder()
