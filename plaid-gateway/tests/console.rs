@@ -438,6 +438,7 @@ async fn the_picked_snippet_language_is_shown_and_remembered() {
     for language in ["typescript", "python", "rust", "curl"] {
         c.choose_id("language", language).await;
         assert_eq!(c.eval::<Vec<String>>(shown).await, [language]);
+        c.screenshot(&format!("language-{language}")).await;
     }
     // A stored value the page does not offer is ignored.
     c.eval::<Value>("localStorage.setItem('plaid-console-language', 'cobol'), null")
