@@ -38,7 +38,9 @@
 
 mod config;
 mod console;
+mod h1;
 mod quota_store;
+mod upstream;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -50,7 +52,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -76,14 +77,15 @@ struct State {
     buckets: std::sync::Mutex<Vec<(f64, Instant)>>,
     /// One upstream pool per serving thread (by the thread's index, modulo the length): a
     /// thread forwards only over connections it opened, which its own event loop drives.
-    http: Box<[Upstream]>,
-    /// The upstream URI of each allowed operation (`config.operations`), parsed once.
-    uris: std::collections::HashMap<String, http::Uri>,
+    http: Box<[upstream::Pool]>,
+    /// The upstream request target (path and query) of each allowed operation
+    /// (`config.operations`), checked once.
+    uris: std::collections::HashMap<String, String>,
     permits: Semaphore,
     /// Each caller's share of `permits` (`config.caller_concurrency`), by name.
     caller_permits: std::collections::HashMap<String, Semaphore>,
-    client_id: HeaderValue,
-    secret: HeaderValue,
+    /// The header lines every forwarded request carries (the Plaid credentials among them).
+    fixed_headers: Box<[u8]>,
     default_version: HeaderValue,
     /// The shared quota store (`config.quota_store`), kept across reloads to the same URL.
     quota_store: Option<Arc<quota_store::QuotaStore>>,
@@ -339,8 +341,8 @@ async fn accept_loop(
     worker: usize,
     connections: &Arc<Semaphore>,
     shutdown: impl Future<Output = ()>,
-) -> hyper_util::server::graceful::GracefulShutdown {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+) -> Connections {
+    let connections_open = Connections::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = AcceptBackoff::default();
     loop {
@@ -379,20 +381,50 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let current = settings.current();
-        let service =
-            hyper_util::service::TowerToHyperService::new(service(settings.clone(), worker));
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(current.config.header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let (stop, open) = (
+            connections_open.stop.subscribe(),
+            connections_open.open.clone(),
+        );
+        let settings = settings.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
-            drop(permit);
+            h1::connection(stream, settings, worker, stop).await;
+            drop((open, permit));
         });
     }
-    graceful
+    connections_open
+}
+
+/// The connections one accept loop serves, for a graceful stop: each holds a clone of `open`
+/// and watches `stop`.
+struct Connections {
+    stop: tokio::sync::watch::Sender<bool>,
+    open: tokio::sync::mpsc::Sender<()>,
+    closed: tokio::sync::mpsc::Receiver<()>,
+}
+
+impl Connections {
+    fn new() -> Connections {
+        let (open, closed) = tokio::sync::mpsc::channel(1);
+        Connections {
+            stop: tokio::sync::watch::Sender::new(false),
+            open,
+            closed,
+        }
+    }
+
+    /// Asks every connection to close once its request in flight is answered, and waits until
+    /// they all have.
+    async fn shutdown(self) {
+        let Connections {
+            stop,
+            open,
+            mut closed,
+        } = self;
+        let _ = stop.send(true);
+        drop(open);
+        // `None` once every connection dropped its sender.
+        let _ = closed.recv().await;
+    }
 }
 
 /// How long the accept loop waits after a failed `accept`: 10 ms, doubling to 1 s, back to
@@ -604,32 +636,56 @@ fn state(config: Config) -> std::io::Result<State> {
             format!("{what} cannot be sent as a header"),
         )
     };
-    let client_id =
-        HeaderValue::from_str(&config.client_id).map_err(|_| invalid("the client id"))?;
-    let mut secret =
-        HeaderValue::from_str(config.secret.expose_secret()).map_err(|_| invalid("the secret"))?;
-    secret.set_sensitive(true);
+    HeaderValue::from_str(&config.client_id).map_err(|_| invalid("the client id"))?;
+    HeaderValue::from_str(config.secret.expose_secret()).map_err(|_| invalid("the secret"))?;
     let default_version =
         HeaderValue::from_str(&config.plaid_version).map_err(|_| invalid("the Plaid-Version"))?;
-    let connector = upstream_connector()?;
-    let http = (0..config.threads.max(1))
-        .map(|_| upstream_client(connector.clone()))
-        .collect();
+    let fixed_headers = [
+        "content-type: application/json\r\n".to_string(),
+        format!("plaid-client-id: {}\r\n", config.client_id),
+        format!("plaid-secret: {}\r\n", config.secret.expose_secret()),
+        concat!(
+            "user-agent: plaid-gateway/",
+            env!("CARGO_PKG_VERSION"),
+            "\r\n"
+        )
+        .to_string(),
+    ]
+    .concat()
+    .into_bytes()
+    .into_boxed_slice();
+    let mut target = None;
     let uris = config
         .operations
         .iter()
         .map(|op| {
-            format!("{}{op}", config.upstream)
+            let uri = format!("{}{op}", config.upstream)
                 .parse::<http::Uri>()
-                .map(|uri| (op.clone(), uri))
                 .map_err(|e| {
                     std::io::Error::new(
                         std::io::ErrorKind::InvalidInput,
                         format!("the upstream URL of {op} is not a URI: {e}"),
                     )
-                })
+                })?;
+            if target.is_none() {
+                target = Some(upstream::Target::new(&uri)?);
+            }
+            let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+            Ok((op.clone(), path))
         })
         .collect::<std::io::Result<_>>()?;
+    let target = match target {
+        Some(target) => target,
+        None => upstream::Target::new(&config.upstream.parse::<http::Uri>().map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the upstream is not a URI: {e}"),
+            )
+        })?)?,
+    };
+    let http = (0..config.threads.max(1))
+        .map(|_| upstream::Pool::new(target.clone()))
+        .collect();
     let cors = cors(&config.cors_origins);
     let console_page = config
         .console
@@ -658,51 +714,16 @@ fn state(config: Config) -> std::io::Result<State> {
         config,
         http,
         uris,
-        client_id,
-        secret,
+        fixed_headers,
         default_version,
     })
 }
 
 type Reply = hyper::Response<Full<Bytes>>;
 
-/// The connection pool to the upstream: HTTP/1.1 over rustls (the platform's roots) or plain
-/// HTTP (a local emulator). It follows no redirect, which would carry the injected
-/// credentials to the host it names.
-type Upstream = hyper_util::client::legacy::Client<Connector, Full<Bytes>>;
-
-/// How long connecting to the upstream may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The most an upstream answer may hold; a longer one is cut and refused.
 pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
-/// How the gateway connects upstream: TCP with no delay, then TLS (the platform's roots)
-/// for `https`. One for all serving threads (they share its TLS settings).
-type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
-
-fn upstream_connector() -> std::io::Result<Connector> {
-    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
-    tcp.enforce_http(false);
-    tcp.set_nodelay(true);
-    tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    let tls = hyper_rustls::HttpsConnectorBuilder::new()
-        .try_with_platform_verifier()
-        .map_err(|e| std::io::Error::other(format!("cannot set up TLS: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(tcp);
-    Ok(tls)
-}
-
-/// One serving thread's connection pool.
-fn upstream_client(connector: Connector) -> Upstream {
-    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(connector)
-}
-
-/// A refusal in Plaid's error shape.
 /// `YYYY-MM-DD`, the form of Plaid's API versions.
 fn is_version_date(v: &[u8]) -> bool {
     v.len() == 10
@@ -712,7 +733,17 @@ fn is_version_date(v: &[u8]) -> bool {
         })
 }
 
-/// What serves each request: tower-http's layers set the security headers on every reply,
+/// The headers on every reply: the console's Content-Security-Policy, and nothing a browser
+/// should sniff, cache or refer onwards (replies carry tokens).
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("content-security-policy", console::CONTENT_SECURITY_POLICY),
+    ("x-content-type-options", "nosniff"),
+    ("cache-control", "no-store"),
+    ("referrer-policy", "no-referrer"),
+];
+
+/// What serves each request that [`h1`] hands over: tower-http's layers set the security
+/// headers on every reply,
 /// around the settings' CORS layer (when origins are listed) and [`handle`]. Each request
 /// takes the settings current when it arrives and keeps them until it ends.
 fn service(
@@ -726,18 +757,18 @@ fn service(
 > + Clone
 + Send {
     use tower_http::set_header::SetResponseHeaderLayer;
-    let header = |name: http::HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    let header = |(name, value): (&'static str, &'static str)| {
+        SetResponseHeaderLayer::overriding(
+            http::HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
     };
+    let [csp, sniff, cache, referrer] = SECURITY_HEADERS;
     tower::ServiceBuilder::new()
-        .layer(header(
-            http::header::CONTENT_SECURITY_POLICY,
-            console::CONTENT_SECURITY_POLICY,
-        ))
-        // Nothing a browser should sniff, cache or refer onwards (replies carry tokens).
-        .layer(header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header(http::header::CACHE_CONTROL, "no-store"))
-        .layer(header(http::header::REFERRER_POLICY, "no-referrer"))
+        .layer(header(csp))
+        .layer(header(sniff))
+        .layer(header(cache))
+        .layer(header(referrer))
         .service_fn(move |request: hyper::Request<Incoming>| {
             let state = settings.current();
             let settings = settings.clone();
@@ -787,24 +818,6 @@ fn gateway_request_id() -> String {
     )
 }
 
-/// A refusal in Plaid's error shape with the given `error_type` and request id.
-fn refuse_with_id(
-    status: StatusCode,
-    error_type: &str,
-    code: &str,
-    message: &str,
-    request_id: &str,
-) -> Reply {
-    let body = serde_json::json!({
-        "error_type": error_type,
-        "error_code": code,
-        "error_message": message,
-        "display_message": null,
-        "request_id": request_id,
-    });
-    json(status, Bytes::from(body.to_string()))
-}
-
 fn json(status: StatusCode, body: Bytes) -> Reply {
     let mut reply = hyper::Response::new(Full::new(body));
     *reply.status_mut() = status;
@@ -843,19 +856,15 @@ fn authenticate<'c>(callers: &'c [Caller], token: Option<&str>) -> Option<&'c Ca
 /// The operation a request may reach: POST, no query, and a raw path that is exactly the
 /// prefix plus an allowed operation. Nothing is decoded or normalized, so `..`, `//`, `%2f`
 /// and other spellings simply do not match.
-fn operation<'s>(
-    state: &'s State,
-    method: &Method,
-    uri: &http::Uri,
-) -> Option<(&'s str, &'s http::Uri)> {
-    if method != Method::POST || uri.query().is_some() {
+fn operation<'s>(state: &'s State, head: &Head<'_>) -> Option<(&'s str, &'s str)> {
+    if head.method != "POST" || head.query {
         return None;
     }
-    let rest = uri.path().strip_prefix(state.config.path_prefix.as_str())?;
+    let rest = head.path.strip_prefix(state.config.path_prefix.as_str())?;
     state
         .uris
         .get_key_value(rest)
-        .map(|(op, upstream)| (op.as_str(), upstream))
+        .map(|(op, target)| (op.as_str(), target.as_str()))
 }
 
 /// How deep a forwarded body may nest (Plaid's requests nest a few levels).
@@ -948,13 +957,13 @@ fn is_credential_key(key: &str) -> bool {
     )
 }
 
+/// Serves one request that hyper read: `/healthz`, the console, or an API request.
 async fn handle(
     state: &State,
     settings: &Settings,
     worker: usize,
     request: hyper::Request<Incoming>,
 ) -> Reply {
-    let started = Instant::now();
     let (parts, body) = request.into_parts();
     if parts.method == Method::GET && parts.uri.path() == "/healthz" {
         return json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#));
@@ -964,19 +973,77 @@ async fn handle(
     {
         return reply;
     }
+    let head = Head {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().is_some(),
+        token: caller_token(&parts.headers),
+        version: parts
+            .headers
+            .get("plaid-version")
+            .map(HeaderValue::as_bytes),
+    };
+    api(state, settings, worker, &head, read_body(state, body))
+        .await
+        .into_reply()
+}
+
+/// What the steps of an API request read of its head.
+struct Head<'r> {
+    method: &'r str,
+    /// The raw path, as sent (no query).
+    path: &'r str,
+    /// Whether a query followed the path.
+    query: bool,
+    /// The caller's token, from `x-gateway-token` or `Authorization: Bearer`.
+    token: Option<&'r str>,
+    /// The first `Plaid-Version` header.
+    version: Option<&'r [u8]>,
+}
+
+/// An API request's reply, before it is written by either HTTP path.
+struct Out {
+    status: StatusCode,
+    content_type: HeaderValue,
+    body: Bytes,
+    /// `Retry-After`, in seconds.
+    retry_after: Option<u64>,
+    /// Whether the connection closes after it.
+    close: bool,
+}
+
+impl Out {
+    fn into_reply(self) -> Reply {
+        let mut reply = hyper::Response::new(Full::new(self.body));
+        *reply.status_mut() = self.status;
+        let headers = reply.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, self.content_type);
+        if let Some(wait) = self.retry_after {
+            headers.insert(http::header::RETRY_AFTER, HeaderValue::from(wait));
+        }
+        if self.close {
+            headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        reply
+    }
+}
+
+/// One API request, whichever path read it: its reply, and its log line.
+async fn api(
+    state: &State,
+    settings: &Settings,
+    worker: usize,
+    head: &Head<'_>,
+    body: impl Future<Output = Result<Bytes, Refusal>>,
+) -> Out {
+    let started = Instant::now();
     let mut seen = Seen::default();
-    match forward(state, settings, worker, &parts, body, &mut seen, started).await {
-        Ok(reply) => reply,
+    match forward(state, settings, worker, head, body, &mut seen, started).await {
+        Ok(out) => out,
         Err(refusal) => {
-            let (reply, request_id) = refusal.reply();
-            log(
-                &seen,
-                &parts.uri,
-                reply.status(),
-                started,
-                Some(&request_id),
-            );
-            reply
+            let (out, request_id) = refusal.reply();
+            log(&seen, head.path, out.status, started, Some(&request_id));
+            out
         }
     }
 }
@@ -990,21 +1057,21 @@ struct Seen<'s> {
 
 /// The steps of one API request, each refusing in Plaid's shape: authenticate, authorize,
 /// admit (quota), read the body, take slots, forward, answer. A refusal is logged by the
-/// caller ([`handle`]); a forwarded answer here, where Plaid's request id is at hand.
+/// caller ([`api`]); a forwarded answer here, where Plaid's request id is at hand.
 async fn forward<'s>(
     state: &'s State,
     settings: &Settings,
     worker: usize,
-    parts: &http::request::Parts,
-    body: Incoming,
+    head: &Head<'_>,
+    body: impl Future<Output = Result<Bytes, Refusal>>,
     seen: &mut Seen<'s>,
     started: Instant,
-) -> Result<Reply, Refusal> {
-    let presented = caller_token(&parts.headers).unwrap_or_default();
-    let caller = authenticate(&state.config.callers, caller_token(&parts.headers))
-        .ok_or_else(Refusal::unauthenticated)?;
+) -> Result<Out, Refusal> {
+    let presented = head.token.unwrap_or_default();
+    let caller =
+        authenticate(&state.config.callers, head.token).ok_or_else(Refusal::unauthenticated)?;
     seen.caller = Some(caller);
-    let (operation, uri) = operation(state, &parts.method, &parts.uri)
+    let (operation, target) = operation(state, head)
         .filter(|(op, _)| caller.may_reach(op))
         .ok_or_else(Refusal::not_allowed)?;
     seen.operation = Some(operation);
@@ -1019,16 +1086,14 @@ async fn forward<'s>(
             )
         });
     }
-    let body = read_body(state, body).await?;
+    let body = body.await?;
     // The settings may have changed while the body arrived: a token revoked (or an operation
     // withdrawn) meanwhile refuses the request now instead of forwarding it.
     let latest = settings.current();
     if !std::ptr::eq(&*latest, state) {
-        let allowed = authenticate(&latest.config.callers, caller_token(&parts.headers))
+        let allowed = authenticate(&latest.config.callers, head.token)
             .ok_or_else(Refusal::unauthenticated)?;
-        if crate::operation(&latest, &parts.method, &parts.uri)
-            .is_none_or(|(op, _)| !allowed.may_reach(op))
-        {
+        if crate::operation(&latest, head).is_none_or(|(op, _)| !allowed.may_reach(op)) {
             return Err(Refusal::not_allowed());
         }
     }
@@ -1048,9 +1113,9 @@ async fn forward<'s>(
             "too many requests in flight; retry shortly",
         ));
     };
-    let version = match parts.headers.get("plaid-version").filter(|v| !v.is_empty()) {
-        None => state.default_version.clone(),
-        Some(v) if is_version_date(v.as_bytes()) => v.clone(),
+    let version = match head.version.filter(|v| !v.is_empty()) {
+        None => state.default_version.as_bytes(),
+        Some(v) if is_version_date(v) => v,
         Some(_) => {
             return Err(Refusal::gateway(
                 StatusCode::BAD_REQUEST,
@@ -1060,47 +1125,20 @@ async fn forward<'s>(
         }
     };
     // Only these headers go upstream: nothing the caller sent besides Plaid-Version.
-    let mut upstream = hyper::Request::new(Full::new(body.clone()));
-    *upstream.method_mut() = Method::POST;
-    *upstream.uri_mut() = uri.clone();
-    let headers = upstream.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert("plaid-client-id", state.client_id.clone());
-    headers.insert("plaid-secret", state.secret.clone());
-    headers.insert("plaid-version", version);
-    headers.insert(
-        http::header::USER_AGENT,
-        HeaderValue::from_static(concat!("plaid-gateway/", env!("CARGO_PKG_VERSION"))),
-    );
     let deadline = tokio::time::Instant::now() + state.config.upstream_timeout;
-    // Failures as (timed out, while answering).
-    let forwarded = async {
-        let response = match tokio::time::timeout_at(
-            deadline,
-            state.http[worker % state.http.len()].request(upstream),
-        )
+    let headers: [&[u8]; 4] = [&state.fixed_headers, b"plaid-version: ", version, b"\r\n"];
+    let answer = state.http[worker % state.http.len()]
+        .post(target, &headers, &body, MAX_UPSTREAM_BODY, deadline)
         .await
-        {
-            Ok(Ok(response)) => response,
-            failed => return Err((failed.is_err(), false)),
-        };
-        let (head, answer) = response.into_parts();
-        let content_type = head.headers.get(http::header::CONTENT_TYPE).cloned();
-        let collected =
-            tokio::time::timeout_at(deadline, Limited::new(answer, MAX_UPSTREAM_BODY).collect())
-                .await;
-        match collected {
-            Ok(Ok(collected)) => Ok((head.status, content_type, collected.to_bytes())),
-            failed => Err((failed.is_err(), true)),
-        }
-    };
-    let (status, content_type, bytes) = forwarded.await.map_err(|(timed_out, answering)| {
-        let (status, code, message) = upstream_failure(timed_out, answering);
-        Refusal::gateway(status, code, message)
-    })?;
+        .map_err(|failure| {
+            let (status, code, message) = upstream_failure(failure.timed_out, failure.answering);
+            Refusal::gateway(status, code, message)
+        })?;
+    let upstream::Answer {
+        status,
+        content_type,
+        body: bytes,
+    } = answer;
     // An answer that repeats the gateway's secret (raw, escaped, encoded, or a run of 8 of its
     // characters: an upstream or proxy echoing the request) never reaches the caller.
     let secret = [state.config.secret.expose_secret()];
@@ -1126,14 +1164,14 @@ async fn forward<'s>(
                 &[state.config.secret.expose_secret(), presented, &sent],
             )
         });
-    log(seen, &parts.uri, status, started, request_id);
-    let mut reply = hyper::Response::new(Full::new(bytes));
-    *reply.status_mut() = status;
-    reply.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
-    );
-    Ok(reply)
+    log(seen, head.path, status, started, request_id);
+    Ok(Out {
+        status,
+        content_type: content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
+        body: bytes,
+        retry_after: None,
+        close: false,
+    })
 }
 
 /// Reads the caller's body within the body timeout and the size limit, as the canonical bytes
@@ -1141,14 +1179,7 @@ async fn forward<'s>(
 async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
     let read = Limited::new(body, state.config.max_body_bytes).collect();
     match tokio::time::timeout(state.config.body_timeout, read).await {
-        Err(_) => Err(Refusal {
-            close: true,
-            ..Refusal::gateway(
-                StatusCode::REQUEST_TIMEOUT,
-                "BODY_TIMEOUT",
-                "the request body did not arrive in time",
-            )
-        }),
+        Err(_) => Err(Refusal::body_timeout()),
         Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
@@ -1159,9 +1190,7 @@ async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
                 "the request body is over the gateway's limit",
             ))
         }
-        Ok(Err(_)) => Err(Refusal::invalid_body(
-            "the request body could not be read (malformed chunked encoding, or cut short)",
-        )),
+        Ok(Err(_)) => Err(Refusal::unreadable_body()),
         Ok(Ok(collected)) => canonical_body(&collected.to_bytes()).map_err(Refusal::invalid_body),
     }
 }
@@ -1228,28 +1257,45 @@ impl Refusal {
         )
     }
 
+    /// A body that did not arrive within the body timeout: the connection closes.
+    fn body_timeout() -> Self {
+        Refusal {
+            close: true,
+            ..Refusal::gateway(
+                StatusCode::REQUEST_TIMEOUT,
+                "BODY_TIMEOUT",
+                "the request body did not arrive in time",
+            )
+        }
+    }
+
+    /// A body cut short, or malformed in its framing.
+    fn unreadable_body() -> Self {
+        Refusal::invalid_body(
+            "the request body could not be read (malformed chunked encoding, or cut short)",
+        )
+    }
+
     /// The reply, and the request id it carries (for the log line).
-    fn reply(self) -> (Reply, String) {
+    fn reply(self) -> (Out, String) {
         let request_id = gateway_request_id();
-        let mut reply = refuse_with_id(
-            self.status,
-            self.error_type,
-            self.code,
-            self.message,
-            &request_id,
-        );
-        if let Some(wait) = self.retry_after {
-            reply.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64),
-            );
-        }
-        if self.close {
-            reply
-                .headers_mut()
-                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        (reply, request_id)
+        let body = serde_json::json!({
+            "error_type": self.error_type,
+            "error_code": self.code,
+            "error_message": self.message,
+            "display_message": null,
+            "request_id": request_id,
+        });
+        let out = Out {
+            status: self.status,
+            content_type: HeaderValue::from_static("application/json"),
+            body: Bytes::from(body.to_string()),
+            retry_after: self
+                .retry_after
+                .map(|wait| wait.as_secs_f64().ceil().max(1.0) as u64),
+            close: self.close,
+        };
+        (out, request_id)
     }
 }
 
@@ -1292,7 +1338,7 @@ struct Answer<'a> {
 /// it looked like one.
 fn log(
     seen: &Seen<'_>,
-    uri: &http::Uri,
+    path: &str,
     status: StatusCode,
     started: Instant,
     request_id: Option<&str>,
@@ -1300,7 +1346,7 @@ fn log(
     tracing::info!(
         caller = seen.caller.map_or("-", |c| c.name.as_str()),
         operation = seen.operation.unwrap_or("-"),
-        path = ?uri.path(),
+        path = ?path,
         status = status.as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
         request_id = request_id.unwrap_or("-"),
@@ -1368,20 +1414,24 @@ mod tests {
     #[test]
     fn only_exact_allowed_paths_match() {
         let c = state(config()).expect("state");
-        let post = Method::POST;
-        let ok = |p: &str| operation(&c, &post, &p.parse().expect("uri")).is_some();
-        let (op, upstream) = operation(
-            &c,
-            &post,
-            &"/plaid/processor/token/create".parse().expect("uri"),
-        )
-        .expect("allowed");
+        let matched = |method: &str, target: &str| {
+            let uri: http::Uri = target.parse().expect("uri");
+            let head = Head {
+                method,
+                path: uri.path(),
+                query: uri.query().is_some(),
+                token: None,
+                version: None,
+            };
+            operation(&c, &head).map(|(op, upstream)| (op.to_string(), upstream.to_string()))
+        };
+        let ok = |p: &str| matched("POST", p).is_some();
         assert_eq!(
-            (op, upstream.to_string().as_str()),
-            (
-                "/processor/token/create",
-                "http://127.0.0.1:1/processor/token/create"
-            ),
+            matched("POST", "/plaid/processor/token/create"),
+            Some((
+                "/processor/token/create".to_string(),
+                "/processor/token/create".to_string()
+            )),
             "the prefix is the gateway's own; upstream gets the operation's path"
         );
         for bad in [
@@ -1399,14 +1449,7 @@ mod tests {
         ] {
             assert!(!ok(bad), "{bad} must not match");
         }
-        assert!(
-            operation(
-                &c,
-                &Method::GET,
-                &"/plaid/accounts/get".parse().expect("uri")
-            )
-            .is_none()
-        );
+        assert!(matched("GET", "/plaid/accounts/get").is_none());
     }
 
     #[test]
