@@ -942,19 +942,16 @@ impl serde::Serialize for Canonical<'_> {
 /// Whether a key names a credential (`client_id`, `secret`) to a decoder that compares keys
 /// case-insensitively, as Go's does (folding `ſ` to `s` and the Kelvin sign to `k`).
 fn is_credential_key(key: &str) -> bool {
-    let folded: String = key
-        .trim()
-        .chars()
-        .map(|c| match c {
+    let folded = || {
+        key.trim().chars().map(|c| match c {
             '\u{17F}' => 's',
             '\u{212A}' => 'k',
             c => c.to_ascii_lowercase(),
         })
-        .collect();
-    matches!(
-        folded.as_str(),
-        "client_id" | "secret" | "clientid" | "client-id"
-    )
+    };
+    ["client_id", "secret", "clientid", "client-id"]
+        .iter()
+        .any(|name| folded().eq(name.chars()))
 }
 
 /// Serves one request that hyper read: `/healthz`, the console, or an API request.
@@ -1346,12 +1343,30 @@ fn log(
     tracing::info!(
         caller = seen.caller.map_or("-", |c| c.name.as_str()),
         operation = seen.operation.unwrap_or("-"),
-        path = ?path,
+        path = %Escaped(path),
         status = status.as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
         request_id = request_id.unwrap_or("-"),
         "request"
     );
+}
+
+/// A caller's text as `Debug` shows it (quoted, every control character and quote escaped),
+/// written straight through when nothing in it needs escaping.
+struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self
+            .0
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            write!(f, "\"{}\"", self.0)
+        } else {
+            write!(f, "{:?}", self.0)
+        }
+    }
 }
 
 /// Entry points for `cargo fuzz` (`fuzz/`), compiled only with `--cfg fuzzing`.
@@ -1409,6 +1424,24 @@ mod tests {
             3,
             "one upstream pool per running thread"
         );
+    }
+
+    #[test]
+    fn logged_paths_read_as_debug_shows_them() {
+        for path in [
+            "/plaid/processor/token/create",
+            "/a b",
+            "/quote\"d",
+            "/back\\slash",
+            "/line\nbreak",
+            "/esc\u{1b}[31m",
+            "/del\u{7f}",
+            "/caf\u{e9}",
+            "/\u{202e}rtl",
+            "",
+        ] {
+            assert_eq!(Escaped(path).to_string(), format!("{path:?}"), "{path:?}");
+        }
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! settings again (environment and file) and serves with them from the next request on;
 //! settings with problems are refused, one log line each, and the running ones kept.
 
+mod log_lines;
+
 use std::path::PathBuf;
 
 /// mimalloc: per-thread free lists suit a server's many short-lived request allocations.
@@ -94,6 +96,13 @@ async fn shutdown_signal() {
 // others start with their own.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    let code = run().await;
+    // The lines still waiting in the last batch.
+    log_lines::flush();
+    code
+}
+
+async fn run() -> ExitCode {
     // Usage errors name the argument and exit with 2; `--help` and `--version` exit 0.
     let matches = Cli::command().after_help(settings()).get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
@@ -175,9 +184,12 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Logs on stdout at `RUST_LOG`'s level (default `info`: one line per request).
+/// Logs on stdout at `RUST_LOG`'s level (default `info`: one line per request), in batches
+/// (see [`log_lines`]).
 fn init_logs() {
+    log_lines::start();
     tracing_subscriber::fmt()
+        .with_writer(log_lines::Batched)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
