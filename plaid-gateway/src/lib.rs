@@ -64,6 +64,10 @@ pub use console::export as export_console;
 /// The header callers authenticate with (or `Authorization: Bearer <token>`).
 pub const CALLER_HEADER: &str = "x-gateway-token";
 
+/// The target of the one log line per API request (`RUST_LOG=plaid_gateway::request=off`
+/// silences those lines alone).
+pub const REQUEST_LOG_TARGET: &str = "plaid_gateway::request";
+
 /// How long a graceful shutdown waits for requests in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -881,21 +885,54 @@ const MAX_DEPTH: usize = 32;
 /// but a JSON object, or nested deeper than [`MAX_DEPTH`], is refused.
 fn canonical_body(body: &[u8]) -> Result<Bytes, &'static str> {
     const NOT_AN_OBJECT: &str = "the body must be one JSON object";
-    let top: &serde_json::value::RawValue =
-        serde_json::from_slice(body).map_err(|_| NOT_AN_OBJECT)?;
-    let Canonical::Object(mut map) = Canonical::parse(top, 0)? else {
-        return Err(NOT_AN_OBJECT);
-    };
-    map.retain(|key, _| !is_credential_key(key));
-    serde_json::to_vec(&Canonical::Object(map))
-        .map(Bytes::from)
-        .map_err(|_| "the body could not be serialized")
+    let fields: Fields<'_> = serde_json::from_slice(body).map_err(|_| NOT_AN_OBJECT)?;
+    let mut map = Canonical::fields(fields, 1)?;
+    map.retain(|key, _| !is_credential_key(&key.0));
+    let mut out = Vec::with_capacity(body.len());
+    serde_json::to_writer(&mut out, &Canonical::Object(map))
+        .map_err(|_| "the body could not be serialized")?;
+    Ok(Bytes::from(out))
+}
+
+/// An object's fields as parsed: each value still the caller's text.
+type Fields<'a> = std::collections::BTreeMap<Key<'a>, &'a serde_json::value::RawValue>;
+
+/// An object key: borrowed from the body unless it had escapes to undo.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Key<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}
+
+impl serde::Serialize for Key<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
 }
 
 /// A JSON value as the gateway forwards it: objects and arrays rebuilt, every other value
 /// kept as the caller's exact text (already checked to be valid JSON by the parser).
 enum Canonical<'a> {
-    Object(std::collections::BTreeMap<String, Canonical<'a>>),
+    Object(std::collections::BTreeMap<Key<'a>, Canonical<'a>>),
     Array(Vec<Canonical<'a>>),
     Leaf(&'a serde_json::value::RawValue),
 }
@@ -907,13 +944,8 @@ impl<'a> Canonical<'a> {
         match raw.get().as_bytes().first() {
             Some(b'{') | Some(b'[') if depth >= MAX_DEPTH => Err(TOO_DEEP),
             Some(b'{') => {
-                let fields: std::collections::BTreeMap<String, &'a serde_json::value::RawValue> =
-                    serde_json::from_str(raw.get()).map_err(|_| INVALID)?;
-                fields
-                    .into_iter()
-                    .map(|(key, value)| Ok((key, Canonical::parse(value, depth + 1)?)))
-                    .collect::<Result<_, _>>()
-                    .map(Canonical::Object)
+                let fields: Fields<'a> = serde_json::from_str(raw.get()).map_err(|_| INVALID)?;
+                Canonical::fields(fields, depth + 1).map(Canonical::Object)
             }
             Some(b'[') => {
                 let items: Vec<&'a serde_json::value::RawValue> =
@@ -926,6 +958,17 @@ impl<'a> Canonical<'a> {
             }
             _ => Ok(Canonical::Leaf(raw)),
         }
+    }
+
+    /// An object's fields, each value parsed at `depth`.
+    fn fields(
+        fields: Fields<'a>,
+        depth: usize,
+    ) -> Result<std::collections::BTreeMap<Key<'a>, Canonical<'a>>, &'static str> {
+        fields
+            .into_iter()
+            .map(|(key, value)| Ok((key, Canonical::parse(value, depth)?)))
+            .collect()
     }
 }
 
@@ -1341,6 +1384,7 @@ fn log(
     request_id: Option<&str>,
 ) {
     tracing::info!(
+        target: REQUEST_LOG_TARGET,
         caller = seen.caller.map_or("-", |c| c.name.as_str()),
         operation = seen.operation.unwrap_or("-"),
         path = %Escaped(path),
@@ -1423,6 +1467,27 @@ mod tests {
             current.http.len(),
             3,
             "one upstream pool per running thread"
+        );
+    }
+
+    #[test]
+    fn bodies_nest_at_most_max_depth_levels() {
+        let nested = |levels: usize| {
+            format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels)).into_bytes()
+        };
+        assert!(canonical_body(&nested(MAX_DEPTH)).is_ok());
+        assert_eq!(
+            canonical_body(&nested(MAX_DEPTH + 1)),
+            Err("the body is nested too deeply")
+        );
+        let in_arrays = format!(
+            "{{\"a\":{}1{}}}",
+            "[".repeat(MAX_DEPTH),
+            "]".repeat(MAX_DEPTH)
+        );
+        assert_eq!(
+            canonical_body(in_arrays.as_bytes()),
+            Err("the body is nested too deeply")
         );
     }
 
