@@ -40,11 +40,11 @@ pub(crate) async fn connection(
         let state = settings.current();
         // The next request's head, within the header timeout (which also bounds idleness).
         let deadline = tokio::time::Instant::now() + state.config.header_timeout;
-        let head_len = loop {
+        let (head_len, request) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 48];
             let mut request = httparse::Request::new(&mut headers);
             match request.parse(&buf) {
-                Ok(httparse::Status::Complete(n)) => break n,
+                Ok(httparse::Status::Complete(n)) => break (n, Request::read(&request, &state)),
                 Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
                 _ => return hand_over(stream, buf, settings, worker, stop).await,
             }
@@ -63,7 +63,7 @@ pub(crate) async fn connection(
                 _ => return,
             }
         };
-        let Some(request) = Request::read(&buf[..head_len], &state) else {
+        let Some(request) = request else {
             return hand_over(stream, buf, settings, worker, stop).await;
         };
         let end = head_len + request.length;
@@ -140,10 +140,7 @@ struct Request {
 }
 
 impl Request {
-    fn read(head: &[u8], state: &crate::State) -> Option<Request> {
-        let mut headers = [httparse::EMPTY_HEADER; 48];
-        let mut request = httparse::Request::new(&mut headers);
-        request.parse(head).ok()?;
+    fn read(request: &httparse::Request<'_, '_>, state: &crate::State) -> Option<Request> {
         if request.method != Some("POST") || request.version != Some(1) {
             return None;
         }
