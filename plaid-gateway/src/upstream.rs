@@ -524,3 +524,220 @@ impl AsyncWrite for Io {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    const HEADERS: [&[u8]; 2] = [b"plaid-secret: s3cret-value\r\n", b"plaid-version: 2020-09-14\r\n"];
+
+    /// An upstream on loopback that answers each request on a connection with the next of
+    /// `answers` (raw bytes), closing the connection after an answer marked `close`, and
+    /// silent once they are all said. Returns
+    /// its URI, how many connections it accepted, and the requests it read.
+    async fn upstream(
+        answers: Vec<(&'static [u8], bool)>,
+    ) -> (http::Uri, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let uri = format!("http://{}", listener.local_addr().expect("addr"))
+            .parse()
+            .expect("uri");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answers = Arc::new(std::sync::Mutex::new(answers.into_iter()));
+        let (count, requests) = (Arc::clone(&accepted), Arc::clone(&seen));
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let (answers, requests) = (Arc::clone(&answers), Arc::clone(&requests));
+                tokio::spawn(async move {
+                    let mut read = Vec::new();
+                    loop {
+                        // One request: its head, then its Content-Length of body.
+                        let end = loop {
+                            if let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let head = String::from_utf8_lossy(&read[..at]).to_string();
+                                let length: usize = head
+                                    .lines()
+                                    .find_map(|l| l.strip_prefix("content-length: "))
+                                    .and_then(|n| n.parse().ok())
+                                    .unwrap_or(0);
+                                if read.len() >= at + 4 + length {
+                                    break at + 4 + length;
+                                }
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => read.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let request: Vec<u8> = read.drain(..end).collect();
+                        requests
+                            .lock()
+                            .expect("requests")
+                            .push(String::from_utf8_lossy(&request).to_string());
+                        let next = answers.lock().expect("answers").next();
+                        let Some((answer, close)) = next else {
+                            // Nothing more to say: silent, with the connection open.
+                            std::future::pending::<()>().await;
+                            return;
+                        };
+                        if stream.write_all(answer).await.is_err() || close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (uri, accepted, seen)
+    }
+
+    fn pool(uri: &http::Uri) -> Pool {
+        Pool::new(Target::new(uri).expect("target"))
+    }
+
+    fn soon() -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_secs(10)
+    }
+
+    async fn post(pool: &Pool, max_body: usize) -> Result<Answer, Failure> {
+        pool.post("/x/processor/token/create", &HEADERS, br#"{"a":1}"#, max_body, soon())
+            .await
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+
+    #[tokio::test]
+    async fn answers_by_length_keep_their_connection() {
+        let (uri, accepted, seen) = upstream(vec![(OK, false), (OK, false)]).await;
+        let pool = pool(&uri);
+        for _ in 0..2 {
+            let answer = post(&pool, 1024).await.expect("answer");
+            assert_eq!(answer.status, StatusCode::OK);
+            assert_eq!(&answer.body[..], b"{}");
+            assert_eq!(
+                answer.content_type.as_ref().map(HeaderValue::as_bytes),
+                Some(&b"application/json"[..])
+            );
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one kept-alive connection");
+        let requests = seen.lock().expect("requests").clone();
+        let authority = uri.authority().expect("authority").as_str();
+        assert_eq!(
+            requests[0],
+            format!(
+                "POST /x/processor/token/create HTTP/1.1\r\nhost: {authority}\r\nplaid-secret: s3cret-value\r\nplaid-version: 2020-09-14\r\ncontent-length: 7\r\n\r\n{{\"a\":1}}"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn chunked_answers_are_joined_and_interim_ones_skipped() {
+        let chunked: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n4;x=1\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\ntrailer: t\r\n\r\n";
+        let (uri, accepted, _) = upstream(vec![(chunked, false), (OK, false)]).await;
+        let pool = pool(&uri);
+        let answer = post(&pool, 1024).await.expect("answer");
+        assert_eq!(answer.status, StatusCode::CREATED);
+        assert_eq!(&answer.body[..], br#"{"a":1}"#);
+        assert_eq!(post(&pool, 1024).await.expect("answer").status, StatusCode::OK);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_ended_by_closing_is_read_whole_and_its_connection_dropped() {
+        let (uri, accepted, _) =
+            upstream(vec![(b"HTTP/1.1 200 OK\r\n\r\n{\"b\":2}", true), (OK, false)]).await;
+        let pool = pool(&uri);
+        assert_eq!(&post(&pool, 1024).await.expect("answer").body[..], br#"{"b":2}"#);
+        assert_eq!(&post(&pool, 1024).await.expect("answer").body[..], b"{}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_the_upstream_closed_is_not_reused() {
+        // Answered with a length (so kept), then closed by the upstream while idle.
+        let (uri, accepted, _) = upstream(vec![(OK, true), (OK, false)]).await;
+        let pool = pool(&uri);
+        post(&pool, 1024).await.expect("answer");
+        // Until this thread's event loop has seen the close.
+        let mut seen_closed = false;
+        for _ in 0..10_000 {
+            let mut idle = pool.idle.lock().expect("idle");
+            let open = idle.front_mut().is_some_and(|(conn, _)| conn.still_open());
+            drop(idle);
+            if !open {
+                seen_closed = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(seen_closed, "the close was never seen");
+        assert_eq!(post(&pool, 1024).await.expect("answer").status, StatusCode::OK);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn malformed_or_oversized_answers_fail_and_say_when() {
+        let conflicting: &[u8] =
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}";
+        let (uri, _, _) = upstream(vec![(conflicting, false)]).await;
+        let failure = post(&pool(&uri), 1024).await.err().expect("refused");
+        assert_eq!(
+            failure,
+            Failure {
+                timed_out: false,
+                answering: false
+            }
+        );
+        let (uri, _, _) = upstream(vec![(OK, false)]).await;
+        let failure = post(&pool(&uri), 1).await.err().expect("over the limit");
+        assert_eq!(
+            failure,
+            Failure {
+                timed_out: false,
+                answering: true
+            }
+        );
+        let (uri, _, _) = upstream(vec![(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n{}", true)]).await;
+        let failure = post(&pool(&uri), 1024).await.err().expect("cut short");
+        assert!(failure.answering && !failure.timed_out);
+        let (uri, _, _) = upstream(vec![(b"NOT HTTP\r\n\r\n", false)]).await;
+        assert!(post(&pool(&uri), 1024).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_upstream_times_out_saying_whether_it_had_begun() {
+        let (uri, _, _) = upstream(vec![]).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let failure = pool(&uri)
+            .post("/x", &HEADERS, b"{}", 1024, deadline)
+            .await
+            .err()
+            .expect("timed out");
+        assert_eq!(
+            failure,
+            Failure {
+                timed_out: true,
+                answering: false
+            }
+        );
+        let (uri, _, _) = upstream(vec![(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{", false)]).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let failure = pool(&uri)
+            .post("/x", &HEADERS, b"{}", 1024, deadline)
+            .await
+            .err()
+            .expect("timed out");
+        assert_eq!(
+            failure,
+            Failure {
+                timed_out: true,
+                answering: true
+            }
+        );
+    }
+}
