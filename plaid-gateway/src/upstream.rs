@@ -43,6 +43,14 @@ pub(crate) struct Target {
 impl Target {
     /// The upstream of `uri` (`http` or `https`).
     pub(crate) fn new(uri: &http::Uri) -> io::Result<Target> {
+        Target::with_tls(uri, tls_connector)
+    }
+
+    /// The upstream of `uri`, with `tls` making the TLS settings for an `https` host.
+    fn with_tls(
+        uri: &http::Uri,
+        tls: impl FnOnce(&str) -> io::Result<tokio_rustls::TlsConnector>,
+    ) -> io::Result<Target> {
         let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
         let authority = uri
             .authority()
@@ -58,7 +66,9 @@ impl Target {
             .trim_end_matches(']')
             .to_string();
         let tls = if https {
-            Some(tls_connector(&host)?)
+            rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|_| invalid("the upstream host name"))?;
+            Some(tls(&host)?)
         } else {
             None
         };
@@ -72,10 +82,8 @@ impl Target {
 }
 
 /// rustls with the platform's roots, speaking HTTP/1.1 only.
-fn tls_connector(host: &str) -> io::Result<tokio_rustls::TlsConnector> {
+fn tls_connector(_host: &str) -> io::Result<tokio_rustls::TlsConnector> {
     use rustls_platform_verifier::ConfigVerifierExt;
-    rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "the upstream host name"))?;
     let mut config = rustls::ClientConfig::with_platform_verifier()
         .map_err(|e| io::Error::other(format!("cannot set up TLS: {e}")))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -532,7 +540,10 @@ mod tests {
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
 
-    const HEADERS: [&[u8]; 2] = [b"plaid-secret: s3cret-value\r\n", b"plaid-version: 2020-09-14\r\n"];
+    const HEADERS: [&[u8]; 2] = [
+        b"plaid-secret: s3cret-value\r\n",
+        b"plaid-version: 2020-09-14\r\n",
+    ];
 
     /// An upstream on loopback that answers each request on a connection with the next of
     /// `answers` (raw bytes), closing the connection after an answer marked `close`, and
@@ -540,7 +551,11 @@ mod tests {
     /// its URI, how many connections it accepted, and the requests it read.
     async fn upstream(
         answers: Vec<(&'static [u8], bool)>,
-    ) -> (http::Uri, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>) {
+    ) -> (
+        http::Uri,
+        Arc<AtomicUsize>,
+        Arc<std::sync::Mutex<Vec<String>>>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let uri = format!("http://{}", listener.local_addr().expect("addr"))
             .parse()
@@ -605,11 +620,18 @@ mod tests {
     }
 
     async fn post(pool: &Pool, max_body: usize) -> Result<Answer, Failure> {
-        pool.post("/x/processor/token/create", &HEADERS, br#"{"a":1}"#, max_body, soon())
-            .await
+        pool.post(
+            "/x/processor/token/create",
+            &HEADERS,
+            br#"{"a":1}"#,
+            max_body,
+            soon(),
+        )
+        .await
     }
 
-    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+    const OK: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
 
     #[tokio::test]
     async fn answers_by_length_keep_their_connection() {
@@ -624,7 +646,11 @@ mod tests {
                 Some(&b"application/json"[..])
             );
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one kept-alive connection");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "one kept-alive connection"
+        );
         let requests = seen.lock().expect("requests").clone();
         let authority = uri.authority().expect("authority").as_str();
         assert_eq!(
@@ -643,16 +669,25 @@ mod tests {
         let answer = post(&pool, 1024).await.expect("answer");
         assert_eq!(answer.status, StatusCode::CREATED);
         assert_eq!(&answer.body[..], br#"{"a":1}"#);
-        assert_eq!(post(&pool, 1024).await.expect("answer").status, StatusCode::OK);
+        assert_eq!(
+            post(&pool, 1024).await.expect("answer").status,
+            StatusCode::OK
+        );
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
     async fn an_answer_ended_by_closing_is_read_whole_and_its_connection_dropped() {
-        let (uri, accepted, _) =
-            upstream(vec![(b"HTTP/1.1 200 OK\r\n\r\n{\"b\":2}", true), (OK, false)]).await;
+        let (uri, accepted, _) = upstream(vec![
+            (b"HTTP/1.1 200 OK\r\n\r\n{\"b\":2}", true),
+            (OK, false),
+        ])
+        .await;
         let pool = pool(&uri);
-        assert_eq!(&post(&pool, 1024).await.expect("answer").body[..], br#"{"b":2}"#);
+        assert_eq!(
+            &post(&pool, 1024).await.expect("answer").body[..],
+            br#"{"b":2}"#
+        );
         assert_eq!(&post(&pool, 1024).await.expect("answer").body[..], b"{}");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
@@ -676,7 +711,10 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert!(seen_closed, "the close was never seen");
-        assert_eq!(post(&pool, 1024).await.expect("answer").status, StatusCode::OK);
+        assert_eq!(
+            post(&pool, 1024).await.expect("answer").status,
+            StatusCode::OK
+        );
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
@@ -702,7 +740,11 @@ mod tests {
                 answering: true
             }
         );
-        let (uri, _, _) = upstream(vec![(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n{}", true)]).await;
+        let (uri, _, _) = upstream(vec![(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n{}",
+            true,
+        )])
+        .await;
         let failure = post(&pool(&uri), 1024).await.err().expect("cut short");
         assert!(failure.answering && !failure.timed_out);
         let (uri, _, _) = upstream(vec![(b"NOT HTTP\r\n\r\n", false)]).await;
@@ -725,7 +767,11 @@ mod tests {
                 answering: false
             }
         );
-        let (uri, _, _) = upstream(vec![(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{", false)]).await;
+        let (uri, _, _) = upstream(vec![(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{",
+            false,
+        )])
+        .await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let failure = pool(&uri)
             .post("/x", &HEADERS, b"{}", 1024, deadline)
@@ -738,6 +784,95 @@ mod tests {
                 timed_out: true,
                 answering: true
             }
+        );
+    }
+
+    #[tokio::test]
+    async fn https_upstreams_are_read_over_rustls_and_kept() {
+        use rustls::pki_types::pem::PemObject;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
+        let certs: Vec<_> =
+            rustls::pki_types::CertificateDer::pem_file_iter(dir.join("localhost.pem"))
+                .expect("certificate")
+                .collect::<Result<_, _>>()
+                .expect("certificate");
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("localhost.key"))
+            .expect("key");
+        let server = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server settings");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let mut read = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // Each request here is a head and a 7-byte body.
+                    while let Ok(n) = tls.read(&mut chunk).await {
+                        if n == 0 {
+                            return;
+                        }
+                        read.extend_from_slice(&chunk[..n]);
+                        while let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+                            if read.len() < at + 4 + 7 {
+                                break;
+                            }
+                            read.drain(..at + 4 + 7);
+                            if tls.write_all(OK).await.is_err() || tls.flush().await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in rustls::pki_types::CertificateDer::pem_file_iter(dir.join("ca.pem")).expect("CA")
+        {
+            roots.add(ca.expect("CA")).expect("a root");
+        }
+        let client = |roots: rustls::RootCertStore| {
+            move |_: &str| {
+                Ok(tokio_rustls::TlsConnector::from(Arc::new(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(roots)
+                        .with_no_client_auth(),
+                )))
+            }
+        };
+        let uri: http::Uri = format!("https://localhost:{port}").parse().expect("uri");
+        let pool = Pool::new(Target::with_tls(&uri, client(roots)).expect("target"));
+        for _ in 0..2 {
+            let answer = post(&pool, 1024).await.expect("answer over TLS");
+            assert_eq!(
+                (answer.status, &answer.body[..]),
+                (StatusCode::OK, &b"{}"[..])
+            );
+        }
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "one kept-alive TLS connection"
+        );
+        // A certificate the client does not trust: nothing is sent.
+        let stranger = Pool::new(
+            Target::with_tls(&uri, client(rustls::RootCertStore::empty())).expect("target"),
+        );
+        assert_eq!(
+            post(&stranger, 1024).await.err(),
+            Some(Failure {
+                timed_out: false,
+                answering: false
+            })
         );
     }
 }
