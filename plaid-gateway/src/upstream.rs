@@ -701,9 +701,12 @@ mod tests {
         // Until this thread's event loop has seen the close.
         let mut seen_closed = false;
         for _ in 0..10_000 {
-            let mut idle = pool.idle.lock().expect("idle");
-            let open = idle.front_mut().is_some_and(|(conn, _)| conn.still_open());
-            drop(idle);
+            let open = pool
+                .idle
+                .lock()
+                .expect("idle")
+                .front_mut()
+                .is_some_and(|(conn, _)| conn.still_open());
             if !open {
                 seen_closed = true;
                 break;
