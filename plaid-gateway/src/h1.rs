@@ -32,14 +32,27 @@ pub(crate) async fn connection(
     mut stream: TcpStream,
     settings: Settings,
     worker: usize,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let mut buf = BytesMut::with_capacity(4096);
     let mut out: Vec<u8> = Vec::with_capacity(1024);
+    // One timer and one stop signal for the connection's life, moved along per request (a
+    // timer pushed later stays registered; a new one per request would be registered anew).
+    let timer = tokio::time::sleep(std::time::Duration::ZERO);
+    tokio::pin!(timer);
+    let stopped = {
+        let mut stop = stop.clone();
+        async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        }
+    };
+    tokio::pin!(stopped);
     loop {
         let state = settings.current();
         // The next request's head, within the header timeout (which also bounds idleness).
-        let deadline = tokio::time::Instant::now() + state.config.header_timeout;
+        timer
+            .as_mut()
+            .reset(tokio::time::Instant::now() + state.config.header_timeout);
         let (head_len, request) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 48];
             let mut request = httparse::Request::new(&mut headers);
@@ -54,12 +67,14 @@ pub(crate) async fn connection(
             let idle = buf.is_empty();
             let read = tokio::select! {
                 biased;
-                _ = stop.wait_for(|stop| *stop), if idle => return,
-                read = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => read,
+                read = stream.read_buf(&mut buf) => read,
+                () = &mut stopped, if idle => return,
+                // Silent past the header timeout: close (as hyper does for a late head).
+                () = &mut timer => return,
             };
             match read {
-                Ok(Ok(n)) if n > 0 => {}
-                // Closed, failed or silent: close (as hyper does for a late head).
+                Ok(n) if n > 0 => {}
+                // Closed or failed.
                 _ => return,
             }
         };

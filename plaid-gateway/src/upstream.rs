@@ -139,7 +139,9 @@ impl Pool {
             Ok(Err(_)) => return Err(before(false)),
             Err(_) => return Err(before(true)),
         };
-        let mut request = Vec::with_capacity(256 + body.len());
+        // The connection's own buffer, kept between requests.
+        let mut request = std::mem::take(&mut conn.wire.out);
+        request.clear();
         request.extend_from_slice(b"POST ");
         request.extend_from_slice(target.as_bytes());
         request.extend_from_slice(b" HTTP/1.1\r\nhost: ");
@@ -153,8 +155,8 @@ impl Pool {
         request.extend_from_slice(b"\r\n\r\n");
         request.extend_from_slice(body);
         let written = async {
-            conn.io.write_all(&request).await?;
-            conn.io.flush().await
+            conn.wire.io.write_all(&request).await?;
+            conn.wire.io.flush().await
         };
         match tokio::time::timeout_at(deadline, written).await {
             Ok(Ok(())) => {}
@@ -163,20 +165,29 @@ impl Pool {
         }
         // The request holds the secret: not kept past its use.
         request.fill(0);
-        drop(request);
-        let answer = tokio::time::timeout_at(deadline, conn.answer(max_body)).await;
+        if request.capacity() <= 64 * 1024 {
+            conn.wire.out = request;
+        }
+        // The connection's own timer, moved along (registered once, not once per request).
+        conn.timer.as_mut().reset(deadline);
+        let answer = tokio::select! {
+            biased;
+            answer = conn.wire.answer(max_body) => answer,
+            () = conn.timer.as_mut() => {
+                return Err(Failure {
+                    timed_out: true,
+                    answering: conn.wire.answering,
+                });
+            }
+        };
         match answer {
-            Ok(Ok((answer, reusable))) => {
+            Ok((answer, reusable)) => {
                 if reusable {
                     self.checkin(conn);
                 }
                 Ok(answer)
             }
-            Ok(Err(failure)) => Err(failure),
-            Err(_) => Err(Failure {
-                timed_out: true,
-                answering: conn.answering,
-            }),
+            Err(failure) => Err(failure),
         }
     }
 
@@ -190,8 +201,8 @@ impl Pool {
                 .pop_back();
             match idle {
                 Some((mut conn, since)) => {
-                    if since.elapsed() < IDLE_TIMEOUT && conn.still_open() {
-                        conn.answering = false;
+                    if since.elapsed() < IDLE_TIMEOUT && conn.wire.still_open() {
+                        conn.wire.answering = false;
                         return Ok(conn);
                     }
                 }
@@ -217,9 +228,13 @@ impl Pool {
             }
         };
         Ok(Conn {
-            io,
-            buf: BytesMut::with_capacity(4096),
-            answering: false,
+            wire: Wire {
+                io,
+                buf: BytesMut::with_capacity(4096),
+                answering: false,
+                out: Vec::new(),
+            },
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
         })
     }
 
@@ -241,15 +256,23 @@ impl Pool {
     }
 }
 
-/// One connection to the upstream, with what has been read from it and not yet used.
+/// One connection to the upstream, and its timer for the answer in flight.
 struct Conn {
+    wire: Wire,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+/// A connection's stream, with what has been read from it and not yet used.
+struct Wire {
     io: Io,
     buf: BytesMut,
     /// Whether the current answer's head has arrived.
     answering: bool,
+    /// The request being written (emptied and zeroed after each).
+    out: Vec<u8>,
 }
 
-impl Conn {
+impl Wire {
     /// Whether an idle connection can carry a request: the peer has not closed it, and sent
     /// nothing unasked.
     fn still_open(&mut self) -> bool {
@@ -706,7 +729,7 @@ mod tests {
                 .lock()
                 .expect("idle")
                 .front_mut()
-                .is_some_and(|(conn, _)| conn.still_open());
+                .is_some_and(|(conn, _)| conn.wire.still_open());
             if !open {
                 seen_closed = true;
                 break;
