@@ -375,6 +375,27 @@ fn main() {
         g.p99_ms / n.p99_ms,
         g.cpu_us / n.cpu_us
     );
+    // Each round's own ratio (the two ran seconds apart), whose median a machine's drift
+    // between rounds moves less.
+    let per_round = |f: fn(&Run) -> f64| {
+        let mut ratios: Vec<f64> = runs[1]
+            .iter()
+            .zip(&runs[2])
+            .map(|(g, n)| f(g) / f(n))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        (
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1],
+        )
+    };
+    let (throughput, low, high) = per_round(|r| r.throughput);
+    let (p99, _, _) = per_round(|r| r.p99_ms);
+    let (cpu, _, _) = per_round(|r| r.cpu_us);
+    println!(
+        "gateway / nginx, median of the rounds' ratios: throughput {throughput:.2} (rounds {low:.2} to {high:.2}), p99 {p99:.2}, CPU per request {cpu:.2}"
+    );
     if let Some(r) = medians.get(3).filter(|_| with_redis.is_some()) {
         println!(
             "gateway + Redis / gateway: throughput {:.2}, p50 +{:.3} ms, p99 +{:.3} ms",

@@ -54,12 +54,10 @@ pub(crate) async fn connection(
             .as_mut()
             .reset(tokio::time::Instant::now() + state.config.header_timeout);
         let (head_len, request) = loop {
-            let mut headers = [httparse::EMPTY_HEADER; 48];
-            let mut request = httparse::Request::new(&mut headers);
-            match request.parse(&buf) {
-                Ok(httparse::Status::Complete(n)) => break (n, Request::read(&request, &state)),
-                Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
-                _ => return hand_over(stream, buf, settings, worker, stop).await,
+            match Request::parse(&buf, &state) {
+                Some(Some(parsed)) => break parsed,
+                Some(None) if buf.len() < MAX_HEAD => {}
+                _ => return Box::pin(hand_over(stream, buf, settings, worker, stop)).await,
             }
             if buf.capacity() - buf.len() < 1024 {
                 buf.reserve(4096);
@@ -79,7 +77,7 @@ pub(crate) async fn connection(
             }
         };
         let Some(request) = request else {
-            return hand_over(stream, buf, settings, worker, stop).await;
+            return Box::pin(hand_over(stream, buf, settings, worker, stop)).await;
         };
         let end = head_len + request.length;
         let head = Head {
@@ -155,6 +153,20 @@ struct Request {
 }
 
 impl Request {
+    /// The head at the start of `buf`: `Some(Some((length, request)))` when complete (the
+    /// request `None` when it is for hyper), `Some(None)` while partial, `None` when
+    /// malformed. Not async: the parser's header array is not kept in the connection's future.
+    #[allow(clippy::type_complexity)]
+    fn parse(buf: &[u8], state: &crate::State) -> Option<Option<(usize, Option<Request>)>> {
+        let mut headers = [httparse::EMPTY_HEADER; 48];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(buf) {
+            Ok(httparse::Status::Complete(n)) => Some(Some((n, Request::read(&request, state)))),
+            Ok(httparse::Status::Partial) => Some(None),
+            Err(_) => None,
+        }
+    }
+
     fn read(request: &httparse::Request<'_, '_>, state: &crate::State) -> Option<Request> {
         if request.method != Some("POST") || request.version != Some(1) {
             return None;

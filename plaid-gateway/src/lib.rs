@@ -474,7 +474,8 @@ impl State {
         if buckets.is_empty() {
             return Ok(None);
         }
-        match store.take(&buckets, self.config.quota_store_timeout).await {
+        // Boxed: the store's future is large, and most gateways have no store.
+        match Box::pin(store.take(&buckets, self.config.quota_store_timeout)).await {
             Ok(wait) => Ok(wait),
             Err(()) => match self.config.quota_store_failure {
                 QuotaStoreFailure::Local => {

@@ -209,6 +209,13 @@ impl Pool {
                 None => break,
             }
         }
+        // Boxed: connecting (and its TLS handshake) is rare, and its future is large; kept
+        // inline, every request's future would carry (and move) it.
+        Box::pin(self.connect()).await
+    }
+
+    /// A new connection to the upstream.
+    async fn connect(&self) -> io::Result<Conn> {
         let tcp = tokio::time::timeout(
             CONNECT_TIMEOUT,
             TcpStream::connect((self.target.host.as_str(), self.target.port)),
@@ -302,25 +309,17 @@ impl Wire {
             answering,
         };
         let (status, content_type, framing, mut reusable, head_len) = loop {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut response = httparse::Response::new(&mut headers);
-            match response.parse(&self.buf) {
-                Ok(httparse::Status::Complete(n)) => {
-                    let code = response.code.unwrap_or(0);
-                    if (100..200).contains(&code) && code != 101 {
-                        self.buf.advance(n);
-                        continue;
-                    }
-                    let status = StatusCode::from_u16(code).map_err(|_| failed(false))?;
-                    let head = Head::read(&response, status).ok_or(failed(false))?;
+            match Head::parse(&self.buf) {
+                Parsed::Interim(n) => self.buf.advance(n),
+                Parsed::Final(status, head, n) => {
                     break (status, head.content_type, head.framing, head.keep_alive, n);
                 }
-                Ok(httparse::Status::Partial) if self.buf.len() < MAX_HEAD => {
+                Parsed::Partial if self.buf.len() < MAX_HEAD => {
                     if !self.fill().await.map_err(|_| failed(false))? {
                         return Err(failed(false));
                     }
                 }
-                _ => return Err(failed(false)),
+                Parsed::Partial | Parsed::Invalid => return Err(failed(false)),
             }
         };
         self.answering = true;
@@ -438,7 +437,41 @@ struct Head {
     keep_alive: bool,
 }
 
+/// What the buffer holds of an answer's head.
+enum Parsed {
+    /// An interim (`1xx`) answer of this many bytes, to skip.
+    Interim(usize),
+    /// The answer's head, of this many bytes.
+    Final(StatusCode, Head, usize),
+    Partial,
+    Invalid,
+}
+
 impl Head {
+    /// Parses the head at the start of `buf` (not async: the parser's header array is not
+    /// kept in any future).
+    fn parse(buf: &[u8]) -> Parsed {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(buf) {
+            Ok(httparse::Status::Complete(n)) => {
+                let code = response.code.unwrap_or(0);
+                if (100..200).contains(&code) && code != 101 {
+                    return Parsed::Interim(n);
+                }
+                let Ok(status) = StatusCode::from_u16(code) else {
+                    return Parsed::Invalid;
+                };
+                match Head::read(&response, status) {
+                    Some(head) => Parsed::Final(status, head, n),
+                    None => Parsed::Invalid,
+                }
+            }
+            Ok(httparse::Status::Partial) => Parsed::Partial,
+            Err(_) => Parsed::Invalid,
+        }
+    }
+
     /// `None` for a head no client may trust (conflicting or malformed lengths).
     fn read(response: &httparse::Response<'_, '_>, status: StatusCode) -> Option<Head> {
         let mut content_type = None;
