@@ -116,16 +116,19 @@ pub(crate) async fn connection(
         let close = reply.close || request.close || *stop.borrow();
         out.clear();
         encode(&reply, close, &mut out);
-        let written = if reply.body.len() <= 16 * 1024 {
-            out.extend_from_slice(&reply.body);
-            stream.write_all(&out).await
-        } else {
-            match stream.write_all(&out).await {
-                Ok(()) => stream.write_all(&reply.body).await,
-                Err(e) => Err(e),
+        // A client that does not take its reply within the header timeout is closed, so it
+        // cannot hold its connection's slot by not reading.
+        let write = async {
+            if reply.body.len() <= 16 * 1024 {
+                out.extend_from_slice(&reply.body);
+                stream.write_all(&out).await
+            } else {
+                stream.write_all(&out).await?;
+                stream.write_all(&reply.body).await
             }
         };
-        if written.is_err() || close {
+        let written = tokio::time::timeout(state.config.header_timeout, write).await;
+        if !matches!(written, Ok(Ok(()))) || close {
             let _ = stream.shutdown().await;
             return;
         }
