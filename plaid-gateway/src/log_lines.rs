@@ -216,7 +216,8 @@ fn timestamp(writer: &mut impl std::fmt::Write, now: std::time::SystemTime) -> s
     })
 }
 
-/// The proleptic Gregorian date `days` after 1970-01-01 (H. Hinnant's `civil_from_days`).
+/// The proleptic Gregorian date `days` after 1970-01-01 (counted in 400-year eras, each with
+/// its days of the year from March).
 fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

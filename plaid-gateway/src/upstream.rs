@@ -810,35 +810,29 @@ mod tests {
         assert!(post(&pool(&uri), 1024).await.is_err());
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_silent_upstream_times_out_saying_whether_it_had_begun() {
-        let (uri, _, _) = upstream(vec![]).await;
+    /// How a request to an upstream that says `answers` and then nothing fails.
+    async fn silenced(answers: Vec<(&'static [u8], bool)>) -> Failure {
+        let (uri, _, _) = upstream(answers).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let failure = pool(&uri)
+        pool(&uri)
             .post("/x", &HEADERS, b"{}", 1024, deadline)
             .await
             .err()
-            .expect("timed out");
+            .expect("timed out")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_upstream_times_out_saying_whether_it_had_begun() {
         assert_eq!(
-            failure,
+            silenced(vec![]).await,
             Failure {
                 timed_out: true,
                 answering: false
             }
         );
-        let (uri, _, _) = upstream(vec![(
-            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{",
-            false,
-        )])
-        .await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let failure = pool(&uri)
-            .post("/x", &HEADERS, b"{}", 1024, deadline)
-            .await
-            .err()
-            .expect("timed out");
+        let begun: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{";
         assert_eq!(
-            failure,
+            silenced(vec![(begun, false)]).await,
             Failure {
                 timed_out: true,
                 answering: true
