@@ -888,7 +888,7 @@ fn canonical_body(body: &[u8]) -> Result<Bytes, &'static str> {
     const NOT_AN_OBJECT: &str = "the body must be one JSON object";
     let fields: Fields<'_> = serde_json::from_slice(body).map_err(|_| NOT_AN_OBJECT)?;
     let mut map = Canonical::fields(fields, 1)?;
-    map.retain(|key, _| !is_credential_key(&key.0));
+    map.retain(|(key, _)| !is_credential_key(&key.0));
     let mut out = Vec::with_capacity(body.len());
     serde_json::to_writer(&mut out, &Canonical::Object(map))
         .map_err(|_| "the body could not be serialized")?;
@@ -933,7 +933,8 @@ impl serde::Serialize for Key<'_> {
 /// A JSON value as the gateway forwards it: objects and arrays rebuilt, every other value
 /// kept as the caller's exact text (already checked to be valid JSON by the parser).
 enum Canonical<'a> {
-    Object(std::collections::BTreeMap<Key<'a>, Canonical<'a>>),
+    /// Fields sorted by key, each key once (as the parsed map gave them).
+    Object(Vec<(Key<'a>, Canonical<'a>)>),
     Array(Vec<Canonical<'a>>),
     Leaf(&'a serde_json::value::RawValue),
 }
@@ -965,7 +966,7 @@ impl<'a> Canonical<'a> {
     fn fields(
         fields: Fields<'a>,
         depth: usize,
-    ) -> Result<std::collections::BTreeMap<Key<'a>, Canonical<'a>>, &'static str> {
+    ) -> Result<Vec<(Key<'a>, Canonical<'a>)>, &'static str> {
         fields
             .into_iter()
             .map(|(key, value)| Ok((key, Canonical::parse(value, depth)?)))
@@ -976,7 +977,7 @@ impl<'a> Canonical<'a> {
 impl serde::Serialize for Canonical<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Canonical::Object(fields) => serializer.collect_map(fields),
+            Canonical::Object(fields) => serializer.collect_map(fields.iter().map(|(k, v)| (k, v))),
             Canonical::Array(items) => serializer.collect_seq(items),
             Canonical::Leaf(raw) => raw.serialize(serializer),
         }

@@ -13,7 +13,12 @@ const EVERY: Duration = Duration::from_millis(100);
 /// How many waiting bytes make a batch be written at once.
 const BATCH: usize = 32 * 1024;
 
+/// The lines waiting for the next batch: held only to add a line or to take them all.
 static WAITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// The batch being written: held while writing, so batches go out in order, and a line
+/// added meanwhile never waits for standard output.
+static WRITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 /// The writer tracing-subscriber asks for each line; [`start`] must run for lines to be
 /// written without a warning behind them.
@@ -27,12 +32,15 @@ pub struct Line {
 
 impl Write for Line {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut waiting = WAITING
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        waiting.extend_from_slice(buf);
-        if self.urgent || waiting.len() >= BATCH {
-            write_out(&mut waiting);
+        let due = {
+            let mut waiting = WAITING
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            waiting.extend_from_slice(buf);
+            self.urgent || waiting.len() >= BATCH
+        };
+        if due {
+            flush();
         }
         Ok(buf.len())
     }
@@ -56,24 +64,24 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Batched {
     }
 }
 
-/// Writes the waiting lines (a failed write drops them: logging never stops serving).
-fn write_out(waiting: &mut Vec<u8>) {
-    if !waiting.is_empty() {
-        let _ = std::io::stdout().lock().write_all(waiting);
-        waiting.clear();
-        if waiting.capacity() > 4 * BATCH {
-            waiting.shrink_to(BATCH);
-        }
-    }
-}
-
-/// Writes whatever is waiting now (at exit).
+/// Writes the lines waiting now (a failed write drops them: logging never stops serving).
 pub fn flush() {
-    write_out(
-        &mut WAITING
+    let mut writing = WRITING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::mem::swap(
+        &mut *writing,
+        &mut *WAITING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
+    if !writing.is_empty() {
+        let _ = std::io::stdout().lock().write_all(&writing);
+        writing.clear();
+        if writing.capacity() > 4 * BATCH {
+            writing.shrink_to(BATCH);
+        }
+    }
 }
 
 /// Starts the thread that writes the waiting lines every [`EVERY`].
