@@ -1216,3 +1216,108 @@ async fn a_malformed_chunked_body_is_a_400() {
     assert!(answer.contains("\"INVALID_BODY\""), "{answer}");
     assert_eq!(emulator.request_count(), 0);
 }
+
+/// One request written as `wire` on a new connection, and its reply: the status line, the
+/// headers but `date` (sorted), and the body as JSON without its `request_id`.
+async fn exchange(
+    gateway: &Gateway,
+    wire: String,
+) -> (String, Vec<(String, String)>, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = gateway.url().trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(wire.as_bytes()).await.expect("write");
+    let mut read = Vec::new();
+    let (head, length) = loop {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "closed before a whole reply: {read:?}");
+        read.extend_from_slice(&chunk[..n]);
+        if let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8(read[..at].to_vec()).expect("head");
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_string)
+                })
+                .and_then(|n| n.parse().ok())
+                .expect("a content-length");
+            read.drain(..at + 4);
+            break (head, length);
+        }
+    };
+    while read.len() < length {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "closed mid-body");
+        read.extend_from_slice(&chunk[..n]);
+    }
+    let mut lines = head.lines();
+    let status = lines.next().expect("status line").to_string();
+    let mut headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (name, value) = l.split_once(':').expect("a header");
+            (name.to_ascii_lowercase(), value.trim().to_string())
+        })
+        .filter(|(name, _)| name != "date")
+        .collect();
+    headers.sort();
+    let mut body: serde_json::Value = serde_json::from_slice(&read[..length]).expect("JSON");
+    if let Some(fields) = body.as_object_mut() {
+        assert!(
+            fields.remove("request_id").is_some(),
+            "a request id: {fields:?}"
+        );
+    }
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn both_http_paths_answer_alike() {
+    let (emulator, gateway) = setup(|c| {
+        c.quotas = vec![Quota::parse("web-app:/item/get=1/min").expect("quota")];
+    })
+    .await;
+    let item = emulator.add_item();
+    let accounts = serde_json::json!({ "access_token": item.access_token }).to_string();
+    let token = format!("x-gateway-token: {CALLER_TOKEN}\r\n");
+    // A request as the gateway's own path reads it (a length), and as hyper does (chunked).
+    let by_length = |path: &str, headers: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nhost: gw\r\n{headers}content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let chunked = |path: &str, headers: &str, body: &str| {
+        let chunk = if body.is_empty() {
+            String::new()
+        } else {
+            format!("{:x}\r\n{body}\r\n", body.len())
+        };
+        format!(
+            "POST {path} HTTP/1.1\r\nhost: gw\r\n{headers}transfer-encoding: chunked\r\n\r\n{chunk}0\r\n\r\n"
+        )
+    };
+    // The one request the quota allows.
+    let spent = exchange(&gateway, by_length("/plaid/item/get", &token, &accounts)).await;
+    assert!(spent.0.starts_with("HTTP/1.1 200"), "{spent:?}");
+    let versioned = format!("{token}plaid-version: 2020-9-14\r\n");
+    let cases: [(&str, &str, &str, &str); 5] = [
+        ("/plaid/accounts/get", &token, &accounts, "200"),
+        ("/plaid/accounts/get", "", &accounts, "401"),
+        ("/plaid/accounts/get", &token, "[1]", "400"),
+        ("/plaid/accounts/get", &versioned, &accounts, "400"),
+        ("/plaid/item/get", &token, &accounts, "429"),
+    ];
+    for (path, headers, body, status) in cases {
+        let ours = exchange(&gateway, by_length(path, headers, body)).await;
+        let hypers = exchange(&gateway, chunked(path, headers, body)).await;
+        assert!(
+            ours.0.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{ours:?}"
+        );
+        assert_eq!(ours, hypers, "{path} {headers:?} {body}");
+    }
+}
