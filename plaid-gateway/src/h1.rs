@@ -55,9 +55,11 @@ pub(crate) async fn connection(
             .reset(tokio::time::Instant::now() + state.config.header_timeout);
         let (head_len, request) = loop {
             match Request::parse(&buf, &state) {
-                Some(Some(parsed)) => break parsed,
-                Some(None) if buf.len() < MAX_HEAD => {}
-                _ => return Box::pin(hand_over(stream, buf, settings, worker, stop)).await,
+                Parsed::Ours(head_len, request) => break (head_len, request),
+                Parsed::Partial if buf.len() < MAX_HEAD => {}
+                Parsed::Partial | Parsed::Hyper => {
+                    return Box::pin(hand_over(stream, buf, settings, worker, stop)).await;
+                }
             }
             if buf.capacity() - buf.len() < 1024 {
                 buf.reserve(4096);
@@ -75,9 +77,6 @@ pub(crate) async fn connection(
                 // Closed or failed.
                 _ => return,
             }
-        };
-        let Some(request) = request else {
-            return Box::pin(hand_over(stream, buf, settings, worker, stop)).await;
         };
         let end = head_len + request.length;
         let head = Head {
@@ -146,7 +145,17 @@ pub(crate) async fn connection(
     }
 }
 
-/// What this path needs of a request's head; `None` when the request is for hyper.
+/// What the buffer holds of the next request.
+enum Parsed {
+    /// A whole head of this many bytes, of a request this path serves.
+    Ours(usize, Request),
+    /// A head not yet whole.
+    Partial,
+    /// A request for hyper: anything but a plain API call, or a malformed head.
+    Hyper,
+}
+
+/// What this path needs of a request's head.
 struct Request {
     path: String,
     length: usize,
@@ -156,17 +165,18 @@ struct Request {
 }
 
 impl Request {
-    /// The head at the start of `buf`: `Some(Some((length, request)))` when complete (the
-    /// request `None` when it is for hyper), `Some(None)` while partial, `None` when
-    /// malformed. Not async: the parser's header array is not kept in the connection's future.
-    #[allow(clippy::type_complexity)]
-    fn parse(buf: &[u8], state: &crate::State) -> Option<Option<(usize, Option<Request>)>> {
+    /// The head at the start of `buf`. Not async: the parser's header array is not kept in
+    /// the connection's future.
+    fn parse(buf: &[u8], state: &crate::State) -> Parsed {
         let mut headers = [httparse::EMPTY_HEADER; 48];
         let mut request = httparse::Request::new(&mut headers);
         match request.parse(buf) {
-            Ok(httparse::Status::Complete(n)) => Some(Some((n, Request::read(&request, state)))),
-            Ok(httparse::Status::Partial) => Some(None),
-            Err(_) => None,
+            Ok(httparse::Status::Complete(n)) => match Request::read(&request, state) {
+                Some(ours) => Parsed::Ours(n, ours),
+                None => Parsed::Hyper,
+            },
+            Ok(httparse::Status::Partial) => Parsed::Partial,
+            Err(_) => Parsed::Hyper,
         }
     }
 
@@ -206,7 +216,7 @@ impl Request {
                 }
             } else if name.eq_ignore_ascii_case("authorization") {
                 if bearer.is_none() {
-                    bearer = Some(visible(value)?.to_string());
+                    bearer = Some(visible(value)?);
                 }
             } else if name.eq_ignore_ascii_case("plaid-version") {
                 if version.is_none() {
@@ -224,13 +234,7 @@ impl Request {
             }
         }
         let length = length.filter(|n| *n <= state.config.max_body_bytes)?;
-        let token = token.or_else(|| {
-            let bearer = bearer?;
-            let (scheme, token) = bearer.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_string())
-        });
+        let token = token.or_else(|| crate::bearer(bearer?).map(str::to_string));
         Some(Request {
             path: path.to_string(),
             length,

@@ -659,7 +659,12 @@ fn state(config: Config) -> std::io::Result<State> {
     .concat()
     .into_bytes()
     .into_boxed_slice();
-    let mut target = None;
+    let target = upstream::Target::new(&config.upstream.parse::<http::Uri>().map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("the upstream is not a URI: {e}"),
+        )
+    })?)?;
     let uris = config
         .operations
         .iter()
@@ -672,22 +677,10 @@ fn state(config: Config) -> std::io::Result<State> {
                         format!("the upstream URL of {op} is not a URI: {e}"),
                     )
                 })?;
-            if target.is_none() {
-                target = Some(upstream::Target::new(&uri)?);
-            }
             let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
             Ok((op.clone(), path))
         })
         .collect::<std::io::Result<_>>()?;
-    let target = match target {
-        Some(target) => target,
-        None => upstream::Target::new(&config.upstream.parse::<http::Uri>().map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("the upstream is not a URI: {e}"),
-            )
-        })?)?,
-    };
     let http = (0..config.threads.max(1))
         .map(|_| upstream::Pool::new(target.clone()))
         .collect();
@@ -838,8 +831,12 @@ fn caller_token(headers: &http::HeaderMap) -> Option<&str> {
     if let Some(token) = headers.get(CALLER_HEADER).and_then(|v| v.to_str().ok()) {
         return Some(token);
     }
-    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = auth.split_once(' ')?;
+    bearer(headers.get(http::header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `Authorization: Bearer <token>` value.
+fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then_some(token.trim())

@@ -46,10 +46,10 @@ impl Target {
         Target::with_tls(uri, tls_connector)
     }
 
-    /// The upstream of `uri`, with `tls` making the TLS settings for an `https` host.
+    /// The upstream of `uri`, with `tls` making the TLS settings when it is `https`.
     fn with_tls(
         uri: &http::Uri,
-        tls: impl FnOnce(&str) -> io::Result<tokio_rustls::TlsConnector>,
+        tls: impl FnOnce() -> io::Result<tokio_rustls::TlsConnector>,
     ) -> io::Result<Target> {
         let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
         let authority = uri
@@ -68,7 +68,7 @@ impl Target {
         let tls = if https {
             rustls::pki_types::ServerName::try_from(host.clone())
                 .map_err(|_| invalid("the upstream host name"))?;
-            Some(tls(&host)?)
+            Some(tls()?)
         } else {
             None
         };
@@ -82,7 +82,7 @@ impl Target {
 }
 
 /// rustls with the platform's roots, speaking HTTP/1.1 only.
-fn tls_connector(_host: &str) -> io::Result<tokio_rustls::TlsConnector> {
+fn tls_connector() -> io::Result<tokio_rustls::TlsConnector> {
     use rustls_platform_verifier::ConfigVerifierExt;
     let mut config = rustls::ClientConfig::with_platform_verifier()
         .map_err(|e| io::Error::other(format!("cannot set up TLS: {e}")))?;
@@ -894,7 +894,7 @@ mod tests {
             roots.add(ca.expect("CA")).expect("a root");
         }
         let client = |roots: rustls::RootCertStore| {
-            move |_: &str| {
+            move || {
                 Ok(tokio_rustls::TlsConnector::from(Arc::new(
                     rustls::ClientConfig::builder()
                         .with_root_certificates(roots)
